@@ -1,0 +1,32 @@
+/** The OpenAPI document's description: the decisions a client needs that field lists cannot say. */
+export const OPENAPI_DESCRIPTION = `
+Mnemo rents idle RAM and VRAM by the GB-second. Providers run \`mnemo-agent\`; renters search, match,
+reserve, use and pay from a prepaid balance.
+
+## Authentication
+\`Authorization: Bearer <access_token>\` (a 24 h HS256 JWT from /api/auth/login or /api/auth/register) or
+\`X-API-Key: <key>\` (long-lived, shown once at creation, stored only as a SHA-256 digest; acts as its
+creator). Roles: \`user\` (renter), \`provider\`, \`admin\` (only through the server's ADMIN_EMAILS).
+Admins pass every role check. A resource the caller may not see answers 404, one they may see but not
+change answers 403.
+
+## Errors
+Every non-2xx response is \`{ "error": { "code", "message", "details"? } }\`; \`details\` lists one
+\`{ field, message }\` per invalid field. Codes: validation_failed 400, unauthenticated 401,
+insufficient_funds 402, budget_exceeded 402, forbidden 403, not_found 404, conflict 409,
+insufficient_capacity 409, rate_limited 429 (with Retry-After), payments_unavailable 503,
+misconfigured 500.
+
+## Money
+Amounts are USD with at most 6 decimals, prices USD per GB-second with at most 9; a value with more
+precision is refused (400), never rounded silently. Internally every amount is an integer (micro-USD,
+nano-USD per GB-second). Rounding: a contract's cost is GB × billed seconds × price computed exactly
+and rounded **up** to the next micro-USD; the platform fee is cost × PLATFORM_FEE_PERCENT / 100
+rounded half-up to the micro-USD, and the provider earns cost − fee, so the two always add up to the
+cost. Egress is GB (≤ 6 decimals) × the offer's egress price, rounded up to the micro-USD.
+
+## Billing
+Time is billed per started second, at least the offer's min_duration_sec, from start_time (when the
+node acknowledged the contract) to the settle, the end of the term or the failure, and never more than
+the term that was bought. Nothing is charged while a contract is pending.
+`.trim();

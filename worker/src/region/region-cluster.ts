@@ -1,0 +1,384 @@
+/**
+ * One RegionCluster per region (idFromName(region)): the single writer of the region's live
+ * capacity. Reserving is one synchronous check-and-write against this object's own SQLite storage
+ * (no await between the check and the write), so concurrent requests can never together
+ * over-commit a node. D1 stays the system of record; this object holds the live view, answers
+ * matching from memory, runs the region's clock (alarms) and its WebSockets.
+ */
+import { DurableObject } from "cloudflare:workers";
+import type { Env } from "../env";
+import { NodeIndex } from "../domain/spatial-index";
+import type { Candidate, MatchRequest } from "../domain/matching";
+import type { BrowseFilter } from "../domain/matching";
+import { availableOf, type NodeLive, type NodeSnapshot, type Reservation, type ReserveResult } from "./types";
+import { loadRegionFromD1, runRegionSweeps } from "./sweeps";
+
+const PROVISIONAL_TTL_MS = 120_000;
+
+export class RegionCluster extends DurableObject<Env> {
+  private region: string | null = null;
+  private nodes = new Map<string, NodeSnapshot>();
+  private reservations = new Map<string, Reservation>();
+  private heldByNode = new Map<string, { ram: number; vram: number }>();
+  private index = new NodeIndex();
+  private sql: SqlStorage;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.sql = ctx.storage.sql;
+    ctx.blockConcurrencyWhile(async () => {
+      this.sql.exec(`CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`);
+      this.sql.exec(`CREATE TABLE IF NOT EXISTS nodes (id TEXT PRIMARY KEY, data TEXT NOT NULL)`);
+      this.sql.exec(
+        `CREATE TABLE IF NOT EXISTS reservations (contract_id TEXT PRIMARY KEY, node_id TEXT NOT NULL, ram_gb INTEGER NOT NULL, vram_gb INTEGER NOT NULL,
+          client_user_id TEXT NOT NULL, state TEXT NOT NULL, end_time INTEGER, created_at INTEGER NOT NULL)`,
+      );
+      const meta = this.sql.exec<{ value: string }>(`SELECT value FROM meta WHERE key = 'region'`).toArray()[0];
+      this.region = meta?.value ?? null;
+      for (const row of this.sql.exec<{ data: string }>(`SELECT data FROM nodes`)) {
+        const n = JSON.parse(row.data) as NodeSnapshot;
+        this.nodes.set(n.id, n);
+      }
+      for (const r of this.sql.exec<{ contract_id: string; node_id: string; ram_gb: number; vram_gb: number; client_user_id: string; state: string; end_time: number | null; created_at: number }>(
+        `SELECT * FROM reservations`,
+      )) {
+        this.addHeld({ contractId: r.contract_id, nodeId: r.node_id, ramGb: r.ram_gb, vramGb: r.vram_gb, clientUserId: r.client_user_id, state: r.state as Reservation["state"], endTime: r.end_time, createdAt: r.created_at });
+      }
+      for (const n of this.nodes.values()) this.index.upsert(this.candidate(n));
+    });
+  }
+
+  /**
+   * The first call names the region; a fresh object (new deployment, lost storage) rebuilds its
+   * view from D1, the system of record, before answering anything.
+   */
+  private async ensureRegion(region: string): Promise<void> {
+    if (this.region === region) return;
+    if (this.region !== null) throw new Error(`region object ${this.region} asked about ${region}`);
+    await this.ctx.blockConcurrencyWhile(async () => {
+      if (this.region !== null) return;
+      const { nodes, reservations } = await loadRegionFromD1(this.env, region);
+      for (const n of nodes) this.writeNode(n);
+      for (const r of reservations) this.writeReservation(r);
+      this.sql.exec(`INSERT OR REPLACE INTO meta (key, value) VALUES ('region', ?)`, region);
+      this.region = region;
+      await this.scheduleAlarm(Date.now() + 1000);
+    });
+  }
+
+  // ---- capacity ---------------------------------------------------------------------------
+
+  private addHeld(r: Reservation) {
+    this.reservations.set(r.contractId, r);
+    const h = this.heldByNode.get(r.nodeId) ?? { ram: 0, vram: 0 };
+    h.ram += r.ramGb;
+    h.vram += r.vramGb;
+    this.heldByNode.set(r.nodeId, h);
+  }
+
+  private removeHeld(r: Reservation) {
+    this.reservations.delete(r.contractId);
+    const h = this.heldByNode.get(r.nodeId);
+    if (h) {
+      h.ram -= r.ramGb;
+      h.vram -= r.vramGb;
+      if (h.ram <= 0 && h.vram <= 0) this.heldByNode.delete(r.nodeId);
+    }
+  }
+
+  private live(n: NodeSnapshot): NodeLive {
+    const h = this.heldByNode.get(n.id) ?? { ram: 0, vram: 0 };
+    return { ...n, heldRamGb: h.ram, heldVramGb: h.vram, ...availableOf(n, h.ram, h.vram) };
+  }
+
+  private candidate(n: NodeSnapshot): Candidate {
+    const l = this.live(n);
+    return {
+      id: n.id,
+      name: n.name,
+      nodeType: n.nodeType,
+      region: n.region,
+      latitude: n.latitude,
+      longitude: n.longitude,
+      availableRamGb: l.availableRamGb,
+      availableVramGb: l.availableVramGb,
+      priceNano: n.priceNano,
+      uptimeScore: n.uptimeScore,
+      status: n.status,
+      baseLatencyMs: n.baseLatencyMs,
+    };
+  }
+
+  private writeNode(n: NodeSnapshot) {
+    this.nodes.set(n.id, n);
+    this.sql.exec(`INSERT OR REPLACE INTO nodes (id, data) VALUES (?, ?)`, n.id, JSON.stringify(n));
+    this.index.upsert(this.candidate(n));
+  }
+
+  private writeReservation(r: Reservation) {
+    const old = this.reservations.get(r.contractId);
+    if (old) this.removeHeld(old);
+    this.addHeld(r);
+    this.sql.exec(
+      `INSERT OR REPLACE INTO reservations (contract_id, node_id, ram_gb, vram_gb, client_user_id, state, end_time, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      r.contractId, r.nodeId, r.ramGb, r.vramGb, r.clientUserId, r.state, r.endTime, r.createdAt,
+    );
+    const n = this.nodes.get(r.nodeId);
+    if (n) this.index.upsert(this.candidate(n));
+  }
+
+  private dropReservation(contractId: string): Reservation | null {
+    const r = this.reservations.get(contractId);
+    if (!r) return null;
+    this.removeHeld(r);
+    this.sql.exec(`DELETE FROM reservations WHERE contract_id = ?`, contractId);
+    const n = this.nodes.get(r.nodeId);
+    if (n) this.index.upsert(this.candidate(n));
+    return r;
+  }
+
+  /** Registers or refreshes a node (register, update, heartbeat, status change). */
+  async upsertNode(snapshot: NodeSnapshot): Promise<NodeLive> {
+    await this.ensureRegion(snapshot.region);
+    const before = this.nodes.get(snapshot.id);
+    this.writeNode(snapshot);
+    if (!before || before.priceNano !== snapshot.priceNano || before.status !== snapshot.status || before.reportedRamGb !== snapshot.reportedRamGb || before.reportedVramGb !== snapshot.reportedVramGb) {
+      this.marketChanged();
+    }
+    await this.scheduleAlarm(Date.now() + this.tickMs());
+    return this.live(snapshot);
+  }
+
+  async getNode(region: string, nodeId: string): Promise<NodeLive | null> {
+    await this.ensureRegion(region);
+    const n = this.nodes.get(nodeId);
+    return n ? this.live(n) : null;
+  }
+
+  async listNodes(region: string): Promise<NodeLive[]> {
+    await this.ensureRegion(region);
+    return [...this.nodes.values()].map((n) => this.live(n));
+  }
+
+  /**
+   * The capacity lock. Everything between the check and the write is synchronous, so two calls
+   * can never both see the same free gigabytes.
+   */
+  async reserve(region: string, req: { contractId: string; nodeId: string; ramGb: number; vramGb: number; clientUserId: string }): Promise<ReserveResult> {
+    await this.ensureRegion(region);
+    // ---- no await below this line until the reservation is written ----
+    const n = this.nodes.get(req.nodeId);
+    if (!n) return { ok: false, reason: "unknown_node", availableRamGb: 0, availableVramGb: 0 };
+    const live = this.live(n);
+    if (this.reservations.has(req.contractId)) return { ok: true, availableRamGb: live.availableRamGb, availableVramGb: live.availableVramGb };
+    if (n.status !== "active") return { ok: false, reason: "node_unavailable", availableRamGb: live.availableRamGb, availableVramGb: live.availableVramGb };
+    if (live.availableRamGb < req.ramGb || live.availableVramGb < req.vramGb) {
+      return { ok: false, reason: "insufficient_capacity", availableRamGb: live.availableRamGb, availableVramGb: live.availableVramGb };
+    }
+    this.writeReservation({ ...req, state: "provisional", endTime: null, createdAt: Date.now() });
+    const after = this.live(n);
+    this.marketChanged();
+    return { ok: true, availableRamGb: after.availableRamGb, availableVramGb: after.availableVramGb };
+  }
+
+  /** The contract row exists in D1: the reservation is now a hold. */
+  async confirm(region: string, contractId: string): Promise<boolean> {
+    await this.ensureRegion(region);
+    const r = this.reservations.get(contractId);
+    if (!r) return false;
+    if (r.state !== "held") this.writeReservation({ ...r, state: "held" });
+    return true;
+  }
+
+  /** The contract became active: remember when its term ends so the alarm can expire it. */
+  async activate(region: string, contractId: string, endTime: number): Promise<void> {
+    await this.ensureRegion(region);
+    const r = this.reservations.get(contractId);
+    if (r) this.writeReservation({ ...r, state: "held", endTime });
+    await this.scheduleAlarm(endTime);
+  }
+
+  async release(region: string, contractId: string): Promise<boolean> {
+    await this.ensureRegion(region);
+    const dropped = this.dropReservation(contractId) !== null;
+    if (dropped) this.marketChanged();
+    return dropped;
+  }
+
+  /** A heartbeat: the node's reported free memory (never touching what contracts hold). */
+  async heartbeat(region: string, nodeId: string, report: Partial<NodeSnapshot>): Promise<NodeLive | null> {
+    await this.ensureRegion(region);
+    const n = this.nodes.get(nodeId);
+    if (!n) return null;
+    const next = { ...n, ...report, id: n.id, region: n.region };
+    return this.upsertNode(next);
+  }
+
+  // ---- matching and roll-ups ---------------------------------------------------------------
+
+  async match(region: string, req: MatchRequest) {
+    await this.ensureRegion(region);
+    return this.index.match(req);
+  }
+
+  async browse(region: string, filter: BrowseFilter) {
+    await this.ensureRegion(region);
+    return this.index.browse(filter);
+  }
+
+  async rollup(region: string) {
+    await this.ensureRegion(region);
+    const composition = { datacenter: 0, edge_cluster: 0, mist_node: 0 };
+    let totalRam = 0, availRam = 0, totalVram = 0, availVram = 0, heldRam = 0, heldVram = 0, priceSum = 0, latSum = 0, lngSum = 0, located = 0, count = 0;
+    const prices: number[] = [];
+    const byStatus = { active: 0, maintenance: 0, offline: 0 };
+    let lastHeartbeat: number | null = null;
+    for (const n of this.nodes.values()) {
+      byStatus[n.status]++;
+      if (n.status === "offline") continue;
+      const l = this.live(n);
+      count++;
+      composition[n.nodeType]++;
+      totalRam += n.totalRamGb;
+      totalVram += n.totalVramGb;
+      heldRam += l.heldRamGb;
+      heldVram += l.heldVramGb;
+      if (n.status === "active") {
+        availRam += l.availableRamGb;
+        availVram += l.availableVramGb;
+      }
+      priceSum += n.priceNano;
+      prices.push(n.priceNano);
+      if (n.latitude !== null && n.longitude !== null) {
+        latSum += n.latitude;
+        lngSum += n.longitude;
+        located++;
+      }
+      if (n.lastHeartbeatAt !== null && (lastHeartbeat === null || n.lastHeartbeatAt > lastHeartbeat)) lastHeartbeat = n.lastHeartbeatAt;
+    }
+    prices.sort((a, b) => a - b);
+    return {
+      region,
+      center: located ? { lat: latSum / located, lng: lngSum / located } : null,
+      totalNodes: count,
+      composition,
+      byStatus,
+      totalRamGb: totalRam,
+      availableRamGb: availRam,
+      totalVramGb: totalVram,
+      availableVramGb: availVram,
+      heldRamGb: heldRam,
+      heldVramGb: heldVram,
+      avgPriceNano: count ? Math.round(priceSum / count) : 0,
+      prices,
+      lastHeartbeatAt: lastHeartbeat,
+      reservations: this.reservations.size,
+    };
+  }
+
+  // ---- the region's clock ------------------------------------------------------------------
+
+  private tickMs(): number {
+    const offlineAfter = Number(this.env.NODE_OFFLINE_AFTER_SEC ?? 180) || 180;
+    // Check often enough to notice silence within a third of the allowed time, and meter each minute.
+    return Math.max(250, Math.min(30_000, Math.floor((offlineAfter * 1000) / 3)));
+  }
+
+  private async scheduleAlarm(at: number) {
+    const current = await this.ctx.storage.getAlarm();
+    if (current === null || at < current) await this.ctx.storage.setAlarm(at);
+  }
+
+  override async alarm(): Promise<void> {
+    if (!this.region) return;
+    const now = Date.now();
+    // Reservations whose contract never reached D1 (the request died half-way) are given back.
+    const stale = [...this.reservations.values()].filter((r) => r.state === "provisional" && now - r.createdAt > PROVISIONAL_TTL_MS);
+    const result = await runRegionSweeps(this.env, this.region, this, now, stale.map((r) => r.contractId));
+    const nextEnd = [...this.reservations.values()].reduce<number | null>((min, r) => (r.endTime !== null && r.endTime > now && (min === null || r.endTime < min) ? r.endTime : min), null);
+    let next = now + this.tickMs();
+    if (nextEnd !== null && nextEnd < next) next = nextEnd;
+    if (result.wakeAt !== null && result.wakeAt < next) next = Math.max(now + 100, result.wakeAt);
+    if (this.nodes.size > 0 || this.reservations.size > 0) await this.ctx.storage.setAlarm(next);
+  }
+
+  /** Lets tests and the sweeps see the reservations of the region. */
+  async reservationsOf(region: string): Promise<Reservation[]> {
+    await this.ensureRegion(region);
+    return [...this.reservations.values()];
+  }
+
+  // ---- real time ---------------------------------------------------------------------------
+
+  override async fetch(request: Request): Promise<Response> {
+    if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") return new Response("expected a WebSocket upgrade", { status: 426 });
+    const clientUserId = request.headers.get("x-mnemo-user-id");
+    const region = request.headers.get("x-mnemo-region");
+    if (!clientUserId || !region) return new Response("missing identity", { status: 400 });
+    await this.ensureRegion(region);
+    const pair = new WebSocketPair();
+    this.ctx.acceptWebSocket(pair[1], [`user:${clientUserId}`]);
+    const protocol = request.headers.get("x-mnemo-protocol");
+    pair[1].send(JSON.stringify({ type: "hello", data: { region } }));
+    return new Response(null, { status: 101, webSocket: pair[0], headers: protocol ? { "sec-websocket-protocol": protocol } : {} });
+  }
+
+  override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    if (message === "ping") ws.send("pong");
+  }
+
+  override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
+    try {
+      ws.close(code === 1005 || code === 1006 ? 1000 : code, "bye");
+    } catch {
+      /* already closed */
+    }
+  }
+
+  /** contract_update for one client's sockets here. */
+  async notifyUser(userId: string, message: { type: string; data: unknown }): Promise<number> {
+    const sockets = this.ctx.getWebSockets(`user:${userId}`);
+    const text = JSON.stringify(message);
+    for (const ws of sockets) {
+      try {
+        ws.send(text);
+      } catch {
+        /* closed between listing and sending */
+      }
+    }
+    return sockets.length;
+  }
+
+  private marketPending = false;
+  /** market_update, coalesced: a burst of reservations makes one message, not hundreds. */
+  private marketChanged() {
+    if (this.marketPending || this.ctx.getWebSockets().length === 0) return;
+    this.marketPending = true;
+    setTimeout(() => {
+      this.marketPending = false;
+      if (!this.region) return;
+      const payload = { type: "market_update", data: this.marketSummary() };
+      const text = JSON.stringify(payload);
+      for (const ws of this.ctx.getWebSockets()) {
+        try {
+          ws.send(text);
+        } catch {
+          /* closed */
+        }
+      }
+    }, 250);
+  }
+
+  private marketSummary() {
+    let availRam = 0, availVram = 0, active = 0, priceSum = 0;
+    for (const n of this.nodes.values()) {
+      if (n.status !== "active") continue;
+      const l = this.live(n);
+      active++;
+      availRam += l.availableRamGb;
+      availVram += l.availableVramGb;
+      priceSum += n.priceNano;
+    }
+    return { region: this.region, active_nodes: active, available_ram_gb: availRam, available_vram_gb: availVram, avg_price_per_gb_sec: active ? priceSum / active / 1e9 : 0 };
+  }
+}
