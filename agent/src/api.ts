@@ -1,0 +1,219 @@
+/**
+ * The agent's view of the Mnemo API (see API.md): only the calls a provider's machine makes,
+ * authenticated with the provider's API key.
+ */
+
+export type NodeType = "datacenter" | "edge_cluster" | "mist_node";
+
+export interface RegisterNodeBody {
+  node_type: NodeType;
+  name: string;
+  region: string;
+  latitude?: number;
+  longitude?: number;
+  total_ram_gb: number;
+  total_vram_gb: number;
+  bandwidth_mbps: number;
+  base_latency_ms: number;
+  price_per_gb_sec: number;
+  min_duration_sec?: number;
+  max_duration_sec?: number;
+  egress_price_per_gb?: number;
+  metadata?: Record<string, unknown>;
+}
+
+export interface HeartbeatBody {
+  available_ram_gb: number;
+  available_vram_gb: number;
+  cpu_usage_pct?: number;
+  gpu_usage_pct?: number;
+  temperature_c?: number;
+  bandwidth_mbps?: number;
+  latitude?: number;
+  longitude?: number;
+  rejected_contracts?: string[];
+}
+
+export interface HeartbeatContract {
+  id: string;
+  ram_gb: number;
+  vram_gb: number;
+  end_time: string | null;
+  status: string;
+}
+
+export interface HeartbeatResponse {
+  status: string;
+  next_heartbeat_sec: number;
+  contracts: HeartbeatContract[];
+}
+
+export interface NodeView {
+  id: string;
+  name: string;
+  node_type: string;
+  region: string;
+  status: string;
+  total_ram_gb: number;
+  total_vram_gb: number;
+  available_ram_gb: number;
+  available_vram_gb: number;
+  price_per_gb_sec: number | string;
+  held_ram_gb?: number;
+  held_vram_gb?: number;
+  reported_ram_gb?: number;
+  reported_vram_gb?: number;
+  uptime_score?: number;
+  last_heartbeat_at?: string | null;
+  [key: string]: unknown;
+}
+
+export interface NodeDetail {
+  node: NodeView;
+  earnings?: { total_usd: number | string; last_30d_usd: number | string };
+  active_contracts?: unknown;
+}
+
+export interface ContractView {
+  id: string;
+  node_id: string;
+  ram_gb: number;
+  vram_gb: number;
+  status: string;
+  start_time: string | null;
+  end_time: string | null;
+  accrued_cost_usd?: number | string;
+  total_cost_usd?: number | string;
+  [key: string]: unknown;
+}
+
+export interface Earnings {
+  earned_usd: number | string;
+  paid_out_usd: number | string;
+  pending_usd: number | string;
+}
+
+/** The server answered with an error envelope (or at least an error status). */
+export class ApiError extends Error {
+  override name = "ApiError";
+  readonly status: number;
+  readonly code: string;
+  readonly details: unknown;
+  /** Seconds, from `Retry-After`, when the server gave one. */
+  readonly retryAfterSec: number | null;
+  constructor(status: number, code: string, message: string, details: unknown, retryAfterSec: number | null) {
+    super(message);
+    this.status = status;
+    this.code = code;
+    this.details = details;
+    this.retryAfterSec = retryAfterSec;
+  }
+  /** Worth retrying later: the server or something in front of it is having a bad moment. */
+  get transient(): boolean {
+    return this.status >= 500 || this.status === 408 || this.status === 429;
+  }
+}
+
+/** The request never got an HTTP answer (refused, DNS, timeout, reset). */
+export class NetworkError extends Error {
+  override name = "NetworkError";
+}
+
+function parseRetryAfter(value: string | null): number | null {
+  if (!value) return null;
+  const sec = Number(value);
+  if (Number.isFinite(sec) && sec >= 0) return sec;
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? null : Math.max(0, (at - Date.now()) / 1000);
+}
+
+function describeCause(e: unknown): string {
+  const err = e as { name?: string; message?: string; cause?: { code?: string; message?: string } };
+  if (err?.name === "TimeoutError") return "timed out";
+  if (err?.name === "AbortError") return "cancelled";
+  const cause = err?.cause;
+  if (cause?.code) return cause.code === "ECONNREFUSED" ? "connection refused" : cause.code;
+  return cause?.message ?? err?.message ?? String(e);
+}
+
+export class MnemoApi {
+  readonly baseUrl: string;
+  private readonly apiKey: string;
+  private readonly timeoutMs: number;
+  private readonly cancel: AbortSignal | undefined;
+
+  /** `cancel` aborts requests in flight, so a shutdown never waits on a slow heartbeat. */
+  constructor(baseUrl: string, apiKey: string, opts: { timeoutMs?: number; cancel?: AbortSignal } = {}) {
+    this.baseUrl = baseUrl.replace(/\/+$/, "");
+    this.apiKey = apiKey;
+    this.timeoutMs = opts.timeoutMs ?? 15_000;
+    this.cancel = opts.cancel;
+  }
+
+  async request<T>(method: string, path: string, body?: unknown, opts: { timeoutMs?: number; cancellable?: boolean } = {}): Promise<T> {
+    const timeout = AbortSignal.timeout(opts.timeoutMs ?? this.timeoutMs);
+    const signal = this.cancel && opts.cancellable !== false ? AbortSignal.any([timeout, this.cancel]) : timeout;
+    let res: Response;
+    try {
+      res = await fetch(this.baseUrl + path, {
+        method,
+        headers: {
+          "x-api-key": this.apiKey,
+          accept: "application/json",
+          ...(body === undefined ? {} : { "content-type": "application/json" }),
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal,
+      });
+    } catch (e) {
+      throw new NetworkError(`cannot reach ${this.baseUrl} (${describeCause(e)})`);
+    }
+    const text = await res.text().catch(() => "");
+    let json: unknown = undefined;
+    if (text) {
+      try {
+        json = JSON.parse(text);
+      } catch {
+        /* a proxy's HTML error page: reported by status below */
+      }
+    }
+    if (!res.ok) {
+      const env = (json as { error?: { code?: string; message?: string; details?: unknown } } | undefined)?.error;
+      throw new ApiError(
+        res.status,
+        env?.code ?? `http_${res.status}`,
+        env?.message ?? `${method} ${path} answered ${res.status} ${res.statusText}`.trim(),
+        env?.details,
+        parseRetryAfter(res.headers.get("retry-after")),
+      );
+    }
+    return json as T;
+  }
+
+  registerNode(body: RegisterNodeBody): Promise<{ node_id: string; node: NodeView }> {
+    return this.request("POST", "/api/nodes/register", body);
+  }
+
+  heartbeat(nodeId: string, body: HeartbeatBody): Promise<HeartbeatResponse> {
+    return this.request("POST", `/api/nodes/${encodeURIComponent(nodeId)}/heartbeat`, body);
+  }
+
+  getNode(nodeId: string): Promise<NodeDetail> {
+    return this.request("GET", `/api/nodes/${encodeURIComponent(nodeId)}`);
+  }
+
+  /** `final`: the shutdown's last word, sent even though the agent is stopping. */
+  updateNode(nodeId: string, patch: Record<string, unknown>, final?: { timeoutMs: number }): Promise<{ node: NodeView }> {
+    return this.request("PUT", `/api/nodes/${encodeURIComponent(nodeId)}`, patch, final ? { timeoutMs: final.timeoutMs, cancellable: false } : {});
+  }
+
+  listContracts(nodeId: string, status?: string): Promise<{ contracts: ContractView[]; total_count: number }> {
+    const q = new URLSearchParams({ node_id: nodeId, limit: "100" });
+    if (status) q.set("status", status);
+    return this.request("GET", `/api/contracts?${q}`);
+  }
+
+  earnings(): Promise<Earnings> {
+    return this.request("GET", "/api/billing/earnings");
+  }
+}
