@@ -1,0 +1,253 @@
+/**
+ * The real agent process against the real worker (`wrangler dev`, fresh local D1): accounts are
+ * made through the API, exactly as a provider and a renter would.
+ */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import si from "systeminformation";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AGENT_ROOT, runAgent, runCli, tempConfig, type AgentProcess } from "./helpers.ts";
+
+const WORKER_SERVER = join(AGENT_ROOT, "../scripts/lib/worker-server.mjs");
+const ADMIN_EMAIL = "admin@agent-e2e.test";
+const GIB = 1024 ** 3;
+
+type Json = Record<string, any>;
+
+let worker: { url: string; stop: () => Promise<void> };
+let apiKey: string;
+let renterToken: string;
+const running: AgentProcess[] = [];
+
+async function call(method: string, path: string, body?: unknown, auth: Record<string, string> = {}): Promise<{ status: number; json: Json }> {
+  const res = await fetch(worker.url + path, {
+    method,
+    headers: { "content-type": "application/json", ...auth },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, json: text ? JSON.parse(text) : {} };
+}
+
+async function ok(method: string, path: string, body?: unknown, auth: Record<string, string> = {}): Promise<Json> {
+  const r = await call(method, path, body, auth);
+  if (r.status >= 300) throw new Error(`${method} ${path} → ${r.status} ${JSON.stringify(r.json)}`);
+  return r.json;
+}
+
+const asProvider = () => ({ "x-api-key": apiKey });
+const asRenter = () => ({ authorization: `Bearer ${renterToken}` });
+
+async function register(email: string, role?: string): Promise<Json> {
+  return ok("POST", "/api/auth/register", { email, password: "correct-horse-battery", ...(role ? { role } : {}) });
+}
+
+function start(configPath: string, extra: string[] = ["--json"], env: Record<string, string> = {}): AgentProcess {
+  const p = runAgent(["start", "--config", configPath, ...extra], env);
+  running.push(p);
+  return p;
+}
+
+async function stop(p: AgentProcess, sig: NodeJS.Signals = "SIGTERM"): Promise<{ code: number | null; ms: number }> {
+  const t0 = Date.now();
+  p.kill(sig);
+  const { code } = await p.exited;
+  return { code, ms: Date.now() - t0 };
+}
+
+async function until<T>(fn: () => Promise<T | undefined | null | false>, what: string, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+function nodeConfig(extra: Record<string, unknown> = {}): string {
+  return tempConfig({ api_url: worker.url, api_key: apiKey, region: "eu-west", name: "agent-e2e", heartbeat_interval: 1, ...extra });
+}
+
+const heartbeats = (p: AgentProcess) => p.events().filter((e) => e.event === "heartbeat");
+
+beforeAll(async () => {
+  const { startWorker } = (await import(WORKER_SERVER)) as { startWorker: (o: unknown) => Promise<typeof worker> };
+  worker = await startWorker({ vars: { HEARTBEAT_MIN_INTERVAL_SEC: "1", ADMIN_EMAILS: ADMIN_EMAIL } });
+  const provider = await register("provider@agent-e2e.test", "provider");
+  apiKey = (await ok("POST", "/api/auth/api-keys", { name: "agent" }, { authorization: `Bearer ${provider.access_token}` })).api_key;
+  const renter = await register("renter@agent-e2e.test", "user");
+  renterToken = renter.access_token;
+}, 180_000);
+
+afterAll(async () => {
+  for (const p of running) p.kill("SIGKILL");
+  await worker?.stop();
+});
+
+describe("mnemo-agent against the real worker", () => {
+  let configPath: string;
+  let nodeId: string;
+  let contractId: string;
+
+  it("registers with this machine's real RAM, saves node_id, and heartbeats arrive", async () => {
+    configPath = nodeConfig({ reserve_ram_gb: 1 });
+    const agent = start(configPath);
+    const registered = await agent.waitForEvent((e) => e.event === "registered", "registration");
+    nodeId = registered.node_id as string;
+    expect(JSON.parse(readFileSync(configPath, "utf8")).node_id).toBe(nodeId);
+
+    const totalRamGb = Math.floor((await si.mem()).total / GIB);
+    expect(registered.total_ram_gb).toBe(totalRamGb);
+    const { node } = await ok("GET", `/api/nodes/${nodeId}`, undefined, asProvider());
+    expect(node.total_ram_gb).toBe(totalRamGb);
+    expect(node.total_vram_gb).toBe(registered.total_vram_gb);
+    expect(node.metadata).toMatchObject({ agent: expect.stringMatching(/^mnemo-agent\//) });
+
+    await agent.waitFor(() => heartbeats(agent).length >= 3, "three heartbeats");
+    const hbs = heartbeats(agent);
+    // The server set the pace (1 s here); the agent never went faster and was never told off.
+    expect(hbs.every((h) => h.next_heartbeat_sec === 1)).toBe(true);
+    expect(agent.events().some((e) => e.event === "rate_limited")).toBe(false);
+    const last = hbs.at(-1)!;
+    const offered = last.available_ram_gb as number;
+    expect(offered).toBeGreaterThan(0);
+    expect(offered).toBeLessThanOrEqual(totalRamGb - 1);
+
+    const after = (await ok("GET", `/api/nodes/${nodeId}`, undefined, asProvider())).node;
+    expect(after.status).toBe("active");
+    expect(after.last_heartbeat_at).not.toBeNull();
+    expect(after.reported_ram_gb).toBeGreaterThan(0);
+    expect(after.reported_ram_gb).toBeLessThanOrEqual(totalRamGb - 1);
+  });
+
+  it("picks up a contract and the heartbeat activates it", async () => {
+    const agent = running.at(-1)!;
+    const admin = await register(ADMIN_EMAIL);
+    const renterMe = await ok("GET", "/api/auth/me", undefined, asRenter());
+    await ok("POST", "/api/admin/credits", { user_id: renterMe.user.id, amount_usd: 100, reason: "agent e2e" }, { authorization: `Bearer ${admin.access_token}` });
+    const { contract } = await ok("POST", "/api/contracts/create", { node_id: nodeId, ram_gb: 1, vram_gb: 0, duration_sec: 300 }, asRenter());
+    contractId = contract.id;
+
+    const held = await agent.waitForEvent((e) => e.event === "contract_held" && e.contract_id === contractId, "holding the contract");
+    expect(held.msg).toBe(`holding contract ${contractId} (1 GB RAM, 0 GB VRAM)`);
+    const view = await until(async () => {
+      const v = await ok("GET", `/api/contracts/${contractId}`, undefined, asRenter());
+      return v.contract.status === "active" && v;
+    }, "the contract to become active");
+    expect(view.contract.start_time).not.toBeNull();
+    expect(view.metrics).toBeTruthy();
+    await agent.waitFor(() => heartbeats(agent).some((h) => (h.contracts as string[]).includes(contractId)), "a heartbeat listing the contract");
+
+    const listed = await ok("GET", `/api/contracts?node_id=${nodeId}`, undefined, asProvider());
+    expect(listed.contracts.map((c: Json) => c.id)).toContain(contractId);
+  });
+
+  it("SIGTERM drains the node to maintenance and exits 0 within a few seconds", async () => {
+    const agent = running.at(-1)!;
+    const { code, ms } = await stop(agent, "SIGTERM");
+    expect(code).toBe(0);
+    expect(ms).toBeLessThan(5000);
+    expect(agent.events().at(-1)).toMatchObject({ event: "stopped", status: "maintenance" });
+    expect((await ok("GET", `/api/nodes/${nodeId}`, undefined, asProvider())).node.status).toBe("maintenance");
+  });
+
+  it("a restart reuses the node (no duplicate), goes active again, and SIGINT drains it", async () => {
+    const agent = start(configPath, []); // human log mode
+    await agent.waitFor((o) => o.includes(`reusing node ${nodeId}`), "reuse of the node");
+    await agent.waitFor((o) => /heartbeat: offering/.test(o), "a heartbeat line");
+    // The contract from before is still listed, and held again.
+    await agent.waitFor((o) => o.includes(`holding contract ${contractId} (1 GB RAM, 0 GB VRAM)`), "the contract held again");
+    const line = agent.stdout().split("\n").find((l) => l.includes("heartbeat: offering"))!;
+    expect(line).toMatch(/^\d\d:\d\d:\d\d heartbeat: offering \d+ GB RAM, \d+ GB VRAM · \d+ contracts? (\(\d+ GB RAM, \d+ GB VRAM\) )?· earned \$[\d.—]+ · next in 1 s$/);
+    expect(JSON.parse(readFileSync(configPath, "utf8")).node_id).toBe(nodeId);
+    expect((await ok("GET", `/api/nodes/${nodeId}`, undefined, asProvider())).node.status).toBe("active");
+    const mine = await ok("GET", "/api/nodes?mine=true&limit=500", undefined, asProvider());
+    expect(mine.nodes.filter((n: Json) => n.name === "agent-e2e")).toHaveLength(1);
+
+    const { code, ms } = await stop(agent, "SIGINT");
+    expect(code).toBe(0);
+    expect(ms).toBeLessThan(5000);
+    expect(agent.stdout()).toMatch(new RegExp(`node ${nodeId} set to maintenance; stopped`));
+    expect((await ok("GET", `/api/nodes/${nodeId}`, undefined, asProvider())).node.status).toBe("maintenance");
+  });
+
+  it("status shows the seller's dashboard", async () => {
+    const r = await runCli(["status", "--config", configPath]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("Mnemo node agent-e2e  ·  MAINTENANCE");
+    expect(r.stdout).toContain(nodeId);
+    expect(r.stdout).toMatch(/Capacity\s+\d+ GB RAM, \d+ GB VRAM total/);
+    expect(r.stdout).toMatch(/Last heartbeat\s+.*ago/);
+    expect(r.stdout).toMatch(/Contracts\s+1 active/);
+    expect(r.stdout).toContain(contractId);
+    expect(r.stdout).toMatch(/Account\s+earned \$/);
+    const j = await runCli(["status", "--config", configPath, "--json"]);
+    const report = JSON.parse(j.stdout);
+    expect(report).toMatchObject({ node_id: nodeId, node: { status: "maintenance" } });
+    expect(report.contracts.map((c: Json) => c.id)).toContain(contractId);
+  });
+
+  it("a contract it cannot hold goes into rejected_contracts on the next heartbeat", async () => {
+    // Offer everything, so the market reserves a contract on this node; then come back with a
+    // reserve larger than the machine, so the agent can no longer hold it.
+    const path = nodeConfig({ name: "agent-e2e-reject", reserve_ram_gb: 0 });
+    const first = start(path);
+    await first.waitFor(() => heartbeats(first).length >= 1, "a heartbeat");
+    const id = first.events().find((e) => e.event === "registered")!.node_id as string;
+    await stop(first, "SIGKILL"); // no drain: the node stays active with the memory on offer
+
+    const { contract } = await ok("POST", "/api/contracts/create", { node_id: id, ram_gb: 2, vram_gb: 0, duration_sec: 120 }, asRenter());
+    const greedy = JSON.parse(readFileSync(path, "utf8"));
+    greedy.reserve_ram_gb = 100_000;
+    (await import("node:fs")).writeFileSync(path, JSON.stringify(greedy));
+
+    const second = start(path);
+    const rejected = await second.waitForEvent((e) => e.event === "contract_rejected" && e.contract_id === contract.id, "the rejection");
+    expect(rejected.msg).toMatch(new RegExp(`^cannot hold contract ${contract.id} \\(2 GB RAM, 0 GB VRAM\\)`));
+    const hb = await second.waitForEvent(
+      (e) => e.event === "heartbeat" && (e.rejected_contracts as string[]).includes(contract.id),
+      "a heartbeat carrying rejected_contracts",
+    );
+    expect(hb.available_ram_gb).toBe(0);
+    expect(second.events().some((e) => e.event === "contract_held" && e.contract_id === contract.id)).toBe(false);
+    const after = await until(async () => {
+      const v = await ok("GET", `/api/contracts/${contract.id}`, undefined, asRenter());
+      return (v.contract.status === "failed" || v.contract.failed_over_to) && v;
+    }, "the server to fail the contract over");
+    expect(after.contract.status).not.toBe("active");
+    await stop(second);
+  });
+
+  it("outside the idle schedule the node goes to maintenance and offers nothing", async () => {
+    const h = new Date().getHours();
+    const hh = (n: number) => `${String(n % 24).padStart(2, "0")}:00`;
+    const path = nodeConfig({ name: "agent-e2e-schedule", idle_schedule: `${hh(h + 2)}-${hh(h + 3)}` });
+    const agent = start(path);
+    const status = await agent.waitForEvent((e) => e.event === "node_status", "the schedule's maintenance");
+    expect(status.status).toBe("maintenance");
+    const hb = await agent.waitForEvent((e) => e.event === "heartbeat", "a heartbeat");
+    expect(hb).toMatchObject({ available_ram_gb: 0, available_vram_gb: 0, node_status: "maintenance" });
+    const id = agent.events().find((e) => e.event === "registered")!.node_id as string;
+    expect((await ok("GET", `/api/nodes/${id}`, undefined, asProvider())).node.status).toBe("maintenance");
+    await stop(agent);
+  });
+
+  it("a wrong API key exits non-zero with one clear sentence and no stack trace", async () => {
+    const path = nodeConfig({ api_key: "mk_this_key_does_not_exist_000000000000" });
+    const r = await runCli(["start", "--config", path]);
+    expect(r.code).toBe(1);
+    const errLines = r.stderr.trim().split("\n");
+    expect(errLines).toHaveLength(1);
+    expect(errLines[0]).toMatch(/^\d\d:\d\d:\d\d error: The API refused the API key while registering the node \(401 unauthenticated\): check api_key in .* or MNEMO_API_KEY\.$/);
+    expect(r.stderr + r.stdout).not.toMatch(/\n\s+at /);
+    expect(JSON.parse(readFileSync(path, "utf8")).node_id).toBeUndefined();
+
+    // MNEMO_API_KEY overrides a good key in the file.
+    const good = nodeConfig({ name: "agent-e2e-env" });
+    const viaEnv = await runCli(["start", "--config", good], { MNEMO_API_KEY: "mk_wrong_from_env" });
+    expect(viaEnv.code).toBe(1);
+    expect(viaEnv.stderr).toContain("401 unauthenticated");
+  });
+});
