@@ -64,6 +64,7 @@ CREATE TABLE `contracts` (
 	`total_cost_micro` integer NOT NULL,
 	`accrued_cost_micro` integer DEFAULT 0 NOT NULL,
 	`held_micro` integer DEFAULT 0 NOT NULL,
+	`charged_micro` integer,
 	`auto_renew` integer DEFAULT 0 NOT NULL,
 	`status` text NOT NULL,
 	`ended_at` integer,

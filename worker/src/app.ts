@@ -8,6 +8,7 @@ import { recordRequest } from "./lib/metrics";
 import { createRouter } from "./lib/openapi";
 import { authRouter } from "./auth";
 import { nodesRouter } from "./nodes";
+import { contractsRouter } from "./contracts";
 import { opsRouter, mountDocs } from "./ops";
 import { extraRouters } from "./routers";
 
@@ -43,6 +44,7 @@ export function createApp() {
   app.route("/", opsRouter);
   app.route("/", authRouter);
   app.route("/", nodesRouter);
+  app.route("/", contractsRouter);
   for (const r of extraRouters) app.route("/", r);
   mountDocs(app);
 

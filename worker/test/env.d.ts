@@ -1,11 +1,7 @@
-import type { D1Migration } from "cloudflare:test";
-import type { Env } from "../src/env";
-
-declare global {
-  namespace Cloudflare {
-    interface Env extends import("../src/env").Env {
-      TEST_MIGRATIONS: D1Migration[];
-    }
+// Types the `env` of `cloudflare:test` as the worker's Env plus the test-only bindings.
+declare namespace Cloudflare {
+  interface Env extends WorkerEnv {
+    TEST_MIGRATIONS: import("cloudflare:test").D1Migration[];
   }
 }
-export type { Env, D1Migration };
+type WorkerEnv = import("../src/env").Env;

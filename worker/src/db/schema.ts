@@ -163,6 +163,8 @@ export const contracts = sqliteTable(
     accruedCostMicro: integer("accrued_cost_micro").notNull().default(0),
     /** What is currently held from the renter's balance for this contract. */
     heldMicro: integer("held_micro").notNull().default(0),
+    /** What settlement took from the balance; below total_cost_micro only when the balance ran dry. */
+    chargedMicro: integer("charged_micro"),
     autoRenew: integer("auto_renew").notNull().default(0),
     status: text("status", { enum: ["pending", "active", "completed", "failed", "cancelled"] }).notNull(),
     /** When billing stopped (settle, expiry, failure); settlement is queued from then on. */

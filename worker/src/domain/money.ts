@@ -18,10 +18,11 @@ export const NANO_PER_USD = 1_000_000_000;
 
 function scaled(value: number, decimals: number): number | null {
   if (!Number.isFinite(value)) return null;
-  const factor = 10 ** decimals;
-  const n = Math.round(value * factor);
-  // Anything finer than the unit shows up as a remainder bigger than float noise.
-  if (Math.abs(value * factor - n) > 1e-6 * Math.max(1, Math.abs(n)) && Math.abs(value * factor - n) > 1e-6) return null;
+  const exact = value * 10 ** decimals;
+  const n = Math.round(exact);
+  // A JSON number like 0.0000008 is not exact in binary, so allow float noise (a few ulps), but a
+  // remainder bigger than that means the value is finer than the unit: refuse it.
+  if (Math.abs(exact - n) > Math.max(1e-9, Math.abs(exact) * 1e-12)) return null;
   if (!Number.isSafeInteger(n)) return null;
   return n;
 }

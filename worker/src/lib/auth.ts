@@ -5,6 +5,7 @@
  */
 import jwt from "@tsndr/cloudflare-worker-jwt";
 import { and, eq, isNull } from "drizzle-orm";
+import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
 import { apiKeys, users } from "../db/schema";
 import { ApiError } from "./errors";
@@ -52,7 +53,7 @@ export async function verifyAccessToken(env: AppBindings["Bindings"], token: str
   return { id: p.sub, email: p.email ?? "", role: p.role, via: "token" };
 }
 
-async function userFromApiKey(c: { var: AppBindings["Variables"]; executionCtx: ExecutionContext }, key: string): Promise<AuthUser | null> {
+async function userFromApiKey(c: Context<AppBindings>, key: string): Promise<AuthUser | null> {
   if (!looksLikeApiKey(key)) return null;
   const hash = await sha256Hex(key);
   const row = await c.var.db
@@ -71,7 +72,7 @@ async function userFromApiKey(c: { var: AppBindings["Variables"]; executionCtx: 
 }
 
 /** Resolves the caller from `Authorization: Bearer` or `X-API-Key`; sets `c.var.user` or throws 401. */
-export async function authenticate(c: Parameters<Parameters<typeof createMiddleware<AppBindings>>[0]>[0]): Promise<AuthUser> {
+export async function authenticate(c: Context<AppBindings>): Promise<AuthUser> {
   secret(c.env); // misconfiguration is reported before anything else
   const header = c.req.header("authorization");
   const apiKey = c.req.header("x-api-key");

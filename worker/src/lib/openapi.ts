@@ -120,9 +120,9 @@ export function jsonContent<T extends z.ZodType>(schema: T, description: string)
   return { description, content: { "application/json": { schema } } } as const;
 }
 
-export const security = {
+export const security: { bearer: { [scheme: string]: string[] }[] } = {
   bearer: [{ bearerAuth: [] }, { apiKey: [] }],
-} as const;
+};
 
 /** Paging parameters shared by every list endpoint. */
 export const PageQuery = z.object({

@@ -9,7 +9,7 @@ import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../env";
 import { NodeIndex } from "../domain/spatial-index";
 import type { Candidate, MatchRequest } from "../domain/matching";
-import type { BrowseFilter } from "../domain/matching";
+import type { OfferFilter } from "../domain/matching";
 import { availableOf, type NodeLive, type NodeSnapshot, type Reservation, type ReserveResult } from "./types";
 import { loadRegionFromD1, runRegionSweeps } from "./sweeps";
 
@@ -221,7 +221,7 @@ export class RegionCluster extends DurableObject<Env> {
     return this.index.match(req);
   }
 
-  async browse(region: string, filter: BrowseFilter) {
+  async browse(region: string, filter: OfferFilter) {
     await this.ensureRegion(region);
     return this.index.browse(filter);
   }

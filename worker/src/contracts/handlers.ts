@@ -1,0 +1,99 @@
+import type { RouteConfig, RouteHandler } from "@hono/zod-openapi";
+import { and, count, desc, eq, type SQL } from "drizzle-orm";
+import { contracts, type ContractRow } from "../db/schema";
+import { caller, type AuthUser } from "../lib/auth";
+import { ApiError, notFound } from "../lib/errors";
+import type { AppBindings } from "../lib/openapi";
+import { iso } from "../lib/time";
+import { heldOf, nodeView } from "../nodes/service";
+import { loadNode } from "../nodes/service";
+import * as life from "./lifecycle";
+import type * as routes from "./routes";
+import { contractView } from "./views";
+
+type H<R extends RouteConfig> = RouteHandler<R, AppBindings>;
+
+/** A contract is visible to its renter, the provider of its node and admins; to anyone else it does not exist. */
+function canSee(user: AuthUser, k: ContractRow) {
+  return user.role === "admin" || k.clientUserId === user.id || k.providerId === user.id;
+}
+
+async function ownContract(c: { env: AppBindings["Bindings"] }, user: AuthUser, id: string): Promise<ContractRow> {
+  const k = await life.loadContract(c.env, id);
+  if (!canSee(user, k)) throw notFound("contract");
+  // The provider may look, but only the renter (or an admin) acts on a contract.
+  if (user.role !== "admin" && k.clientUserId !== user.id) throw new ApiError("forbidden", "only the renter can change this contract");
+  return k;
+}
+
+export const createContract: H<typeof routes.createContract> = async (c) => {
+  const b = c.req.valid("json");
+  const k = await life.createContract(life.portsFor(c.env), caller(c), { nodeId: b.node_id, ramGb: b.ram_gb, vramGb: b.vram_gb, durationSec: b.duration_sec, autoRenew: b.auto_renew });
+  return c.json({ contract: contractView(k) }, 201);
+};
+
+export const listContracts: H<typeof routes.listContracts> = async (c) => {
+  const q = c.req.valid("query");
+  const me = caller(c);
+  const conds: SQL[] = [];
+  if (me.role === "user") conds.push(eq(contracts.clientUserId, me.id));
+  else if (me.role === "provider") conds.push(eq(contracts.providerId, me.id));
+  if (q.status) conds.push(eq(contracts.status, q.status));
+  if (q.node_id) conds.push(eq(contracts.nodeId, q.node_id));
+  const where = conds.length ? and(...conds) : undefined;
+  const [rows, total] = await c.var.db.batch([
+    c.var.db.select().from(contracts).where(where).orderBy(desc(contracts.createdAt), contracts.id).limit(q.limit).offset(q.offset),
+    c.var.db.select({ n: count() }).from(contracts).where(where),
+  ]);
+  return c.json({ contracts: rows.map(contractView), total_count: total[0]?.n ?? 0 }, 200);
+};
+
+export const getContract: H<typeof routes.getContract> = async (c) => {
+  const { id } = c.req.valid("param");
+  const k = await life.loadContract(c.env, id);
+  if (!canSee(caller(c), k)) throw notFound("contract");
+  const { node, offer } = await loadNode(c.var.db, k.nodeId);
+  const held = await heldOf(c.env, k.nodeId);
+  const m = await c.env.DB.prepare(`SELECT * FROM node_metrics WHERE node_id = ? ORDER BY recorded_at DESC LIMIT 1`).bind(k.nodeId).first<Record<string, number | null>>();
+  return c.json(
+    {
+      contract: contractView(k),
+      node: nodeView(node, offer, held.ram, held.vram),
+      metrics: m
+        ? {
+            recorded_at: iso(m.recorded_at as number)!,
+            available_ram_gb: m.available_ram_gb as number,
+            available_vram_gb: m.available_vram_gb as number,
+            cpu_usage_pct: m.cpu_usage_pct,
+            gpu_usage_pct: m.gpu_usage_pct,
+            temperature_c: m.temperature_c,
+            bandwidth_mbps: m.bandwidth_mbps,
+          }
+        : null,
+    },
+    200,
+  );
+};
+
+export const settleContract: H<typeof routes.settleContract> = async (c) => {
+  const { id } = c.req.valid("param");
+  const body = c.req.header("content-type")?.includes("application/json") ? (c.req.valid("json") as { actual_egress_gb?: number } | undefined) : undefined;
+  const k = await ownContract(c, caller(c), id);
+  const after = await life.settleContract(life.portsFor(c.env), k, body?.actual_egress_gb);
+  return c.json({ contract: contractView(after) }, 200);
+};
+
+export const extendContract: H<typeof routes.extendContract> = async (c) => {
+  const { id } = c.req.valid("param");
+  const { additional_sec } = c.req.valid("json");
+  const k = await ownContract(c, caller(c), id);
+  const after = await life.extendContract(life.portsFor(c.env), k, additional_sec);
+  return c.json({ contract: contractView(after) }, 200);
+};
+
+export const cancelContract: H<typeof routes.cancelContract> = async (c) => {
+  const { id } = c.req.valid("param");
+  const k = await ownContract(c, caller(c), id);
+  const after = await life.cancelContract(life.portsFor(c.env), k);
+  return c.json({ contract: contractView(after) }, 200);
+};

@@ -1,0 +1,353 @@
+/**
+ * A contract's life: created (capacity reserved in the region DO, estimated cost held), delivered
+ * to the node (active), renewed or extended, and ended by settle, expiry, cancellation or failure;
+ * then settled (the money side, settlement/settle.ts). Routes, the region DO's alarm and the
+ * settlement consumer all come through here, so each rule exists once.
+ */
+import { and, eq, inArray } from "drizzle-orm";
+import { config, type Env } from "../env";
+import { createDb } from "../db/client";
+import { clients, contracts, type ContractRow, type NodeRow } from "../db/schema";
+import { billableSeconds, costMicro, egressCostMicro } from "../domain/money";
+import type { MatchRequest } from "../domain/matching";
+import type { AuthUser } from "../lib/auth";
+import { ApiError, invalid, notFound } from "../lib/errors";
+import { AlreadyApplied, holdStatement, postLedger } from "../ledger/service";
+import { loadNode } from "../nodes/service";
+import { regionStub } from "../region/client";
+import type { NodeSnapshot, ReserveResult } from "../region/types";
+import { settleContractMoney } from "../settlement/settle";
+import { contractView } from "./views";
+
+/** The region DO as the lifecycle needs it; inside the DO itself this is the object, not a stub. */
+export interface ClusterPort {
+  reserve(region: string, req: { contractId: string; nodeId: string; ramGb: number; vramGb: number; clientUserId: string }): Promise<ReserveResult>;
+  confirm(region: string, contractId: string): Promise<boolean>;
+  activate(region: string, contractId: string, endTime: number): Promise<void>;
+  release(region: string, contractId: string): Promise<boolean>;
+  upsertNode(snapshot: NodeSnapshot): Promise<unknown>;
+  match(region: string, req: MatchRequest): Promise<{ matches: { node: { id: string } }[] }>;
+  notifyUser(userId: string, message: { type: string; data: unknown }): Promise<number>;
+}
+
+export interface Ports {
+  env: Env;
+  cluster(region: string): ClusterPort;
+}
+
+export function portsFor(env: Env): Ports {
+  return { env, cluster: (region) => regionStub(env, region) as unknown as ClusterPort };
+}
+
+const gbOf = (k: { ramGb: number; vramGb: number }) => k.ramGb + k.vramGb;
+
+export async function loadContract(env: Env, id: string): Promise<ContractRow> {
+  const row = await createDb(env.DB).select().from(contracts).where(eq(contracts.id, id)).get();
+  if (!row) throw notFound("contract");
+  return row;
+}
+
+/** contract_update to the renter's sockets: on the contract's region and on their home region. */
+export async function notifyContract(ports: Ports, k: ContractRow, extra?: Record<string, unknown>) {
+  const message = { type: "contract_update", data: { ...contractView(k), ...extra } };
+  const home = await ports.env.DB.prepare(`SELECT default_region FROM clients WHERE id = ?`).bind(k.clientId).first<{ default_region: string | null }>();
+  const regions = new Set([k.region, home?.default_region ?? "global"]);
+  await Promise.all([...regions].map((r) => ports.cluster(r).notifyUser(k.clientUserId, message).catch(() => 0)));
+}
+
+// ---- create ---------------------------------------------------------------------------------
+
+export interface CreateInput {
+  nodeId: string;
+  ramGb: number;
+  vramGb: number;
+  durationSec: number;
+  autoRenew: boolean;
+  failedOverFrom?: string | null;
+}
+
+export async function createContract(ports: Ports, user: Pick<AuthUser, "id">, input: CreateInput): Promise<ContractRow> {
+  const env = ports.env;
+  const db = createDb(env.DB);
+  if (input.ramGb + input.vramGb <= 0) throw new ApiError("validation_failed", "ram_gb + vram_gb must be > 0", [{ field: "ram_gb", message: "ram_gb + vram_gb must be > 0" }]);
+  const { node, offer } = await loadNode(db, input.nodeId);
+  const minDur = offer?.minDurationSec ?? 60;
+  const maxDur = offer?.maxDurationSec ?? 86_400;
+  if (input.durationSec < minDur || input.durationSec > maxDur) throw invalid("duration_sec", `must be between ${minDur} and ${maxDur} for this node`);
+  if (node.status !== "active") throw new ApiError("insufficient_capacity", `this node is ${node.status} and takes no new contracts`);
+  if (input.ramGb > node.totalRamGb || input.vramGb > node.totalVramGb) throw new ApiError("insufficient_capacity", "this node does not have that much memory");
+  const client = await db.select().from(clients).where(eq(clients.userId, user.id)).get();
+  if (!client) throw notFound("client profile");
+
+  const estimate = costMicro(input.ramGb + input.vramGb, input.durationSec, node.priceNano);
+  // Fast refusal before touching the lock; the database trigger remains the authority under races.
+  if (client.balanceMicro - client.heldMicro < estimate) {
+    throw new ApiError("insufficient_funds", `this contract needs $${(estimate / 1e6).toFixed(6)} available; you have $${((client.balanceMicro - client.heldMicro) / 1e6).toFixed(6)}`);
+  }
+
+  const id = crypto.randomUUID();
+  const cluster = ports.cluster(node.region);
+  const reserved = await cluster.reserve(node.region, { contractId: id, nodeId: node.id, ramGb: input.ramGb, vramGb: input.vramGb, clientUserId: user.id });
+  if (!reserved.ok) {
+    throw new ApiError(
+      "insufficient_capacity",
+      reserved.reason === "insufficient_capacity"
+        ? `this node has ${reserved.availableRamGb} GB RAM and ${reserved.availableVramGb} GB VRAM free now`
+        : "this node takes no new contracts now",
+    );
+  }
+  const now = Date.now();
+  const row: ContractRow = {
+    id,
+    clientId: client.id,
+    clientUserId: user.id,
+    nodeId: node.id,
+    providerId: node.providerId,
+    region: node.region,
+    ramGb: input.ramGb,
+    vramGb: input.vramGb,
+    durationSec: input.durationSec,
+    termSec: input.durationSec,
+    startTime: null,
+    endTime: null,
+    priceNano: node.priceNano,
+    egressPriceMicro: offer?.egressPriceMicro ?? 0,
+    minDurationSec: minDur,
+    maxDurationSec: maxDur,
+    totalCostMicro: estimate,
+    accruedCostMicro: 0,
+    heldMicro: estimate,
+    chargedMicro: null,
+    autoRenew: input.autoRenew ? 1 : 0,
+    status: "pending",
+    endedAt: null,
+    endReason: null,
+    actualEgressGb: null,
+    graceUntil: null,
+    renewals: 0,
+    settlementHash: null,
+    failedOverTo: null,
+    failedOverFrom: input.failedOverFrom ?? null,
+    createdAt: now,
+    completedAt: null,
+  };
+  try {
+    await postLedger(env.DB, [{ kind: "hold", userId: user.id, contractId: id, amountMicro: -estimate, idempotencyKey: `hold:${id}:0`, memo: "contract created" }], () => [
+      holdStatement(env.DB, client.id, estimate, now),
+      toD1(env.DB, db.insert(contracts).values(row)),
+    ]);
+  } catch (e) {
+    await cluster.release(node.region, id); // the money said no: give the capacity back at once
+    throw e;
+  }
+  await cluster.confirm(node.region, id);
+  await notifyContract(ports, row);
+  return row;
+}
+
+/** drizzle query → a plain D1 statement, so it can share a batch with raw statements. */
+function toD1(d1: D1Database, q: { toSQL(): { sql: string; params: unknown[] } }): D1PreparedStatement {
+  const { sql, params } = q.toSQL();
+  return d1.prepare(sql).bind(...params);
+}
+
+// ---- delivery -------------------------------------------------------------------------------
+
+/** A heartbeat delivers the node's pending contracts: they become active and their term starts now. */
+export async function activatePendingForNode(env: Env, node: NodeRow, now: number): Promise<ContractRow[]> {
+  const ports = portsFor(env);
+  const db = createDb(env.DB);
+  const pending = await db.select().from(contracts).where(and(eq(contracts.nodeId, node.id), eq(contracts.status, "pending"))).all();
+  for (const k of pending) {
+    const end = now + k.termSec * 1000;
+    const res = await env.DB.prepare(`UPDATE contracts SET status = 'active', start_time = ?1, end_time = ?2 WHERE id = ?3 AND status = 'pending' AND ended_at IS NULL`).bind(now, end, k.id).run();
+    if (res.meta.changes === 1) {
+      await ports.cluster(k.region).activate(k.region, k.id, end);
+      await notifyContract(ports, { ...k, status: "active", startTime: now, endTime: end });
+    }
+  }
+  return db.select().from(contracts).where(and(eq(contracts.nodeId, node.id), inArray(contracts.status, ["pending", "active"]))).all();
+}
+
+// ---- ending ---------------------------------------------------------------------------------
+
+export interface EndInput {
+  at: number;
+  status: "completed" | "failed" | "cancelled";
+  reason: string;
+  egressGb?: number;
+}
+
+/** The final cost of a contract ended at `at` (see the billing rules in API.md). */
+export function finalCostMicro(k: ContractRow, at: number, egressGb: number | undefined): number {
+  if (k.startTime === null || k.endTime === null) return 0; // never active: nothing was held for the renter
+  const paidUntil = Math.max(k.endTime, k.graceUntil ?? 0);
+  const end = Math.min(at, paidUntil);
+  const maxBillable = Math.ceil((paidUntil - k.startTime) / 1000);
+  const seconds = billableSeconds(k.startTime, end, k.minDurationSec, maxBillable);
+  return costMicro(gbOf(k), seconds, k.priceNano) + (egressGb ? egressCostMicro(egressGb, k.egressPriceMicro) : 0);
+}
+
+/**
+ * Ends a contract once: stops billing, frees the capacity at once, and hands the money to the
+ * settlement queue. A second call (settle twice, a redelivered sweep) finds it ended and returns it.
+ */
+export async function endContract(ports: Ports, k: ContractRow, input: EndInput): Promise<ContractRow> {
+  const env = ports.env;
+  const cost = input.status === "cancelled" ? 0 : finalCostMicro(k, input.at, input.egressGb);
+  const res = await env.DB.prepare(
+    `UPDATE contracts SET status = ?1, ended_at = ?2, end_reason = ?3, actual_egress_gb = ?4, total_cost_micro = ?5, accrued_cost_micro = ?5, completed_at = ?2
+     WHERE id = ?6 AND ended_at IS NULL AND status IN ('pending','active')`,
+  )
+    .bind(input.status, input.at, input.reason, input.egressGb ?? null, cost, k.id)
+    .run();
+  const after = await loadContract(env, k.id);
+  if (res.meta.changes === 0) return after;
+  await ports.cluster(k.region).release(k.region, k.id);
+  await env.SETTLEMENT_QUEUE.send({ contract_id: k.id });
+  await notifyContract(ports, after);
+  return after;
+}
+
+export async function cancelContract(ports: Ports, k: ContractRow): Promise<ContractRow> {
+  if (k.status !== "pending") throw new ApiError("conflict", `only a pending contract can be cancelled; this one is ${k.status}`);
+  const ended = await endContract(ports, k, { at: Date.now(), status: "cancelled", reason: "cancelled by the renter" });
+  if (ended.status !== "cancelled") throw new ApiError("conflict", `only a pending contract can be cancelled; this one is ${ended.status}`);
+  await settleContractMoney(ports.env, ended.id); // nothing to charge: give the hold back now
+  return loadContract(ports.env, ended.id);
+}
+
+export async function settleContract(ports: Ports, k: ContractRow, egressGb: number | undefined): Promise<ContractRow> {
+  if (k.status === "cancelled") throw new ApiError("conflict", "this contract was cancelled");
+  if (k.endedAt !== null) return k; // settling twice is harmless and answers the same
+  return endContract(ports, k, { at: Date.now(), status: "completed", reason: "settled by the renter", egressGb });
+}
+
+// ---- extend and renew -----------------------------------------------------------------------
+
+/** Adds time to a running (or pending) contract, holding its cost, within the offer's maximum. */
+export async function extendContract(ports: Ports, k: ContractRow, additionalSec: number): Promise<ContractRow> {
+  const env = ports.env;
+  if (k.endedAt !== null || (k.status !== "active" && k.status !== "pending")) throw new ApiError("conflict", `a ${k.status} contract cannot be extended`);
+  if (k.graceUntil !== null) throw new ApiError("conflict", "this contract is in its balance grace period; top up and it renews");
+  const termSec = k.termSec + additionalSec;
+  if (termSec > k.maxDurationSec) throw invalid("additional_sec", `would make the term ${termSec} s; this offer allows at most ${k.maxDurationSec} s`);
+  const cost = costMicro(gbOf(k), additionalSec, k.priceNano);
+  const now = Date.now();
+  try {
+    await postLedger(env.DB, [{ kind: "hold", userId: k.clientUserId, contractId: k.id, amountMicro: -cost, idempotencyKey: `hold:${k.id}:term${k.termSec}:renewal${k.renewals}:+${additionalSec}`, memo: `extended by ${additionalSec} s` }], () => [
+      holdStatement(env.DB, k.clientId, cost, now),
+      env.DB.prepare(
+        `UPDATE contracts SET term_sec = term_sec + ?1, end_time = CASE WHEN end_time IS NULL THEN NULL ELSE end_time + ?1 * 1000 END,
+           held_micro = held_micro + ?2, total_cost_micro = total_cost_micro + ?2
+         WHERE id = ?3 AND term_sec = ?4 AND ended_at IS NULL`,
+      ).bind(additionalSec, cost, k.id, k.termSec),
+    ]);
+  } catch (e) {
+    if (e instanceof AlreadyApplied) throw new ApiError("conflict", "this contract changed while extending it; try again");
+    throw e;
+  }
+  const after = await loadContract(env, k.id);
+  if (after.termSec !== termSec) throw new ApiError("conflict", "this contract changed while extending it; try again");
+  if (after.endTime !== null) await ports.cluster(k.region).activate(k.region, k.id, after.endTime);
+  await notifyContract(ports, after);
+  return after;
+}
+
+/** At the end of an auto-renewing term: hold the next term, or start the grace period. */
+export async function renewOrGrace(ports: Ports, k: ContractRow, now: number): Promise<ContractRow> {
+  const env = ports.env;
+  const cost = costMicro(gbOf(k), k.durationSec, k.priceNano);
+  try {
+    await postLedger(env.DB, [{ kind: "hold", userId: k.clientUserId, contractId: k.id, amountMicro: -cost, idempotencyKey: `hold:${k.id}:renewal${k.renewals + 1}`, memo: "auto-renewal" }], () => [
+      holdStatement(env.DB, k.clientId, cost, now),
+      env.DB.prepare(
+        `UPDATE contracts SET end_time = end_time + ?1 * 1000, term_sec = term_sec + ?1, renewals = renewals + 1, grace_until = NULL,
+           held_micro = held_micro + ?2, total_cost_micro = total_cost_micro + ?2
+         WHERE id = ?3 AND renewals = ?4 AND ended_at IS NULL`,
+      ).bind(k.durationSec, cost, k.id, k.renewals),
+    ]);
+  } catch (e) {
+    if (e instanceof AlreadyApplied) return loadContract(env, k.id);
+    if (e instanceof ApiError && (e.code === "insufficient_funds" || e.code === "budget_exceeded")) {
+      if (k.graceUntil !== null) return k;
+      const grace = (k.endTime ?? now) + config(env).balanceGraceSec * 1000;
+      await env.DB.prepare(`UPDATE contracts SET grace_until = ?1 WHERE id = ?2 AND grace_until IS NULL AND ended_at IS NULL`).bind(grace, k.id).run();
+      const after = await loadContract(env, k.id);
+      await notifyContract(ports, after, {
+        warning: e.code,
+        message: `Your balance cannot cover the next term. The contract runs on until ${new Date(grace).toISOString()} and then ends; top up to keep it.`,
+      });
+      return after;
+    }
+    throw e;
+  }
+  const after = await loadContract(env, k.id);
+  await ports.cluster(k.region).activate(k.region, k.id, after.endTime!);
+  await notifyContract(ports, after);
+  return after;
+}
+
+// ---- failure and failover -------------------------------------------------------------------
+
+/**
+ * The node lost a contract: end it `failed` (charged only for the time held), then move the rest of
+ * its term to the best other node in the region that can hold it, as a new linked contract.
+ */
+export async function failOver(ports: Ports, k: ContractRow, reason: string, now: number): Promise<ContractRow> {
+  const env = ports.env;
+  const remainingSec = k.startTime !== null && k.endTime !== null ? Math.ceil((k.endTime - now) / 1000) : k.termSec;
+  const failed = await endContract(ports, k, { at: now, status: "failed", reason });
+  if (failed.failedOverTo || failed.status !== "failed" || failed.endedAt !== now) return failed; // someone else handled it
+  await env.DB.prepare(`UPDATE nodes SET failed_contracts = failed_contracts + 1 WHERE id = ?`).bind(k.nodeId).run();
+  // Settle now rather than wait for the queue, so the unused hold is free for the replacement.
+  await settleContractMoney(env, k.id);
+  if (remainingSec <= 0) return loadContract(env, k.id);
+
+  const origin = await env.DB.prepare(`SELECT latitude, longitude FROM nodes WHERE id = ?`).bind(k.nodeId).first<{ latitude: number | null; longitude: number | null }>();
+  const { matches } = await ports.cluster(k.region).match(k.region, {
+    ramGb: k.ramGb,
+    vramGb: k.vramGb,
+    durationSec: remainingSec,
+    preferLocal: true,
+    clientLat: origin?.latitude ?? null,
+    clientLng: origin?.longitude ?? null,
+    limit: 10,
+  });
+  for (const m of matches) {
+    if (m.node.id === k.nodeId) continue;
+    try {
+      const { offer } = await loadNode(createDb(env.DB), m.node.id);
+      const duration = Math.min(Math.max(remainingSec, offer?.minDurationSec ?? 60), offer?.maxDurationSec ?? 86_400);
+      const replacement = await createContract(ports, { id: k.clientUserId }, { nodeId: m.node.id, ramGb: k.ramGb, vramGb: k.vramGb, durationSec: duration, autoRenew: k.autoRenew === 1, failedOverFrom: k.id });
+      await env.DB.prepare(`UPDATE contracts SET failed_over_to = ? WHERE id = ?`).bind(replacement.id, k.id).run();
+      const after = await loadContract(env, k.id);
+      await notifyContract(ports, after);
+      return after;
+    } catch (e) {
+      if (e instanceof ApiError && ["insufficient_capacity", "insufficient_funds", "budget_exceeded", "validation_failed", "not_found"].includes(e.code)) continue;
+      throw e;
+    }
+  }
+  return loadContract(env, k.id);
+}
+
+/** Every pending or active contract of a node that went away (silent, withdrawn) is failed over. */
+export async function failOverNode(env: Env, node: NodeRow, reason: string, ports: Ports = portsFor(env)): Promise<number> {
+  const open = await createDb(env.DB).select().from(contracts).where(and(eq(contracts.nodeId, node.id), inArray(contracts.status, ["pending", "active"]))).all();
+  const now = Date.now();
+  for (const k of open) await failOver(ports, k, reason, now);
+  return open.length;
+}
+
+/** Contracts a node says it cannot hold (listed in its heartbeat) are failed over. */
+export async function rejectContracts(env: Env, node: NodeRow, ids: string[]): Promise<void> {
+  const ports = portsFor(env);
+  const open = await createDb(env.DB)
+    .select()
+    .from(contracts)
+    .where(and(eq(contracts.nodeId, node.id), inArray(contracts.id, ids), inArray(contracts.status, ["pending", "active"])))
+    .all();
+  const now = Date.now();
+  for (const k of open) await failOver(ports, k, "rejected by the node", now);
+}

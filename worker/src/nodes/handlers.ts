@@ -1,0 +1,221 @@
+import type { RouteConfig, RouteHandler } from "@hono/zod-openapi";
+import { eq, sql } from "drizzle-orm";
+import { config } from "../env";
+import { nodes, offers, type NodeRow } from "../db/schema";
+import { priceToNano, usdToMicro } from "../domain/money";
+import { expectedHeartbeats, uptimeScore } from "../domain/reliability";
+import { caller } from "../lib/auth";
+import { ApiError, invalid } from "../lib/errors";
+import type { AppBindings } from "../lib/openapi";
+import { iso } from "../lib/time";
+import { activatePendingForNode, failOverNode, rejectContracts } from "../contracts/lifecycle";
+import { regionStub } from "../region/client";
+import type * as routes from "./routes";
+import { assertOwner, heldOf, loadNode, nodeView, snapshotOf, syncNode } from "./service";
+
+type H<R extends RouteConfig> = RouteHandler<R, AppBindings>;
+
+export const registerNode: H<typeof routes.registerNode> = async (c) => {
+  const b = c.req.valid("json");
+  const me = caller(c);
+  const priceNano = priceToNano(b.price_per_gb_sec);
+  if (priceNano === null) throw invalid("price_per_gb_sec", "must have at most 9 decimal places");
+  const egress = usdToMicro(b.egress_price_per_gb);
+  if (egress === null) throw invalid("egress_price_per_gb", "must have at most 6 decimal places");
+  const now = Date.now();
+  const node: NodeRow = {
+    id: crypto.randomUUID(),
+    providerId: me.id,
+    name: b.name,
+    nodeType: b.node_type,
+    region: b.region,
+    latitude: b.latitude ?? null,
+    longitude: b.longitude ?? null,
+    totalRamGb: b.total_ram_gb,
+    totalVramGb: b.total_vram_gb,
+    reportedRamGb: b.total_ram_gb,
+    reportedVramGb: b.total_vram_gb,
+    bandwidthMbps: b.bandwidth_mbps,
+    baseLatencyMs: b.base_latency_ms,
+    priceNano,
+    status: "active",
+    uptimeScore: 95,
+    heartbeatsReceived: 0,
+    failedContracts: 0,
+    metadata: b.metadata ? JSON.stringify(b.metadata) : null,
+    lastHeartbeatAt: now,
+    createdAt: now,
+    updatedAt: now,
+  };
+  const offer = { id: crypto.randomUUID(), nodeId: node.id, minDurationSec: b.min_duration_sec, maxDurationSec: b.max_duration_sec, egressPriceMicro: egress, createdAt: now, updatedAt: now };
+  await c.var.db.batch([
+    c.var.db.insert(nodes).values(node),
+    c.var.db.insert(offers).values(offer),
+    // The region's map position starts at its first located node and stays put.
+    c.var.db.run(sql`INSERT OR IGNORE INTO clusters (region, name, center_lat, center_lng, created_at) VALUES (${b.region}, NULL, ${node.latitude}, ${node.longitude}, ${now})`),
+  ]);
+  await syncNode(c.env, node);
+  return c.json({ node_id: node.id, node: nodeView(node, offer, 0, 0) }, 201);
+};
+
+export const heartbeat: H<typeof routes.heartbeat> = async (c) => {
+  const { id } = c.req.valid("param");
+  const b = c.req.valid("json");
+  const me = caller(c);
+  const { node } = await loadNode(c.var.db, id);
+  assertOwner(me, node);
+  const cfg = config(c.env);
+  const interval = cfg.heartbeatMinIntervalSec;
+  const now = Date.now();
+
+  // Reliability: the share of expected heartbeats received over the last 30 days (domain/reliability.ts).
+  const received = await c.env.DB.prepare(`SELECT COUNT(*) AS n FROM node_metrics WHERE node_id = ? AND recorded_at > ?`)
+    .bind(id, now - 30 * 86_400_000)
+    .first<{ n: number }>();
+  const score = uptimeScore({
+    heartbeatsReceived: (received?.n ?? 0) + 1,
+    expectedHeartbeats: expectedHeartbeats({ registeredAtMs: node.createdAt, nowMs: now, intervalSec: Math.max(interval, 1) }) + 1,
+    failedContracts: node.failedContracts,
+  });
+
+  // The rate limit and the write are one conditional statement: two racing heartbeats cannot both pass.
+  const results = await c.env.DB.batch([
+    c.env.DB.prepare(
+      `UPDATE nodes SET last_heartbeat_at = ?1, reported_ram_gb = ?2, reported_vram_gb = ?3, bandwidth_mbps = COALESCE(?4, bandwidth_mbps),
+         latitude = COALESCE(?5, latitude), longitude = COALESCE(?6, longitude),
+         status = CASE WHEN status = 'offline' THEN 'active' ELSE status END,
+         heartbeats_received = heartbeats_received + 1, uptime_score = ?7, updated_at = ?1
+       WHERE id = ?8 AND (last_heartbeat_at IS NULL OR heartbeats_received = 0 OR last_heartbeat_at <= ?1 - ?9)`,
+    ).bind(now, b.available_ram_gb, b.available_vram_gb, b.bandwidth_mbps ?? null, b.latitude ?? null, b.longitude ?? null, score, id, interval * 1000),
+    c.env.DB.prepare(
+      `INSERT INTO node_metrics (node_id, recorded_at, available_ram_gb, available_vram_gb, cpu_usage_pct, gpu_usage_pct, temperature_c, bandwidth_mbps)
+       SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8 WHERE EXISTS (SELECT 1 FROM nodes WHERE id = ?1 AND last_heartbeat_at = ?2)`,
+    ).bind(id, now, b.available_ram_gb, b.available_vram_gb, b.cpu_usage_pct ?? null, b.gpu_usage_pct ?? null, b.temperature_c ?? null, b.bandwidth_mbps ?? null),
+  ]);
+  if (results[0].meta.changes === 0) {
+    const retry = Math.max(1, Math.ceil(((node.lastHeartbeatAt ?? now) + interval * 1000 - now) / 1000));
+    throw new ApiError("rate_limited", `one heartbeat per ${interval} s per node; retry in ${retry} s`, undefined, { "Retry-After": String(retry) });
+  }
+  const { node: fresh } = await loadNode(c.var.db, id);
+  await regionStub(c.env, fresh.region).upsertNode(snapshotOf(fresh));
+  if (b.rejected_contracts?.length) await rejectContracts(c.env, fresh, b.rejected_contracts);
+  const leases = await activatePendingForNode(c.env, fresh, now);
+  return c.json(
+    {
+      status: fresh.status,
+      next_heartbeat_sec: Math.max(1, interval),
+      contracts: leases.map((l) => ({ id: l.id, ram_gb: l.ramGb, vram_gb: l.vramGb, end_time: iso(l.endTime), status: l.status as "pending" | "active" })),
+    },
+    200,
+  );
+};
+
+export const listNodes: H<typeof routes.listNodes> = async (c) => {
+  const q = c.req.valid("query");
+  const where: string[] = [];
+  const params: unknown[] = [];
+  if (q.node_type) where.push("n.node_type = ?"), params.push(q.node_type);
+  if (q.region) where.push("n.region = ?"), params.push(q.region);
+  if (q.status) where.push("n.status = ?"), params.push(q.status);
+  if (q.mine === "true") where.push("n.provider_id = ?"), params.push(caller(c).id);
+  if (q.min_ram !== undefined) where.push("(MIN(n.reported_ram_gb, n.total_ram_gb) - COALESCE(h.ram,0)) >= ?"), params.push(q.min_ram);
+  if (q.min_vram !== undefined) where.push("(MIN(n.reported_vram_gb, n.total_vram_gb) - COALESCE(h.vram,0)) >= ?"), params.push(q.min_vram);
+  const from = `FROM nodes n LEFT JOIN offers o ON o.node_id = n.id
+    LEFT JOIN (SELECT node_id, SUM(ram_gb) AS ram, SUM(vram_gb) AS vram FROM contracts WHERE status IN ('pending','active') GROUP BY node_id) h ON h.node_id = n.id
+    ${where.length ? "WHERE " + where.join(" AND ") : ""}`;
+  const [rows, count] = await c.env.DB.batch([
+    c.env.DB.prepare(
+      `SELECT n.*, o.min_duration_sec, o.max_duration_sec, o.egress_price_micro, COALESCE(h.ram,0) AS held_ram, COALESCE(h.vram,0) AS held_vram ${from}
+       ORDER BY n.created_at DESC, n.id LIMIT ? OFFSET ?`,
+    ).bind(...params, q.limit, q.offset),
+    c.env.DB.prepare(`SELECT COUNT(*) AS n ${from}`).bind(...params),
+  ]);
+  const list = (rows.results as Record<string, unknown>[]).map((r) => nodeView(rowToNode(r), { minDurationSec: r.min_duration_sec as number, maxDurationSec: r.max_duration_sec as number, egressPriceMicro: r.egress_price_micro as number }, r.held_ram as number, r.held_vram as number));
+  return c.json({ nodes: list, total_count: (count.results[0] as { n: number }).n }, 200);
+};
+
+function rowToNode(r: Record<string, unknown>): NodeRow {
+  return {
+    id: r.id as string,
+    providerId: r.provider_id as string,
+    name: r.name as string,
+    nodeType: r.node_type as NodeRow["nodeType"],
+    region: r.region as string,
+    latitude: r.latitude as number | null,
+    longitude: r.longitude as number | null,
+    totalRamGb: r.total_ram_gb as number,
+    totalVramGb: r.total_vram_gb as number,
+    reportedRamGb: r.reported_ram_gb as number,
+    reportedVramGb: r.reported_vram_gb as number,
+    bandwidthMbps: r.bandwidth_mbps as number,
+    baseLatencyMs: r.base_latency_ms as number,
+    priceNano: r.price_nano as number,
+    status: r.status as NodeRow["status"],
+    uptimeScore: r.uptime_score as number,
+    heartbeatsReceived: r.heartbeats_received as number,
+    failedContracts: r.failed_contracts as number,
+    metadata: r.metadata as string | null,
+    lastHeartbeatAt: r.last_heartbeat_at as number | null,
+    createdAt: r.created_at as number,
+    updatedAt: r.updated_at as number,
+  };
+}
+
+export const getNode: H<typeof routes.getNode> = async (c) => {
+  const { id } = c.req.valid("param");
+  const me = caller(c);
+  const { node, offer } = await loadNode(c.var.db, id);
+  const held = await heldOf(c.env, id);
+  const counts = await c.env.DB.prepare(`SELECT COUNT(*) AS n FROM contracts WHERE node_id = ? AND status IN ('pending','active')`).bind(id).first<{ n: number }>();
+  let earnings: { total_usd: number; last_30d_usd: number } | null = null;
+  if (me.role === "admin" || me.id === node.providerId) {
+    const e = await c.env.DB.prepare(
+      `SELECT COALESCE(SUM(l.amount_micro),0) AS total, COALESCE(SUM(CASE WHEN l.created_at > ? THEN l.amount_micro ELSE 0 END),0) AS recent
+       FROM ledger_entries l JOIN contracts k ON k.id = l.contract_id WHERE l.kind = 'provider_earning' AND k.node_id = ?`,
+    )
+      .bind(Date.now() - 30 * 86_400_000, id)
+      .first<{ total: number; recent: number }>();
+    earnings = { total_usd: (e?.total ?? 0) / 1e6, last_30d_usd: (e?.recent ?? 0) / 1e6 };
+  }
+  return c.json({ node: nodeView(node, offer, held.ram, held.vram), earnings, active_contracts: counts?.n ?? 0 }, 200);
+};
+
+export const updateNode: H<typeof routes.updateNode> = async (c) => {
+  const { id } = c.req.valid("param");
+  const b = c.req.valid("json");
+  const { node, offer } = await loadNode(c.var.db, id);
+  assertOwner(caller(c), node);
+  const patch: Partial<NodeRow> = { updatedAt: Date.now() };
+  if (b.name !== undefined) patch.name = b.name;
+  if (b.price_per_gb_sec !== undefined) {
+    const nano = priceToNano(b.price_per_gb_sec);
+    if (nano === null) throw invalid("price_per_gb_sec", "must have at most 9 decimal places");
+    patch.priceNano = nano;
+  }
+  if (b.bandwidth_mbps !== undefined) patch.bandwidthMbps = b.bandwidth_mbps;
+  if (b.base_latency_ms !== undefined) patch.baseLatencyMs = b.base_latency_ms;
+  if (b.latitude !== undefined) patch.latitude = b.latitude;
+  if (b.longitude !== undefined) patch.longitude = b.longitude;
+  if (b.metadata !== undefined) patch.metadata = JSON.stringify(b.metadata);
+  if (b.status !== undefined) {
+    if (node.status === "offline" && b.status === "active" && node.lastHeartbeatAt !== null && Date.now() - node.lastHeartbeatAt > config(c.env).nodeOfflineAfterSec * 1000) {
+      throw new ApiError("conflict", "this node is offline: it comes back active with its next heartbeat");
+    }
+    patch.status = b.status;
+  }
+  const updated = await c.var.db.update(nodes).set(patch).where(eq(nodes.id, id)).returning().get();
+  await syncNode(c.env, updated);
+  const held = await heldOf(c.env, id);
+  return c.json({ node: nodeView(updated, offer, held.ram, held.vram) }, 200);
+};
+
+export const deleteNode: H<typeof routes.deleteNode> = async (c) => {
+  const { id } = c.req.valid("param");
+  const { node, offer } = await loadNode(c.var.db, id);
+  assertOwner(caller(c), node);
+  const updated = await c.var.db.update(nodes).set({ status: "offline", updatedAt: Date.now() }).where(eq(nodes.id, id)).returning().get();
+  await syncNode(c.env, updated);
+  await failOverNode(c.env, updated, "node withdrawn by its provider");
+  const held = await heldOf(c.env, id);
+  return c.json({ node: nodeView(updated, offer, held.ram, held.vram) }, 200);
+};

@@ -1,0 +1,86 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { requireAuth } from "../lib/auth";
+import { IdParam, errors, jsonBody, jsonContent, security } from "../lib/openapi";
+import * as s from "./schemas";
+
+const tags = ["Nodes"];
+const auth = [...security.bearer];
+
+export const registerNode = createRoute({
+  method: "post",
+  path: "/api/nodes/register",
+  tags,
+  security: auth,
+  middleware: [requireAuth("provider")] as const,
+  summary: "Register a node (providers); it starts active with available = total",
+  request: { body: jsonBody(s.RegisterNodeBody) },
+  responses: { 201: jsonContent(z.object({ node_id: z.uuid(), node: s.NodeSchema }), "The new node"), ...errors(401, 403) },
+});
+
+export const heartbeat = createRoute({
+  method: "post",
+  path: "/api/nodes/{id}/heartbeat",
+  tags,
+  security: auth,
+  middleware: [requireAuth("provider")] as const,
+  summary: "Report free memory; receive the contracts the node must hold",
+  description:
+    "At most one per HEARTBEAT_MIN_INTERVAL_SEC per node (429 with Retry-After otherwise). Delivering a pending contract here makes it active (its start and end times are set now). A node that cannot hold a contract lists it in rejected_contracts on its next heartbeat, and the contract is failed over. Reported free memory never releases what contracts hold. An offline node comes back active with its heartbeat; a node in maintenance stays in maintenance.",
+  request: { params: IdParam, body: jsonBody(s.HeartbeatBody) },
+  responses: { 200: jsonContent(s.HeartbeatResponse, "Accepted"), ...errors(401, 403, 404, 429) },
+});
+
+export const listNodes = createRoute({
+  method: "get",
+  path: "/api/nodes",
+  tags,
+  security: auth,
+  middleware: [requireAuth()] as const,
+  summary: "List nodes with filters (min_ram/min_vram compare available capacity)",
+  request: { query: s.ListNodesQuery },
+  responses: { 200: jsonContent(z.object({ nodes: z.array(s.NodeSchema), total_count: z.number().int() }), "A page of nodes"), ...errors(401) },
+});
+
+export const getNode = createRoute({
+  method: "get",
+  path: "/api/nodes/{id}",
+  tags,
+  security: auth,
+  middleware: [requireAuth()] as const,
+  summary: "A node, its earnings (owner and admins only; null for others) and its active contract count",
+  request: { params: IdParam },
+  responses: {
+    200: jsonContent(
+      z.object({
+        node: s.NodeSchema,
+        earnings: z.object({ total_usd: z.number(), last_30d_usd: z.number() }).nullable(),
+        active_contracts: z.number().int(),
+      }),
+      "The node",
+    ),
+    ...errors(401, 404),
+  },
+});
+
+export const updateNode = createRoute({
+  method: "put",
+  path: "/api/nodes/{id}",
+  tags,
+  security: auth,
+  middleware: [requireAuth("provider")] as const,
+  summary: "Update a node (owner)",
+  description: "Price changes apply to new contracts; running contracts keep the price they were made at.",
+  request: { params: IdParam, body: jsonBody(s.UpdateNodeBody) },
+  responses: { 200: jsonContent(z.object({ node: s.NodeSchema }), "The node"), ...errors(401, 403, 404) },
+});
+
+export const deleteNode = createRoute({
+  method: "delete",
+  path: "/api/nodes/{id}",
+  tags,
+  security: auth,
+  middleware: [requireAuth("provider")] as const,
+  summary: "Take a node off the market (owner); its running contracts are failed over",
+  request: { params: IdParam },
+  responses: { 200: jsonContent(z.object({ node: s.NodeSchema }), "The node, now offline"), ...errors(401, 403, 404) },
+});

@@ -1,0 +1,92 @@
+/**
+ * The region's clock, run from its Durable Object's alarm (so it also runs under `wrangler dev`):
+ * silent nodes go offline and their contracts fail over; terms end, renew or enter their grace
+ * period; running contracts are metered; half-made reservations are reconciled with D1.
+ */
+import { config, type Env } from "../env";
+import type { ContractRow, NodeRow } from "../db/schema";
+import { createDb } from "../db/client";
+import { contracts } from "../db/schema";
+import { and, eq, inArray } from "drizzle-orm";
+import { endContract, failOverNode, renewOrGrace, type ClusterPort, type Ports } from "../contracts/lifecycle";
+import { regionStub } from "./client";
+import { snapshotOf } from "../nodes/service";
+import type { NodeSnapshot, Reservation } from "./types";
+
+export async function loadRegionFromD1(env: Env, region: string): Promise<{ nodes: NodeSnapshot[]; reservations: Reservation[] }> {
+  const db = createDb(env.DB);
+  const nodeRows = await env.DB.prepare(`SELECT * FROM nodes WHERE region = ?`).bind(region).all<Record<string, unknown>>();
+  const open = await db.select().from(contracts).where(and(eq(contracts.region, region), inArray(contracts.status, ["pending", "active"]))).all();
+  return {
+    nodes: nodeRows.results.map((r) => snapshotOf(fromRaw(r))),
+    reservations: open.map((k) => ({ contractId: k.id, nodeId: k.nodeId, ramGb: k.ramGb, vramGb: k.vramGb, clientUserId: k.clientUserId, state: "held" as const, endTime: k.status === "active" ? k.endTime : null, createdAt: k.createdAt })),
+  };
+}
+
+function fromRaw(r: Record<string, unknown>): NodeRow {
+  const camel = (k: string) => k.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+  return Object.fromEntries(Object.entries(r).map(([k, v]) => [camel(k), v])) as unknown as NodeRow;
+}
+
+export async function runRegionSweeps(env: Env, region: string, self: ClusterPort, now: number, staleProvisional: string[]): Promise<{ wakeAt: number | null }> {
+  const ports: Ports = { env, cluster: (r) => (r === region ? self : (regionStub(env, r) as unknown as ClusterPort)) };
+  const cfg = config(env);
+
+  // 1. Silence: a node that missed NODE_OFFLINE_AFTER_SEC goes offline; the condition on
+  //    last_heartbeat_at keeps a heartbeat that lands meanwhile from being overruled.
+  const silent = await env.DB.prepare(
+    `UPDATE nodes SET status = 'offline', updated_at = ?1 WHERE region = ?2 AND status != 'offline' AND last_heartbeat_at < ?3 RETURNING *`,
+  )
+    .bind(now, region, now - cfg.nodeOfflineAfterSec * 1000)
+    .all<Record<string, unknown>>();
+  for (const raw of silent.results) {
+    const node = fromRaw(raw);
+    await self.upsertNode(snapshotOf(node));
+    await failOverNode(env, node, "node went silent", ports);
+  }
+
+  // 2. Terms that have run out: renew, wait out the grace period, or end and settle.
+  const due = await createDb(env.DB)
+    .select()
+    .from(contracts)
+    .where(and(eq(contracts.region, region), eq(contracts.status, "active")))
+    .all();
+  let wakeAt: number | null = null;
+  for (const k of due) {
+    if (k.endedAt !== null || k.endTime === null) continue;
+    if (k.endTime > now) continue;
+    await expire(ports, k, now);
+    const after = await env.DB.prepare(`SELECT grace_until, ended_at FROM contracts WHERE id = ?`).bind(k.id).first<{ grace_until: number | null; ended_at: number | null }>();
+    if (after && after.ended_at === null && after.grace_until !== null) wakeAt = wakeAt === null ? after.grace_until : Math.min(wakeAt, after.grace_until);
+  }
+
+  // 3. Metering: the accrued cost of every running contract, in one statement (same rounding as
+  //    domain/money.ts: per started second, at least the minimum, rounded up to the micro-USD).
+  await env.DB.prepare(
+    `UPDATE contracts SET accrued_cost_micro =
+       ((ram_gb + vram_gb) * MIN((MAX(end_time, COALESCE(grace_until, 0)) - start_time + 999) / 1000,
+                                 MAX(min_duration_sec, (?1 - start_time + 999) / 1000)) * price_nano + 999) / 1000
+     WHERE region = ?2 AND status = 'active' AND ended_at IS NULL AND start_time IS NOT NULL`,
+  )
+    .bind(now, region)
+    .run();
+
+  // 4. Reservations whose contract never reached D1 are released; those that did are confirmed.
+  for (const id of staleProvisional) {
+    const k = await env.DB.prepare(`SELECT status FROM contracts WHERE id = ?`).bind(id).first<{ status: string }>();
+    if (k && (k.status === "pending" || k.status === "active")) await self.confirm(region, id);
+    else await self.release(region, id);
+  }
+  return { wakeAt };
+}
+
+async function expire(ports: Ports, k: ContractRow, now: number) {
+  if (k.autoRenew === 1) {
+    const renewed = await renewOrGrace(ports, k, now);
+    if (renewed.graceUntil === null || renewed.endedAt !== null) return;
+    if (now < renewed.graceUntil) return;
+    await endContract(ports, renewed, { at: renewed.graceUntil, status: "completed", reason: "balance ran out after the grace period" });
+    return;
+  }
+  await endContract(ports, k, { at: k.endTime!, status: "completed", reason: "term ended" });
+}

@@ -1,0 +1,56 @@
+/**
+ * The money side of an ended contract: charge the final cost from the renter's hold, give back the
+ * rest, credit the provider the cost minus the platform fee and the platform the fee, and record
+ * `settlement_hash` (the hash of the charge entry). Every entry's idempotency key is derived from
+ * the contract id, so running this twice — a redelivered queue message, a failover that settles
+ * early and the queue after it — moves money once.
+ */
+import { config, type Env } from "../env";
+import type { ContractRow } from "../db/schema";
+import { splitFee } from "../domain/money";
+import { ApiError } from "../lib/errors";
+import { AlreadyApplied, chargeStatement, postLedger, type EntryDraft } from "../ledger/service";
+
+export type SettleOutcome = "settled" | "already_settled" | "not_ended" | "missing";
+
+export async function settleContractMoney(env: Env, contractId: string): Promise<SettleOutcome> {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const k = await env.DB.prepare(`SELECT * FROM contracts WHERE id = ?`).bind(contractId).first<Record<string, unknown>>();
+    if (!k) return "missing";
+    if (k.ended_at === null) return "not_ended";
+    if (k.charged_micro !== null) return "already_settled";
+    const client = await env.DB.prepare(`SELECT id, balance_micro, held_micro FROM clients WHERE id = ?`).bind(k.client_id).first<{ id: string; balance_micro: number; held_micro: number }>();
+    if (!client) return "missing";
+
+    const cost = k.total_cost_micro as number;
+    const hold = k.held_micro as number;
+    // The hold covers the estimate; anything beyond it (egress, grace time) comes from the free
+    // balance as far as it goes. A balance never goes negative: the rest stays outstanding.
+    const free = Math.max(0, client.balance_micro - client.held_micro);
+    const charged = Math.min(cost, hold + free);
+    const { feeMicro, providerMicro } = splitFee(charged, config(env).platformFeePercent);
+    const released = Math.max(0, hold - charged);
+    const userId = k.client_user_id as string;
+    const drafts: EntryDraft[] = [
+      { kind: "charge", userId, contractId, amountMicro: -charged, idempotencyKey: `charge:${contractId}`, memo: cost > charged ? `outstanding ${cost - charged} micro-USD` : null },
+      { kind: "provider_earning", userId: k.provider_id as string, contractId, amountMicro: providerMicro, idempotencyKey: `earning:${contractId}` },
+      { kind: "platform_fee", userId: null, contractId, amountMicro: feeMicro, idempotencyKey: `fee:${contractId}` },
+    ];
+    if (released > 0) drafts.push({ kind: "release", userId, contractId, amountMicro: released, idempotencyKey: `release:${contractId}:final` });
+    try {
+      await postLedger(env.DB, drafts, (posted) => [
+        chargeStatement(env.DB, client.id, hold, charged),
+        env.DB.prepare(`UPDATE contracts SET charged_micro = ?1, held_micro = 0, settlement_hash = ?2 WHERE id = ?3 AND charged_micro IS NULL`).bind(charged, posted[0].hash, contractId),
+      ]);
+      return "settled";
+    } catch (e) {
+      if (e instanceof AlreadyApplied) return "already_settled";
+      // The free balance moved between the read and the write (another hold): read again.
+      if (e instanceof ApiError && e.code === "insufficient_funds") continue;
+      throw e;
+    }
+  }
+  throw new Error(`could not settle contract ${contractId}: the balance kept changing`);
+}
+
+export type { ContractRow };
