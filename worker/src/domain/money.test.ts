@@ -67,14 +67,13 @@ describe("usdToMicro / priceToNano", () => {
     expect(usdToMicro(Number.POSITIVE_INFINITY)).toBeNull();
   });
 
-  // KNOWN BUG in money.ts `scaled()`: the "finer than the unit" tolerance is 1e-6 × the scaled
-  // amount, so from about 1 USD (1e6 micro) up a 7th decimal passes and is silently rounded
-  // (1.2345678 → 1,234,568 micro; 0.0012345678 USD/GB-s → 1,234,568 nano). `it.fails` keeps the
-  // suite green while it stands and turns red once `scaled()` is fixed — then make this an `it`.
-  it.fails("rejects a 7th decimal on amounts of a dollar and more", () => {
+  it("rejects a 7th decimal on large amounts too, where float noise is bigger", () => {
     expect(usdToMicro(1.2345678)).toBeNull();
     expect(usdToMicro(12.3456789)).toBeNull();
-    expect(priceToNano(0.0012345678)).toBeNull();
+    expect(usdToMicro(123_456.789012)).toBe(123_456_789_012);
+    expect(usdToMicro(123_456.7890123)).toBeNull();
+    expect(priceToNano(0.0012345678)).toBeNull(); // 10 decimals
+    expect(priceToNano(1.234567891)).toBe(1_234_567_891);
   });
 
   it("converts prices to nano-USD per GB-second", () => {
