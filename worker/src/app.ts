@@ -9,6 +9,11 @@ import { createRouter } from "./lib/openapi";
 import { authRouter } from "./auth";
 import { nodesRouter } from "./nodes";
 import { contractsRouter } from "./contracts";
+import { billingRouter } from "./billing";
+import { adminRouter } from "./admin";
+import { marketplaceRouter } from "./marketplace";
+import { clustersRouter } from "./clusters";
+import { realtimeRouter } from "./realtime";
 import { opsRouter, mountDocs } from "./ops";
 import { extraRouters } from "./routers";
 
@@ -45,6 +50,11 @@ export function createApp() {
   app.route("/", authRouter);
   app.route("/", nodesRouter);
   app.route("/", contractsRouter);
+  app.route("/", billingRouter);
+  app.route("/", adminRouter);
+  app.route("/", marketplaceRouter);
+  app.route("/", clustersRouter);
+  app.route("/", realtimeRouter);
   for (const r of extraRouters) app.route("/", r);
   mountDocs(app);
 

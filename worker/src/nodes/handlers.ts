@@ -11,7 +11,7 @@ import { iso } from "../lib/time";
 import { activatePendingForNode, failOverNode, rejectContracts } from "../contracts/lifecycle";
 import { regionStub } from "../region/client";
 import type * as routes from "./routes";
-import { assertOwner, heldOf, loadNode, nodeView, snapshotOf, syncNode } from "./service";
+import { assertOwner, heldOf, loadNode, nodeView, queryNodes, snapshotOf, syncNode } from "./service";
 
 type H<R extends RouteConfig> = RouteHandler<R, AppBindings>;
 
@@ -112,54 +112,9 @@ export const heartbeat: H<typeof routes.heartbeat> = async (c) => {
 
 export const listNodes: H<typeof routes.listNodes> = async (c) => {
   const q = c.req.valid("query");
-  const where: string[] = [];
-  const params: unknown[] = [];
-  if (q.node_type) where.push("n.node_type = ?"), params.push(q.node_type);
-  if (q.region) where.push("n.region = ?"), params.push(q.region);
-  if (q.status) where.push("n.status = ?"), params.push(q.status);
-  if (q.mine === "true") where.push("n.provider_id = ?"), params.push(caller(c).id);
-  if (q.min_ram !== undefined) where.push("(MIN(n.reported_ram_gb, n.total_ram_gb) - COALESCE(h.ram,0)) >= ?"), params.push(q.min_ram);
-  if (q.min_vram !== undefined) where.push("(MIN(n.reported_vram_gb, n.total_vram_gb) - COALESCE(h.vram,0)) >= ?"), params.push(q.min_vram);
-  const from = `FROM nodes n LEFT JOIN offers o ON o.node_id = n.id
-    LEFT JOIN (SELECT node_id, SUM(ram_gb) AS ram, SUM(vram_gb) AS vram FROM contracts WHERE status IN ('pending','active') GROUP BY node_id) h ON h.node_id = n.id
-    ${where.length ? "WHERE " + where.join(" AND ") : ""}`;
-  const [rows, count] = await c.env.DB.batch([
-    c.env.DB.prepare(
-      `SELECT n.*, o.min_duration_sec, o.max_duration_sec, o.egress_price_micro, COALESCE(h.ram,0) AS held_ram, COALESCE(h.vram,0) AS held_vram ${from}
-       ORDER BY n.created_at DESC, n.id LIMIT ? OFFSET ?`,
-    ).bind(...params, q.limit, q.offset),
-    c.env.DB.prepare(`SELECT COUNT(*) AS n ${from}`).bind(...params),
-  ]);
-  const list = (rows.results as Record<string, unknown>[]).map((r) => nodeView(rowToNode(r), { minDurationSec: r.min_duration_sec as number, maxDurationSec: r.max_duration_sec as number, egressPriceMicro: r.egress_price_micro as number }, r.held_ram as number, r.held_vram as number));
-  return c.json({ nodes: list, total_count: (count.results[0] as { n: number }).n }, 200);
+  const page = await queryNodes(c.env, { nodeType: q.node_type, region: q.region, status: q.status, providerId: q.mine === "true" ? caller(c).id : undefined, minRam: q.min_ram, minVram: q.min_vram }, q.limit, q.offset);
+  return c.json(page, 200);
 };
-
-function rowToNode(r: Record<string, unknown>): NodeRow {
-  return {
-    id: r.id as string,
-    providerId: r.provider_id as string,
-    name: r.name as string,
-    nodeType: r.node_type as NodeRow["nodeType"],
-    region: r.region as string,
-    latitude: r.latitude as number | null,
-    longitude: r.longitude as number | null,
-    totalRamGb: r.total_ram_gb as number,
-    totalVramGb: r.total_vram_gb as number,
-    reportedRamGb: r.reported_ram_gb as number,
-    reportedVramGb: r.reported_vram_gb as number,
-    bandwidthMbps: r.bandwidth_mbps as number,
-    baseLatencyMs: r.base_latency_ms as number,
-    priceNano: r.price_nano as number,
-    status: r.status as NodeRow["status"],
-    uptimeScore: r.uptime_score as number,
-    heartbeatsReceived: r.heartbeats_received as number,
-    failedContracts: r.failed_contracts as number,
-    metadata: r.metadata as string | null,
-    lastHeartbeatAt: r.last_heartbeat_at as number | null,
-    createdAt: r.created_at as number,
-    updatedAt: r.updated_at as number,
-  };
-}
 
 export const getNode: H<typeof routes.getNode> = async (c) => {
   const { id } = c.req.valid("param");

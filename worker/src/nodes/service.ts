@@ -1,4 +1,4 @@
-import { eq, sql } from "drizzle-orm";
+import { eq } from "drizzle-orm";
 import type { Env } from "../env";
 import { nodes, offers, type NodeRow, type OfferRow } from "../db/schema";
 import type { Db } from "../db/client";
@@ -32,9 +32,6 @@ export function snapshotOf(n: NodeRow): NodeSnapshot {
     createdAt: n.createdAt,
   };
 }
-
-/** Held RAM/VRAM per node from D1 (pending and active contracts): the same rule the region DO applies. */
-export const heldSql = sql`(SELECT COALESCE(SUM(c.ram_gb),0) AS ram, COALESCE(SUM(c.vram_gb),0) AS vram, c.node_id AS node_id FROM contracts c WHERE c.status IN ('pending','active') GROUP BY c.node_id)`;
 
 export function nodeView(n: NodeRow, offer: Pick<OfferRow, "minDurationSec" | "maxDurationSec" | "egressPriceMicro"> | null, heldRam: number, heldVram: number) {
   const avail = availableOf(n, heldRam, heldVram);
@@ -98,4 +95,69 @@ export function assertOwner(user: AuthUser, node: NodeRow) {
 /** Tells the region DO about the node's current row. */
 export async function syncNode(env: Env, node: NodeRow) {
   return regionStub(env, node.region).upsertNode(snapshotOf(node));
+}
+
+export interface NodeQuery {
+  nodeType?: string;
+  region?: string;
+  status?: string;
+  notOffline?: boolean;
+  providerId?: string;
+  minRam?: number;
+  minVram?: number;
+}
+
+/** A page of nodes with their live held/available figures, computed in one query from D1. */
+export async function queryNodes(env: Env, f: NodeQuery, limit: number, offset: number) {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  if (f.nodeType) where.push("n.node_type = ?"), params.push(f.nodeType);
+  if (f.region) where.push("n.region = ?"), params.push(f.region);
+  if (f.status) where.push("n.status = ?"), params.push(f.status);
+  if (f.notOffline) where.push("n.status != 'offline'");
+  if (f.providerId) where.push("n.provider_id = ?"), params.push(f.providerId);
+  if (f.minRam !== undefined) where.push("n.status = 'active' AND (MIN(n.reported_ram_gb, n.total_ram_gb) - COALESCE(h.ram,0)) >= ?"), params.push(f.minRam);
+  if (f.minVram !== undefined) where.push("n.status = 'active' AND (MIN(n.reported_vram_gb, n.total_vram_gb) - COALESCE(h.vram,0)) >= ?"), params.push(f.minVram);
+  const from = `FROM nodes n LEFT JOIN offers o ON o.node_id = n.id
+    LEFT JOIN (SELECT node_id, SUM(ram_gb) AS ram, SUM(vram_gb) AS vram FROM contracts WHERE status IN ('pending','active') GROUP BY node_id) h ON h.node_id = n.id
+    ${where.length ? "WHERE " + where.join(" AND ") : ""}`;
+  const [rows, count] = await env.DB.batch([
+    env.DB.prepare(
+      `SELECT n.*, o.min_duration_sec, o.max_duration_sec, o.egress_price_micro, COALESCE(h.ram,0) AS held_ram, COALESCE(h.vram,0) AS held_vram ${from}
+       ORDER BY n.created_at DESC, n.id LIMIT ? OFFSET ?`,
+    ).bind(...params, limit, offset),
+    env.DB.prepare(`SELECT COUNT(*) AS n ${from}`).bind(...params),
+  ]);
+  const nodesOut = (rows.results as Record<string, unknown>[]).map((r) =>
+    nodeView(nodeFromRaw(r), { minDurationSec: r.min_duration_sec as number, maxDurationSec: r.max_duration_sec as number, egressPriceMicro: r.egress_price_micro as number }, r.held_ram as number, r.held_vram as number),
+  );
+  return { nodes: nodesOut, total_count: (count.results[0] as { n: number }).n };
+}
+
+/** A raw `nodes` row (snake_case) as the drizzle row type. */
+export function nodeFromRaw(r: Record<string, unknown>): NodeRow {
+  return {
+    id: r.id as string,
+    providerId: r.provider_id as string,
+    name: r.name as string,
+    nodeType: r.node_type as NodeRow["nodeType"],
+    region: r.region as string,
+    latitude: r.latitude as number | null,
+    longitude: r.longitude as number | null,
+    totalRamGb: r.total_ram_gb as number,
+    totalVramGb: r.total_vram_gb as number,
+    reportedRamGb: r.reported_ram_gb as number,
+    reportedVramGb: r.reported_vram_gb as number,
+    bandwidthMbps: r.bandwidth_mbps as number,
+    baseLatencyMs: r.base_latency_ms as number,
+    priceNano: r.price_nano as number,
+    status: r.status as NodeRow["status"],
+    uptimeScore: r.uptime_score as number,
+    heartbeatsReceived: r.heartbeats_received as number,
+    failedContracts: r.failed_contracts as number,
+    metadata: r.metadata as string | null,
+    lastHeartbeatAt: r.last_heartbeat_at as number | null,
+    createdAt: r.created_at as number,
+    updatedAt: r.updated_at as number,
+  };
 }

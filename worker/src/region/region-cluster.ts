@@ -221,9 +221,9 @@ export class RegionCluster extends DurableObject<Env> {
     return this.index.match(req);
   }
 
-  async browse(region: string, filter: OfferFilter) {
+  async browse(region: string, filter: OfferFilter, page?: { limit: number; offset: number }) {
     await this.ensureRegion(region);
-    return this.index.browse(filter);
+    return this.index.browse(filter, page);
   }
 
   async rollup(region: string) {

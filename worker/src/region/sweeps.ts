@@ -4,13 +4,13 @@
  * period; running contracts are metered; half-made reservations are reconciled with D1.
  */
 import { config, type Env } from "../env";
-import type { ContractRow, NodeRow } from "../db/schema";
+import type { ContractRow } from "../db/schema";
 import { createDb } from "../db/client";
 import { contracts } from "../db/schema";
 import { and, eq, inArray } from "drizzle-orm";
 import { endContract, failOverNode, renewOrGrace, type ClusterPort, type Ports } from "../contracts/lifecycle";
 import { regionStub } from "./client";
-import { snapshotOf } from "../nodes/service";
+import { nodeFromRaw, snapshotOf } from "../nodes/service";
 import type { NodeSnapshot, Reservation } from "./types";
 
 export async function loadRegionFromD1(env: Env, region: string): Promise<{ nodes: NodeSnapshot[]; reservations: Reservation[] }> {
@@ -18,15 +18,11 @@ export async function loadRegionFromD1(env: Env, region: string): Promise<{ node
   const nodeRows = await env.DB.prepare(`SELECT * FROM nodes WHERE region = ?`).bind(region).all<Record<string, unknown>>();
   const open = await db.select().from(contracts).where(and(eq(contracts.region, region), inArray(contracts.status, ["pending", "active"]))).all();
   return {
-    nodes: nodeRows.results.map((r) => snapshotOf(fromRaw(r))),
+    nodes: nodeRows.results.map((r) => snapshotOf(nodeFromRaw(r))),
     reservations: open.map((k) => ({ contractId: k.id, nodeId: k.nodeId, ramGb: k.ramGb, vramGb: k.vramGb, clientUserId: k.clientUserId, state: "held" as const, endTime: k.status === "active" ? k.endTime : null, createdAt: k.createdAt })),
   };
 }
 
-function fromRaw(r: Record<string, unknown>): NodeRow {
-  const camel = (k: string) => k.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
-  return Object.fromEntries(Object.entries(r).map(([k, v]) => [camel(k), v])) as unknown as NodeRow;
-}
 
 export async function runRegionSweeps(env: Env, region: string, self: ClusterPort, now: number, staleProvisional: string[]): Promise<{ wakeAt: number | null }> {
   const ports: Ports = { env, cluster: (r) => (r === region ? self : (regionStub(env, r) as unknown as ClusterPort)) };
@@ -40,7 +36,7 @@ export async function runRegionSweeps(env: Env, region: string, self: ClusterPor
     .bind(now, region, now - cfg.nodeOfflineAfterSec * 1000)
     .all<Record<string, unknown>>();
   for (const raw of silent.results) {
-    const node = fromRaw(raw);
+    const node = nodeFromRaw(raw);
     await self.upsertNode(snapshotOf(node));
     await failOverNode(env, node, "node went silent", ports);
   }
