@@ -6,7 +6,7 @@
  */
 import { and, eq, inArray } from "drizzle-orm";
 import { config, type Env } from "../env";
-import { createDb } from "../db/client";
+import { createDb, toD1 } from "../db/client";
 import { clients, contracts, type ContractRow, type NodeRow } from "../db/schema";
 import { billableSeconds, costMicro, egressCostMicro } from "../domain/money";
 import type { MatchRequest } from "../domain/matching";
@@ -143,12 +143,6 @@ export async function createContract(ports: Ports, user: Pick<AuthUser, "id">, i
   await cluster.confirm(node.region, id);
   await notifyContract(ports, row);
   return row;
-}
-
-/** drizzle query → a plain D1 statement, so it can share a batch with raw statements. */
-function toD1(d1: D1Database, q: { toSQL(): { sql: string; params: unknown[] } }): D1PreparedStatement {
-  const { sql, params } = q.toSQL();
-  return d1.prepare(sql).bind(...params);
 }
 
 // ---- delivery -------------------------------------------------------------------------------

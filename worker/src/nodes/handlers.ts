@@ -1,5 +1,6 @@
 import type { RouteConfig, RouteHandler } from "@hono/zod-openapi";
-import { eq, sql } from "drizzle-orm";
+import { eq } from "drizzle-orm";
+import { toD1 } from "../db/client";
 import { config } from "../env";
 import { nodes, offers, type NodeRow } from "../db/schema";
 import { priceToNano, usdToMicro } from "../domain/money";
@@ -48,11 +49,11 @@ export const registerNode: H<typeof routes.registerNode> = async (c) => {
     updatedAt: now,
   };
   const offer = { id: crypto.randomUUID(), nodeId: node.id, minDurationSec: b.min_duration_sec, maxDurationSec: b.max_duration_sec, egressPriceMicro: egress, createdAt: now, updatedAt: now };
-  await c.var.db.batch([
-    c.var.db.insert(nodes).values(node),
-    c.var.db.insert(offers).values(offer),
-    // The region's map position starts at its first located node and stays put.
-    c.var.db.run(sql`INSERT OR IGNORE INTO clusters (region, name, center_lat, center_lng, created_at) VALUES (${b.region}, NULL, ${node.latitude}, ${node.longitude}, ${now})`),
+  await c.env.DB.batch([
+    toD1(c.env.DB, c.var.db.insert(nodes).values(node)),
+    toD1(c.env.DB, c.var.db.insert(offers).values(offer)),
+    // The region's map position starts at its first node and stays put.
+    c.env.DB.prepare(`INSERT OR IGNORE INTO clusters (region, name, center_lat, center_lng, created_at) VALUES (?, NULL, ?, ?, ?)`).bind(b.region, node.latitude, node.longitude, now),
   ]);
   await syncNode(c.env, node);
   return c.json({ node_id: node.id, node: nodeView(node, offer, 0, 0) }, 201);
