@@ -41,5 +41,11 @@ export function labelOf(row: Record<string, number | string>): string {
 }
 
 export function humanKey(k: string): string {
-  return k.replace(/_/g, " ").replace(/\bgb\b/i, "(GB)").replace(/\busd\b/i, "(USD)").replace(/^./, (c) => c.toUpperCase());
+  return k
+    .replace(/_per_gb_sec$/i, " ($/GB·s)")
+    .replace(/_gb$/i, " (GB)")
+    .replace(/_usd$/i, " (USD)")
+    .replace(/_/g, " ")
+    .replace(/\bv?ram\b/gi, (m) => m.toUpperCase())
+    .replace(/^./, (c) => c.toUpperCase());
 }

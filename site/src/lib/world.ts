@@ -19,20 +19,43 @@ export function project(lng: number, lat: number): [number, number] {
 
 type Ring = [number, number][];
 
-function ringsToPath(rings: Ring[]): string {
-  let d = "";
-  for (const ring of rings) {
-    let prevLng: number | null = null;
-    ring.forEach(([lng, lat], i) => {
-      const [x, y] = project(lng, lat);
-      // A jump across the antimeridian would draw a line across the whole map; start a new subpath.
-      const move = i === 0 || (prevLng !== null && Math.abs(lng - prevLng) > 180);
-      d += `${move ? "M" : "L"}${x.toFixed(1)},${y.toFixed(1)}`;
-      prevLng = lng;
-    });
-    d += "Z";
+/**
+ * Makes a ring's longitudes continuous (a ring crossing the antimeridian jumps from 180 to -180),
+ * then returns it plus a copy shifted by 360° when it pokes past the map's edge. The SVG clips
+ * both, so Chukotka and Fiji show up on the correct side instead of as a streak across the map.
+ */
+function unwrap(ring: Ring): Ring[] {
+  const out: Ring = [];
+  let offset = 0;
+  let prev: number | null = null;
+  for (const [lng, lat] of ring) {
+    if (prev !== null) {
+      const d = lng + offset - prev;
+      if (d > 180) offset -= 360;
+      else if (d < -180) offset += 360;
+    }
+    const x = lng + offset;
+    out.push([x, lat]);
+    prev = x;
   }
-  return d;
+  const lngs = out.map(([x]) => x);
+  const copies = [out];
+  if (Math.min(...lngs) < -180) copies.push(out.map(([x, y]) => [x + 360, y] as [number, number]));
+  if (Math.max(...lngs) > 180) copies.push(out.map(([x, y]) => [x - 360, y] as [number, number]));
+  return copies;
+}
+
+function linePath(ring: Ring, close: boolean): string {
+  let d = "";
+  ring.forEach(([lng, lat], i) => {
+    const [x, y] = project(lng, lat);
+    d += `${i === 0 ? "M" : "L"}${x.toFixed(1)},${y.toFixed(1)}`;
+  });
+  return close ? `${d}Z` : d;
+}
+
+function ringsToPath(rings: Ring[], close = true): string {
+  return rings.flatMap(unwrap).map((r) => linePath(r, close)).join("");
 }
 
 function geometryRings(g: { type: string; coordinates: unknown }): Ring[] {
@@ -51,17 +74,5 @@ export function landPath(): string {
 
 export function bordersPath(): string {
   const m = mesh(world, world.objects.countries, (a: unknown, b: unknown) => a !== b) as { type: string; coordinates: unknown };
-  return geometryRings(m)
-    .map((line) => {
-      let d = "";
-      let prevLng: number | null = null;
-      line.forEach(([lng, lat], i) => {
-        const [x, y] = project(lng, lat);
-        const move = i === 0 || (prevLng !== null && Math.abs(lng - prevLng) > 180);
-        d += `${move ? "M" : "L"}${x.toFixed(1)},${y.toFixed(1)}`;
-        prevLng = lng;
-      });
-      return d;
-    })
-    .join("");
+  return ringsToPath(geometryRings(m), false);
 }

@@ -1,0 +1,278 @@
+// The journeys of the issue, clicked through in Chromium against the real worker.
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import type { Browser } from "playwright-core";
+import { call, launch, openPage, PASSWORD, register, seedMarket, settle, shot, startStack, type Market, type Stack } from "./support";
+
+let stack: Stack;
+let browser: Browser;
+let market: Market;
+
+beforeAll(async () => {
+  [stack, browser] = await Promise.all([startStack(), launch()]);
+  market = await seedMarket(stack.url);
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await stack?.stop();
+});
+
+describe("accounts", () => {
+  test("register as a provider through the form lands on the provider dashboard", async () => {
+    const { context, page, errors } = await openPage(browser);
+    try {
+      await page.goto(`${stack.url}/register`);
+      await page.getByLabel("Provide memory").check();
+      await page.getByLabel("Email").fill(`new-provider-${Date.now()}@e2e.test`);
+      await page.getByLabel("Password").fill(PASSWORD);
+      await page.getByLabel("Organization").fill("E2E Labs");
+      await page.getByRole("button", { name: "Create account" }).click();
+      await page.waitForURL(/\/provider$/);
+      await expect(page.locator("[data-user-role]").textContent()).resolves.toBe("provider");
+      await settle(page);
+      expect(errors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+
+  test("register shows field errors next to the fields, and a taken email", async () => {
+    const { context, page } = await openPage(browser);
+    try {
+      await page.goto(`${stack.url}/register`);
+      await page.getByLabel("Email").fill("not-an-email");
+      await page.getByLabel("Password").fill("short");
+      await page.getByRole("button", { name: "Create account" }).click();
+      const pw = page.getByLabel("Password");
+      await expect(pw.getAttribute("aria-invalid")).resolves.toBe("true");
+      await expect(page.locator("#reg-password-error").textContent()).resolves.toMatch(/8 characters/);
+      // The error is announced with the field: aria-describedby points at it.
+      await expect(pw.getAttribute("aria-describedby")).resolves.toContain("reg-password-error");
+
+      await page.getByLabel("Email").fill(market.renter.email);
+      await page.getByLabel("Password").fill(PASSWORD);
+      await page.getByRole("button", { name: "Create account" }).click();
+      await page.locator("#reg-email-error:not([hidden])").waitFor();
+      await expect(page.locator("#reg-email-error").textContent()).resolves.toMatch(/already exists/);
+      await shot(page, "flow-register-errors");
+    } finally {
+      await context.close();
+    }
+  });
+
+  test("login: a wrong password is refused in words; the right one opens the renter's marketplace", async () => {
+    const { context, page, errors } = await openPage(browser);
+    try {
+      await page.goto(`${stack.url}/login`);
+      await page.getByLabel("Email").fill(market.renter.email);
+      await page.getByLabel("Password").fill("wrong-password-123");
+      await page.getByRole("button", { name: "Sign in" }).click();
+      await page.locator("#login-status.notice-error").waitFor();
+      await expect(page.locator("#login-status").textContent()).resolves.toMatch(/do not match/);
+      await page.getByLabel("Password").fill(PASSWORD);
+      await page.getByRole("button", { name: "Sign in" }).click();
+      await page.waitForURL(/\/marketplace$/);
+      // The token is kept in sessionStorage, never in the address bar.
+      expect(page.url()).not.toContain(market.renter.token.slice(0, 20));
+      const stored = await page.evaluate(() => sessionStorage.getItem("mnemo.session"));
+      expect(stored).toContain("token");
+      await settle(page);
+      // The 401 of the wrong password is the one expected console line.
+      expect(errors.filter((e) => !/status of 401/.test(e))).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+
+  test("a signed-out visit to a dashboard goes to /login and comes back after signing in", async () => {
+    const { context, page } = await openPage(browser);
+    try {
+      await page.goto(`${stack.url}/contracts`);
+      await page.waitForURL(/\/login\?next=%2Fcontracts/);
+      await page.getByLabel("Email").fill(market.renter.email);
+      await page.getByLabel("Password").fill(PASSWORD);
+      await page.getByRole("button", { name: "Sign in" }).click();
+      await page.waitForURL(/\/contracts$/);
+    } finally {
+      await context.close();
+    }
+  });
+});
+
+describe("renter", () => {
+  test("finds offers, gets ranked matches, rents one and sees the contract on /contracts", async () => {
+    const { context, page, errors } = await openPage(browser, { account: market.renter });
+    try {
+      await page.goto(`${stack.url}/marketplace`);
+      const rows = page.locator("#offers-body tr");
+      await page.locator("#offers-body tr td .cell-title").first().waitFor();
+      await expect(rows.count()).resolves.toBe(3);
+
+      // A filter the API applies: only nodes with VRAM.
+      await page.getByLabel("Min VRAM (GB)").fill("20");
+      await page.getByRole("button", { name: "Apply filters" }).click();
+      await page.waitForFunction(() => document.querySelectorAll("#offers-body tr").length === 2);
+      await expect(page.locator("#offers-body").textContent()).resolves.not.toContain("ashburn-edge-1");
+
+      // Request from Paris: the Paris node ranks first.
+      await page.getByLabel("Latitude").fill("48.85");
+      await page.getByLabel("Longitude").fill("2.35");
+      await page.getByLabel("RAM (GB)", { exact: true }).fill("16");
+      await page.getByLabel("VRAM (GB)", { exact: true }).fill("0");
+      await page.getByLabel("Duration", { exact: true }).fill("2");
+      await page.getByLabel("Unit").selectOption("3600");
+      await page.getByRole("button", { name: "Find matches" }).click();
+      const first = page.locator("#matches li").first();
+      await first.waitFor();
+      await expect(first.textContent()).resolves.toContain("paris-dc-1");
+      await expect(first.locator(".breakdown").textContent()).resolves.toContain("Proximity");
+      // 16 GB × 7200 s × $0.0000008 = $0.09216
+      await expect(first.locator(".match-cost").textContent()).resolves.toBe("$0.0922");
+      await shot(page, "flow-marketplace-matches");
+
+      await first.getByRole("button", { name: /Rent/ }).click();
+      await first.locator(".notice-success").waitFor();
+      await expect(first.locator(".notice-success").textContent()).resolves.toMatch(/Contract created/);
+
+      await first.getByRole("link", { name: "View your contracts" }).click();
+      await page.waitForURL(/\/contracts$/);
+      const row = page.locator("#contracts-body tr[data-contract-id]").first();
+      await row.waitFor();
+      await expect(row.textContent()).resolves.toMatch(/16 GB RAM/);
+      await expect(row.locator(".badge").first().textContent()).resolves.toMatch(/pending|active/);
+      await page.waitForFunction(() => document.querySelector("#contracts-body tr[data-contract-id]")?.textContent?.includes("paris-dc-1"));
+      await settle(page);
+      await shot(page, "flow-contracts");
+
+      // Details open in a dialog with the node.
+      await row.getByRole("button", { name: /Details/ }).click();
+      await page.locator("#detail-content dl").first().waitFor();
+      await expect(page.locator("#detail-content").textContent()).resolves.toContain("paris-dc-1");
+      await page.keyboard.press("Escape");
+      expect(errors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+
+  test("a pending contract can be cancelled from /contracts", async () => {
+    const renter = await register(stack.url, "user");
+    try {
+      await call(stack.url, "/api/admin/credits", { token: market.admin.token, body: { user_id: renter.user.id, amount_usd: 5, reason: "e2e" } });
+    } catch {
+      /* without billing the contract may still be created */
+    }
+    await call(stack.url, "/api/contracts/create", { token: renter.token, body: { node_id: market.nodeIds[1], ram_gb: 4, vram_gb: 0, duration_sec: 600 } });
+    const { context, page, errors } = await openPage(browser, { account: renter });
+    try {
+      await page.goto(`${stack.url}/contracts`);
+      const row = page.locator("#contracts-body tr[data-contract-id]").first();
+      await row.getByRole("button", { name: /Cancel/ }).click();
+      await page.getByRole("dialog").getByRole("button", { name: "Cancel contract" }).click();
+      await page.locator("#list-status.notice-success").waitFor();
+      await page.waitForFunction(() => document.querySelector("#contracts-body .badge")?.textContent === "cancelled");
+      await settle(page);
+      expect(errors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+});
+
+describe("provider", () => {
+  test("sees their nodes and creates an API key that is shown once and listed", async () => {
+    const { context, page, errors } = await openPage(browser, { account: market.provider });
+    try {
+      await page.goto(`${stack.url}/provider`);
+      await page.locator("#nodes-body .cell-title").first().waitFor();
+      const text = await page.locator("#nodes-body").textContent();
+      for (const n of ["paris-dc-1", "ashburn-edge-1", "singapore-mist-1"]) expect(text).toContain(n);
+
+      await page.getByLabel("Key name").fill("rack-7 agent");
+      await page.getByRole("button", { name: "Create key" }).click();
+      await page.locator("#new-key:not([hidden])").waitFor();
+      const key = (await page.locator("#new-key-value").textContent()) ?? "";
+      expect(key.length).toBeGreaterThan(20);
+      await page.waitForFunction(() => document.querySelector("#keys-body")?.textContent?.includes("rack-7 agent"));
+      // The listing shows only the prefix, never the key itself.
+      await expect(page.locator("#keys-body").textContent()).resolves.not.toContain(key);
+      // The new key really works for the agent.
+      const nodes = await call(stack.url, "/api/nodes?limit=5", { apiKey: key });
+      expect(nodes.nodes.length).toBeGreaterThan(0);
+      await settle(page);
+      await shot(page, "flow-provider");
+      expect(errors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+});
+
+describe("clusters", () => {
+  test("shows every seeded region on the map and as a card", async () => {
+    const { context, page, errors } = await openPage(browser, { account: market.renter });
+    try {
+      await page.goto(`${stack.url}/clusters`);
+      await page.locator(".cluster-card").first().waitFor();
+      for (const region of ["eu-west", "us-east", "ap-southeast"]) {
+        await expect(page.locator(`.cluster-card[data-region="${region}"]`).count()).resolves.toBe(1);
+        await expect(page.locator(`#markers a.marker[href="#cluster-${region}"]`).count()).resolves.toBe(1);
+      }
+      // The biggest region (Paris: 336 GB) has the biggest marker.
+      const radius = (r: string) => page.locator(`#markers a[href="#cluster-${r}"] circle.total`).getAttribute("r").then(Number);
+      expect(await radius("eu-west")).toBeGreaterThan(await radius("ap-southeast"));
+      // Keyboard: a marker is focusable and opens the region's nodes.
+      await page.locator('#markers a[href="#cluster-us-east"]').focus();
+      await page.keyboard.press("Enter");
+      await page.locator("#region-nodes .cell-title").first().waitFor();
+      await expect(page.locator("#region-nodes").textContent()).resolves.toContain("ashburn-edge-1");
+      await settle(page);
+      await shot(page, "flow-clusters");
+      expect(errors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+});
+
+describe("API failures are shown in words", () => {
+  test("a failing endpoint leaves the page usable with a readable message", async () => {
+    const { context, page, errors } = await openPage(browser, { account: market.renter });
+    try {
+      await page.route("**/api/marketplace?**", (r) =>
+        r.fulfill({ status: 503, contentType: "application/json", body: JSON.stringify({ error: { code: "service_unavailable", message: "the region is being rebalanced" } }) }),
+      );
+      await page.goto(`${stack.url}/marketplace`);
+      await page.locator("#offers-status.notice-error").waitFor();
+      await expect(page.locator("#offers-status").textContent()).resolves.toContain("the region is being rebalanced");
+      // The rest of the page still works.
+      await expect(page.getByRole("button", { name: "Find matches" }).isEnabled()).resolves.toBe(true);
+      expect(errors.filter((e) => !/status of 503/.test(e))).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+
+  test("API text is rendered as text, not HTML", async () => {
+    const { context, page } = await openPage(browser, { account: market.renter });
+    try {
+      await page.route("**/api/marketplace?**", (r) =>
+        r.fulfill({
+          status: 200,
+          contentType: "application/json",
+          body: JSON.stringify({
+            offers: [{ node_id: "x", node_name: '<img src=x onerror="window.__xss=1">', node_type: "mist_node", region: "eu-west", available_ram_gb: 1, available_vram_gb: 0, price_per_gb_sec: 0.000001, uptime_score: 99, distance_km: null, estimated_latency_ms: 5 }],
+            total_count: 1,
+          }),
+        }),
+      );
+      await page.goto(`${stack.url}/marketplace`);
+      await page.locator("#offers-body .cell-title").first().waitFor();
+      await expect(page.locator("#offers-body .cell-title").first().textContent()).resolves.toContain("<img");
+      expect(await page.locator("#offers-body img").count()).toBe(0);
+      expect(await page.evaluate(() => (window as unknown as { __xss?: number }).__xss)).toBeUndefined();
+    } finally {
+      await context.close();
+    }
+  });
+});

@@ -1,0 +1,79 @@
+// Every page, as the account it is meant for: it renders, shows no console error or uncaught
+// exception, and has no horizontal overflow at phone width (390 px).
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import type { Browser } from "playwright-core";
+import { horizontalOverflow, launch, openPage, seedMarket, settle, shot, startStack, type Account, type Market, type Stack } from "./support";
+
+let stack: Stack;
+let browser: Browser;
+let market: Market;
+
+beforeAll(async () => {
+  [stack, browser] = await Promise.all([startStack(), launch()]);
+  market = await seedMarket(stack.url);
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await stack?.stop();
+});
+
+type Who = "anonymous" | "renter" | "provider" | "admin";
+const PAGES: { path: string; who: Who; heading: RegExp }[] = [
+  { path: "/", who: "anonymous", heading: /Rent RAM and VRAM near you/ },
+  { path: "/register", who: "anonymous", heading: /Create your account/ },
+  { path: "/login", who: "anonymous", heading: /Sign in/ },
+  { path: "/marketplace", who: "renter", heading: /Marketplace/ },
+  { path: "/contracts", who: "renter", heading: /Contracts/ },
+  { path: "/provider", who: "provider", heading: /Your nodes/ },
+  { path: "/clusters", who: "renter", heading: /Clusters/ },
+  { path: "/analytics", who: "renter", heading: /Analytics/ },
+  { path: "/admin", who: "admin", heading: /Administration/ },
+  { path: "/no-such-page", who: "anonymous", heading: /not in memory/ },
+];
+
+function account(who: Who): Account | undefined {
+  return who === "anonymous" ? undefined : market[who];
+}
+
+describe("every page loads cleanly", () => {
+  for (const p of PAGES) {
+    test(`${p.path} as ${p.who}`, async () => {
+      const { context, page, errors } = await openPage(browser, { account: account(p.who) });
+      try {
+        const res = await page.goto(stack.url + p.path);
+        expect(res?.status()).toBe(p.path === "/no-such-page" ? 404 : 200);
+        await expect(page.locator("h1").first().textContent()).resolves.toMatch(p.heading);
+        await settle(page);
+        // No page may stay on a spinner once the network is quiet.
+        expect(await page.locator(".notice-loading:visible").count()).toBe(0);
+        await shot(page, `desktop${p.path === "/" ? "-home" : p.path.replace(/\//g, "-")}`);
+        expect(errors).toEqual([]);
+      } finally {
+        await context.close();
+      }
+    });
+  }
+});
+
+describe("phone width (390 px) has no horizontal overflow", () => {
+  for (const p of PAGES) {
+    test(`${p.path} at 390 px`, async () => {
+      const { context, page, errors } = await openPage(browser, { account: account(p.who), width: 390, height: 844 });
+      try {
+        await page.goto(stack.url + p.path);
+        await settle(page);
+        expect(await horizontalOverflow(page)).toBeLessThanOrEqual(0);
+        // The menu opens from the toggle and its links fit too.
+        await page.getByRole("button", { name: "Menu" }).click();
+        await expect(page.locator("#site-nav").isVisible()).resolves.toBe(true);
+        expect(await horizontalOverflow(page)).toBeLessThanOrEqual(0);
+        await page.getByRole("button", { name: "Menu" }).click();
+        await shot(page, `mobile${p.path === "/" ? "-home" : p.path.replace(/\//g, "-")}`);
+        expect(errors).toEqual([]);
+      } finally {
+        await context.close();
+      }
+    });
+  }
+});

@@ -1,0 +1,160 @@
+// Shared setup for the browser suites: build the site when its sources changed, start the real
+// worker (wrangler dev serving site/dist and the API on fresh local state), seed a small market
+// through the public API, and open pages in headless Chromium with console errors collected.
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+// @ts-expect-error plain ESM helper without types
+import { ROOT, startWorker } from "../../scripts/lib/worker-server.mjs";
+
+export const SITE = join(ROOT, "site");
+export const SHOTS = join(ROOT, "test-artifacts/screenshots");
+export const ADMIN_EMAIL = "admin@e2e.test";
+export const PASSWORD = "correct-horse-battery";
+
+function newestMtime(dir: string): number {
+  let max = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, entry.name);
+    max = Math.max(max, entry.isDirectory() ? newestMtime(p) : statSync(p).mtimeMs);
+  }
+  return max;
+}
+
+/** Builds site/dist unless it is newer than every source file. */
+export function buildSite(): void {
+  const index = join(SITE, "dist/index.html");
+  const sources = Math.max(newestMtime(join(SITE, "src")), newestMtime(join(SITE, "public")), statSync(join(SITE, "astro.config.mjs")).mtimeMs);
+  if (existsSync(index) && statSync(index).mtimeMs > sources) return;
+  const bin = join(ROOT, "node_modules/.bin");
+  const r = spawnSync(join(bin, "astro"), ["build", "--root", "site", "--silent"], {
+    cwd: ROOT,
+    encoding: "utf8",
+    env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, ASTRO_TELEMETRY_DISABLED: "1" },
+  });
+  if (r.status !== 0) throw new Error(`astro build failed:\n${r.stdout}\n${r.stderr}`);
+}
+
+export interface Stack {
+  url: string;
+  stop: () => Promise<void>;
+}
+
+export async function startStack(): Promise<Stack> {
+  buildSite();
+  return startWorker({ vars: { ADMIN_EMAILS: ADMIN_EMAIL, HEARTBEAT_MIN_INTERVAL_SEC: "1" } });
+}
+
+export function launch(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-quic"],
+  });
+}
+
+// ---- the API, called the way any client would ------------------------------------------------
+
+export async function call<T = any>(base: string, path: string, opts: { method?: string; body?: unknown; token?: string; apiKey?: string } = {}): Promise<T> {
+  const headers: Record<string, string> = {};
+  if (opts.body !== undefined) headers["content-type"] = "application/json";
+  if (opts.token) headers.authorization = `Bearer ${opts.token}`;
+  if (opts.apiKey) headers["x-api-key"] = opts.apiKey;
+  const method = opts.method ?? (opts.body === undefined ? "GET" : "POST");
+  const res = await fetch(base + path, { method, headers, body: opts.body === undefined ? undefined : JSON.stringify(opts.body) });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${method} ${path} → ${res.status}: ${text}`);
+  return (text ? JSON.parse(text) : undefined) as T;
+}
+
+export interface Account {
+  email: string;
+  password: string;
+  token: string;
+  expiresIn: number;
+  user: { id: string; email: string; role: "user" | "provider" | "admin" };
+}
+
+let seq = 0;
+export async function register(base: string, role: "user" | "provider", email = `${role}-${Date.now()}-${++seq}@e2e.test`): Promise<Account> {
+  const r = await call(base, "/api/auth/register", { body: { email, password: PASSWORD, role, full_name: `E2E ${role}` } });
+  return { email, password: PASSWORD, token: r.access_token, expiresIn: r.expires_in, user: r.user };
+}
+
+export const SEED_NODES = [
+  { name: "paris-dc-1", node_type: "datacenter", region: "eu-west", latitude: 48.8566, longitude: 2.3522, total_ram_gb: 256, total_vram_gb: 80, price_per_gb_sec: 0.0000008 },
+  { name: "ashburn-edge-1", node_type: "edge_cluster", region: "us-east", latitude: 39.0438, longitude: -77.4874, total_ram_gb: 128, total_vram_gb: 0, price_per_gb_sec: 0.0000006 },
+  { name: "singapore-mist-1", node_type: "mist_node", region: "ap-southeast", latitude: 1.3521, longitude: 103.8198, total_ram_gb: 32, total_vram_gb: 24, price_per_gb_sec: 0.0000012 },
+] as const;
+
+export interface Market {
+  provider: Account;
+  renter: Account;
+  admin: Account;
+  apiKey: string;
+  nodeIds: string[];
+}
+
+/** A provider with three nodes in three regions (registered with an API key, as the agent does), a renter with $50, an admin. */
+export async function seedMarket(base: string): Promise<Market> {
+  const provider = await register(base, "provider");
+  const key = await call(base, "/api/auth/api-keys", { token: provider.token, body: { name: "e2e agent" } });
+  const nodeIds: string[] = [];
+  for (const n of SEED_NODES) {
+    const r = await call(base, "/api/nodes/register", { apiKey: key.api_key, body: { ...n, bandwidth_mbps: 1000, base_latency_ms: 5 } });
+    nodeIds.push(r.node_id);
+  }
+  const renter = await register(base, "user");
+  const adminReg = await call(base, "/api/auth/register", { body: { email: ADMIN_EMAIL, password: PASSWORD, role: "user" } });
+  const admin: Account = { email: ADMIN_EMAIL, password: PASSWORD, token: adminReg.access_token, expiresIn: adminReg.expires_in, user: adminReg.user };
+  try {
+    await call(base, "/api/admin/credits", { token: admin.token, body: { user_id: renter.user.id, amount_usd: 50, reason: "e2e seed" } });
+  } catch (e) {
+    console.warn(`could not credit the renter (billing not ready?): ${(e as Error).message}`);
+  }
+  return { provider, renter, admin, apiKey: key.api_key, nodeIds };
+}
+
+// ---- pages ----------------------------------------------------------------------------------
+
+export interface Watched {
+  context: BrowserContext;
+  page: Page;
+  errors: string[];
+}
+
+/** A fresh context (own sessionStorage) with every console error and uncaught exception recorded. */
+export async function openPage(browser: Browser, opts: { account?: Account; width?: number; height?: number } = {}): Promise<Watched> {
+  const context = await browser.newContext({ viewport: { width: opts.width ?? 1280, height: opts.height ?? 900 }, deviceScaleFactor: 1 });
+  if (opts.account) {
+    const a = opts.account;
+    // Same storage shape as site/src/lib/session.ts: signed in before the first script runs.
+    await context.addInitScript(
+      ([session]) => {
+        if (!sessionStorage.getItem("mnemo.session")) sessionStorage.setItem("mnemo.session", session);
+      },
+      [JSON.stringify({ token: a.token, expiresAt: Date.now() + (a.expiresIn - 60) * 1000, user: a.user })],
+    );
+  }
+  const page = await context.newPage();
+  const errors: string[] = [];
+  page.on("console", (m) => {
+    if (m.type() === "error") errors.push(`${m.text()} @ ${m.location().url}`);
+  });
+  page.on("pageerror", (e) => errors.push(`uncaught: ${e.message}`));
+  return { context, page, errors };
+}
+
+/** Waits until no request has been in flight for a moment, so late API errors are caught too. */
+export async function settle(page: Page): Promise<void> {
+  await page.waitForLoadState("networkidle", { timeout: 15_000 }).catch(() => {});
+}
+
+export async function shot(page: Page, name: string): Promise<void> {
+  mkdirSync(SHOTS, { recursive: true });
+  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+}
+
+export async function horizontalOverflow(page: Page): Promise<number> {
+  return page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+}
