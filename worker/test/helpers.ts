@@ -55,21 +55,19 @@ export async function register(role: "user" | "provider" = "user", email = uniqu
   return { id: r.body.user.id, email, token: r.body.access_token, clientId: me.body.client.id };
 }
 
-let admin: Account | undefined;
-/** The admin comes from ADMIN_EMAILS (vitest.config.ts). */
-export async function adminAccount(): Promise<Account> {
-  if (admin) return admin;
-  const login = await api("POST", "/api/auth/login", { body: { email: "admin@test.mnemo", password: "admin password 123" } });
-  if (login.status === 200) {
-    const me = await api("GET", "/api/auth/me", { token: login.body.access_token });
-    admin = { id: login.body.user.id, email: "admin@test.mnemo", token: login.body.access_token, clientId: me.body.client.id };
-  } else {
-    const r = await api("POST", "/api/auth/register", { body: { email: "admin@test.mnemo", password: "admin password 123", role: "user" } });
-    expect(r.status, JSON.stringify(r.body)).toBe(201);
-    expect(r.body.user.role).toBe("admin");
+let admin: Promise<Account> | undefined;
+/** The admin comes from ADMIN_EMAILS (vitest.config.ts); one sign-up shared by a test file's calls. */
+export function adminAccount(): Promise<Account> {
+  admin ??= (async () => {
+    let r = await api("POST", "/api/auth/login", { body: { email: "admin@test.mnemo", password: "admin password 123" } });
+    if (r.status !== 200) {
+      r = await api("POST", "/api/auth/register", { body: { email: "admin@test.mnemo", password: "admin password 123", role: "user" } });
+      expect(r.status, JSON.stringify(r.body)).toBe(201);
+      expect(r.body.user.role).toBe("admin");
+    }
     const me = await api("GET", "/api/auth/me", { token: r.body.access_token });
-    admin = { id: r.body.user.id, email: "admin@test.mnemo", token: r.body.access_token, clientId: me.body.client.id };
-  }
+    return { id: r.body.user.id, email: "admin@test.mnemo", token: r.body.access_token, clientId: me.body.client.id };
+  })();
   return admin;
 }
 
