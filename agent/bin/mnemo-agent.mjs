@@ -1,22 +1,36 @@
 #!/usr/bin/env node
-// Runs the TypeScript sources directly where they exist (a checkout: no build step, so `npm ci`
-// at the repository root is enough) and Node can strip types (>= 22.18); otherwise the compiled
-// dist/ that the published package ships (built by `prepack`).
-import { existsSync } from "node:fs";
+// Runs the compiled dist/. In a checkout (src/ present) dist/ is rebuilt first when any source is
+// newer, in a short child process, so an edit is never run stale and the agent itself never
+// carries the TypeScript stripper in memory. The published package ships dist/ only.
+import { spawnSync } from "node:child_process";
+import { existsSync, readdirSync, statSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 
-const src = new URL("../src/main.ts", import.meta.url);
-const dist = new URL("../dist/main.js", import.meta.url);
-const canStrip = Boolean(process.features?.typescript);
+const srcDir = fileURLToPath(new URL("../src/", import.meta.url));
+const distMain = fileURLToPath(new URL("../dist/main.js", import.meta.url));
+const build = fileURLToPath(new URL("../scripts/build.mjs", import.meta.url));
 
-if (existsSync(src) && canStrip) {
-  await import(src.href);
-} else if (existsSync(dist)) {
-  await import(dist.href);
-} else {
-  process.stderr.write(
-    existsSync(src)
-      ? `mnemo-agent: Node ${process.versions.node} cannot run the TypeScript sources; use Node >= 22.18, or build first with \`npm run build -w mnemo-agent\`.\n`
-      : "mnemo-agent: this installation has neither src/ nor dist/; reinstall the package.\n",
-  );
+function stale() {
+  if (!existsSync(distMain)) return true;
+  const built = statSync(distMain).mtimeMs;
+  return readdirSync(srcDir).some((f) => f.endsWith(".ts") && statSync(srcDir + f).mtimeMs > built);
+}
+
+if (existsSync(srcDir) && existsSync(build) && stale()) {
+  const r = spawnSync(process.execPath, [build, "--quiet"], { stdio: ["ignore", "ignore", "pipe"], encoding: "utf8" });
+  if (r.status !== 0) {
+    if (process.features?.typescript) {
+      // Could not write dist/ (read-only checkout?): run the sources directly instead.
+      await import(new URL("../src/main.ts", import.meta.url).href);
+      process.exit(process.exitCode ?? 0); // unreachable in practice: main exits itself
+    }
+    process.stderr.write(`mnemo-agent: cannot build the agent: ${(r.stderr || r.error?.message || "").trim()}\n`);
+    process.exit(1);
+  }
+}
+
+if (!existsSync(distMain)) {
+  process.stderr.write("mnemo-agent: this installation has no dist/; reinstall the package.\n");
   process.exit(1);
 }
+await import(new URL("../dist/main.js", import.meta.url).href);

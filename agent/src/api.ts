@@ -2,6 +2,8 @@
  * The agent's view of the Mnemo API (see API.md): only the calls a provider's machine makes,
  * authenticated with the provider's API key.
  */
+import http from "node:http";
+import { VERSION } from "./version.ts";
 
 export type NodeType = "datacenter" | "edge_cluster" | "mist_node";
 
@@ -127,13 +129,64 @@ function parseRetryAfter(value: string | null): number | null {
   return Number.isNaN(at) ? null : Math.max(0, (at - Date.now()) / 1000);
 }
 
-function describeCause(e: unknown): string {
-  const err = e as { name?: string; message?: string; cause?: { code?: string; message?: string } };
-  if (err?.name === "TimeoutError") return "timed out";
-  if (err?.name === "AbortError") return "cancelled";
-  const cause = err?.cause;
-  if (cause?.code) return cause.code === "ECONNREFUSED" ? "connection refused" : cause.code;
-  return cause?.message ?? err?.message ?? String(e);
+const CAUSES: Record<string, string> = {
+  ECONNREFUSED: "connection refused",
+  ECONNRESET: "connection reset",
+  ENOTFOUND: "host not found",
+  EAI_AGAIN: "DNS lookup failed",
+  ETIMEDOUT: "timed out",
+  EHOSTUNREACH: "host unreachable",
+  ENETUNREACH: "network unreachable",
+};
+
+function describeCause(e: unknown, signal: AbortSignal): string {
+  if (signal.aborted) return (signal.reason as { name?: string })?.name === "TimeoutError" ? "timed out" : "cancelled";
+  const err = e as { code?: string; message?: string };
+  if (err?.code) return CAUSES[err.code] ?? err.code;
+  return err?.message ?? String(e);
+}
+
+const USER_AGENT = `mnemo-agent/${VERSION} node/${process.versions.node}`;
+const MAX_BODY = 4 * 1024 * 1024;
+
+interface RawResponse {
+  status: number;
+  text: string;
+  retryAfter: string | null;
+}
+
+type RequestFn = typeof http.request;
+// Loaded only for https URLs: TLS is a few MB the plain-http case does not need.
+let httpsRequest: Promise<RequestFn> | undefined;
+
+/**
+ * One request over node:http(s) rather than fetch: undici costs a long-running agent about 15 MB
+ * more resident memory, and the agent's budget is 80 MB. A fresh connection each time (no
+ * keep-alive) because heartbeats are far apart and an idle socket the server has closed is the
+ * classic source of spurious ECONNRESETs.
+ */
+async function send(url: string, method: string, headers: Record<string, string>, body: string | undefined, signal: AbortSignal): Promise<RawResponse> {
+  const u = new URL(url);
+  const request: RequestFn = u.protocol === "https:" ? await (httpsRequest ??= import("node:https").then((m) => m.request as RequestFn)) : http.request;
+  if (body !== undefined) headers["content-length"] = String(Buffer.byteLength(body));
+  return new Promise((resolve, reject) => {
+    const req = request(u, { method, headers, agent: false, signal }, (res) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on("data", (c: Buffer) => {
+        size += c.length;
+        if (size > MAX_BODY) req.destroy(new Error("response too large"));
+        else chunks.push(c);
+      });
+      res.on("end", () => {
+        const ra = res.headers["retry-after"];
+        resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8"), retryAfter: Array.isArray(ra) ? ra[0] : (ra ?? null) });
+      });
+      res.on("error", reject);
+    });
+    req.on("error", reject);
+    req.end(body);
+  });
 }
 
 export class MnemoApi {
@@ -153,38 +206,33 @@ export class MnemoApi {
   async request<T>(method: string, path: string, body?: unknown, opts: { timeoutMs?: number; cancellable?: boolean } = {}): Promise<T> {
     const timeout = AbortSignal.timeout(opts.timeoutMs ?? this.timeoutMs);
     const signal = this.cancel && opts.cancellable !== false ? AbortSignal.any([timeout, this.cancel]) : timeout;
-    let res: Response;
+    let res: RawResponse;
     try {
-      res = await fetch(this.baseUrl + path, {
-        method,
-        headers: {
-          "x-api-key": this.apiKey,
-          accept: "application/json",
-          ...(body === undefined ? {} : { "content-type": "application/json" }),
-        },
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal,
-      });
+      res = await send(this.baseUrl + path, method, {
+        "x-api-key": this.apiKey,
+        accept: "application/json",
+        "user-agent": USER_AGENT,
+        ...(body === undefined ? {} : { "content-type": "application/json" }),
+      }, body === undefined ? undefined : JSON.stringify(body), signal);
     } catch (e) {
-      throw new NetworkError(`cannot reach ${this.baseUrl} (${describeCause(e)})`);
+      throw new NetworkError(`cannot reach ${this.baseUrl} (${describeCause(e, signal)})`);
     }
-    const text = await res.text().catch(() => "");
     let json: unknown = undefined;
-    if (text) {
+    if (res.text) {
       try {
-        json = JSON.parse(text);
+        json = JSON.parse(res.text);
       } catch {
         /* a proxy's HTML error page: reported by status below */
       }
     }
-    if (!res.ok) {
+    if (res.status < 200 || res.status >= 300) {
       const env = (json as { error?: { code?: string; message?: string; details?: unknown } } | undefined)?.error;
       throw new ApiError(
         res.status,
         env?.code ?? `http_${res.status}`,
-        env?.message ?? `${method} ${path} answered ${res.status} ${res.statusText}`.trim(),
+        env?.message ?? `${method} ${path} answered ${res.status}`,
         env?.details,
-        parseRetryAfter(res.headers.get("retry-after")),
+        parseRetryAfter(res.retryAfter),
       );
     }
     return json as T;

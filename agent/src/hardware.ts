@@ -4,7 +4,17 @@
  * figures (free VRAM, utilisation, temperature), and only where an NVIDIA GPU was found.
  */
 import { execFile } from "node:child_process";
-import si from "systeminformation";
+import { createRequire } from "node:module";
+import type { Systeminformation } from "systeminformation";
+
+// Only the three systeminformation modules the agent uses: its index loads all twenty-odd (USB,
+// Wi-Fi, Docker, printers...), which a long-running agent would carry in memory for nothing.
+const require = createRequire(import.meta.url);
+const si = {
+  mem: (): Promise<Systeminformation.MemData> => require("systeminformation/lib/memory.js").mem(),
+  graphics: (): Promise<Systeminformation.GraphicsData> => require("systeminformation/lib/graphics.js").graphics(),
+  currentLoad: (): Promise<Systeminformation.CurrentLoadData> => require("systeminformation/lib/cpu.js").currentLoad(),
+};
 
 const GIB = 1024 ** 3;
 const MIB_PER_GIB = 1024;

@@ -1,5 +1,5 @@
 import { main } from "./cli.ts";
 
 const code = await main(process.argv.slice(2));
-// Exit explicitly: an idle keep-alive socket must not hold a stopped agent open.
+// Exit explicitly: a handle left open by a library must not keep a stopped agent alive.
 process.exit(code);
