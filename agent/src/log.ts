@@ -48,3 +48,10 @@ export function formatUsd(value: number | string | null | undefined): string {
 export function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? "" : "s"}`;
 }
+
+/** A per-GB-second price as people write it (0.0000008, never 8e-7). */
+export function formatPrice(value: number | string): string {
+  const n = Number(value);
+  if (!Number.isFinite(n)) return `$${value}`;
+  return `$${n.toFixed(9).replace(/0+$/, "").replace(/\.$/, "")}`;
+}

@@ -8,7 +8,7 @@ import { defaultReserveGb, offeredGb } from "./capacity.ts";
 import type { AgentConfig } from "./config.ts";
 import { FatalError } from "./agent.ts";
 import { Hardware, type HardwareSample } from "./hardware.ts";
-import { formatUsd, plural } from "./log.ts";
+import { formatPrice, formatUsd, plural } from "./log.ts";
 import { describeSchedule, isIdle, parseIdleSchedule } from "./schedule.ts";
 
 export interface StatusReport {
@@ -123,7 +123,7 @@ export function renderStatus(r: StatusReport, now = Date.now()): string {
   lines.push(n ? `Mnemo node ${n.name}  ·  ${n.status.toUpperCase()}` : "Mnemo node (not registered yet)");
   row("Node id", r.node_id ?? "none yet: `mnemo-agent start` registers this machine");
   if (n) {
-    row("Market", `${n.node_type} in ${n.region} at $${n.price_per_gb_sec}/GB·s${typeof n.uptime_score === "number" ? `, uptime score ${n.uptime_score}` : ""}`);
+    row("Market", `${n.node_type} in ${n.region} at ${formatPrice(n.price_per_gb_sec)}/GB·s${typeof n.uptime_score === "number" ? `, uptime score ${n.uptime_score}` : ""}`);
     row("Capacity", `${n.total_ram_gb} GB RAM, ${n.total_vram_gb} GB VRAM total`);
     row(
       "  offered",
