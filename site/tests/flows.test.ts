@@ -117,9 +117,10 @@ describe("renter", () => {
       // Request from Paris: the Paris node ranks first.
       await page.getByLabel("Latitude").fill("48.85");
       await page.getByLabel("Longitude").fill("2.35");
-      await page.getByLabel("RAM (GB)", { exact: true }).fill("16");
-      await page.getByLabel("VRAM (GB)", { exact: true }).fill("0");
-      await page.getByLabel("Duration", { exact: true }).fill("2");
+      // Required fields carry a " *" in their label, so these go by id.
+      await page.locator("#r-ram").fill("16");
+      await page.locator("#r-vram").fill("0");
+      await page.locator("#r-duration").fill("2");
       await page.getByLabel("Unit").selectOption("3600");
       await page.getByRole("button", { name: "Find matches" }).click();
       const first = page.locator("#matches li").first();
@@ -155,6 +156,46 @@ describe("renter", () => {
     }
   });
 
+  test("/contracts follows the contract live over the WebSocket as the node picks it up", async () => {
+    const renter = await register(stack.url, "user");
+    try {
+      await call(stack.url, "/api/admin/credits", { token: market.admin.token, body: { user_id: renter.user.id, amount_usd: 5, reason: "e2e" } });
+    } catch {
+      /* without billing the contract may still be created */
+    }
+    const { contract } = await call(stack.url, "/api/contracts/create", { token: renter.token, body: { node_id: market.nodeIds[0], ram_gb: 2, vram_gb: 0, duration_sec: 600 } });
+    const { context, page, errors } = await openPage(browser, { account: renter });
+    try {
+      await page.goto(`${stack.url}/contracts`);
+      await page.locator('#live-state[data-state="live"]').waitFor({ timeout: 10_000 });
+      const badge = page.locator(`tr[data-contract-id="${contract.id}"] .badge`).first();
+      await expect(badge.textContent()).resolves.toBe("pending");
+      // The node's heartbeat delivers the contract: pending → active, pushed as contract_update.
+      await call(stack.url, `/api/nodes/${market.nodeIds[0]}/heartbeat`, { apiKey: market.apiKey, body: { available_ram_gb: 256, available_vram_gb: 80 } });
+      // Well inside the 10 s polling fallback, so this is the socket at work.
+      await page.waitForFunction((id) => document.querySelector(`tr[data-contract-id="${id}"] .badge`)?.textContent === "active", contract.id, { timeout: 6_000 });
+      await shot(page, "flow-contracts-live");
+
+      // Extend by 5 minutes, then settle; both through their dialogs.
+      const row = page.locator(`tr[data-contract-id="${contract.id}"]`);
+      await row.getByRole("button", { name: /Extend/ }).click();
+      const extend = page.getByRole("dialog");
+      await extend.getByLabel("Add").fill("5");
+      await extend.getByLabel("Unit").selectOption("60");
+      await extend.getByRole("button", { name: "Extend" }).click();
+      await page.locator("#action-status.notice-success").waitFor();
+      await expect(page.locator("#action-status").textContent()).resolves.toMatch(/Extended by 5 min/);
+
+      await row.getByRole("button", { name: /Settle/ }).click();
+      await page.getByRole("dialog").getByRole("button", { name: "Settle now" }).click();
+      await page.waitForFunction((id) => document.querySelector(`tr[data-contract-id="${id}"] .badge`)?.textContent === "completed", contract.id, { timeout: 10_000 });
+      await settle(page);
+      expect(errors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+
   test("a pending contract can be cancelled from /contracts", async () => {
     const renter = await register(stack.url, "user");
     try {
@@ -169,7 +210,7 @@ describe("renter", () => {
       const row = page.locator("#contracts-body tr[data-contract-id]").first();
       await row.getByRole("button", { name: /Cancel/ }).click();
       await page.getByRole("dialog").getByRole("button", { name: "Cancel contract" }).click();
-      await page.locator("#list-status.notice-success").waitFor();
+      await page.locator("#action-status.notice-success").waitFor();
       await page.waitForFunction(() => document.querySelector("#contracts-body .badge")?.textContent === "cancelled");
       await settle(page);
       expect(errors).toEqual([]);

@@ -152,6 +152,8 @@ export async function settle(page: Page): Promise<void> {
 
 export async function shot(page: Page, name: string): Promise<void> {
   mkdirSync(SHOTS, { recursive: true });
+  // The header is sticky: from the top, a full-page shot shows it once, where it belongs.
+  await page.evaluate(() => window.scrollTo(0, 0));
   await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
 }
 
