@@ -1,0 +1,162 @@
+// `npm run bench`: the speed and memory targets of the product, each printed with a baseline
+// measured in the same run on the same machine (2 cores here), never as a pass/fail unit test.
+//   1. HTTP match over 2,000 nodes in one region vs a bare /health round trip (target p50 ≤ 1.5×)
+//   2. in-process matching over 10,000 and 100,000 nodes vs a brute-force scan (target ≤ 10 ms)
+//   3. reservations per second through one region Durable Object (target ≥ 1,000/s)
+//   4. the provider agent's RSS and CPU share over a minute of heartbeats vs a bare Node process
+// BENCH_QUICK=1 shortens 1 and 4 for a smoke run.
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { register } from "tsx/esm/api";
+import { Miniflare } from "miniflare";
+import { ROOT, startWorker } from "../scripts/lib/worker-server.mjs";
+
+const quick = process.env.BENCH_QUICK === "1";
+const results = [];
+const say = (...a) => console.log(...a);
+const pct = (xs, p) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
+};
+const fmt = (n, d = 2) => (Number.isFinite(n) ? n.toFixed(d) : String(n));
+
+async function json(url, method, path, body, token) {
+  const r = await fetch(url + path, { method, headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: body ? JSON.stringify(body) : undefined });
+  return { status: r.status, body: await r.json().catch(() => null) };
+}
+
+async function pool(n, width, fn) {
+  let next = 0;
+  await Promise.all(Array.from({ length: width }, async () => {
+    while (next < n) await fn(next++);
+  }));
+}
+
+async function httpMatchBench(url) {
+  const NODES = 2000;
+  say(`\n1. HTTP match over ${NODES} nodes in one region (wrangler dev, workerd, local D1)`);
+  const admin = await json(url, "POST", "/api/auth/register", { email: "bench-admin@bench.local", password: "bench password" });
+  const provider = await json(url, "POST", "/api/auth/register", { email: "bench-provider@bench.local", password: "bench password", role: "provider" });
+  const renter = await json(url, "POST", "/api/auth/register", { email: "bench-renter@bench.local", password: "bench password" });
+  const t0 = Date.now();
+  let rnd = 42;
+  const rand = () => ((rnd = (rnd * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  await pool(NODES, 8, async (i) => {
+    const r = await json(url, "POST", "/api/nodes/register", {
+      node_type: ["datacenter", "edge_cluster", "mist_node"][i % 3], name: `bench-${i}`, region: "bench",
+      latitude: 45 + rand() * 10, longitude: 0 + rand() * 10, total_ram_gb: 8 + Math.floor(rand() * 500), total_vram_gb: Math.floor(rand() * 80),
+      bandwidth_mbps: 1000, base_latency_ms: 2 + Math.floor(rand() * 10), price_per_gb_sec: Math.round((0.0000005 + rand() * 0.000001) * 1e9) / 1e9,
+    }, provider.body.access_token);
+    if (r.status !== 201) throw new Error(`node registration failed: ${JSON.stringify(r.body)}`);
+    if (i % 500 === 499) say(`   registered ${i + 1}/${NODES} nodes…`);
+  });
+  say(`   ${NODES} nodes registered in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  const body = { ram_gb: 16, vram_gb: 8, duration_sec: 3600, region: "bench", client_lat: 50, client_lng: 5, limit: 10 };
+  const N = quick ? 100 : 400;
+  const health = [], match = [];
+  for (let i = 0; i < 20; i++) {
+    await fetch(url + "/health").then((r) => r.text());
+    await json(url, "POST", "/api/marketplace/request", body, renter.body.access_token);
+  }
+  // Interleaved, so both see the same machine load.
+  for (let i = 0; i < N; i++) {
+    let t = performance.now();
+    await fetch(url + "/health").then((r) => r.text());
+    health.push(performance.now() - t);
+    t = performance.now();
+    const r = await json(url, "POST", "/api/marketplace/request", body, renter.body.access_token);
+    match.push(performance.now() - t);
+    if (r.status !== 200 || r.body.total_candidates < 1) throw new Error(`match failed: ${JSON.stringify(r.body)}`);
+  }
+  const row = { name: "HTTP match, 2,000 nodes", p50: pct(match, 50), p99: pct(match, 99), base50: pct(health, 50), base99: pct(health, 99) };
+  row.ratio = row.p50 / row.base50;
+  say(`   bare /health   p50 ${fmt(row.base50)} ms  p99 ${fmt(row.base99)} ms`);
+  say(`   match request  p50 ${fmt(row.p50)} ms  p99 ${fmt(row.p99)} ms   → ${fmt(row.ratio)}× the bare round trip (target ≤ 1.5×)`);
+  results.push({ bench: row.name, figure: `p50 ${fmt(row.p50)} ms / p99 ${fmt(row.p99)} ms`, baseline: `/health p50 ${fmt(row.base50)} ms`, ratio: `${fmt(row.ratio)}×`, target: "≤ 1.5×", ok: row.ratio <= 1.5 });
+  return { admin, provider };
+}
+
+async function matchingBench() {
+  say("\n2. In-process matching (pure domain code, spatial index vs brute force)");
+  const unregister = register();
+  const { runMatchingBench } = await import("./matching.bench.ts");
+  const rows = await runMatchingBench();
+  await unregister();
+  for (const r of rows) {
+    say(`   ${r.name.padEnd(34)} p50 ${fmt(r.p50Ms, 3)} ms  p99 ${fmt(r.p99Ms, 3)} ms   brute force p50 ${fmt(r.bruteForceP50Ms, 3)} ms  (${fmt(r.speedupP50, 1)}× faster)`);
+    results.push({ bench: r.name, figure: `p50 ${fmt(r.p50Ms, 3)} ms`, baseline: `brute force ${fmt(r.bruteForceP50Ms, 3)} ms`, ratio: `${fmt(r.speedupP50, 1)}× faster`, target: r.targetP50Ms ? `≤ ${r.targetP50Ms} ms` : "—", ok: r.meetsTarget ?? true });
+  }
+}
+
+async function reservationBench() {
+  say("\n3. Reservations per second through one region Durable Object (Miniflare, the built worker)");
+  const out = mkdtempSync(join(tmpdir(), "mnemo-bench-build-"));
+  const build = spawnSync(join(ROOT, "node_modules/.bin/wrangler"), ["deploy", "--dry-run", "--outdir", out], { cwd: ROOT, encoding: "utf8", env: { ...process.env, WRANGLER_SEND_METRICS: "false" } });
+  if (build.status !== 0) throw new Error(`wrangler build failed: ${build.stderr}`);
+  const mf = new Miniflare({
+    modules: true,
+    scriptPath: join(out, "index.js"),
+    compatibilityDate: "2026-08-01", // the newest date the standalone miniflare package's workerd supports
+    compatibilityFlags: ["nodejs_compat"],
+    d1Databases: ["DB"],
+    durableObjects: { REGION_CLUSTER: "RegionCluster" },
+    queueProducers: { SETTLEMENT_QUEUE: "mnemo-settlement" },
+    bindings: { JWT_SECRET: "bench" },
+  });
+  try {
+    const ns = await mf.getDurableObjectNamespace("REGION_CLUSTER");
+    const stub = ns.get(ns.idFromName("bench-r"));
+    // The DO only needs the node in its own storage; D1 is empty, so hydration finds nothing.
+    await stub.upsertNode({ id: "n1", providerId: "p", name: "n1", nodeType: "datacenter", region: "bench-r", latitude: 50, longitude: 5, totalRamGb: 1_000_000_000, totalVramGb: 0, reportedRamGb: 1_000_000_000, reportedVramGb: 0, priceNano: 1000, uptimeScore: 95, baseLatencyMs: 2, bandwidthMbps: 1000, status: "active", lastHeartbeatAt: Date.now(), createdAt: Date.now() });
+    const baseline = async (n) => {
+      const t = performance.now();
+      await pool(n, 32, async () => void (await stub.getNode("bench-r", "n1")));
+      return n / ((performance.now() - t) / 1000);
+    };
+    const reserve = async (n) => {
+      const t = performance.now();
+      let ok = 0;
+      await pool(n, 32, async () => {
+        const r = await stub.reserve("bench-r", { contractId: crypto.randomUUID(), nodeId: "n1", ramGb: 1, vramGb: 0, clientUserId: "u" });
+        if (r.ok) ok++;
+      });
+      if (ok !== n) throw new Error(`only ${ok}/${n} reservations succeeded`);
+      return n / ((performance.now() - t) / 1000);
+    };
+    await reserve(200);
+    await baseline(200);
+    const N = quick ? 1000 : 5000;
+    const rps = await reserve(N);
+    const readRps = await baseline(N);
+    say(`   read-only RPC (getNode)  ${fmt(readRps, 0)}/s   (baseline: the same RPC path without a write)`);
+    say(`   reserve (check + write)  ${fmt(rps, 0)}/s   → ${fmt(rps / readRps)}× the read path (target ≥ 1,000/s)`);
+    results.push({ bench: "DO reservations", figure: `${fmt(rps, 0)}/s`, baseline: `read RPC ${fmt(readRps, 0)}/s`, ratio: `${fmt(rps / readRps)}×`, target: "≥ 1,000/s", ok: rps >= 1000 });
+  } finally {
+    await mf.dispose();
+    rmSync(out, { recursive: true, force: true });
+  }
+}
+
+async function agentBench(url, provider) {
+  say(`\n4. Provider agent footprint (${quick ? 15 : 60} s of heartbeats at the server's interval)`);
+  const { runAgentBench, TARGETS } = await import("./agent.bench.mjs");
+  const key = await json(url, "POST", "/api/auth/api-keys", { name: "bench" }, provider.body.access_token);
+  const r = await runAgentBench({ url, apiKey: key.body.api_key, seconds: quick ? 15 : 60, log: (l) => say("   " + l) });
+  results.push({ bench: "agent RSS", figure: `${fmt(r.rssMbMax, 1)} MB max`, baseline: r.baseline ? `bare node ${fmt(r.baseline.rssMbMax, 1)} MB` : "—", ratio: r.baseline ? `${fmt(r.rssMbMax / r.baseline.rssMbMax)}×` : "—", target: `≤ ${TARGETS.rssMb} MB`, ok: r.rssMbMax <= TARGETS.rssMb });
+  results.push({ bench: "agent CPU", figure: `${fmt(r.cpuPct, 3)} % of a core`, baseline: r.baseline ? `bare node ${fmt(r.baseline.cpuPct, 3)} %` : "—", ratio: "—", target: `≤ ${TARGETS.cpuPct} %`, ok: r.cpuPct <= TARGETS.cpuPct });
+}
+
+const worker = await startWorker({ vars: { HEARTBEAT_MIN_INTERVAL_SEC: "30" } });
+try {
+  const { provider } = await httpMatchBench(worker.url);
+  await matchingBench();
+  await reservationBench();
+  await agentBench(worker.url, provider);
+} finally {
+  await worker.stop();
+}
+say("\nSummary");
+say("bench".padEnd(36) + "figure".padEnd(26) + "baseline (same run)".padEnd(30) + "ratio".padEnd(14) + "target".padEnd(12) + "met");
+for (const r of results) say(r.bench.padEnd(36) + r.figure.padEnd(26) + r.baseline.padEnd(30) + r.ratio.padEnd(14) + r.target.padEnd(12) + (r.ok ? "yes" : "NO"));
