@@ -5,9 +5,8 @@
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { Agent, FatalError } from "./agent.ts";
 import { applyEnv, ConfigError, loadConfig, readConfigFile, resolveConfigPath, validateConfig } from "./config.ts";
-import { runInit, type InitFlags } from "./init.ts";
+import type { InitFlags } from "./init.ts";
 import { createLogger } from "./log.ts";
-import { collectStatus, renderStatus } from "./status.ts";
 import { VERSION } from "./version.ts";
 
 const MAIN_HELP = `mnemo-agent ${VERSION}: rent out this machine's idle RAM and VRAM on Mnemo.
@@ -164,6 +163,8 @@ async function init(args: string[]): Promise<number> {
   const { values } = parse(args, INIT_OPTIONS, "init");
   if (values.help) return help("init");
   const path = resolveConfigPath(values.config);
+  // init and status load on demand: the long-running `start` need not carry them.
+  const { runInit } = await import("./init.ts");
   await runInit(path, values as InitFlags, startHint(path));
   return 0;
 }
@@ -173,6 +174,7 @@ async function status(args: string[]): Promise<number> {
   if (values.help) return help("status");
   const path = resolveConfigPath(values.config);
   const config = loadConfig(path);
+  const { collectStatus, renderStatus } = await import("./status.ts");
   const report = await collectStatus(config, path);
   process.stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : renderStatus(report));
   return report.problems.length && !report.node && config.node_id ? 1 : 0;
