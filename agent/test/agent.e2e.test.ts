@@ -189,6 +189,17 @@ describe("mnemo-agent against the real worker", () => {
     expect(report.contracts.map((c: Json) => c.id)).toContain(contractId);
   });
 
+  it("logs when a contract ends", async () => {
+    const agent = start(configPath);
+    await agent.waitForEvent((e) => e.event === "contract_held" && e.contract_id === contractId, "the contract held");
+    const settled = await ok("POST", `/api/contracts/${contractId}/settle`, {}, asRenter());
+    expect(settled.contract.status).not.toBe("active");
+    const ended = await agent.waitForEvent((e) => e.event === "contract_ended" && e.contract_id === contractId, "the contract's end");
+    expect(ended.msg).toBe(`contract ${contractId} ended (1 GB RAM, 0 GB VRAM released)`);
+    await agent.waitFor(() => heartbeats(agent).some((h) => (h.contracts as string[]).length === 0), "a heartbeat holding nothing");
+    expect((await stop(agent)).code).toBe(0);
+  });
+
   it("a contract it cannot hold goes into rejected_contracts on the next heartbeat", async () => {
     // Offer everything, so the market reserves a contract on this node; then come back with a
     // reserve larger than the machine, so the agent can no longer hold it.
