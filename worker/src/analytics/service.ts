@@ -1,7 +1,8 @@
 /**
  * Series for dashboards, computed in SQL. Buckets are `(created_at / size) * size` on integer epoch
  * milliseconds (UTC hours and days are whole multiples since the epoch), sums are integer micro-USD
- * and prices integer nano-USD; conversion to USD happens once, at the edge.
+ * and prices integer nano-USD; conversion to USD happens once, at the edge. D1 binds every JS number
+ * as REAL, so a bound bucket size is CAST to INTEGER to keep the division an integer division.
  */
 import type { Env } from "../env";
 import { microToUsd, nanoToPrice } from "../domain/money";
@@ -30,7 +31,7 @@ export async function nodeEarnings(env: Env, nodeId: string, from: number, to: n
   const starts = bucketStarts(from, to, bucket);
   const size = BUCKET_MS[bucket];
   const res = await env.DB.prepare(
-    `SELECT (l.created_at / ?1) * ?1 AS t, SUM(l.amount_micro) AS micro
+    `SELECT (l.created_at / CAST(?1 AS INTEGER)) * CAST(?1 AS INTEGER) AS t, SUM(l.amount_micro) AS micro
      FROM ledger_entries l JOIN contracts k ON k.id = l.contract_id
      WHERE l.kind = 'provider_earning' AND k.node_id = ?2 AND l.created_at >= ?3 AND l.created_at < ?4
      GROUP BY t ORDER BY t`,
@@ -47,7 +48,7 @@ export async function clientSpending(env: Env, client: { id: string; user_id: st
   // Spend is what was charged (settlements and later collections); holds are not spend until charged.
   const [series, byNode] = await env.DB.batch([
     env.DB.prepare(
-      `SELECT (created_at / ?1) * ?1 AS t, -SUM(amount_micro) AS micro FROM ledger_entries
+      `SELECT (created_at / CAST(?1 AS INTEGER)) * CAST(?1 AS INTEGER) AS t, -SUM(amount_micro) AS micro FROM ledger_entries
        WHERE kind = 'charge' AND user_id = ?2 AND created_at >= ?3 AND created_at < ?4 GROUP BY t ORDER BY t`,
     ).bind(size, client.user_id, from, to),
     env.DB.prepare(
@@ -117,7 +118,7 @@ export async function marketPricing(env: Env, region: string | undefined, from: 
   const [series, current] = await env.DB.batch([
     // GB-weighted average contracted price, rounded half-up to the nano-USD, all in integers.
     env.DB.prepare(
-      `SELECT (created_at / ?1) * ?1 AS t, COUNT(*) AS contracts, SUM(ram_gb + vram_gb) AS gb,
+      `SELECT (created_at / CAST(?1 AS INTEGER)) * CAST(?1 AS INTEGER) AS t, COUNT(*) AS contracts, SUM(ram_gb + vram_gb) AS gb,
               (2 * SUM(price_nano * (ram_gb + vram_gb)) + SUM(ram_gb + vram_gb)) / (2 * SUM(ram_gb + vram_gb)) AS avg_nano,
               MIN(price_nano) AS min_nano, MAX(price_nano) AS max_nano
        FROM contracts WHERE created_at >= ?2 AND created_at < ?3 ${regionCond} AND ram_gb + vram_gb > 0 GROUP BY t ORDER BY t`,

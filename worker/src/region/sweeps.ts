@@ -58,10 +58,11 @@ export async function runRegionSweeps(env: Env, region: string, self: ClusterPor
 
   // 3. Metering: the accrued cost of every running contract, in one statement (same rounding as
   //    domain/money.ts: per started second, at least the minimum, rounded up to the micro-USD).
+  //    D1 binds every JS number as REAL: the CAST keeps the divisions integer divisions.
   await env.DB.prepare(
     `UPDATE contracts SET accrued_cost_micro =
        ((ram_gb + vram_gb) * MIN((MAX(end_time, COALESCE(grace_until, 0)) - start_time + 999) / 1000,
-                                 MAX(min_duration_sec, (?1 - start_time + 999) / 1000)) * price_nano + 999) / 1000
+                                 MAX(min_duration_sec, (CAST(?1 AS INTEGER) - start_time + 999) / 1000)) * price_nano + 999) / 1000
      WHERE region = ?2 AND status = 'active' AND ended_at IS NULL AND start_time IS NOT NULL`,
   )
     .bind(now, region)
