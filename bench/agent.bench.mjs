@@ -84,7 +84,7 @@ const fmt = (n, d = 1) => (Number.isFinite(n) ? n.toFixed(d) : "n/a");
 
 /**
  * @param {{ url: string, apiKey: string, seconds?: number, log?: (line: string) => void }} opts
- * @returns {Promise<{ rssMbMax: number, rssMbAvg: number, cpuPct: number, baseline: { rssMbMax: number, rssMbAvg: number, cpuPct: number }, heartbeats: number, seconds: number, pass: boolean }>}
+ * @returns {Promise<{ rssMbMax: number, rssMbAvg: number, cpuPct: number, baseline: { rssMbMax: number, rssMbAvg: number, cpuPct: number }, heartbeats: number, intervalSec: number | null, seconds: number, pass: boolean }>}
  */
 export async function runAgentBench({ url, apiKey, seconds = 60, log = console.log }) {
   const dir = mkdtempSync(join(tmpdir(), "mnemo-agent-bench-"));
@@ -96,14 +96,19 @@ export async function runAgentBench({ url, apiKey, seconds = 60, log = console.l
   const agent = spawn(process.execPath, [AGENT_BIN, "start", "--config", config, "--json"], { env, stdio: ["ignore", "pipe", "pipe"] });
   const baseline = spawn(process.execPath, ["-e", "setInterval(()=>{},1000)"], { stdio: "ignore" });
   let heartbeats = 0;
-  agent.stdout.on("data", (d) => (heartbeats += (String(d).match(/"event":"heartbeat"/g) ?? []).length));
+  let intervalSec = null;
+  agent.stdout.on("data", (d) => {
+    const s = String(d);
+    heartbeats += (s.match(/"event":"heartbeat"/g) ?? []).length;
+    intervalSec ??= Number(/"next_heartbeat_sec":(\d+)/.exec(s)?.[1]) || null;
+  });
   try {
     // Start-up (imports, registration) is a one-off; the target is the steady state.
     await waitForLine(agent, (e) => e.event === "heartbeat", 60_000, "first heartbeat");
     const counted0 = heartbeats;
     const [a, b] = await Promise.all([measure(agent.pid, seconds), measure(baseline.pid, seconds)]);
-    const result = { ...a, baseline: b, heartbeats: heartbeats - counted0, seconds, pass: a.rssMbMax <= TARGETS.rssMb && a.cpuPct <= TARGETS.cpuPct };
-    log(`agent: ${result.heartbeats} heartbeats in ${seconds} s at the server's interval`);
+    const result = { ...a, baseline: b, heartbeats: heartbeats - counted0, intervalSec, seconds, pass: a.rssMbMax <= TARGETS.rssMb && a.cpuPct <= TARGETS.cpuPct };
+    log(`agent: ${result.heartbeats} heartbeats in ${seconds} s at the server's interval (${intervalSec ?? "?"} s)`);
     log(`agent: RSS max ${fmt(a.rssMbMax)} MB, avg ${fmt(a.rssMbAvg)} MB (target ≤ ${TARGETS.rssMb} MB) ${a.rssMbMax <= TARGETS.rssMb ? "ok" : "OVER"}`);
     log(`agent: CPU ${fmt(a.cpuPct, 3)} % of a core (target ≤ ${TARGETS.cpuPct} %) ${a.cpuPct <= TARGETS.cpuPct ? "ok" : "OVER"}`);
     log(`baseline (bare node): RSS max ${fmt(b.rssMbMax)} MB, CPU ${fmt(b.cpuPct, 3)} %; agent/baseline RSS ×${fmt(a.rssMbMax / b.rssMbMax, 2)}, CPU ${b.cpuPct > 0 ? `×${fmt(a.cpuPct / b.cpuPct, 1)}` : `+${fmt(a.cpuPct - b.cpuPct, 3)} points`}`);
