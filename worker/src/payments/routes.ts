@@ -24,7 +24,7 @@ export const TransactionSchema = z
 
 const IdempotencyHeader = z.object({
   "idempotency-key": z.string().min(1).max(200).optional().openapi({
-    param: { name: "Idempotency-Key", in: "header" },
+    param: { name: "idempotency-key", in: "header" },
     description: "Makes a retried request return the same transaction and charge once. Without it, the key is a SHA-256 of the caller and the body: the same body twice is the same payment (send distinct keys to pay the same amount again with a reusable payment method).",
   }),
 });
@@ -130,7 +130,7 @@ export const webhook = createRoute({
     "Handled: `payment_intent.succeeded` (credits the transaction's amount once), `payment_intent.payment_failed` (marks a pending transaction failed), `charge.refunded` (takes the newly refunded amount back from the balance; the balance never goes below zero and money held by running contracts stays held, so what cannot be taken is recorded as unrecovered in the refund entry's memo). Other types are acknowledged with 200 and ignored.",
     "Replays are harmless: events are remembered by id, and every effect has its own ledger idempotency key.",
   ].join("\n\n"),
-  request: { headers: z.object({ "stripe-signature": z.string().optional().openapi({ param: { name: "Stripe-Signature", in: "header" } }) }) },
+  request: { headers: z.object({ "stripe-signature": z.string().optional().openapi({ param: { name: "stripe-signature", in: "header" } }) }) },
   responses: {
     200: jsonContent(z.object({ received: z.literal(true), duplicate: z.boolean(), handled: z.boolean(), type: z.string() }), "Acknowledged"),
     ...errors(503),
