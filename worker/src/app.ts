@@ -14,6 +14,7 @@ import { adminRouter } from "./admin";
 import { marketplaceRouter } from "./marketplace";
 import { clustersRouter } from "./clusters";
 import { realtimeRouter } from "./realtime";
+import { leasesRouter } from "./leases";
 import { opsRouter, mountDocs } from "./ops";
 import { extraRouters } from "./routers";
 
@@ -49,6 +50,7 @@ export function createApp() {
   app.route("/", opsRouter);
   app.route("/", authRouter);
   app.route("/", nodesRouter);
+  app.route("/", leasesRouter);
   app.route("/", contractsRouter);
   app.route("/", billingRouter);
   app.route("/", adminRouter);

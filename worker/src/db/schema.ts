@@ -284,6 +284,18 @@ export const ledgerEntries = sqliteTable(
   ],
 );
 
+/**
+ * The platform's lease-signing keys (ES256). The private JWK is stored encrypted with a key derived
+ * from JWT_SECRET (AES-GCM), so a copy of the database alone cannot forge leases.
+ */
+export const signingKeys = sqliteTable("signing_keys", {
+  kid: text("kid").primaryKey(),
+  publicJwk: text("public_jwk").notNull(),
+  privateJwkSealed: text("private_jwk_sealed").notNull(),
+  createdAt: integer("created_at").notNull(),
+  retiredAt: integer("retired_at"),
+});
+
 export type UserRow = typeof users.$inferSelect;
 export type ClientRow = typeof clients.$inferSelect;
 export type NodeRow = typeof nodes.$inferSelect;
