@@ -10,7 +10,7 @@ let market: Market;
 
 beforeAll(async () => {
   [stack, browser] = await Promise.all([startStack(), launch()]);
-  market = await seedMarket(stack.url);
+  market = await seedMarket(stack.url, { activity: true });
 });
 
 afterAll(async () => {

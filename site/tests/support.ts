@@ -5,7 +5,6 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
-// @ts-expect-error plain ESM helper without types
 import { ROOT, startWorker } from "../../scripts/lib/worker-server.mjs";
 
 export const SITE = join(ROOT, "site");
@@ -96,7 +95,7 @@ export interface Market {
 }
 
 /** A provider with three nodes in three regions (registered with an API key, as the agent does), a renter with $50, an admin. */
-export async function seedMarket(base: string): Promise<Market> {
+export async function seedMarket(base: string, opts: { activity?: boolean } = {}): Promise<Market> {
   const provider = await register(base, "provider");
   const key = await call(base, "/api/auth/api-keys", { token: provider.token, body: { name: "e2e agent" } });
   const nodeIds: string[] = [];
@@ -112,7 +111,28 @@ export async function seedMarket(base: string): Promise<Market> {
   } catch (e) {
     console.warn(`could not credit the renter (billing not ready?): ${(e as Error).message}`);
   }
+  if (opts.activity) await seedActivity(base, renter, key.api_key, nodeIds);
   return { provider, renter, admin, apiKey: key.api_key, nodeIds };
+}
+
+/**
+ * Some history for the dashboards: one contract held a few seconds and settled (spending,
+ * earnings, a traded price), one still running (rented capacity, burn rate, accrued cost).
+ */
+async function seedActivity(base: string, renter: Account, apiKey: string, nodeIds: string[]): Promise<void> {
+  const heartbeat = (i: number) =>
+    call(base, `/api/nodes/${nodeIds[i]}/heartbeat`, { apiKey, body: { available_ram_gb: SEED_NODES[i].total_ram_gb, available_vram_gb: SEED_NODES[i].total_vram_gb, cpu_usage_pct: 22, gpu_usage_pct: 35, temperature_c: 58 } });
+  const a = await call(base, "/api/contracts/create", { token: renter.token, body: { node_id: nodeIds[0], ram_gb: 8, vram_gb: 0, duration_sec: 600 } });
+  const b = await call(base, "/api/contracts/create", { token: renter.token, body: { node_id: nodeIds[2], ram_gb: 4, vram_gb: 8, duration_sec: 3600 } });
+  await Promise.all([heartbeat(0), heartbeat(2)]); // pending → active
+  await call(base, `/api/contracts/${a.contract.id}/settle`, { token: renter.token, body: {} });
+  // Settlement runs on the queue; wait until the charge is on the contract.
+  for (let i = 0; i < 40; i++) {
+    const { contract } = await call(base, `/api/contracts/${a.contract.id}`, { token: renter.token });
+    if (contract.settlement_hash) break;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  void b;
 }
 
 // ---- pages ----------------------------------------------------------------------------------
@@ -125,7 +145,8 @@ export interface Watched {
 
 /** A fresh context (own sessionStorage) with every console error and uncaught exception recorded. */
 export async function openPage(browser: Browser, opts: { account?: Account; width?: number; height?: number } = {}): Promise<Watched> {
-  const context = await browser.newContext({ viewport: { width: opts.width ?? 1280, height: opts.height ?? 900 }, deviceScaleFactor: 1 });
+  // Reduced motion turns chart animations off (site/src/lib/charts.ts), so screenshots show finished charts.
+  const context = await browser.newContext({ viewport: { width: opts.width ?? 1280, height: opts.height ?? 900 }, deviceScaleFactor: 1, reducedMotion: "reduce" });
   if (opts.account) {
     const a = opts.account;
     // Same storage shape as site/src/lib/session.ts: signed in before the first script runs.

@@ -1,0 +1,328 @@
+import { api, ApiError, errorMessage, getMe, type Balance, type ClientProfile, type Contract, type MnemoNode } from "../lib/api";
+import { badge, clearFieldErrors, el, loadingRow, messageRow, numberOrUndefined, openDialog, setBusy, showFieldErrors, showStatus } from "../lib/dom";
+import { fmtDateTime, fmtDuration, fmtGB, fmtPct, fmtPricePerHour, fmtPricePerSec, fmtRelative, fmtUSD, shortId, toDate } from "../lib/format";
+import { followLive, type LiveState } from "../lib/live";
+import { getUser } from "../lib/session";
+
+const PAGE = 25;
+const byId = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
+const body = byId("contracts-body");
+const listStatus = byId("list-status");
+// Results of extend/settle/cancel live apart from load errors, so a refresh does not erase them.
+const actionStatus = byId("action-status");
+const filter = byId<HTMLSelectElement>("status-filter");
+const canAct = getUser()?.role !== "provider";
+let offset = 0;
+let lastFlash = new Set<string>();
+const nodeNames = new Map<string, Promise<string | null>>();
+
+function nodeName(id: string): Promise<string | null> {
+  if (!nodeNames.has(id)) {
+    nodeNames.set(
+      id,
+      api<{ node: MnemoNode }>(`/api/nodes/${encodeURIComponent(id)}`, { redirectOn401: false })
+        .then((r) => r.node?.name ?? null)
+        .catch(() => null),
+    );
+  }
+  return nodeNames.get(id)!;
+}
+
+async function loadBalance() {
+  if (!canAct) return void (byId("balance").hidden = true);
+  try {
+    const b = await api<Balance>("/api/billing/balance");
+    byId("b-balance").textContent = fmtUSD(b.balance_usd);
+    byId("b-held").textContent = fmtUSD(b.held_usd);
+    byId("b-available").textContent = fmtUSD(b.available_usd);
+    byId("b-burn").textContent = `${fmtUSD(b.burn_rate_usd_per_hour)}/h`;
+    byId("b-runway").textContent = b.runway_sec == null || !b.burn_rate_usd_per_hour ? "Nothing running" : `Runway ${fmtDuration(b.runway_sec)}`;
+    byId("balance-status").hidden = true;
+  } catch (e) {
+    showStatus(byId("balance-status"), `Balance unavailable: ${errorMessage(e)}`, "error");
+  }
+}
+
+function termCell(c: Contract): HTMLElement {
+  const cell = el("td", {});
+  if (c.status === "pending") {
+    cell.append(el("div", {}, fmtDuration(c.duration_sec)), el("div", { class: "cell-sub" }, "starts when the node confirms"));
+    return cell;
+  }
+  const start = toDate(c.start_time);
+  const end = toDate(c.end_time);
+  if (c.status === "active" && start && end) {
+    const pct = Math.max(0, Math.min(100, ((Date.now() - start.getTime()) / (end.getTime() - start.getTime())) * 100));
+    const bar = el("span");
+    bar.style.width = `${pct}%`;
+    cell.append(
+      el("div", {}, `Ends ${fmtRelative(c.end_time)}`),
+      el("div", { class: "meter term-meter", role: "progressbar", "aria-valuemin": 0, "aria-valuemax": 100, "aria-valuenow": Math.round(pct), "aria-label": "Term elapsed" }, bar),
+    );
+    return cell;
+  }
+  cell.append(el("div", {}, fmtDuration(c.duration_sec)), el("div", { class: "cell-sub" }, c.completed_at ? `ended ${fmtRelative(c.completed_at)}` : `created ${fmtRelative(c.created_at)}`));
+  return cell;
+}
+
+function actionButtons(c: Contract): HTMLElement {
+  const wrap = el("div", { class: "actions" });
+  const details = el("button", { class: "btn btn-secondary btn-sm", type: "button", "aria-label": `Details of contract ${shortId(c.id)}` }, "Details");
+  details.addEventListener("click", () => showDetail(c.id));
+  wrap.append(details);
+  if (!canAct) return wrap;
+  if (c.status === "active") {
+    const extend = el("button", { class: "btn btn-ghost btn-sm", type: "button", "aria-label": `Extend contract ${shortId(c.id)}` }, "Extend");
+    extend.addEventListener("click", () => extendDialog(c));
+    const settle = el("button", { class: "btn btn-primary btn-sm", type: "button", "aria-label": `Settle contract ${shortId(c.id)}` }, "Settle");
+    settle.addEventListener("click", () => settleDialog(c));
+    wrap.append(extend, settle);
+  }
+  if (c.status === "pending") {
+    const cancel = el("button", { class: "btn btn-danger btn-sm", type: "button", "aria-label": `Cancel contract ${shortId(c.id)}` }, "Cancel");
+    cancel.addEventListener("click", () => cancelDialog(c));
+    wrap.append(cancel);
+  }
+  return wrap;
+}
+
+function row(c: Contract): HTMLTableRowElement {
+  const name = el("div", { class: "cell-sub" }, `node ${shortId(c.node_id)}`);
+  nodeName(c.node_id).then((n) => n && (name.textContent = n));
+  const tr = el(
+    "tr",
+    { "data-contract-id": c.id, class: lastFlash.has(c.id) ? "flash" : null },
+    el("td", {}, el("div", { class: "cell-title mono" }, shortId(c.id)), name),
+    el("td", {}, badge(c.status), c.auto_renew ? el("div", { class: "cell-sub" }, "auto-renew") : null, c.failed_over_to ? el("div", { class: "cell-sub" }, `moved to ${shortId(c.failed_over_to)}`) : null),
+    el("td", { class: "num" }, el("div", {}, `${fmtGB(c.ram_gb)} RAM`), el("div", { class: "cell-sub" }, `${fmtGB(c.vram_gb)} VRAM`)),
+    termCell(c),
+    el("td", { class: "num" }, el("div", {}, fmtPricePerSec(c.price_per_gb_sec)), el("div", { class: "cell-sub" }, fmtPricePerHour(c.price_per_gb_sec))),
+    el("td", { class: "num" }, fmtUSD(c.accrued_cost_usd)),
+    el("td", { class: "num" }, el("div", {}, fmtUSD(c.total_cost_usd)), el("div", { class: "cell-sub" }, c.settlement_hash ? "settled" : c.status === "completed" ? "settling…" : "estimate")),
+    el("td", {}, actionButtons(c)),
+  );
+  return tr;
+}
+
+let loading = false;
+async function loadContracts(showSpinner = false) {
+  if (loading) return;
+  loading = true;
+  if (showSpinner) body.replaceChildren(loadingRow(8, "Loading contracts…"));
+  try {
+    const res = await api<{ contracts: Contract[]; total_count: number }>("/api/contracts", { query: { status: filter.value, limit: PAGE, offset } });
+    const total = res.total_count ?? res.contracts.length;
+    body.replaceChildren(
+      ...(res.contracts.length
+        ? res.contracts.map(row)
+        : [messageRow(8, filter.value ? `No ${filter.value} contracts.` : canAct ? "No contracts yet. Find memory in the marketplace and rent it to start one." : "No contracts on your nodes yet.")]),
+    );
+    byId("range").textContent = res.contracts.length ? `Showing ${offset + 1}–${offset + res.contracts.length} of ${total}` : "";
+    byId<HTMLButtonElement>("prev").disabled = offset === 0;
+    byId<HTMLButtonElement>("next").disabled = offset + res.contracts.length >= total;
+    listStatus.hidden = true;
+    lastFlash = new Set();
+  } catch (e) {
+    if (showSpinner || !body.children.length) body.replaceChildren(messageRow(8, "Contracts could not be loaded.", "error"));
+    showStatus(listStatus, errorMessage(e), "error");
+  } finally {
+    loading = false;
+  }
+}
+
+function refreshAll() {
+  loadContracts();
+  loadBalance();
+}
+
+function extendDialog(c: Contract) {
+  openDialog({
+    title: "Extend contract",
+    message: `Adds time to contract ${shortId(c.id)} at ${fmtPricePerSec(c.price_per_gb_sec)}; the added cost is held from your balance.`,
+    fields: [
+      { name: "amount", label: "Add", type: "number", value: "1", min: "1", step: "1", required: true },
+      { name: "unit", label: "Unit", value: "3600", options: [{ value: "60", label: "minutes" }, { value: "3600", label: "hours" }] },
+    ],
+    confirmLabel: "Extend",
+    onSubmit: async (d) => {
+      const amount = numberOrUndefined(d.get("amount"));
+      if (!amount || amount <= 0) throw Object.assign(new Error("Enter how much time to add."), { fieldErrors: [{ field: "amount", message: "More than zero, please." }] });
+      const additional_sec = Math.round(amount * Number(d.get("unit")));
+      const est = (c.ram_gb + c.vram_gb) * additional_sec * c.price_per_gb_sec;
+      await api(`/api/contracts/${encodeURIComponent(c.id)}/extend`, { method: "POST", body: { additional_sec } });
+      showStatus(actionStatus, `Extended by ${fmtDuration(additional_sec)} (about ${fmtUSD(est)} more).`, "success");
+      refreshAll();
+    },
+  });
+}
+
+function settleDialog(c: Contract) {
+  openDialog({
+    title: "Settle contract",
+    message: `Ends contract ${shortId(c.id)} now and releases the memory. You pay for the time held so far (accrued ${fmtUSD(c.accrued_cost_usd)}); the rest of the hold returns to your balance.`,
+    fields: [{ name: "actual_egress_gb", label: "Egress used (GB, optional)", type: "number", min: "0", step: "any", hint: "Only if the offer charges for egress." }],
+    confirmLabel: "Settle now",
+    onSubmit: async (d) => {
+      const egress = numberOrUndefined(d.get("actual_egress_gb"));
+      await api(`/api/contracts/${encodeURIComponent(c.id)}/settle`, { method: "POST", body: egress === undefined ? {} : { actual_egress_gb: egress } });
+      showStatus(actionStatus, `Contract ${shortId(c.id)} settled. The final cost appears once settlement completes.`, "success");
+      refreshAll();
+    },
+  });
+}
+
+function cancelDialog(c: Contract) {
+  openDialog({
+    title: "Cancel contract",
+    message: `Cancels pending contract ${shortId(c.id)}. Nothing has been charged yet, and the hold returns to your balance.`,
+    confirmLabel: "Cancel contract",
+    danger: true,
+    onSubmit: async () => {
+      await api(`/api/contracts/${encodeURIComponent(c.id)}/cancel`, { method: "POST" });
+      showStatus(actionStatus, `Contract ${shortId(c.id)} cancelled.`, "success");
+      refreshAll();
+    },
+  });
+}
+
+const detail = byId<HTMLDialogElement>("detail");
+const detailContent = byId("detail-content");
+byId("detail-close").addEventListener("click", () => detail.close());
+
+function kv(pairs: [string, string | Node][]): HTMLDListElement {
+  const dl = el("dl", { class: "kv" });
+  for (const [k, v] of pairs) dl.append(el("dt", {}, k), el("dd", {}, v));
+  return dl;
+}
+
+async function showDetail(id: string) {
+  byId("detail-title").textContent = `Contract ${shortId(id)}`;
+  detailContent.replaceChildren(el("p", { class: "notice notice-loading", role: "status" }, "Loading…"));
+  if (!detail.open) detail.showModal();
+  try {
+    const res = await api<{ contract: Contract; node: MnemoNode | null; metrics: Record<string, unknown> | null }>(`/api/contracts/${encodeURIComponent(id)}`);
+    const c = res.contract;
+    const parts: Node[] = [
+      kv([
+        ["Status", badge(c.status)],
+        ["Memory", `${fmtGB(c.ram_gb)} RAM + ${fmtGB(c.vram_gb)} VRAM`],
+        ["Duration", fmtDuration(c.duration_sec)],
+        ["Started", fmtDateTime(c.start_time)],
+        ["Ends", c.end_time ? `${fmtDateTime(c.end_time)} (${fmtRelative(c.end_time)})` : "—"],
+        ["Price", `${fmtPricePerSec(c.price_per_gb_sec)} · ${fmtPricePerHour(c.price_per_gb_sec)}`],
+        ["Accrued", fmtUSD(c.accrued_cost_usd)],
+        ["Total", `${fmtUSD(c.total_cost_usd)}${c.settlement_hash ? " (final)" : " (estimate)"}`],
+        ["Auto-renew", c.auto_renew ? "yes" : "no"],
+        ["Settlement hash", c.settlement_hash ? el("code", {}, c.settlement_hash) : "—"],
+        ["Failed over to", c.failed_over_to ?? "—"],
+        ["Contract id", el("code", {}, c.id)],
+      ]),
+    ];
+    if (res.node) {
+      const n = res.node;
+      parts.push(
+        el("div", { class: "detail-section" }, el("h3", {}, "Node"),
+          kv([
+            ["Name", n.name],
+            ["Type / region", `${n.node_type.replace(/_/g, " ")} · ${n.region}`],
+            ["Status", badge(n.status)],
+            ["Latency", `${n.base_latency_ms} ms base`],
+            ["Bandwidth", `${n.bandwidth_mbps} Mbps`],
+          ]),
+        ),
+      );
+    }
+    const m = res.metrics;
+    parts.push(el("div", { class: "detail-section" }, el("h3", {}, "Latest heartbeat")));
+    if (m) {
+      const num = (k: string) => (typeof m[k] === "number" ? (m[k] as number) : null);
+      parts.push(
+        kv([
+          ["Received", fmtRelative((m.recorded_at ?? m.created_at ?? m.timestamp ?? m.t) as string | undefined)],
+          ["Free RAM", fmtGB(num("available_ram_gb"))],
+          ["Free VRAM", fmtGB(num("available_vram_gb"))],
+          ["CPU", fmtPct(num("cpu_usage_pct"))],
+          ["GPU", fmtPct(num("gpu_usage_pct"))],
+          ["Temperature", num("temperature_c") == null ? "—" : `${num("temperature_c")!.toFixed(0)} °C`],
+        ]),
+      );
+    } else parts.push(el("p", { class: "muted" }, "The node has not sent a heartbeat yet."));
+    detailContent.replaceChildren(...parts);
+  } catch (e) {
+    detailContent.replaceChildren(el("p", { class: "notice notice-error", role: "alert" }, errorMessage(e)));
+  }
+}
+
+filter.addEventListener("change", () => ((offset = 0), loadContracts(true)));
+byId("refresh").addEventListener("click", refreshAll);
+byId("prev").addEventListener("click", () => ((offset = Math.max(0, offset - PAGE)), loadContracts(true)));
+byId("next").addEventListener("click", () => ((offset += PAGE), loadContracts(true)));
+
+const liveEl = byId("live-state");
+const STATE_TEXT: Record<LiveState, string> = { connecting: "Connecting…", live: "Live updates", polling: "Updating every 10 s" };
+function setLive(s: LiveState) {
+  liveEl.dataset.state = s;
+  liveEl.textContent = STATE_TEXT[s];
+}
+
+// ---- monthly budget (the client profile) ----
+const budgetForm = byId<HTMLFormElement>("budget-form");
+function showBudget(c: ClientProfile) {
+  const cap = c.budget_monthly_usd;
+  byId("budget-summary").textContent =
+    cap == null ? `No cap · ${fmtUSD(c.current_spend_usd ?? 0)} spent this month` : `${fmtUSD(c.current_spend_usd ?? 0)} of ${fmtUSD(cap)} spent this month`;
+  (budgetForm.elements.namedItem("budget_monthly_usd") as HTMLInputElement).value = cap == null ? "" : String(cap);
+  (budgetForm.elements.namedItem("default_region") as HTMLInputElement).value = c.default_region ?? "";
+}
+budgetForm.addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  clearFieldErrors(budgetForm);
+  const d = new FormData(budgetForm);
+  const button = budgetForm.querySelector<HTMLButtonElement>('button[type="submit"]')!;
+  setBusy(button, true, "Saving…");
+  try {
+    const res = await api<{ client: ClientProfile } & Partial<ClientProfile>>("/api/auth/me/client", {
+      method: "PUT",
+      body: { budget_monthly_usd: numberOrUndefined(d.get("budget_monthly_usd")) ?? null, default_region: String(d.get("default_region") ?? "").trim() || null },
+    });
+    const client = (res.client ?? res) as ClientProfile;
+    showBudget(client);
+    showStatus(byId("budget-status"), "Saved.", "success");
+  } catch (e) {
+    if (e instanceof ApiError && e.fieldErrors.length) {
+      const rest = showFieldErrors(budgetForm, e.fieldErrors);
+      if (rest.length) showStatus(byId("budget-status"), rest.join(" "), "error");
+    } else showStatus(byId("budget-status"), errorMessage(e), "error");
+  } finally {
+    setBusy(button, false);
+  }
+});
+if (!canAct) byId("budget-card").hidden = true;
+
+let debounce: ReturnType<typeof setTimeout> | null = null;
+loadContracts(true);
+loadBalance();
+getMe()
+  .then(({ client }) => {
+    if (!client?.id) throw new Error("no client profile");
+    showBudget(client);
+    followLive({
+      clientId: client.id,
+      onState: setLive,
+      poll: refreshAll,
+      onMessage: (m) => {
+        if (m.type !== "contract_update") return;
+        const d = m.data as { id?: string; contract?: { id?: string } } | null;
+        const id = d?.id ?? d?.contract?.id;
+        if (id) lastFlash.add(id);
+        if (debounce) clearTimeout(debounce);
+        debounce = setTimeout(refreshAll, 300);
+      },
+    });
+  })
+  .catch(() => {
+    byId("budget-summary").textContent = "unavailable";
+    // Providers have no client profile to follow; polling keeps their view current.
+    setLive("polling");
+    setInterval(refreshAll, 10_000);
+  });
