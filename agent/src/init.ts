@@ -51,10 +51,10 @@ const QUESTIONS: Question[] = [
   { flag: "heartbeat-interval", field: "heartbeat_interval", prompt: "Heartbeat interval, s (empty: the server's)", kind: "int" },
 ];
 
-function convert(q: Question, raw: string): unknown {
+function convert(q: Question, raw: string, asked = false): unknown {
   if (q.kind === "string") return raw;
   const n = Number(raw);
-  if (raw.trim() === "" || !Number.isFinite(n)) throw new ConfigError(`--${q.flag} must be a number, got "${raw}"`);
+  if (raw.trim() === "" || !Number.isFinite(n)) throw new ConfigError(`${asked ? q.field : `--${q.flag}`} must be a number, got "${raw}"`);
   return n;
 }
 
@@ -88,6 +88,8 @@ export async function runInit(path: string, flags: InitFlags, startHint: string,
   const interactive = Boolean(process.stdin.isTTY);
   if (interactive) {
     const rl = createInterface({ input: process.stdin, output: process.stdout });
+    // Ctrl-C at a prompt closes the questions; the pending one then rejects, handled below.
+    rl.on("SIGINT", () => rl.close());
     try {
       out.write(`Setting up ${path} (Enter accepts the value in brackets).\n`);
       for (const q of QUESTIONS) {
@@ -101,7 +103,7 @@ export async function runInit(path: string, flags: InitFlags, startHint: string,
             continue;
           }
           try {
-            const value = convert(q, answer);
+            const value = convert(q, answer, true);
             const problem = fieldProblem(q.field, value);
             if (problem) {
               out.write(`  ${q.field} ${problem}\n`);
@@ -114,6 +116,12 @@ export async function runInit(path: string, flags: InitFlags, startHint: string,
           }
         }
       }
+    } catch (e) {
+      if ((e as { code?: string }).code === "ABORT_ERR" || (e as { code?: string }).code === "ERR_USE_AFTER_CLOSE") {
+        out.write("\n");
+        throw new ConfigError(`init cancelled; ${path} was not written.`);
+      }
+      throw e;
     } finally {
       rl.close();
     }
@@ -130,8 +138,8 @@ export async function runInit(path: string, flags: InitFlags, startHint: string,
   const full = { ...config, ...keep };
   const parsed = configSchema.safeParse(full, { reportInput: true });
   if (!parsed.success) throw new ConfigError(`Not writing ${path}: ${describeIssues(parsed.error)}.`);
-  // The file keeps what the owner chose (plus node_id); defaults stay defaults, so a later
-  // version's better default reaches configs that never set the field.
+  // Only what was given or answered (plus node_id): a field left out keeps tracking the agent's
+  // default, so a later version's better default reaches configs that never set it.
   writeConfigFile(path, full);
   out.write(`Wrote ${path}${keep.node_id ? ` (kept node ${keep.node_id})` : ""}. Start offering memory with: ${startHint}\n`);
 }

@@ -1,8 +1,9 @@
+import { execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { runCli, tempConfig } from "./helpers.ts";
+import { BIN, runCli, tempConfig } from "./helpers.ts";
 
 describe("mnemo-agent CLI (no server needed)", () => {
   it("--help lists the commands, and every command has its own help", async () => {
@@ -91,5 +92,69 @@ describe("mnemo-agent CLI (no server needed)", () => {
     const n = await runCli(["init", "--config", join(dir, "b.json"), "--api-url", "http://x", "--api-key", "k", "--region", "eu-west", "--reserve", "lots"]);
     expect(n.code).toBe(78);
     expect(n.stderr).toContain('--reserve must be a number, got "lots"');
+  });
+});
+
+describe("mnemo-agent init at a terminal", () => {
+  // `script` gives the agent a pseudo-terminal, so init asks its questions as it would a person.
+  const hasScript = (() => {
+    try {
+      execFileSync("script", ["-qc", "true", "/dev/null"], { stdio: "ignore" });
+      return true;
+    } catch {
+      return false;
+    }
+  })();
+
+  it.skipIf(!hasScript)("asks for what flags leave out, re-asks wrong answers, and writes the file", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "mnemo-init-tty-"));
+    const path = join(dir, "agent.json");
+    const child = spawn("script", ["-qc", `${JSON.stringify(process.execPath)} ${JSON.stringify(BIN)} init --config ${JSON.stringify(path)} --api-url http://127.0.0.1:8787 --name desk`, "/dev/null"], {
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    let out = "";
+    child.stdout.on("data", (d) => (out += d));
+    const exited = new Promise<number | null>((r) => child.on("exit", r));
+    const answers: Array<[RegExp, string]> = [
+      [/API key.*: /, "mk_from_prompt"],
+      [/Node type.*: /, "laptop"],
+      [/node_type Invalid option[\s\S]*Node type.*: /, ""],
+      [/Region.*: /, "eu-west"],
+      [/Latitude.*: /, ""],
+      [/Longitude.*: /, ""],
+      [/Price.*: /, ""],
+      [/Idle schedule.*: /, "9-5"],
+      [/needs am\/pm[\s\S]*Idle schedule.*: /, "11pm-7am"],
+      [/RAM kept.*: /, "8"],
+      [/Bandwidth.*: /, ""],
+      [/Base latency.*: /, ""],
+      [/Heartbeat interval.*: /, ""],
+    ];
+    let seen = 0;
+    for (const [prompt, answer] of answers) {
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        const rest = out.slice(seen);
+        const m = prompt.exec(rest);
+        if (m) {
+          seen += m.index + m[0].length;
+          break;
+        }
+        if (Date.now() > deadline) throw new Error(`no prompt ${prompt} in:\n${out}`);
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      child.stdin.write(`${answer}\r`);
+    }
+    expect(await exited).toBe(0);
+    expect(out).toContain(`Wrote ${path}`);
+    expect(JSON.parse(readFileSync(path, "utf8"))).toMatchObject({
+      api_url: "http://127.0.0.1:8787",
+      api_key: "mk_from_prompt",
+      name: "desk",
+      node_type: "mist_node",
+      region: "eu-west",
+      idle_schedule: "11pm-7am",
+      reserve_ram_gb: 8,
+    });
   });
 });
