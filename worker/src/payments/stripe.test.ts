@@ -226,3 +226,13 @@ describe("POST /api/payments/webhook", () => {
     await env.DB.prepare(`UPDATE clients SET held_micro = 0 WHERE id = ?`).bind(c.id).run();
   });
 });
+
+describe("webhook edge cases", () => {
+  it("does not credit a payment in another currency", async () => {
+    const u = await register();
+    const r = await topup(u.token, { amount_usd: 3, stripe_token: "pm_card_processing" });
+    const res = await deliverEvent(piEvent("payment_intent.succeeded", { id: r.body.transaction.stripe_payment_id, amount: 300, amount_received: 300, currency: "eur", status: "succeeded" }));
+    expect(res.body).toMatchObject({ received: true, handled: false });
+    expect((await balanceOf(u)).balance_usd).toBe(0);
+  });
+});

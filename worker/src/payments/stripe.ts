@@ -232,6 +232,8 @@ export async function handleEvent(env: Env, event: Stripe.Event): Promise<{ hand
   switch (event.type) {
     case "payment_intent.succeeded": {
       const pi = event.data.object;
+      // Balances are USD; a payment in another currency is not ours to convert.
+      if (pi.currency !== "usd") return { handled: false, outcome: `currency ${pi.currency} ignored` };
       const t = await transactionForIntent(env, pi);
       if (!t) return { handled: false, outcome: "unknown payment intent" };
       const after = await completeTransaction(env, t, (pi.amount_received || pi.amount) * MICRO_PER_CENT, `topup:stripe:${pi.id}`, { stripePaymentId: pi.id });
