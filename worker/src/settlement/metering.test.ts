@@ -3,7 +3,7 @@
 // Object's alarm, as the clock would. Prices as in settlement.test.ts: 24 GB at 1,234 nano-USD per
 // GB-second = 29,616 nano-USD per second.
 import { describe, expect, it } from "vitest";
-import { runDurableObjectAlarm } from "cloudflare:test";
+import { SELF, runDurableObjectAlarm } from "cloudflare:test";
 import { api, env, expectError } from "../../test/helpers";
 import { balanceOf, clientRow, contractRow, createContract, heartbeat, ledgerOf, market, settled, shiftStart } from "../../test/money";
 
@@ -68,9 +68,21 @@ describe("the balance grace period", () => {
   it("warns and runs on for BALANCE_GRACE_SEC when the next term cannot be held, then ends, settled for the time held", async () => {
     // $0.005: the first term's 3,554 micro is held; 1,446 free cannot hold the next one.
     const { s, k } = await running(0.005, 120, true);
+    // The renter listens on the contract's region for the warning.
+    const res = await SELF.fetch(`https://mnemo.test/ws/${s.renter.clientId}?token=${s.renter.token}&region=${s.node.region}`, { headers: { upgrade: "websocket" } });
+    expect(res.status).toBe(101);
+    const ws = res.webSocket!;
+    const messages: any[] = [];
+    ws.addEventListener("message", (m) => messages.push(JSON.parse(m.data as string)));
+    ws.accept();
     await shiftStart(k.id, 125_000);
     await tick(s.node.region);
     const graced = await contractRow(k.id);
+    for (let i = 0; i < 50 && !messages.some((m) => m.data?.warning); i++) await new Promise((r) => setTimeout(r, 20));
+    const warning = messages.find((m) => m.type === "contract_update" && m.data?.warning);
+    expect(warning?.data).toMatchObject({ id: k.id, warning: "insufficient_funds", grace_until: new Date(graced.grace_until).toISOString() });
+    expect(warning.data.message).toMatch(/top up/);
+    ws.close();
     expect(graced).toMatchObject({ status: "active", renewals: 0, ended_at: null, held_micro: 3_554 });
     expect(graced.grace_until).toBe(graced.end_time + 300_000); // BALANCE_GRACE_SEC defaults to 300
     const view = (await api("GET", `/api/contracts/${k.id}`, { token: s.renter.token })).body.contract;
