@@ -220,6 +220,59 @@ describe("renter", () => {
   });
 });
 
+describe("anonymous visitor", () => {
+  test("browses offers on /marketplace and is asked to sign in to get matches", async () => {
+    const { context, page, errors } = await openPage(browser);
+    try {
+      await page.goto(`${stack.url}/marketplace`);
+      await page.locator("#offers-body .cell-title").first().waitFor();
+      await expect(page.locator("#balance-chip").isHidden()).resolves.toBe(true);
+      await page.getByRole("button", { name: "Find matches" }).click();
+      await page.locator("#request-status.notice-info").waitFor();
+      await expect(page.locator("#request-status").getByRole("link", { name: "sign in" }).getAttribute("href")).resolves.toBe("/login?next=%2Fmarketplace");
+      expect(page.url()).toMatch(/\/marketplace$/);
+      await settle(page);
+      expect(errors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+
+  test("an expired or forged token sends the visitor to /login and is forgotten", async () => {
+    const forged = { ...market.renter, token: "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.forged-signature" };
+    const { context, page, errors } = await openPage(browser, { account: forged });
+    try {
+      await page.goto(`${stack.url}/contracts`);
+      await page.waitForURL(/\/login\?next=%2Fcontracts$/);
+      // The init script only seeds an empty store, so this is the page having cleared the bad token.
+      await expect(page.evaluate(() => sessionStorage.getItem("mnemo.session"))).resolves.toBeNull();
+      await expect(page.locator("#login-status").textContent()).resolves.toMatch(/sign in to continue/i);
+      expect(errors.filter((e) => !/status of 401/.test(e))).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+
+  test("keyboard only: skip link, then sign in with Tab and Enter", async () => {
+    const { context, page } = await openPage(browser);
+    try {
+      await page.goto(`${stack.url}/login`);
+      await page.keyboard.press("Tab");
+      await expect(page.evaluate(() => document.activeElement?.textContent)).resolves.toBe("Skip to content");
+      await page.keyboard.press("Enter");
+      await expect(page.evaluate(() => location.hash)).resolves.toBe("#main");
+      await page.locator("#login-email").focus();
+      await page.keyboard.type(market.renter.email);
+      await page.keyboard.press("Tab");
+      await page.keyboard.type(PASSWORD);
+      await page.keyboard.press("Enter");
+      await page.waitForURL(/\/marketplace$/);
+    } finally {
+      await context.close();
+    }
+  });
+});
+
 describe("provider", () => {
   test("sees their nodes and creates an API key that is shown once and listed", async () => {
     const { context, page, errors } = await openPage(browser, { account: market.provider });

@@ -24,6 +24,7 @@ const PAGES: { path: string; who: Who; heading: RegExp }[] = [
   { path: "/register", who: "anonymous", heading: /Create your account/ },
   { path: "/login", who: "anonymous", heading: /Sign in/ },
   { path: "/marketplace", who: "renter", heading: /Marketplace/ },
+  { path: "/marketplace", who: "anonymous", heading: /Marketplace/ },
   { path: "/contracts", who: "renter", heading: /Contracts/ },
   { path: "/provider", who: "provider", heading: /Your nodes/ },
   { path: "/clusters", who: "renter", heading: /Clusters/ },
@@ -44,6 +45,7 @@ function account(who: Who): Account | undefined {
 describe("every page loads cleanly", () => {
   for (const p of PAGES) {
     test(`${p.path} as ${p.who}`, async () => {
+      const name = `${p.path === "/" ? "-home" : p.path.replace(/\//g, "-")}${p.who === "anonymous" && p.path === "/marketplace" ? "-anonymous" : ""}`;
       const { context, page, errors } = await openPage(browser, { account: account(p.who) });
       try {
         const res = await page.goto(stack.url + p.path);
@@ -53,7 +55,7 @@ describe("every page loads cleanly", () => {
         // No page may stay on a spinner once the network is quiet.
         expect(await page.locator(".notice-loading:visible").count()).toBe(0);
         await page.evaluate(() => window.scrollTo(0, 0));
-        await shot(page, `desktop${p.path === "/" ? "-home" : p.path.replace(/\//g, "-")}`);
+        await shot(page, `desktop${name}`);
         expect(withoutOwn404(errors, p.path)).toEqual([]);
       } finally {
         await context.close();
@@ -64,7 +66,8 @@ describe("every page loads cleanly", () => {
 
 describe("phone width (390 px) has no horizontal overflow", () => {
   for (const p of PAGES) {
-    test(`${p.path} at 390 px`, async () => {
+    test(`${p.path} as ${p.who} at 390 px`, async () => {
+      const name = `${p.path === "/" ? "-home" : p.path.replace(/\//g, "-")}${p.who === "anonymous" && p.path === "/marketplace" ? "-anonymous" : ""}`;
       const { context, page, errors } = await openPage(browser, { account: account(p.who), width: 390, height: 844 });
       try {
         await page.goto(stack.url + p.path);
@@ -75,7 +78,7 @@ describe("phone width (390 px) has no horizontal overflow", () => {
         await expect(page.locator("#site-nav").isVisible()).resolves.toBe(true);
         expect(await horizontalOverflow(page)).toBeLessThanOrEqual(0);
         await page.getByRole("button", { name: "Menu" }).click();
-        await shot(page, `mobile${p.path === "/" ? "-home" : p.path.replace(/\//g, "-")}`);
+        await shot(page, `mobile${name}`);
         expect(withoutOwn404(errors, p.path)).toEqual([]);
       } finally {
         await context.close();

@@ -152,7 +152,10 @@ export async function openPage(browser: Browser, opts: { account?: Account; widt
     // Same storage shape as site/src/lib/session.ts: signed in before the first script runs.
     await context.addInitScript(
       ([session]) => {
-        if (!sessionStorage.getItem("mnemo.session")) sessionStorage.setItem("mnemo.session", session);
+        // Once per tab: a page that signs out or drops a rejected token must stay signed out.
+        if (sessionStorage.getItem("e2e.seeded")) return;
+        sessionStorage.setItem("e2e.seeded", "1");
+        sessionStorage.setItem("mnemo.session", session);
       },
       [JSON.stringify({ token: a.token, expiresAt: Date.now() + (a.expiresIn - 60) * 1000, user: a.user })],
     );

@@ -23,7 +23,8 @@ function clientCoords(): { client_lat?: number; client_lng?: number } {
 
 async function loadBalance() {
   const chip = byId("balance-chip");
-  if (getUser()?.role === "provider") return void (chip.hidden = true);
+  const role = getUser()?.role;
+  if (!role || role === "provider") return void (chip.hidden = true);
   try {
     const b = await api<Balance>("/api/billing/balance");
     byId("balance-value").textContent = fmtUSD(b.available_usd);
@@ -74,6 +75,7 @@ byId("geo-btn").addEventListener("click", () => {
   );
 });
 
+byId("save-loc").hidden = !getUser();
 byId("save-loc").addEventListener("click", async () => {
   const note = byId("loc-note");
   const c = clientCoords();
@@ -281,6 +283,20 @@ requestForm.addEventListener("submit", async (ev) => {
   ev.preventDefault();
   const req = readRequest();
   if (!req) return;
+  if (!getUser()) {
+    // Browsing is public; matching and renting need an account. Say so instead of bouncing to /login.
+    requestStatus.hidden = false;
+    requestStatus.className = "notice notice-info";
+    requestStatus.setAttribute("role", "status");
+    requestStatus.replaceChildren(
+      "Matching and renting need an account: ",
+      el("a", { href: `/login?next=${encodeURIComponent("/marketplace")}` }, "sign in"),
+      " or ",
+      el("a", { href: "/register" }, "create one"),
+      " (it takes a minute).",
+    );
+    return;
+  }
   const button = requestForm.querySelector<HTMLButtonElement>('button[type="submit"]')!;
   setBusy(button, true, "Matching…");
   requestStatus.hidden = true;
@@ -301,6 +317,7 @@ requestForm.addEventListener("submit", async (ev) => {
   }
 });
 
-loadProfile().then(loadOffers);
+// Anonymous visitors browse offers too; only a signed-in renter has a profile to start from.
+(getUser() ? loadProfile() : Promise.resolve()).then(loadOffers);
 loadBalance();
 loadRegions();
