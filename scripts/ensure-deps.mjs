@@ -13,10 +13,18 @@ const pinnedNode = join(root, "node_modules", ".bin", "node");
 
 const stale = !existsSync(marker) || !existsSync(pinnedNode) || statSync(marker).mtimeMs < statSync(lock).mtimeMs;
 if (stale) {
-  console.log("Installing dependencies (npm ci) — the first run takes a minute or two…");
-  const r = spawnSync("npm", ["ci", "--no-audit", "--no-fund"], { cwd: root, stdio: "inherit", env: { ...process.env, WRANGLER_SEND_METRICS: "false" } });
+  console.log("Installing dependencies — the first run takes a minute or two…");
+  const env = { ...process.env, WRANGLER_SEND_METRICS: "false" };
+  let r = spawnSync("npm", ["ci", "--no-audit", "--no-fund"], { cwd: root, stdio: ["ignore", "inherit", "pipe"], env, encoding: "utf8" });
+  if (r.status !== 0 && /Missing: .* from lock file/.test(r.stderr ?? "")) {
+    // A registry mirror without other platforms' optional binaries (workerd, the Astro compiler)
+    // leaves them out of the lockfile, and npm 11's `ci` then refuses it; `install` uses the same
+    // locked versions for everything this platform needs, without rewriting the lockfile.
+    console.log("npm ci cannot use this lockfile on this registry; installing the locked versions with npm install…");
+    r = spawnSync("npm", ["install", "--no-audit", "--no-fund", "--no-save"], { cwd: root, stdio: "inherit", env });
+  } else if (r.status !== 0) process.stderr.write(r.stderr ?? "");
   if (r.status !== 0) {
-    console.error("npm ci failed; see the messages above.");
+    console.error("Installing the dependencies failed; see the messages above.");
     process.exit(r.status ?? 1);
   }
 }
