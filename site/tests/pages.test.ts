@@ -86,3 +86,26 @@ describe("phone width (390 px) has no horizontal overflow", () => {
     });
   }
 });
+
+describe("every page survives a failing API", () => {
+  for (const p of PAGES.filter((x) => x.path !== "/no-such-page" && x.path !== "/register" && x.path !== "/login")) {
+    test(`${p.path} as ${p.who} with every API call answering 500`, async () => {
+      const { context, page, errors } = await openPage(browser, { account: account(p.who) });
+      try {
+        await context.route("**/api/**", (r) =>
+          r.fulfill({ status: 500, contentType: "application/json", body: JSON.stringify({ error: { code: "internal_error", message: "the database is on fire" } }) }),
+        );
+        await page.goto(stack.url + p.path);
+        await settle(page);
+        await expect(page.locator("h1").first().textContent()).resolves.toMatch(p.heading);
+        // The failure is said in words somewhere on the page, not left as a spinner or a blank.
+        await page.getByText(/the database is on fire|unavailable|could not be loaded/i).first().waitFor();
+        expect(await page.locator(".notice-loading:visible").count()).toBe(0);
+        // Failed requests are logged by Chromium; anything else (an exception) is a bug.
+        expect(errors.filter((e) => !/status of 500/.test(e))).toEqual([]);
+      } finally {
+        await context.close();
+      }
+    });
+  }
+});

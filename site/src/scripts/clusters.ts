@@ -96,11 +96,11 @@ function statsBlock(s: RegionStats): HTMLElement {
   const p = s.price_spread;
   return el(
     "div",
-    { class: "grid grid-4" },
+    { class: "grid grid-3 region-stats" },
     tile("RAM in use", fmtPct(u?.ram_pct, 1), `${fmtGB(u?.held_ram_gb)} held`),
     tile("VRAM in use", fmtPct(u?.vram_pct, 1), `${fmtGB(u?.held_vram_gb)} held`),
     tile("Contracts running", fmtInt((c.active ?? 0) + (c.pending ?? 0)), `${fmtInt(c.completed ?? 0)} completed · ${fmtInt(c.failed ?? 0)} failed`),
-    tile("Price spread", p ? fmtPricePerSec(p.p50) : "—", p ? `median; ${fmtPricePerSec(p.min)} to ${fmtPricePerSec(p.max)}` : "no active offers"),
+    tile("Median price", p ? fmtPricePerSec(p.p50) : "—", !p ? "no active offers" : p.min === p.max ? "every offer at this price" : `from ${fmtPricePerSec(p.min)} to ${fmtPricePerSec(p.max)}`),
     tile("Heartbeats", h?.late_nodes ? `${fmtInt(h.late_nodes)} late` : "healthy", h?.last_heartbeat_at ? `last ${fmtRelative(h.last_heartbeat_at)}` : "none received yet"),
     tile("Nodes", fmtInt(h?.nodes_by_status?.active ?? 0), `active · ${fmtInt(h?.nodes_by_status?.maintenance ?? 0)} maintenance · ${fmtInt(h?.nodes_by_status?.offline ?? 0)} offline`),
   );

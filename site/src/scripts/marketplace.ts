@@ -95,6 +95,12 @@ byId("save-loc").addEventListener("click", async () => {
   }
 });
 
+// Distances in the offer list follow the location as soon as it changes.
+locForm.addEventListener("change", () => {
+  offset = 0;
+  loadOffers();
+});
+
 function filters() {
   const d = new FormData(filterForm);
   const str = (k: string) => String(d.get(k) ?? "").trim() || undefined;
