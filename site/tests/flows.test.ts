@@ -189,6 +189,13 @@ describe("renter", () => {
       await row.getByRole("button", { name: /Settle/ }).click();
       await page.getByRole("dialog").getByRole("button", { name: "Settle now" }).click();
       await page.waitForFunction((id) => document.querySelector(`tr[data-contract-id="${id}"] .badge`)?.textContent === "completed", contract.id, { timeout: 10_000 });
+
+      // The balance history shows the credit and the contract's hold, newest first.
+      await page.locator("#ledger summary").click();
+      await page.locator("#ledger-body tr td.mono").first().waitFor();
+      const history = await page.locator("#ledger-body").textContent();
+      expect(history).toContain("Credit");
+      expect(history).toContain("Hold for a contract");
       await settle(page);
       expect(errors).toEqual([]);
     } finally {
@@ -290,6 +297,18 @@ describe("provider", () => {
       await page.waitForFunction(() => document.querySelector("#keys-body")?.textContent?.includes("rack-7 agent"));
       // The listing shows only the prefix, never the key itself.
       await expect(page.locator("#keys-body").textContent()).resolves.not.toContain(key);
+      // Payouts: a malformed account is refused next to the field; a well-formed one is saved.
+      await page.locator("#payouts summary").click();
+      await page.getByLabel("Stripe connected account").fill("not-an-account");
+      await page.getByRole("button", { name: "Save account" }).click();
+      await expect(page.locator("#acct-error").textContent()).resolves.toMatch(/acct_/);
+      await page.getByLabel("Stripe connected account").fill("acct_1E2eTestAccount");
+      await page.getByRole("button", { name: "Save account" }).click();
+      await page.locator("#payout-status.notice-success").waitFor();
+      await page.waitForFunction(() => document.querySelector("#payout-summary")?.textContent === "to acct_1E2eTestAccount");
+      // Nothing earned yet: below the minimum, so no payout can be asked for.
+      await expect(page.getByRole("button", { name: "Pay out pending earnings" }).isDisabled()).resolves.toBe(true);
+
       // The new key really works for the agent.
       const nodes = await call(stack.url, "/api/nodes?limit=5", { apiKey: key });
       expect(nodes.nodes.length).toBeGreaterThan(0);

@@ -299,6 +299,49 @@ budgetForm.addEventListener("submit", async (ev) => {
 });
 if (!canAct) byId("budget-card").hidden = true;
 
+// ---- balance history (the ledger), loaded when opened ----
+const KIND: Record<string, string> = {
+  topup: "Top-up",
+  credit: "Credit",
+  hold: "Hold for a contract",
+  release: "Hold released",
+  charge: "Charge",
+  provider_earning: "Provider earning",
+  platform_fee: "Platform fee",
+  payout: "Payout",
+  refund: "Refund",
+};
+interface LedgerEntry { id: string; kind: string; amount_usd: number; contract_id: string | null; memo?: string | null; created_at: string; hash: string }
+
+async function loadLedger() {
+  const body = byId("ledger-body");
+  body.replaceChildren(loadingRow(5, "Loading history…"));
+  try {
+    const { entries } = await api<{ entries: LedgerEntry[] }>("/api/billing/ledger", { query: { limit: 50 } });
+    body.replaceChildren(
+      ...(entries.length
+        ? entries.map((e) =>
+            el(
+              "tr",
+              {},
+              el("td", { title: fmtDateTime(e.created_at) }, fmtRelative(e.created_at)),
+              el("td", {}, el("div", {}, KIND[e.kind] ?? e.kind), e.memo ? el("div", { class: "cell-sub" }, e.memo) : null),
+              el("td", { class: `num ${e.amount_usd >= 0 ? "amount-in" : "amount-out"}` }, `${e.amount_usd > 0 ? "+" : ""}${fmtUSD(e.amount_usd)}`),
+              el("td", { class: "mono" }, e.contract_id ? shortId(e.contract_id) : "—"),
+              el("td", { class: "mono", title: e.hash }, `${e.hash.slice(0, 12)}…`),
+            ),
+          )
+        : [messageRow(5, "No balance movements yet.")]),
+    );
+  } catch (e) {
+    body.replaceChildren(messageRow(5, `History could not be loaded: ${errorMessage(e)}`, "error"));
+  }
+}
+byId<HTMLDetailsElement>("ledger").addEventListener("toggle", (ev) => {
+  if ((ev.currentTarget as HTMLDetailsElement).open) loadLedger();
+});
+if (!canAct) byId("ledger").hidden = true;
+
 let debounce: ReturnType<typeof setTimeout> | null = null;
 loadContracts(true);
 loadBalance();

@@ -1,6 +1,6 @@
 import { api, ApiError, errorMessage, getMe, type ApiKeyInfo, type MnemoNode } from "../lib/api";
 import { drawChart, PALETTE, shortTime } from "../lib/charts";
-import { badge, el, loadingRow, messageRow, openDialog, setBusy, showFieldErrors, showStatus } from "../lib/dom";
+import { badge, clearFieldErrors, el, loadingRow, messageRow, openDialog, setBusy, setFieldError, showFieldErrors, showStatus } from "../lib/dom";
 import { fmtGB, fmtPricePerHour, fmtPricePerSec, fmtRelative, fmtUSD } from "../lib/format";
 import { getUser } from "../lib/session";
 
@@ -188,16 +188,71 @@ async function loadEarningsChart() {
   );
 }
 
+interface Earnings {
+  earned_usd: number;
+  paid_out_usd: number;
+  pending_usd: number;
+  min_payout_usd?: number;
+  stripe_account_id?: string | null;
+}
+
+function showEarnings(e: Earnings) {
+  byId("e-earned").textContent = fmtUSD(e.earned_usd);
+  byId("e-pending").textContent = fmtUSD(e.pending_usd);
+  byId("e-paid").textContent = fmtUSD(e.paid_out_usd);
+  const min = e.min_payout_usd;
+  const acct = e.stripe_account_id ?? null;
+  byId("payout-summary").textContent = acct ? `to ${acct}` : "no payout account yet";
+  (byId<HTMLFormElement>("account-form").elements.namedItem("stripe_account_id") as HTMLInputElement).value = acct ?? "";
+  byId("payout-rule").textContent =
+    min == null ? `${fmtUSD(e.pending_usd)} pending.` : `${fmtUSD(e.pending_usd)} pending; payouts start at ${fmtUSD(min)}.`;
+  byId<HTMLButtonElement>("payout-btn").disabled = !acct || (min != null && e.pending_usd < min);
+}
+
 async function loadEarnings() {
   try {
-    const e = await api<{ earned_usd: number; paid_out_usd: number; pending_usd: number }>("/api/billing/earnings");
-    byId("e-earned").textContent = fmtUSD(e.earned_usd);
-    byId("e-pending").textContent = fmtUSD(e.pending_usd);
-    byId("e-paid").textContent = fmtUSD(e.paid_out_usd);
+    showEarnings(await api<Earnings>("/api/billing/earnings"));
   } catch (e) {
+    byId("payout-summary").textContent = "unavailable";
     showStatus(byId("earnings-status"), `Earnings unavailable: ${errorMessage(e)}`, "error");
   }
 }
+
+const accountForm = byId<HTMLFormElement>("account-form");
+accountForm.addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  clearFieldErrors(accountForm);
+  const id = String(new FormData(accountForm).get("stripe_account_id") ?? "").trim();
+  if (!/^acct_[A-Za-z0-9]{6,64}$/.test(id)) return setFieldError(accountForm, "stripe_account_id", "A Stripe connected account id looks like acct_1A2b3C4d5E.");
+  const button = accountForm.querySelector<HTMLButtonElement>('button[type="submit"]')!;
+  setBusy(button, true, "Saving…");
+  try {
+    await api("/api/billing/payout-account", { method: "PUT", body: { stripe_account_id: id } });
+    showStatus(byId("payout-status"), "Payout account saved.", "success");
+    loadEarnings();
+  } catch (e) {
+    if (e instanceof ApiError && e.fieldErrors.length) {
+      const rest = showFieldErrors(accountForm, e.fieldErrors);
+      if (rest.length) showStatus(byId("payout-status"), rest.join(" "), "error");
+    } else showStatus(byId("payout-status"), errorMessage(e), "error");
+  } finally {
+    setBusy(button, false);
+  }
+});
+
+byId("payout-btn").addEventListener("click", async () => {
+  const button = byId<HTMLButtonElement>("payout-btn");
+  setBusy(button, true, "Paying out…");
+  try {
+    const res = await api<{ payout: { amount_usd: number; destination: string }; earnings: Earnings }>("/api/billing/payouts", { method: "POST", body: {} });
+    showStatus(byId("payout-status"), `Paid out ${fmtUSD(res.payout.amount_usd)} to ${res.payout.destination}.`, "success");
+    setBusy(button, false);
+    showEarnings(res.earnings);
+  } catch (e) {
+    setBusy(button, false);
+    showStatus(byId("payout-status"), errorMessage(e), "error");
+  }
+});
 
 async function showNode(id: string) {
   const dialog = byId<HTMLDialogElement>("node-detail");
