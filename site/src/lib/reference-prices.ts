@@ -1,5 +1,6 @@
-// The cloud price the home page compares against. It is a published list price copied by hand:
-// re-check it on the source page before changing the copy, and update `listedAs` with the date.
+// The cloud price the home page compares against: a published list price copied by hand, as it
+// stood in `listedAs`. This build machine is offline, so it was not re-read here; re-check it
+// on the source page before a release and update `listedAs` with the date it was read.
 export const CLOUD_REFERENCE = {
   provider: "AWS",
   instance: "EC2 r7i.large",
