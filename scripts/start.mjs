@@ -3,7 +3,7 @@
 // the demo nodes heartbeating, and run one real `mnemo-agent` against it. Local only: the demo
 // accounts below never exist anywhere else.
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { ROOT, startWorker } from "./lib/worker-server.mjs";
@@ -99,6 +99,13 @@ async function startDemoAgent(url, provider) {
   const key = await call(url, "POST", "/api/auth/api-keys", { name: "demo agent (npm start)" }, provider.access_token);
   const config = join(ROOT, ".mnemo-agent.demo.json");
   const bin = join(ROOT, "agent", "bin", "mnemo-agent.mjs");
+  // A config kept from an older local database may name a node this provider no longer owns:
+  // start that agent afresh instead of letting it stop on a 403.
+  if (existsSync(config)) {
+    const saved = JSON.parse(readFileSync(config, "utf8"));
+    const mine = await call(url, "GET", "/api/nodes?mine=true&limit=500", undefined, provider.access_token);
+    if (saved.node_id && !(mine.body?.nodes ?? []).some((n) => n.id === saved.node_id)) rmSync(config);
+  }
   const init = spawnSync(process.execPath, [bin, "init", "--config", config, "--force", "--api-url", url, "--api-key", key.body.api_key, "--region", "eu-west", "--name", "this-machine", "--latitude", "52.52", "--longitude", "13.405"], { cwd: ROOT, encoding: "utf8" });
   if (init.status !== 0) {
     log("could not configure the demo agent:", init.stderr || init.stdout);
