@@ -15,6 +15,7 @@
 import { pathToFileURL } from "node:url";
 import { type Candidate, type MatchRequest, type NodeType, matchNodes } from "../worker/src/domain/matching";
 import { NodeIndex } from "../worker/src/domain/spatial-index";
+import { mulberry32 } from "../worker/test/prng";
 
 export interface MatchingBenchResult {
   name: string;
@@ -39,16 +40,6 @@ const REGION = "eu-central";
 const LAT0 = 43, LNG0 = 3, SPAN = 10;
 const NEAR_ME_TARGET_MS = 10;
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function gaussian(rnd: () => number): number {
   return Math.sqrt(-2 * Math.log(1 - rnd())) * Math.cos(2 * Math.PI * rnd());

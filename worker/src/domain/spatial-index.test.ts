@@ -2,17 +2,8 @@ import { describe, expect, it } from "vitest";
 import { haversineKm } from "./geo";
 import { type Candidate, type MatchRequest, type NodeType, filterOffers, matchNodes } from "./matching";
 import { NodeIndex, topK } from "./spatial-index";
+import { mulberry32 } from "../../test/prng";
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const TYPES: NodeType[] = ["datacenter", "edge_cluster", "mist_node"];
 
