@@ -233,6 +233,19 @@ describe("failover", () => {
     expect(after).toMatchObject({ status: "failed", failed_over_to: null, end_reason: "rejected by the node" });
     expect(await balance(renter)).toMatchObject({ held_usd: 0 });
     expect((await env.DB.prepare("SELECT failed_contracts FROM nodes WHERE id = ?").bind(node.id).first<any>()).failed_contracts).toBe(1);
+    // The failure lowers the node's reliability at its next heartbeat (5 points per failure in 30 days).
+    const scoreBefore = (await api("GET", `/api/nodes/${node.id}`, { token: p.token })).body.node.uptime_score;
+    await rewindHeartbeat(node.id);
+    await heartbeat(p, node.id, { available_ram_gb: 32, available_vram_gb: 0 });
+    const scoreAfter = (await api("GET", `/api/nodes/${node.id}`, { token: p.token })).body.node.uptime_score;
+    expect(scoreBefore - scoreAfter).toBeGreaterThan(4.5);
+    expect(scoreAfter).toBeLessThan(91);
+    // A failure older than the 30-day window no longer counts.
+    await env.DB.prepare("UPDATE contracts SET ended_at = ? WHERE id = ?").bind(Date.now() - 31 * 86_400_000, k.id).run();
+    await rewindHeartbeat(node.id);
+    await heartbeat(p, node.id, { available_ram_gb: 32, available_vram_gb: 0 });
+    const scoreLater = (await api("GET", `/api/nodes/${node.id}`, { token: p.token })).body.node.uptime_score;
+    expect(scoreLater).toBeGreaterThan(scoreAfter + 4.5);
   });
 });
 

@@ -70,13 +70,16 @@ export const heartbeat: H<typeof routes.heartbeat> = async (c) => {
   const now = Date.now();
 
   // Reliability: the share of expected heartbeats received over the last 30 days (domain/reliability.ts).
-  const received = await c.env.DB.prepare(`SELECT COUNT(*) AS n FROM node_metrics WHERE node_id = ? AND recorded_at > ?`)
-    .bind(id, now - 30 * 86_400_000)
-    .first<{ n: number }>();
+  // Both counts cover the same 30-day window, so an old failure stops weighing on the score.
+  const windowStart = now - 30 * 86_400_000;
+  const [received, failed] = await c.env.DB.batch<{ n: number }>([
+    c.env.DB.prepare(`SELECT COUNT(*) AS n FROM node_metrics WHERE node_id = ? AND recorded_at > ?`).bind(id, windowStart),
+    c.env.DB.prepare(`SELECT COUNT(*) AS n FROM contracts WHERE node_id = ? AND status = 'failed' AND ended_at > ?`).bind(id, windowStart),
+  ]);
   const score = uptimeScore({
-    heartbeatsReceived: (received?.n ?? 0) + 1,
+    heartbeatsReceived: (received.results[0]?.n ?? 0) + 1,
     expectedHeartbeats: expectedHeartbeats({ registeredAtMs: node.createdAt, nowMs: now, intervalSec: Math.max(interval, 1) }) + 1,
-    failedContracts: node.failedContracts,
+    failedContracts: failed.results[0]?.n ?? 0,
   });
 
   // The rate limit and the write are one conditional statement: two racing heartbeats cannot both pass.
