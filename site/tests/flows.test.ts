@@ -215,12 +215,12 @@ describe("renter", () => {
       await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: stack.url });
       await page.goto(`${stack.url}/contracts`);
       await page.locator(`tr[data-contract-id="${contract.id}"]`).getByRole("button", { name: /Details/ }).click();
-      const url = page.getByLabel("Lease URL", { exact: true });
+      const url = page.getByRole("textbox", { name: "Lease URL", exact: true });
       await url.waitFor();
       // A token signed for the same contract and term: the same URL up to the token's iat.
       const shown = await url.inputValue();
       expect(shown).toMatch(new RegExp(`^redis://${contract.id}:[\\w-]+\\.[\\w-]+\\.[\\w-]+@127\\.0\\.0\\.1:7379/0$`));
-      await expect(page.getByLabel("redis-cli command").inputValue()).resolves.toBe(`redis-cli -u '${shown}' PING`);
+      await expect(page.getByRole("textbox", { name: "redis-cli command" }).inputValue()).resolves.toBe(`redis-cli -u '${shown}' PING`);
       await page.getByRole("button", { name: "Copy lease URL" }).click();
       await expect(page.getByRole("button", { name: "Copy lease URL" }).textContent()).resolves.toBe("Copied");
       await expect(page.evaluate(() => navigator.clipboard.readText())).resolves.toBe(shown);

@@ -311,6 +311,20 @@ describe("the push channel", () => {
   });
 });
 
+describe("the OpenAPI document", () => {
+  it("describes ready, reject, the lease's URL fields, the lease reports and the contract's lease fields", async () => {
+    const doc = (await api("GET", "/api/openapi.json")).body;
+    expect(doc.paths["/api/nodes/{id}/contracts/{contract_id}/ready"].post.description).toMatch(/LEASE_READY_TIMEOUT_SEC/);
+    expect(doc.paths["/api/nodes/{id}/contracts/{contract_id}/reject"].post).toBeTruthy();
+    expect(Object.keys(doc.components.schemas.ContractLease.properties)).toEqual(expect.arrayContaining(["endpoint", "username", "password", "url", "protocol", "tls"]));
+    expect(Object.keys(doc.components.schemas.Contract.properties)).toEqual(expect.arrayContaining(["lease_receipt", "measured_egress_gb"]));
+    expect(doc.components.schemas.Heartbeat.properties).toHaveProperty("lease_reports");
+    expect(doc.components.schemas.Heartbeat.properties).toHaveProperty("endpoint");
+    expect(doc.info.description).toMatch(/\/ws\/nodes\/\{node_id\}/);
+    expect(doc.info.description).toMatch(/LEASE_REPORT_WAIT_SEC/);
+  });
+});
+
 describe("the lease for renters", () => {
   it("carries the endpoint, the credentials and a redis:// URL", async () => {
     const { p, node, renter } = await market({ endpoint: "10.1.2.3:7400" });
