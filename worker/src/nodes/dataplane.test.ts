@@ -1,7 +1,7 @@
 // The worker's side of the data plane: node endpoints, ready/reject, the ready timeout, the push
 // channel to the node's agent, the lease URL and the agent's lease reports.
 import { describe, expect, it } from "vitest";
-import { runDurableObjectAlarm, SELF } from "cloudflare:test";
+import { runDurableObjectAlarm, runInDurableObject, SELF } from "cloudflare:test";
 import { api, credit, env, expectError, ready, register, registerNode, type Account } from "../../test/helpers";
 import { clientRow, ledgerOf } from "../../test/money";
 
@@ -241,6 +241,10 @@ async function until(what: string, ok: () => boolean, ms = 5000) {
   }
 }
 
+/** The latest contract list a socket received (pings may come in between). */
+const lists = (messages: any[]) => messages.filter((m) => m.type === "contracts").map((m) => m.data.contracts);
+const latest = (messages: any[]) => lists(messages).at(-1) ?? [];
+
 const apiKey = async (a: Account) => (await api("POST", "/api/auth/api-keys", { token: a.token, body: { name: "agent" } })).body.api_key as string;
 
 describe("the push channel", () => {
@@ -249,9 +253,9 @@ describe("the push channel", () => {
     const key = await apiKey(p);
     const { res, messages, ws } = await connect(node.id, { "x-api-key": key });
     expect(res.status).toBe(101);
-    await until("the first list", () => messages.length >= 1);
-    expect(messages[0]).toEqual({ type: "contracts", data: { contracts: [] } });
-    const last = () => messages.filter((m) => m.type === "contracts").at(-1).data.contracts;
+    await until("the first list", () => lists(messages).length >= 1);
+    expect(messages.find((m) => m.type === "contracts")).toEqual({ type: "contracts", data: { contracts: [] } });
+    const last = () => latest(messages);
 
     const k = await create(renter, node.id, 8, 600);
     await until("the new contract", () => last().some((c: any) => c.id === k.id));
@@ -265,10 +269,17 @@ describe("the push channel", () => {
     await until("the later end", () => last()[0]?.end_time === ext.body.contract.end_time);
     expect(Date.parse(ext.body.contract.end_time) - Date.parse(active.end_time)).toBe(60_000);
 
-    const count = messages.length;
+    const count = lists(messages).length;
     await api("POST", `/api/contracts/${k.id}/settle`, { token: renter.token });
-    await until("the list without it", () => messages.length > count && last().length === 0);
-    expect(messages.every((m) => m.type === "contracts")).toBe(true); // no market_update noise for agents
+    await until("the list without it", () => lists(messages).length > count && last().length === 0);
+    expect(messages.every((m) => m.type === "contracts" || m.type === "ping")).toBe(true); // no market_update noise for agents
+    // The region's clock pings agents (at most every 25 s) so a dead connection is noticed.
+    await runInDurableObject(stub(node.region), (o: any) => {
+      o.lastNodePing = 0;
+    });
+    const pings = messages.filter((m) => m.type === "ping").length;
+    await runDurableObjectAlarm(stub(node.region));
+    await until("a ping", () => messages.filter((m) => m.type === "ping").length > pings);
     ws!.close();
   });
 
@@ -282,14 +293,14 @@ describe("the push channel", () => {
     const key = await apiKey(p);
     const toA = await connect(a.id, { "x-api-key": key });
     const toB = await connect(b.id, { "x-api-key": key });
-    await until("both first lists", () => toA.messages.length >= 1 && toB.messages.length >= 1);
+    await until("both first lists", () => lists(toA.messages).length >= 1 && lists(toB.messages).length >= 1);
     const k = await create(renter, a.id, 16, 600);
-    await until("delivery to A", () => toA.messages.at(-1).data.contracts.length === 1);
+    await until("delivery to A", () => latest(toA.messages).length === 1);
     const r = await api("POST", `/api/nodes/${a.id}/contracts/${k.id}/reject`, { token: p.token });
     const replacement = r.body.contract.failed_over_to;
-    await until("A's empty list", () => toA.messages.at(-1).data.contracts.length === 0);
-    await until("delivery to B", () => toB.messages.at(-1).data.contracts.some((c: any) => c.id === replacement));
-    expect(toB.messages.some((m) => m.data.contracts.some((c: any) => c.id === k.id))).toBe(false);
+    await until("A's empty list", () => latest(toA.messages).length === 0);
+    await until("delivery to B", () => latest(toB.messages).some((c: any) => c.id === replacement));
+    expect(lists(toB.messages).some((l) => l.some((c: any) => c.id === k.id))).toBe(false);
     toA.ws!.close();
     toB.ws!.close();
   });

@@ -57,7 +57,8 @@ Reports: every heartbeat carries \`lease_reports\`, the counters of each open le
 ends the node sends its receipt (\`final: true\`, the keyspace digest and when it was wiped). The latest
 counters are kept per contract until the receipt freezes them; contracts show \`lease_receipt\` and
 \`measured_egress_gb\` (bytes_out / 2^30; once settled, the figure billed). Settlement bills the
-measured bytes_out at the offer's egress price (rounded up to the micro-USD); it waits for the
+measured bytes_out at the offer's egress price (rounded up to the micro-USD), never more bytes than the
+node's declared bandwidth could carry over the time held; it waits for the
 receipt up to LEASE_REPORT_WAIT_SEC (default 120) after the end with a delayed queue retry (a receipt
 that arrives sooner settles the contract at once), then uses the last counters, and uses the renter's
 \`actual_egress_gb\` only where the node reported nothing. A contract that fails over is settled at

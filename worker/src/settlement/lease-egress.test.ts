@@ -157,6 +157,17 @@ describe("settlement waits for the node's receipt", () => {
     expect(row.total_cost_micro).toBe(TIME_COST + 50_000);
   });
 
+  it("never bills more bytes than the node's declared bandwidth could carry in the time held", async () => {
+    const { s, k } = await running();
+    await report(s, k.id, 100 * GB, true); // 100 GB in 91 s at 1,000 Mbps is impossible
+    await endedWithoutMessage(k, 121_000);
+    await deliver(k.id);
+    // 1,000 Mbps × 125,000 B/s per Mbps × 91 s = 11,375,000,000 B → × 50,000 / 2^30 = 529,689.1… → 529,690 micro.
+    const row = await contractRow(k.id);
+    expect(row.total_cost_micro).toBe(TIME_COST + 529_690);
+    expect((await api("GET", `/api/contracts/${k.id}`, { token: s.renter.token })).body.contract.measured_egress_gb).toBe(11_375_000_000 / GB);
+  });
+
   it("does not wait for a contract that never became active", async () => {
     const s = await market(1, { price_per_gb_sec: 0.000001234, total_ram_gb: 64, total_vram_gb: 24, egress_price_per_gb: 0.05 });
     const k = await createContract(s, { ram_gb: 16, vram_gb: 8, duration_sec: 3600 });
