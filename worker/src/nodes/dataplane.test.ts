@@ -4,6 +4,10 @@ import { describe, expect, it } from "vitest";
 import { runDurableObjectAlarm, runInDurableObject, SELF } from "cloudflare:test";
 import { api, credit, env, expectError, ready, register, registerNode, type Account } from "../../test/helpers";
 import { clientRow, ledgerOf } from "../../test/money";
+import { eq } from "drizzle-orm";
+import { createDb } from "../db/client";
+import { contracts } from "../db/schema";
+import { failOver, portsFor } from "../contracts/lifecycle";
 
 const stub = (region: string) => env.REGION_CLUSTER.get(env.REGION_CLUSTER.idFromName(region));
 const GB = 2 ** 30;
@@ -217,6 +221,20 @@ describe("reject and the ready timeout", () => {
     await env.DB.prepare("UPDATE contracts SET created_at = created_at - 3600000 WHERE id = ?").bind(fresh.id).run();
     await runDurableObjectAlarm(stub(node.region));
     expect((await contract(renter, fresh.id)).status).toBe("active");
+  });
+});
+
+describe("a ready racing the timeout sweep", () => {
+  it("wins: the sweep ends a contract only while it is still pending", async () => {
+    const { p, node, renter } = await market();
+    const k = await create(renter, node.id, 8, 600);
+    // The sweep read the contract while it was pending, then the node's ready landed.
+    const stale = await createDb(env.DB).select().from(contracts).where(eq(contracts.id, k.id)).get();
+    await ready(p, node.id, k.id);
+    const after = await failOver(portsFor(env), stale!, "not made ready by the node within 60 s", Date.now(), { onlyPending: true });
+    expect(after).toMatchObject({ status: "active", endedAt: null });
+    expect(await contract(renter, k.id)).toMatchObject({ status: "active", ended_at: null });
+    expect((await stub(node.region).getNode(node.region, node.id))!.heldRamGb).toBe(8);
   });
 });
 
