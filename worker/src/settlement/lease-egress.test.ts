@@ -83,6 +83,7 @@ describe("egress is what the node measured", () => {
     const { s, k } = await running();
     await report(s, k.id, GB); // live counters
     await report(s, k.id, 2 * GB + GB / 4, true); // the receipt: 2.25 GB → 112,500 micro
+    await shiftStart(k.id, 90_500); // right before the settle, so the time held stays 91 started seconds
     const r = await api("POST", `/api/contracts/${k.id}/settle`, { token: s.renter.token, body: { actual_egress_gb: 7 } });
     expect(r.status).toBe(200);
     const row = await settled(k.id);
@@ -98,6 +99,7 @@ describe("egress is what the node measured", () => {
 
   it("uses the renter's actual_egress_gb only when the node reported nothing", async () => {
     const { s, k } = await running();
+    await shiftStart(k.id, 90_500);
     await api("POST", `/api/contracts/${k.id}/settle`, { token: s.renter.token, body: { actual_egress_gb: 2 } });
     const row = await settled(k.id);
     expect(row.total_cost_micro).toBe(TIME_COST + 100_000);
