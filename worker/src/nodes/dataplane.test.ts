@@ -201,6 +201,17 @@ describe("reject and the ready timeout", () => {
     expectError(await api("POST", `/api/nodes/${node.id}/contracts/${done.id}/reject`, { token: p.token }), 409, "conflict");
   });
 
+  it("a heartbeat may reject up to 1,000 contracts at once (unknown ids are ignored)", async () => {
+    const { p, node, renter } = await market();
+    const k = await create(renter, node.id, 8, 600);
+    const ids = [...Array.from({ length: 999 }, () => crypto.randomUUID()), k.id];
+    const hb = await heartbeat(p, node.id, { rejected_contracts: ids });
+    expect(hb.status, JSON.stringify(hb.body)).toBe(200);
+    expect(hb.body.contracts).toEqual([]);
+    expect(await contract(renter, k.id)).toMatchObject({ status: "failed", end_reason: "rejected by the node" });
+    await expectNeverCharged(renter, k.id);
+  });
+
   it("the region's alarm fails over a contract not made ready within LEASE_READY_TIMEOUT_SEC, never charged", async () => {
     const { p, node, renter } = await market();
     const late = await create(renter, node.id, 8, 600);
@@ -292,9 +303,10 @@ describe("the push channel", () => {
     await until("the list without it", () => lists(messages).length > count && last().length === 0);
     expect(messages.every((m) => m.type === "contracts" || m.type === "ping")).toBe(true); // no market_update noise for agents
     // The region's clock pings agents (at most every 25 s) so a dead connection is noticed.
-    await runInDurableObject(stub(node.region), (o: any) => {
+    const reset = (o: { lastNodePing: number }) => {
       o.lastNodePing = 0;
-    });
+    };
+    await runInDurableObject(stub(node.region) as unknown as DurableObjectStub, reset as never);
     const pings = messages.filter((m) => m.type === "ping").length;
     await runDurableObjectAlarm(stub(node.region));
     await until("a ping", () => messages.filter((m) => m.type === "ping").length > pings);
