@@ -302,7 +302,7 @@ describe("the push channel", () => {
     await api("POST", `/api/contracts/${k.id}/settle`, { token: renter.token });
     await until("the list without it", () => lists(messages).length > count && last().length === 0);
     expect(messages.every((m) => m.type === "contracts" || m.type === "ping")).toBe(true); // no market_update noise for agents
-    // The region's clock pings agents (at most every 25 s) so a dead connection is noticed.
+    // The region's clock pings agents (about once a minute) so a dead connection is noticed.
     const reset = (o: { lastNodePing: number }) => {
       o.lastNodePing = 0;
     };

@@ -44,8 +44,9 @@ end_time, status}]}}\`: the full list of pending and active contracts the node m
 null while pending), sent when the socket opens and after every change of one of them (create, ready,
 extend, renewal, settle, expiry, cancel, failover, reject, ready timeout, retirement). Lists for one
 node are read and sent one at a time, so the last one an agent receives is never older than the last
-change; the heartbeat response carries the same list as the fallback. Unknown message types are to
-be ignored (\`{"type":"ping"}\` may come).
+change; the heartbeat response carries the same list as the fallback. \`{"type":"ping"}\` comes about
+once a minute (a socket silent for much longer is dead: reconnect); other unknown types are to be
+ignored.
 
 Activation: \`pending\` → \`active\` only by \`POST /api/nodes/{id}/contracts/{contract_id}/ready\`, once
 the node has published its endpoint; the term and billing start then. \`…/reject\`, and a node that

@@ -17,8 +17,12 @@ import { nodeContracts } from "../nodes/push";
 const PROVISIONAL_TTL_MS = 120_000;
 /** Tag of every node agent's push socket (besides `node:<id>`). */
 const NODE_SOCKETS = "nodes";
-/** Agents hear from their socket at least this often, so a silently dead connection is noticed. */
-const NODE_PING_EVERY_MS = 25_000;
+/**
+ * Agents hear from their socket about once a minute (the alarm's cadence rounds it up), so a silently
+ * dead connection is noticed, under the ~100 s idle limit of proxies; not more often, since at 60,000
+ * nodes a region would send 60,000 pings each round.
+ */
+const NODE_PING_EVERY_MS = 55_000;
 
 export class RegionCluster extends DurableObject<Env> {
   private region: string | null = null;
