@@ -6,14 +6,23 @@
  * matching from memory, runs the region's clock (alarms) and its WebSockets.
  */
 import { DurableObject } from "cloudflare:workers";
-import type { Env } from "../env";
+import { config, type Env } from "../env";
 import { NodeIndex } from "../domain/spatial-index";
 import type { Candidate, MatchRequest } from "../domain/matching";
 import type { OfferFilter } from "../domain/matching";
 import { availableOf, type NodeLive, type NodeSnapshot, type Reservation, type ReserveResult } from "./types";
 import { loadRegionFromD1, runRegionSweeps } from "./sweeps";
+import { nodeContracts } from "../nodes/push";
 
 const PROVISIONAL_TTL_MS = 120_000;
+/** Tag of every node agent's push socket (besides `node:<id>`). */
+const NODE_SOCKETS = "nodes";
+/**
+ * Agents hear from their socket about once a minute (the alarm's cadence rounds it up), so a silently
+ * dead connection is noticed, under the ~100 s idle limit of proxies; not more often, since at 60,000
+ * nodes a region would send 60,000 pings each round.
+ */
+const NODE_PING_EVERY_MS = 55_000;
 
 export class RegionCluster extends DurableObject<Env> {
   private region: string | null = null;
@@ -187,6 +196,8 @@ export class RegionCluster extends DurableObject<Env> {
     const r = this.reservations.get(contractId);
     if (!r) return false;
     if (r.state !== "held") this.writeReservation({ ...r, state: "held" });
+    // Wake when the node's time to make it ready runs out (the sweep fails it over if it did not).
+    if (r.endTime === null) await this.scheduleAlarm(r.createdAt + config(this.env).leaseReadyTimeoutSec * 1000 + 50);
     return true;
   }
 
@@ -292,6 +303,7 @@ export class RegionCluster extends DurableObject<Env> {
   override async alarm(): Promise<void> {
     if (!this.region) return;
     const now = Date.now();
+    this.pingNodeSockets(now);
     // Reservations whose contract never reached D1 (the request died half-way) are given back.
     const stale = [...this.reservations.values()].filter((r) => r.state === "provisional" && now - r.createdAt > PROVISIONAL_TTL_MS);
     const result = await runRegionSweeps(this.env, this.region, this, now, stale.map((r) => r.contractId));
@@ -312,6 +324,8 @@ export class RegionCluster extends DurableObject<Env> {
 
   override async fetch(request: Request): Promise<Response> {
     if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") return new Response("expected a WebSocket upgrade", { status: 426 });
+    const nodeId = request.headers.get("x-mnemo-node-id");
+    if (nodeId) return this.acceptNodeSocket(request, nodeId);
     const clientUserId = request.headers.get("x-mnemo-user-id");
     const region = request.headers.get("x-mnemo-region");
     if (!clientUserId || !region) return new Response("missing identity", { status: 400 });
@@ -333,6 +347,70 @@ export class RegionCluster extends DurableObject<Env> {
     } catch {
       /* already closed */
     }
+  }
+
+  // ---- the push channel to node agents (nodes/push.ts) ---------------------------------------
+
+  private async acceptNodeSocket(request: Request, nodeId: string): Promise<Response> {
+    const region = request.headers.get("x-mnemo-region");
+    if (!region) return new Response("missing region", { status: 400 });
+    await this.ensureRegion(region);
+    const pair = new WebSocketPair();
+    this.ctx.acceptWebSocket(pair[1], [`node:${nodeId}`, NODE_SOCKETS]);
+    // The list right after the socket opens; the agent reconciles its leases against it.
+    await this.pushNodeContracts(region, nodeId);
+    return new Response(null, { status: 101, webSocket: pair[0] });
+  }
+
+  private nodePushes = new Map<string, { again: boolean }>();
+  private lastNodePing = 0;
+
+  private pingNodeSockets(now: number) {
+    if (now - this.lastNodePing < NODE_PING_EVERY_MS) return;
+    this.lastNodePing = now;
+    for (const ws of this.ctx.getWebSockets(NODE_SOCKETS)) {
+      try {
+        ws.send(`{"type":"ping"}`);
+      } catch {
+        /* closed */
+      }
+    }
+  }
+
+  /**
+   * Sends the node's sockets its current contract list, read from D1 here rather than by the
+   * caller: pushes for one node run one at a time, and a change that lands during a read triggers
+   * one more read, so the last list an agent gets is never older than the last change.
+   */
+  async pushNodeContracts(region: string, nodeId: string): Promise<number> {
+    await this.ensureRegion(region);
+    const tag = `node:${nodeId}`;
+    if (this.ctx.getWebSockets(tag).length === 0) return 0;
+    const running = this.nodePushes.get(nodeId);
+    if (running) {
+      running.again = true;
+      return 0;
+    }
+    const state = { again: true };
+    this.nodePushes.set(nodeId, state);
+    let sent = 0;
+    try {
+      for (let round = 0; state.again && round < 100; round++) {
+        state.again = false;
+        const text = JSON.stringify({ type: "contracts", data: { contracts: await nodeContracts(this.env, nodeId) } });
+        for (const ws of this.ctx.getWebSockets(tag)) {
+          try {
+            ws.send(text);
+            sent++;
+          } catch {
+            /* closed between listing and sending */
+          }
+        }
+      }
+    } finally {
+      this.nodePushes.delete(nodeId);
+    }
+    return sent;
   }
 
   /** contract_update for one client's sockets here. */
@@ -360,6 +438,7 @@ export class RegionCluster extends DurableObject<Env> {
       const payload = { type: "market_update", data: this.marketSummary() };
       const text = JSON.stringify(payload);
       for (const ws of this.ctx.getWebSockets()) {
+        if (this.ctx.getTags(ws).includes(NODE_SOCKETS)) continue; // agents get contracts, not market news
         try {
           ws.send(text);
         } catch {
