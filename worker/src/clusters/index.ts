@@ -2,13 +2,15 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { nanoToPrice } from "../domain/money";
 import { notFound } from "../lib/errors";
 import { createRouter, errors, jsonContent } from "../lib/openapi";
-import { NodeSchema } from "../nodes/schemas";
+import { NodeSchema, RegionName } from "../nodes/schemas";
 import { queryNodes } from "../nodes/service";
 import { regionStub } from "../region/client";
 import { knownRegions } from "../region/regions";
 
 const tags = ["Clusters"];
-const RegionParam = z.object({ region: z.string().min(1).max(64).openapi({ param: { name: "region", in: "path" }, example: "eu-west" }) });
+// A malformed name is 400; a well-formed name no node ever registered in is 404, answered from D1
+// before any Durable Object is addressed, so probing names creates nothing.
+const RegionParam = z.object({ region: RegionName.openapi({ param: { name: "region", in: "path" }, example: "eu-west" }) });
 
 const ClusterSchema = z
   .object({

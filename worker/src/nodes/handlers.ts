@@ -4,7 +4,7 @@ import { toD1 } from "../db/client";
 import { config } from "../env";
 import { nodes, offers, type NodeRow } from "../db/schema";
 import { priceToNano, usdToMicro } from "../domain/money";
-import { expectedHeartbeats, uptimeScore } from "../domain/reliability";
+import { DEFAULT_UPTIME_SCORE, expectedHeartbeats, uptimeScore } from "../domain/reliability";
 import { caller } from "../lib/auth";
 import { ApiError, invalid } from "../lib/errors";
 import type { AppBindings } from "../lib/openapi";
@@ -15,6 +15,9 @@ import type * as routes from "./routes";
 import { assertOwner, heldOf, loadNode, nodeView, queryNodes, snapshotOf, syncNode } from "./service";
 
 type H<R extends RouteConfig> = RouteHandler<R, AppBindings>;
+
+/** The schema allows 3 decimals; this drops the binary noise of e.g. 0.1 + 0.2 before storing. */
+const roundMs = (v: number) => Math.round(v * 1000) / 1000;
 
 export const registerNode: H<typeof routes.registerNode> = async (c) => {
   const b = c.req.valid("json");
@@ -37,10 +40,11 @@ export const registerNode: H<typeof routes.registerNode> = async (c) => {
     reportedRamGb: b.total_ram_gb,
     reportedVramGb: b.total_vram_gb,
     bandwidthMbps: b.bandwidth_mbps,
-    baseLatencyMs: b.base_latency_ms,
+    baseLatencyMs: roundMs(b.base_latency_ms),
     priceNano,
     status: "active",
-    uptimeScore: 95,
+    // The seed's default until the node has a heartbeat record (domain/reliability.ts).
+    uptimeScore: DEFAULT_UPTIME_SCORE,
     heartbeatsReceived: 0,
     failedContracts: 0,
     metadata: b.metadata ? JSON.stringify(b.metadata) : null,
@@ -152,7 +156,7 @@ export const updateNode: H<typeof routes.updateNode> = async (c) => {
     patch.priceNano = nano;
   }
   if (b.bandwidth_mbps !== undefined) patch.bandwidthMbps = b.bandwidth_mbps;
-  if (b.base_latency_ms !== undefined) patch.baseLatencyMs = b.base_latency_ms;
+  if (b.base_latency_ms !== undefined) patch.baseLatencyMs = roundMs(b.base_latency_ms);
   if (b.latitude !== undefined) patch.latitude = b.latitude;
   if (b.longitude !== undefined) patch.longitude = b.longitude;
   if (b.metadata !== undefined) patch.metadata = JSON.stringify(b.metadata);

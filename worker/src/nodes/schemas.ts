@@ -4,7 +4,24 @@ export const NodeType = z.enum(["datacenter", "edge_cluster", "mist_node"]);
 const lat = z.number().min(-90).max(90);
 const lng = z.number().min(-180).max(180);
 const gb = z.number().int().min(0).max(1_000_000);
-const region = z.string().trim().min(1).max(64).regex(/^[a-z0-9][a-z0-9-]*$/, "lowercase letters, digits and dashes, e.g. eu-west");
+/** The one region-name rule, used wherever a region is accepted (body, path, query). */
+export const REGION_PATTERN = /^[a-z0-9][a-z0-9-]{0,63}$/;
+export const REGION_RULE = "lowercase letters, digits and dashes, starting with a letter or digit, at most 64 characters (e.g. eu-west)";
+export const RegionName = z
+  .string()
+  .regex(REGION_PATTERN, `must be ${REGION_RULE}`)
+  .openapi({ pattern: REGION_PATTERN.source, description: `A region name: ${REGION_RULE}. A region exists once a node registered in it.`, example: "eu-west" });
+const region = RegionName;
+/**
+ * Latency in ms, a decimal with at most 3 places (the seed's DECIMAL(8,3): 0.8 is the headline
+ * "<1 ms"). Checked on the value's own decimal representation, so 0.1 passes and 0.0001 does not.
+ */
+export const LatencyMs = z
+  .number()
+  .min(0)
+  .max(60_000)
+  .refine((v) => Number.isFinite(v) && Math.abs(Math.round(v * 1000) - v * 1000) < 1e-6, { message: "must be a number with at most 3 decimals" })
+  .openapi({ description: "Milliseconds, a decimal with at most 3 places", example: 0.8 });
 
 export const NodeSchema = z
   .object({
@@ -24,7 +41,7 @@ export const NodeSchema = z
     held_ram_gb: z.number().int().openapi({ description: "RAM held by pending and active contracts" }),
     held_vram_gb: z.number().int(),
     bandwidth_mbps: z.number().int(),
-    base_latency_ms: z.number().int(),
+    base_latency_ms: z.number().openapi({ description: "Milliseconds, up to 3 decimals", example: 0.8 }),
     price_per_gb_sec: z.number(),
     min_duration_sec: z.number().int(),
     max_duration_sec: z.number().int(),
@@ -33,6 +50,7 @@ export const NodeSchema = z
     uptime_score: z.number(),
     metadata: z.record(z.string(), z.unknown()).nullable(),
     last_heartbeat_at: z.string().nullable(),
+    last_heartbeat: z.string().nullable().openapi({ description: "The seed's name for last_heartbeat_at (the same value): when the node last sent a heartbeat (or registered)" }),
     created_at: z.string(),
     updated_at: z.string(),
   })
@@ -50,7 +68,7 @@ export const RegisterNodeBody = z
     total_ram_gb: gb,
     total_vram_gb: gb,
     bandwidth_mbps: z.number().int().min(0).max(10_000_000),
-    base_latency_ms: z.number().int().min(0).max(60_000),
+    base_latency_ms: LatencyMs,
     price_per_gb_sec: price,
     metadata: z.record(z.string(), z.unknown()).optional(),
     min_duration_sec: z.number().int().min(1).max(31_536_000).default(60),
@@ -98,7 +116,7 @@ export const UpdateNodeBody = z
     name: z.string().trim().min(1).max(100).optional(),
     price_per_gb_sec: price.optional(),
     bandwidth_mbps: z.number().int().min(0).max(10_000_000).optional(),
-    base_latency_ms: z.number().int().min(0).max(60_000).optional(),
+    base_latency_ms: LatencyMs.optional(),
     latitude: lat.optional(),
     longitude: lng.optional(),
     metadata: z.record(z.string(), z.unknown()).optional(),
@@ -108,7 +126,7 @@ export const UpdateNodeBody = z
 
 export const ListNodesQuery = z.object({
   node_type: NodeType.optional(),
-  region: z.string().max(64).optional(),
+  region: RegionName.optional(),
   min_ram: z.coerce.number().int().min(0).optional(),
   min_vram: z.coerce.number().int().min(0).optional(),
   status: z.enum(["active", "maintenance", "offline"]).optional(),

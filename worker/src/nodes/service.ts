@@ -69,6 +69,7 @@ export function nodeView(n: NodeRow, offer: Pick<OfferRow, "minDurationSec" | "m
     uptime_score: n.uptimeScore,
     metadata,
     last_heartbeat_at: iso(n.lastHeartbeatAt),
+    last_heartbeat: iso(n.lastHeartbeatAt),
     created_at: iso(n.createdAt)!,
     updated_at: iso(n.updatedAt)!,
   };
