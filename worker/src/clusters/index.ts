@@ -2,8 +2,8 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { nanoToPrice } from "../domain/money";
 import { notFound } from "../lib/errors";
 import { createRouter, errors, jsonContent } from "../lib/openapi";
-import { NodeSchema, RegionName } from "../nodes/schemas";
-import { queryNodes } from "../nodes/service";
+import { PublicNodeSchema, RegionName } from "../nodes/schemas";
+import { publicNodeView, queryNodes } from "../nodes/service";
 import { regionStub } from "../region/client";
 import { knownRegions } from "../region/regions";
 
@@ -51,11 +51,12 @@ const nodesOf = createRoute({
   path: "/api/clusters/{region}/nodes",
   tags,
   summary: "The region's nodes that are not offline (public)",
+  description: "Public: each node in the public view (PublicNode), never its provider_id, metadata or endpoint. An unknown region is 404.",
   request: {
     params: RegionParam,
     query: z.object({ limit: z.coerce.number().int().min(1).max(500).default(50), offset: z.coerce.number().int().min(0).default(0) }),
   },
-  responses: { 200: jsonContent(z.object({ nodes: z.array(NodeSchema), total_count: z.number().int() }), "Nodes"), ...errors(404) },
+  responses: { 200: jsonContent(z.object({ nodes: z.array(PublicNodeSchema), total_count: z.number().int() }), "Nodes"), ...errors(404) },
 });
 
 const stats = createRoute({
@@ -113,7 +114,8 @@ export const clustersRouter = createRouter()
     const { region } = c.req.valid("param");
     const q = c.req.valid("query");
     await assertRegion(c.env, region);
-    return c.json(await queryNodes(c.env, { region, notOffline: true }, q.limit, q.offset), 200);
+    const page = await queryNodes(c.env, { region, notOffline: true }, q.limit, q.offset);
+    return c.json({ nodes: page.nodes.map(publicNodeView), total_count: page.total_count }, 200);
   })
   .openapi(stats, async (c) => {
     const { region } = c.req.valid("param");

@@ -12,7 +12,7 @@ import { iso } from "../lib/time";
 import { activatePendingForNode, failOverNode, rejectContracts } from "../contracts/lifecycle";
 import { regionStub } from "../region/client";
 import type * as routes from "./routes";
-import { assertOwner, heldOf, loadNode, nodeView, queryNodes, snapshotOf, syncNode } from "./service";
+import { assertOwner, heldOf, loadNode, nodeView, nodeViewFor, queryNodes, snapshotOf, syncNode } from "./service";
 
 type H<R extends RouteConfig> = RouteHandler<R, AppBindings>;
 
@@ -120,8 +120,9 @@ export const heartbeat: H<typeof routes.heartbeat> = async (c) => {
 
 export const listNodes: H<typeof routes.listNodes> = async (c) => {
   const q = c.req.valid("query");
-  const page = await queryNodes(c.env, { nodeType: q.node_type, region: q.region, status: q.status, providerId: q.mine === "true" ? caller(c).id : undefined, minRam: q.min_ram, minVram: q.min_vram }, q.limit, q.offset);
-  return c.json(page, 200);
+  const me = caller(c);
+  const page = await queryNodes(c.env, { nodeType: q.node_type, region: q.region, status: q.status, providerId: q.mine === "true" ? me.id : undefined, minRam: q.min_ram, minVram: q.min_vram }, q.limit, q.offset);
+  return c.json({ nodes: page.nodes.map((n) => nodeViewFor(me, n)), total_count: page.total_count }, 200);
 };
 
 export const getNode: H<typeof routes.getNode> = async (c) => {
@@ -140,7 +141,7 @@ export const getNode: H<typeof routes.getNode> = async (c) => {
       .first<{ total: number; recent: number }>();
     earnings = { total_usd: (e?.total ?? 0) / 1e6, last_30d_usd: (e?.recent ?? 0) / 1e6 };
   }
-  return c.json({ node: nodeView(node, offer, held.ram, held.vram), earnings, active_contracts: counts?.n ?? 0 }, 200);
+  return c.json({ node: nodeViewFor(me, nodeView(node, offer, held.ram, held.vram)), earnings, active_contracts: counts?.n ?? 0 }, 200);
 };
 
 export const updateNode: H<typeof routes.updateNode> = async (c) => {

@@ -56,6 +56,36 @@ export const NodeSchema = z
   })
   .openapi("Node");
 
+/** The view of a node for anyone but its owner and admins (nodes/service.ts PUBLIC_NODE_FIELDS). */
+export const PublicNodeSchema = NodeSchema.pick({
+  id: true,
+  name: true,
+  node_type: true,
+  region: true,
+  latitude: true,
+  longitude: true,
+  total_ram_gb: true,
+  total_vram_gb: true,
+  available_ram_gb: true,
+  available_vram_gb: true,
+  bandwidth_mbps: true,
+  base_latency_ms: true,
+  price_per_gb_sec: true,
+  min_duration_sec: true,
+  max_duration_sec: true,
+  egress_price_per_gb: true,
+  status: true,
+  uptime_score: true,
+  last_heartbeat_at: true,
+  last_heartbeat: true,
+  created_at: true,
+}).openapi("PublicNode", {
+  description: "A node as anyone but its owner and admins sees it: an allow-list that leaves out provider_id, metadata, the reported and held figures, and any field not listed (such as the lease endpoint).",
+});
+
+/** Either view: the full one for the node's owner and admins, the public one for everyone else. */
+export const NodeViewSchema = z.union([NodeSchema, PublicNodeSchema]);
+
 const price = z.number().min(0).max(1).openapi({ description: "USD per GB-second, at most 9 decimals", example: 0.0000008 });
 
 export const RegisterNodeBody = z
