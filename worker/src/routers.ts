@@ -2,8 +2,9 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { AppBindings } from "./lib/openapi";
 import { paymentsRouter } from "./payments";
+import { walletsRouter } from "./payments/wallets";
 import { payoutsRouter } from "./payouts";
 import { analyticsRouter } from "./analytics";
 import { adminOverviewRouter } from "./admin/overview";
 
-export const extraRouters: OpenAPIHono<AppBindings>[] = [paymentsRouter, payoutsRouter, analyticsRouter, adminOverviewRouter];
+export const extraRouters: OpenAPIHono<AppBindings>[] = [paymentsRouter, walletsRouter, payoutsRouter, analyticsRouter, adminOverviewRouter];
