@@ -86,6 +86,30 @@ export const PublicNodeSchema = NodeSchema.pick({
 /** Either view: the full one for the node's owner and admins, the public one for everyone else. */
 export const NodeViewSchema = z.union([NodeSchema, PublicNodeSchema]);
 
+/** Nesting depth of a JSON value, measured without recursion (so no input can exhaust the stack). */
+function jsonDepth(value: unknown): number {
+  let max = 0;
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length) {
+    const [v, d] = stack.pop()!;
+    if (v === null || typeof v !== "object") continue;
+    if (d + 1 > max) max = d + 1;
+    if (max > METADATA_MAX_DEPTH) return max;
+    for (const child of Object.values(v as object)) stack.push([child, d + 1]);
+  }
+  return max;
+}
+export const METADATA_MAX_BYTES = 16 * 1024;
+export const METADATA_MAX_DEPTH = 8;
+/** The owner's free-form notes on a node: a JSON object of at most 16 KiB, nested at most 8 deep. */
+const Metadata = z
+  .record(z.string(), z.unknown())
+  .superRefine((m, ctx) => {
+    if (jsonDepth(m) > METADATA_MAX_DEPTH) ctx.addIssue({ code: "custom", message: `must be nested at most ${METADATA_MAX_DEPTH} levels deep` });
+    else if (new TextEncoder().encode(JSON.stringify(m)).byteLength > METADATA_MAX_BYTES) ctx.addIssue({ code: "custom", message: `must be at most ${METADATA_MAX_BYTES} bytes as JSON` });
+  })
+  .openapi({ description: "Free-form JSON object for the owner (hardware, notes): at most 16 KiB as JSON, nested at most 8 levels. Shown only to the owner and admins." });
+
 const price = z.number().min(0).max(1).openapi({ description: "USD per GB-second, at most 9 decimals", example: 0.0000008 });
 
 export const RegisterNodeBody = z
@@ -100,7 +124,7 @@ export const RegisterNodeBody = z
     bandwidth_mbps: z.number().int().min(0).max(10_000_000),
     base_latency_ms: LatencyMs,
     price_per_gb_sec: price,
-    metadata: z.record(z.string(), z.unknown()).optional(),
+    metadata: Metadata.optional(),
     min_duration_sec: z.number().int().min(1).max(31_536_000).default(60),
     max_duration_sec: z.number().int().min(1).max(31_536_000).default(86_400),
     egress_price_per_gb: z.number().min(0).max(1000).default(0).openapi({ description: "USD per GB of egress, at most 6 decimals" }),
@@ -149,7 +173,7 @@ export const UpdateNodeBody = z
     base_latency_ms: LatencyMs.optional(),
     latitude: lat.optional(),
     longitude: lng.optional(),
-    metadata: z.record(z.string(), z.unknown()).optional(),
+    metadata: Metadata.optional(),
     status: z.enum(["active", "maintenance"]).optional(),
   })
   .openapi("UpdateNode");

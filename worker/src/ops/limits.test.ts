@@ -46,3 +46,21 @@ describe("request bodies over 1 MiB", () => {
     expectError(await post("/api/auth/login", chunked(MiB)), 400, "validation_failed"); // unterminated JSON, within the limit
   });
 });
+
+describe("node metadata is bounded", () => {
+  it("refuses metadata nested deeper than 8 levels or larger than 16 KiB, with the field named", async () => {
+    const { api } = await import("../../test/helpers");
+    const p = await register("provider");
+    const base = { node_type: "datacenter", name: "x", region: "meta-test", total_ram_gb: 1, total_vram_gb: 0, bandwidth_mbps: 1, base_latency_ms: 1, price_per_gb_sec: 0.000001 };
+    const deep = JSON.stringify(base).replace(/\}$/, `,"metadata":{"a":${"[".repeat(50_000)}${"]".repeat(50_000)}}}`);
+    const r1 = await api("POST", "/api/nodes/register", { token: p.token, raw: deep });
+    expectError(r1, 400, "validation_failed");
+    expect(r1.body.error.message).toBe("metadata must be nested at most 8 levels deep");
+    const big = await api("POST", "/api/nodes/register", { token: p.token, body: { ...base, metadata: { notes: "n".repeat(17_000) } } });
+    expectError(big, 400, "validation_failed");
+    expect(big.body.error.details[0]).toEqual({ field: "metadata", message: "must be at most 16384 bytes as JSON" });
+    const ok = await api("POST", "/api/nodes/register", { token: p.token, body: { ...base, metadata: { gpus: [{ model: "RTX 4090", vram_gb: 24 }], notes: "n".repeat(1000) } } });
+    expect(ok.status).toBe(201);
+    expectError(await api("PUT", `/api/nodes/${ok.body.node_id}`, { token: p.token, raw: JSON.stringify({ metadata: JSON.parse(`{"a":${"[".repeat(20)}${"]".repeat(20)}}`) }) }), 400, "validation_failed");
+  });
+});
