@@ -47,6 +47,7 @@ describe("unknown regions conjure nothing", () => {
       expectError(await api("GET", `/api/clusters/${name}/nodes`), 400, "validation_failed");
       expectError(await api("GET", `/api/marketplace?region=${name}`), 400, "validation_failed");
       expectError(await api("GET", `/api/nodes?region=${name}`, { token: p.token }), 400, "validation_failed");
+      expectError(await api("GET", `/api/analytics/market/pricing?region=${name}`), 400, "validation_failed");
     }
     const doc = await api("GET", "/api/openapi.json");
     expect(doc.body.components.schemas.RegisterNode.properties.region.pattern).toBe("^[a-z0-9][a-z0-9-]{0,63}$");
