@@ -78,7 +78,28 @@ beforeAll(async () => {
   apiKey = (await ok("POST", "/api/auth/api-keys", { name: "agent" }, { authorization: `Bearer ${provider.access_token}` })).api_key;
   const renter = await register("renter@agent-e2e.test", "user");
   renterToken = renter.access_token;
+  const admin = await register(ADMIN_EMAIL);
+  await ok("POST", "/api/admin/credits", { user_id: renter.user.id, amount_usd: 100, reason: "agent e2e" }, { authorization: `Bearer ${admin.access_token}` });
 }, 180_000);
+
+/**
+ * Each test sets up what it needs (its own node, agent and contract) instead of inheriting the
+ * previous test's, so any test passes or fails alone, in any order.
+ */
+async function startNode(name: string, extra: Record<string, unknown> = {}) {
+  const configPath = nodeConfig({ name: `${name}-${Math.random().toString(36).slice(2, 8)}`, reserve_ram_gb: 1, ...extra });
+  const agent = start(configPath);
+  const registered = await agent.waitForEvent((e) => e.event === "registered", "registration");
+  return { agent, configPath, nodeId: registered.node_id as string, registered };
+}
+
+/** A 1 GB contract on the node, held by its running agent and active. */
+async function heldContract(agent: AgentProcess, nodeId: string): Promise<string> {
+  const { contract } = await ok("POST", "/api/contracts/create", { node_id: nodeId, ram_gb: 1, vram_gb: 0, duration_sec: 300 }, asRenter());
+  await agent.waitForEvent((e) => e.event === "contract_held" && e.contract_id === contract.id, "holding the contract");
+  await until(async () => (await ok("GET", `/api/contracts/${contract.id}`, undefined, asRenter())).contract.status === "active", "the contract to become active");
+  return contract.id as string;
+}
 
 afterAll(async () => {
   for (const p of running) p.kill("SIGKILL");
@@ -86,15 +107,8 @@ afterAll(async () => {
 });
 
 describe("mnemo-agent against the real worker", () => {
-  let configPath: string;
-  let nodeId: string;
-  let contractId: string;
-
   it("registers with this machine's real RAM, saves node_id, and heartbeats arrive", async () => {
-    configPath = nodeConfig({ reserve_ram_gb: 1 });
-    const agent = start(configPath);
-    const registered = await agent.waitForEvent((e) => e.event === "registered", "registration");
-    nodeId = registered.node_id as string;
+    const { agent, configPath, nodeId, registered } = await startNode("agent-e2e");
     expect(JSON.parse(readFileSync(configPath, "utf8")).node_id).toBe(nodeId);
 
     const totalRamGb = Math.floor((await si.mem()).total / GIB);
@@ -119,15 +133,14 @@ describe("mnemo-agent against the real worker", () => {
     expect(after.last_heartbeat_at).not.toBeNull();
     expect(after.reported_ram_gb).toBeGreaterThan(0);
     expect(after.reported_ram_gb).toBeLessThanOrEqual(totalRamGb - 1);
+    await stop(agent);
   });
 
   it("picks up a contract and the heartbeat activates it", async () => {
-    const agent = running.at(-1)!;
-    const admin = await register(ADMIN_EMAIL);
-    const renterMe = await ok("GET", "/api/auth/me", undefined, asRenter());
-    await ok("POST", "/api/admin/credits", { user_id: renterMe.user.id, amount_usd: 100, reason: "agent e2e" }, { authorization: `Bearer ${admin.access_token}` });
+    const { agent, nodeId } = await startNode("agent-e2e-pickup");
+    await agent.waitFor(() => heartbeats(agent).length >= 1, "a heartbeat");
     const { contract } = await ok("POST", "/api/contracts/create", { node_id: nodeId, ram_gb: 1, vram_gb: 0, duration_sec: 300 }, asRenter());
-    contractId = contract.id;
+    const contractId = contract.id as string;
 
     const held = await agent.waitForEvent((e) => e.event === "contract_held" && e.contract_id === contractId, "holding the contract");
     expect(held.msg).toBe(`holding contract ${contractId} (1 GB RAM, 0 GB VRAM)`);
@@ -141,10 +154,12 @@ describe("mnemo-agent against the real worker", () => {
 
     const listed = await ok("GET", `/api/contracts?node_id=${nodeId}`, undefined, asProvider());
     expect(listed.contracts.map((c: Json) => c.id)).toContain(contractId);
+    await stop(agent);
   });
 
   it("SIGTERM drains the node to maintenance and exits 0 within a few seconds", async () => {
-    const agent = running.at(-1)!;
+    const { agent, nodeId } = await startNode("agent-e2e-drain");
+    await heldContract(agent, nodeId);
     const { code, ms } = await stop(agent, "SIGTERM");
     expect(code).toBe(0);
     expect(ms).toBeLessThan(5000);
@@ -153,6 +168,11 @@ describe("mnemo-agent against the real worker", () => {
   });
 
   it("a restart reuses the node (no duplicate), goes active again, and SIGINT drains it", async () => {
+    const first = await startNode("agent-e2e-restart");
+    const { configPath, nodeId } = first;
+    const contractId = await heldContract(first.agent, nodeId);
+    expect((await stop(first.agent, "SIGTERM")).code).toBe(0);
+    const name = JSON.parse(readFileSync(configPath, "utf8")).name as string;
     const agent = start(configPath, []); // human log mode
     await agent.waitFor((o) => o.includes(`reusing node ${nodeId}`), "reuse of the node");
     await agent.waitFor((o) => /heartbeat: offering/.test(o), "a heartbeat line");
@@ -163,7 +183,7 @@ describe("mnemo-agent against the real worker", () => {
     expect(JSON.parse(readFileSync(configPath, "utf8")).node_id).toBe(nodeId);
     expect((await ok("GET", `/api/nodes/${nodeId}`, undefined, asProvider())).node.status).toBe("active");
     const mine = await ok("GET", "/api/nodes?mine=true&limit=500", undefined, asProvider());
-    expect(mine.nodes.filter((n: Json) => n.name === "agent-e2e")).toHaveLength(1);
+    expect(mine.nodes.filter((n: Json) => n.name === name)).toHaveLength(1);
 
     const { code, ms } = await stop(agent, "SIGINT");
     expect(code).toBe(0);
@@ -173,10 +193,14 @@ describe("mnemo-agent against the real worker", () => {
   });
 
   it("status shows the seller's dashboard", async () => {
+    const { agent, configPath, nodeId } = await startNode("agent-e2e-status");
+    const contractId = await heldContract(agent, nodeId);
+    expect((await stop(agent, "SIGTERM")).code).toBe(0);
+    const name = JSON.parse(readFileSync(configPath, "utf8")).name as string;
     const r = await runCli(["status", "--config", configPath]);
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain("Mnemo node agent-e2e  ·  MAINTENANCE");
+    expect(r.stdout).toContain(`Mnemo node ${name}  ·  MAINTENANCE`);
     expect(r.stdout).toContain(nodeId);
     expect(r.stdout).toMatch(/Capacity\s+\d+ GB RAM, \d+ GB VRAM total/);
     expect(r.stdout).toMatch(/Last heartbeat\s+.*ago/);
@@ -190,8 +214,8 @@ describe("mnemo-agent against the real worker", () => {
   });
 
   it("logs when a contract ends", async () => {
-    const agent = start(configPath);
-    await agent.waitForEvent((e) => e.event === "contract_held" && e.contract_id === contractId, "the contract held");
+    const { agent, nodeId } = await startNode("agent-e2e-end");
+    const contractId = await heldContract(agent, nodeId);
     const settled = await ok("POST", `/api/contracts/${contractId}/settle`, {}, asRenter());
     expect(settled.contract.status).not.toBe("active");
     const ended = await agent.waitForEvent((e) => e.event === "contract_ended" && e.contract_id === contractId, "the contract's end");

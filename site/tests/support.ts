@@ -115,11 +115,8 @@ export async function seedMarket(base: string, opts: { activity?: boolean } = {}
   const renter = await register(base, "user");
   const adminReg = await call(base, "/api/auth/register", { body: { email: ADMIN_EMAIL, password: PASSWORD, role: "user" } });
   const admin: Account = { email: ADMIN_EMAIL, password: PASSWORD, token: adminReg.access_token, expiresIn: adminReg.expires_in, user: adminReg.user };
-  try {
-    await call(base, "/api/admin/credits", { token: admin.token, body: { user_id: renter.user.id, amount_usd: 50, reason: "e2e seed" } });
-  } catch (e) {
-    console.warn(`could not credit the renter (billing not ready?): ${(e as Error).message}`);
-  }
+  // Billing is part of the product: a failed credit fails the seed, loudly.
+  await call(base, "/api/admin/credits", { token: admin.token, body: { user_id: renter.user.id, amount_usd: 50, reason: "e2e seed" } });
   if (opts.activity) await seedActivity(base, renter, key.api_key, nodeIds);
   return { provider, renter, admin, apiKey: key.api_key, nodeIds };
 }
@@ -171,6 +168,12 @@ export async function openPage(browser: Browser, opts: { account?: Account; widt
     );
   }
   const page = await context.newPage();
+  // Requests in flight, for settle(): WebSockets are not requests, so a live page can still be idle.
+  const inflight = new Set<string>();
+  page.on("request", (r) => inflight.add(key(r)));
+  page.on("requestfinished", (r) => inflight.delete(key(r)));
+  page.on("requestfailed", (r) => inflight.delete(key(r)));
+  inflightOf.set(page, inflight);
   const errors: string[] = [];
   page.on("console", (m) => {
     if (m.type() === "error") errors.push(`${m.text()} @ ${m.location().url}`);
@@ -179,9 +182,35 @@ export async function openPage(browser: Browser, opts: { account?: Account; widt
   return { context, page, errors };
 }
 
-/** Waits until no request has been in flight for a moment, so late API errors are caught too. */
-export async function settle(page: Page): Promise<void> {
-  await page.waitForLoadState("networkidle", { timeout: 15_000 }).catch(() => {});
+const inflightOf = new WeakMap<Page, Set<string>>();
+const requestIds = new WeakMap<object, number>();
+let nextRequestId = 0;
+function inflightId(r: object): number {
+  if (!requestIds.has(r)) requestIds.set(r, ++nextRequestId);
+  return requestIds.get(r)!;
+}
+const key = (r: { method(): string; url(): string }) => `${r.method()} ${r.url()}#${inflightId(r)}`;
+
+/**
+ * Waits until no request has been in flight for 500 ms, so late API errors are caught too. It
+ * fails (naming the requests still open) rather than carrying on as if the page had settled.
+ */
+export async function settle(page: Page, timeoutMs = 15_000): Promise<void> {
+  const inflight = inflightOf.get(page);
+  if (!inflight) {
+    await page.waitForLoadState("networkidle", { timeout: timeoutMs });
+    return;
+  }
+  const until = Date.now() + timeoutMs;
+  let quietSince = inflight.size === 0 ? Date.now() : 0;
+  while (Date.now() < until) {
+    if (inflight.size === 0) {
+      quietSince ||= Date.now();
+      if (Date.now() - quietSince >= 500) return;
+    } else quietSince = 0;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`the page did not settle in ${timeoutMs} ms; still in flight: ${[...inflight].map((k) => k.replace(/#\d+$/, "")).join(", ")}`);
 }
 
 export async function shot(page: Page, name: string): Promise<void> {

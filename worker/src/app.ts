@@ -1,5 +1,6 @@
 import { HTTPException } from "hono/http-exception";
 import { cors } from "hono/cors";
+import { bodyLimit } from "hono/body-limit";
 import { matchedRoutes } from "hono/route";
 import { config } from "./env";
 import { createDb } from "./db/client";
@@ -24,6 +25,9 @@ function routeLabel(c: Parameters<typeof matchedRoutes>[0]): string {
   return routes.at(-1)?.path ?? "unmatched";
 }
 
+/** The largest request body accepted (API.md: 413 payload_too_large above it). */
+export const MAX_BODY_BYTES = 1024 * 1024;
+
 export function createApp() {
   const app = createRouter();
 
@@ -34,6 +38,16 @@ export function createApp() {
     await next();
     recordRequest(c.req.method, routeLabel(c), c.res.status, Date.now() - started);
   });
+
+  // No request body over 1 MiB is read, let alone parsed: a declared content-length over the limit
+  // is refused at once, and a chunked body is counted as it streams in and refused past the limit.
+  app.use(
+    "*",
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: (c) => c.json(errorBody("payload_too_large", `request bodies are limited to 1 MiB (${MAX_BODY_BYTES} bytes)`), 413),
+    }),
+  );
 
   // Browsers on other origins only where CORS_ORIGINS allows; the site itself is same-origin.
   app.use("/api/*", async (c, next) => {

@@ -2,10 +2,11 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { AppBindings } from "./lib/openapi";
 import { paymentsRouter } from "./payments";
+import { walletsRouter } from "./payments/wallets";
 import { payoutsRouter } from "./payouts";
 import { analyticsRouter } from "./analytics";
 import { adminOverviewRouter } from "./admin/overview";
 import { nodePushRouter } from "./nodes/push";
 import { nodeReadyRouter } from "./nodes/ready";
 
-export const extraRouters: OpenAPIHono<AppBindings>[] = [paymentsRouter, payoutsRouter, analyticsRouter, adminOverviewRouter, nodeReadyRouter, nodePushRouter];
+export const extraRouters: OpenAPIHono<AppBindings>[] = [paymentsRouter, walletsRouter, payoutsRouter, analyticsRouter, adminOverviewRouter, nodeReadyRouter, nodePushRouter];

@@ -1,6 +1,9 @@
 // Helpers for the money tests: contracts that run, settle and owe; the fake Stripe and Ethereum
 // servers' records; Stripe-signed webhook deliveries.
 import Stripe from "stripe";
+import { secp256k1 } from "@noble/curves/secp256k1.js";
+import { keccak_256 } from "@noble/hashes/sha3.js";
+import { bytesToHex } from "@noble/hashes/utils.js";
 import { expect } from "vitest";
 import { api, credit, env, ready, register, registerNode, type Account, type NodeInput } from "./helpers";
 
@@ -135,4 +138,36 @@ export async function settledContract(s: Setup, opts: { ram_gb: number; vram_gb:
   const r = await api("POST", `/api/contracts/${k.id}/settle`, { token: s.renter.token, ...(opts.egressGb ? { body: { actual_egress_gb: opts.egressGb } } : {}) });
   expect(r.status, JSON.stringify(r.body)).toBe(200);
   return settled(k.id);
+}
+
+/**
+ * A real secp256k1 key pair standing for a renter's Ethereum wallet. It signs like a wallet's
+ * `personal_sign` (EIP-191): keccak-256 of "\x19Ethereum Signed Message:\n" + length + message,
+ * then an ECDSA signature returned as r ‖ s ‖ v with v = 27 + recovery id. Written here from the
+ * libraries directly (not from the product's code), so the product's verification is checked
+ * against an independent signer.
+ */
+export function ethWallet(secretKey: Uint8Array = secp256k1.utils.randomSecretKey()) {
+  const pub = secp256k1.getPublicKey(secretKey, false).subarray(1);
+  const address = "0x" + bytesToHex(keccak_256(pub).subarray(12));
+  return {
+    address,
+    signMessage(message: string): string {
+      const msg = new TextEncoder().encode(message);
+      const digest = keccak_256(new Uint8Array([...new TextEncoder().encode(`\x19Ethereum Signed Message:\n${msg.length}`), ...msg]));
+      const rec = secp256k1.sign(digest, secretKey, { prehash: false, format: "recovered" }); // recid ‖ r ‖ s
+      return "0x" + bytesToHex(rec.subarray(1)) + (27 + rec[0]).toString(16);
+    },
+  };
+}
+
+/** Claims and verifies a fresh wallet for `a` (the API's proof flow); returns the wallet. */
+export async function provenWallet(a: Account) {
+  const w = ethWallet();
+  const claim = await api("POST", "/api/payments/wallets", { token: a.token, body: { blockchain: "ethereum", address: w.address } });
+  expect(claim.status, JSON.stringify(claim.body)).toBe(201);
+  const verified = await api("POST", `/api/payments/wallets/${claim.body.wallet.id}/verify`, { token: a.token, body: { signature: w.signMessage(claim.body.challenge) } });
+  expect(verified.status, JSON.stringify(verified.body)).toBe(200);
+  expect(verified.body.wallet.verified).toBe(true);
+  return w;
 }

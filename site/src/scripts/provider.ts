@@ -96,8 +96,9 @@ async function loadNodes() {
   try {
     const me = await getMe();
     const res = await api<{ nodes: MnemoNode[]; total_count: number }>("/api/nodes", { query: { limit: 500 } });
-    // GET /api/nodes lists the whole market; a provider's page shows only their own.
-    myNodes = res.nodes.filter((n) => n.provider_id === undefined || n.provider_id === me.user.id || me.user.role === "admin");
+    // GET /api/nodes lists the whole market; a provider's page shows only their own. Other
+    // providers' nodes come in the public view, which has no provider_id.
+    myNodes = res.nodes.filter((n) => n.provider_id === me.user.id || me.user.role === "admin");
     body.replaceChildren(...(myNodes.length ? myNodes.map(nodeRow) : [messageRow(8, "No nodes yet. Create an API key and start mnemo-agent on a machine (steps below).")]));
     let total = 0, rented = 0;
     for (const n of myNodes) {

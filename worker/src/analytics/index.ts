@@ -4,6 +4,7 @@ import { ApiError, notFound } from "../lib/errors";
 import { createRouter, errors, jsonContent, security } from "../lib/openapi";
 import { BUCKET_MS, MAX_BUCKETS, clientSpending, marketPricing, marketSupply, nodeEarnings, type Bucket } from "./service";
 import { WindowQuery, parseWindow } from "./window";
+import { RegionName } from "../nodes/schemas";
 
 const tags = ["Analytics"];
 const auth = [...security.bearer];
@@ -95,7 +96,7 @@ const pricingRoute = createRoute({
   tags,
   summary: "Price trend: contracted prices per bucket, and the current offered prices",
   description: `series: per bucket, the GB-weighted average price of the contracts created in it (Σ price × GB / Σ GB, rounded half-up to the nano-USD), their min and max, count and GB (null prices where no contract was made). current: the simple average, min and max of the active nodes' offered prices. Optionally one region. Public. ${windowNote}`,
-  request: { query: SeriesQuery.extend({ region: z.string().min(1).max(64).optional() }) },
+  request: { query: SeriesQuery.extend({ region: RegionName.optional().openapi({ description: "Only this region; a well-formed name with no nodes gives an empty series" }) }) },
   responses: {
     200: jsonContent(
       z.object({

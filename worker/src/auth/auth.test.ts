@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 import jwt from "@tsndr/cloudflare-worker-jwt";
-import { api, env, expectError, register, uniqueEmail } from "../../test/helpers";
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import { api, env, expectError, register, registerNode, uniqueEmail } from "../../test/helpers";
+import { createApp } from "../app";
 import { PBKDF2_ITERATIONS, PBKDF2_MAX_ITERATIONS_ON_WORKERS, generateApiKey, hashPassword, looksLikeApiKey, sha256Hex, verifyPassword } from "../lib/crypto";
 
 describe("passwords and keys (pure parts)", () => {
@@ -55,10 +57,26 @@ describe("register and login", () => {
     expect(a.body.error.details[0].field).toBe("role");
   });
 
-  it("makes ADMIN_EMAILS admins", async () => {
-    const r = await api("POST", "/api/auth/register", { body: { email: "admin@test.mnemo", password: "admin password 123" } });
-    if (r.status === 201) expect(r.body.user.role).toBe("admin");
-    else expectError(r, 409, "conflict");
+  it("makes ADMIN_EMAILS admins (matched case-insensitively), and nobody else", async () => {
+    // Its own app and ADMIN_EMAILS, so the outcome depends on nothing another test registered.
+    const boss = uniqueEmail("boss");
+    const app = createApp();
+    const adminEnv = { ...env, ADMIN_EMAILS: ` other@test.mnemo , ${boss.toUpperCase()} ` };
+    const signUp = async (email: string, role?: string) => {
+      const ctx = createExecutionContext();
+      const res = await app.fetch(new Request("https://mnemo.test/api/auth/register", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ email, password: "admin password 123", ...(role ? { role } : {}) }) }), adminEnv, ctx);
+      await waitOnExecutionContext(ctx);
+      return { status: res.status, body: (await res.json()) as any };
+    };
+    const r = await signUp(boss, "provider");
+    expect(r.status).toBe(201);
+    expect(r.body.user.role).toBe("admin");
+    const row = await env.DB.prepare("SELECT role FROM users WHERE email = ?").bind(boss).first<{ role: string }>();
+    expect(row!.role).toBe("admin");
+    const admin = await api("GET", "/api/admin/overview", { token: r.body.access_token });
+    expect(admin.status).toBe(200);
+    const plain = await signUp(uniqueEmail("plain"));
+    expect(plain.body.user.role).toBe("user");
   });
 
   it("refuses a taken email with 409, even when two sign-ups race", async () => {
@@ -116,6 +134,8 @@ describe("tokens", () => {
 describe("renter profile", () => {
   it("updates the profile and validates it", async () => {
     const u = await register();
+    // default_region must name a region that exists: one node makes eu-west exist.
+    await registerNode(await register("provider"), { region: "eu-west" });
     const r = await api("PUT", "/api/auth/me/client", { token: u.token, body: { default_region: "eu-west", latitude: 52.52, longitude: 13.4, budget_monthly_usd: 250.5, prefer_local: false, max_latency_ms: 20, min_reliability: 90 } });
     expect(r.status).toBe(200);
     expect(r.body.client).toMatchObject({ default_region: "eu-west", latitude: 52.52, longitude: 13.4, budget_monthly_usd: 250.5, prefer_local: false, max_latency_ms: 20, min_reliability: 90 });

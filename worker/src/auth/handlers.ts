@@ -3,21 +3,25 @@ import { and, desc, eq, isNull } from "drizzle-orm";
 import { config } from "../env";
 import { apiKeys, clients, users } from "../db/schema";
 import { usdToMicro } from "../domain/money";
-import { ACCESS_TOKEN_TTL_SEC, caller, issueAccessToken } from "../lib/auth";
+import { ACCESS_TOKEN_TTL_SEC, assertConfigured, caller, issueAccessToken } from "../lib/auth";
 import { dummyPasswordHash, generateApiKey, hashPassword, verifyPassword } from "../lib/crypto";
 import { ApiError, invalid, notFound } from "../lib/errors";
 import type { AppBindings } from "../lib/openapi";
 import { iso } from "../lib/time";
 import type * as routes from "./routes";
 import { clientView, userView } from "./views";
+import { assertLoginAllowed, assertRegistrationAllowed, clientAddress, loginKeys, recordLoginFailure, recordLoginSuccess } from "./throttle";
 
 type H<R extends RouteConfig> = RouteHandler<R, AppBindings>;
 
 export const register: H<typeof routes.register> = async (c) => {
   const body = c.req.valid("json");
+  // A server that cannot sign the session must not create the account first and then fail.
+  assertConfigured(c.env);
   const email = body.email.trim().toLowerCase();
   const role = config(c.env).adminEmails.has(email) ? "admin" : body.role;
   const now = Date.now();
+  await assertRegistrationAllowed(c.env, clientAddress(c.req), now);
   const user = {
     id: crypto.randomUUID(),
     email,
@@ -44,10 +48,18 @@ export const register: H<typeof routes.register> = async (c) => {
 
 export const login: H<typeof routes.login> = async (c) => {
   const { email, password } = c.req.valid("json");
+  assertConfigured(c.env);
+  const now = Date.now();
+  const keys = await loginKeys(email, clientAddress(c.req));
+  await assertLoginAllowed(c.env, keys, now);
   const row = await c.var.db.select().from(users).where(eq(users.email, email.trim().toLowerCase())).get();
   // Same work and same answer whether the email exists or not: no account enumeration.
   const ok = await verifyPassword(password, row?.passwordHash ?? (await dummyPasswordHash()));
-  if (!row || !ok) throw new ApiError("unauthenticated", "wrong email or password");
+  if (!row || !ok) {
+    await recordLoginFailure(c.env, keys, now);
+    throw new ApiError("unauthenticated", "wrong email or password");
+  }
+  await recordLoginSuccess(c.env, keys);
   const accessToken = await issueAccessToken(c.env, row);
   return c.json({ user: userView(row), access_token: accessToken, token_type: "bearer" as const, expires_in: ACCESS_TOKEN_TTL_SEC }, 200);
 };
@@ -68,7 +80,14 @@ export const updateClient: H<typeof routes.updateClient> = async (c) => {
   const me = caller(c);
   const patch: Partial<typeof clients.$inferInsert> = { updatedAt: Date.now() };
   if (body.org_name !== undefined) patch.orgName = body.org_name;
-  if (body.default_region !== undefined) patch.defaultRegion = body.default_region;
+  if (body.default_region !== undefined) {
+    // Only a region that exists: contract updates are pushed to the renter's home region's object,
+    // and an invented name must not bring one into being.
+    if (body.default_region !== null && !(await c.env.DB.prepare(`SELECT 1 AS x FROM clusters WHERE region = ?`).bind(body.default_region).first())) {
+      throw invalid("default_region", "must be a region that exists (GET /api/clusters)");
+    }
+    patch.defaultRegion = body.default_region;
+  }
   if (body.latitude !== undefined) patch.latitude = body.latitude;
   if (body.longitude !== undefined) patch.longitude = body.longitude;
   if (body.prefer_local !== undefined) patch.preferLocal = body.prefer_local ? 1 : 0;

@@ -10,8 +10,12 @@ export const register = createRoute({
   path: "/api/auth/register",
   tags,
   summary: "Create an account (renter or provider)",
+  description: [
+    "Without JWT_SECRET the server answers 500 `misconfigured` before anything is written: no account is created that could not sign in.",
+    "At most 10 sign-up attempts per client address (CF-Connecting-IP) per hour; past that, 429 `rate_limited` with Retry-After until the hour is up. Attempts count, not successes, so a 409 cannot be used to test emails in bulk. Requests without a public client address (local development) have no per-address limit.",
+  ].join("\n\n"),
   request: { body: jsonBody(s.RegisterBody) },
-  responses: { 201: jsonContent(s.SessionSchema, "The new user and an access token"), ...errors(409) },
+  responses: { 201: jsonContent(s.SessionSchema, "The new user and an access token"), ...errors(409, 429, 500) },
 });
 
 export const login = createRoute({
@@ -19,8 +23,12 @@ export const login = createRoute({
   path: "/api/auth/login",
   tags,
   summary: "Exchange email and password for an access token",
+  description: [
+    "A wrong email and a wrong password get the same 401 after the same work (PBKDF2 against the account's hash or a dummy one).",
+    "Throttling: failed logins are counted per email and per client address (CF-Connecting-IP). Past 5 failures for an email (20 from an address), each further failure blocks that email (address) for 1 s, 2 s, 4 s … doubling, at most 15 minutes (1 hour for an address). While blocked the answer is 429 `rate_limited` with Retry-After (seconds), without checking the password; refused attempts are not counted, so a block always ends. Counts are forgotten after 24 h without failures; a successful login clears the email's count (not the address's). Known and unknown emails are throttled alike.",
+  ].join("\n\n"),
   request: { body: jsonBody(s.LoginBody) },
-  responses: { 200: jsonContent(s.SessionSchema, "The user and an access token"), ...errors(401) },
+  responses: { 200: jsonContent(s.SessionSchema, "The user and an access token"), ...errors(401, 429, 500) },
 });
 
 export const me = createRoute({

@@ -2,13 +2,15 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { nanoToPrice } from "../domain/money";
 import { notFound } from "../lib/errors";
 import { createRouter, errors, jsonContent } from "../lib/openapi";
-import { NodeSchema } from "../nodes/schemas";
-import { queryNodes } from "../nodes/service";
+import { PublicNodeSchema, RegionName } from "../nodes/schemas";
+import { publicNodeView, queryNodes } from "../nodes/service";
 import { regionStub } from "../region/client";
 import { knownRegions } from "../region/regions";
 
 const tags = ["Clusters"];
-const RegionParam = z.object({ region: z.string().min(1).max(64).openapi({ param: { name: "region", in: "path" }, example: "eu-west" }) });
+// A malformed name is 400; a well-formed name no node ever registered in is 404, answered from D1
+// before any Durable Object is addressed, so probing names creates nothing.
+const RegionParam = z.object({ region: RegionName.openapi({ param: { name: "region", in: "path" }, example: "eu-west" }) });
 
 const ClusterSchema = z
   .object({
@@ -49,11 +51,12 @@ const nodesOf = createRoute({
   path: "/api/clusters/{region}/nodes",
   tags,
   summary: "The region's nodes that are not offline (public)",
+  description: "Public: each node in the public view (PublicNode), never its provider_id, metadata or endpoint. An unknown region is 404.",
   request: {
     params: RegionParam,
     query: z.object({ limit: z.coerce.number().int().min(1).max(500).default(50), offset: z.coerce.number().int().min(0).default(0) }),
   },
-  responses: { 200: jsonContent(z.object({ nodes: z.array(NodeSchema), total_count: z.number().int() }), "Nodes"), ...errors(404) },
+  responses: { 200: jsonContent(z.object({ nodes: z.array(PublicNodeSchema), total_count: z.number().int() }), "Nodes"), ...errors(404) },
 });
 
 const stats = createRoute({
@@ -111,7 +114,8 @@ export const clustersRouter = createRouter()
     const { region } = c.req.valid("param");
     const q = c.req.valid("query");
     await assertRegion(c.env, region);
-    return c.json(await queryNodes(c.env, { region, notOffline: true }, q.limit, q.offset), 200);
+    const page = await queryNodes(c.env, { region, notOffline: true }, q.limit, q.offset);
+    return c.json({ nodes: page.nodes.map(publicNodeView), total_count: page.total_count }, 200);
   })
   .openapi(stats, async (c) => {
     const { region } = c.req.valid("param");

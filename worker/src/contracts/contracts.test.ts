@@ -243,7 +243,7 @@ describe("failover", () => {
     await heartbeat(p, node.id, { available_ram_gb: 32, available_vram_gb: 0 });
     const scoreAfter = (await api("GET", `/api/nodes/${node.id}`, { token: p.token })).body.node.uptime_score;
     expect(scoreBefore - scoreAfter).toBeGreaterThan(4.5);
-    expect(scoreAfter).toBeLessThan(91);
+    expect(scoreAfter).toBeLessThan(95);
     // A failure older than the 30-day window no longer counts.
     await env.DB.prepare("UPDATE contracts SET ended_at = ? WHERE id = ?").bind(Date.now() - 31 * 86_400_000, k.id).run();
     await rewindHeartbeat(node.id);

@@ -5,7 +5,7 @@ import { caller, type AuthUser } from "../lib/auth";
 import { ApiError, notFound } from "../lib/errors";
 import type { AppBindings } from "../lib/openapi";
 import { iso } from "../lib/time";
-import { heldOf, nodeView } from "../nodes/service";
+import { heldOf, nodeView, nodeViewFor } from "../nodes/service";
 import { loadNode } from "../nodes/service";
 import * as life from "./lifecycle";
 import type * as routes from "./routes";
@@ -58,7 +58,7 @@ export const getContract: H<typeof routes.getContract> = async (c) => {
   return c.json(
     {
       contract: await contractViewOf(c.env, k),
-      node: nodeView(node, offer, held.ram, held.vram),
+      node: nodeViewFor(caller(c), nodeView(node, offer, held.ram, held.vram, { withEndpoint: caller(c).role === "admin" || caller(c).id === node.providerId })),
       metrics: m
         ? {
             recorded_at: iso(m.recorded_at as number)!,

@@ -1,7 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { requireAuth } from "../lib/auth";
 import { IdParam, errors, jsonBody, jsonContent, security } from "../lib/openapi";
-import { NodeSchema } from "../nodes/schemas";
+import { NodeViewSchema } from "../nodes/schemas";
 import * as s from "./schemas";
 
 const tags = ["Contracts"];
@@ -44,7 +44,7 @@ export const getContract = createRoute({
     200: jsonContent(
       z.object({
         contract: s.ContractSchema,
-        node: NodeSchema.nullable(),
+        node: NodeViewSchema.nullable().openapi({ description: "The full node for its owner and admins; the public view (PublicNode) for the renter" }),
         metrics: z
           .object({ recorded_at: z.string(), available_ram_gb: z.number(), available_vram_gb: z.number(), cpu_usage_pct: z.number().nullable(), gpu_usage_pct: z.number().nullable(), temperature_c: z.number().nullable(), bandwidth_mbps: z.number().nullable() })
           .nullable(),

@@ -93,11 +93,12 @@ export const nodes = sqliteTable(
     reportedRamGb: integer("reported_ram_gb").notNull(),
     reportedVramGb: integer("reported_vram_gb").notNull(),
     bandwidthMbps: integer("bandwidth_mbps").notNull(),
-    baseLatencyMs: integer("base_latency_ms").notNull(),
+    /** ms, up to 3 decimals (0.8); stored REAL inside the INTEGER-declared column (migration 0005). */
+    baseLatencyMs: real("base_latency_ms").notNull(),
     priceNano: integer("price_nano").notNull(),
     status: text("status", { enum: ["active", "maintenance", "offline"] }).notNull(),
     /** 0..100; see domain/reliability.ts for the formula. */
-    uptimeScore: real("uptime_score").notNull().default(95),
+    uptimeScore: real("uptime_score").notNull().default(99),
     heartbeatsReceived: integer("heartbeats_received").notNull().default(0),
     failedContracts: integer("failed_contracts").notNull().default(0),
     metadata: text("metadata"),
@@ -322,6 +323,32 @@ export const leaseReports = sqliteTable("lease_reports", {
   billedBytesOut: integer("billed_bytes_out"),
   billedAt: integer("billed_at"),
 });
+
+/** Login and registration throttling (auth/throttle.ts); keys hold hashed emails or client addresses. */
+export const authThrottle = sqliteTable("auth_throttle", {
+  key: text("key").primaryKey(),
+  failures: integer("failures").notNull().default(0),
+  windowStart: integer("window_start").notNull(),
+  blockedUntil: integer("blocked_until").notNull().default(0),
+  updatedAt: integer("updated_at").notNull(),
+});
+
+/** Wallets claimed for USDC payments; verified once the owner signed the challenge (EIP-191). */
+export const wallets = sqliteTable(
+  "wallets",
+  {
+    id: text("id").primaryKey(),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id),
+    blockchain: text("blockchain").notNull(),
+    address: text("address").notNull(),
+    challenge: text("challenge").notNull(),
+    verifiedAt: integer("verified_at"),
+    createdAt: integer("created_at").notNull(),
+  },
+  (t) => [index("wallets_user_idx").on(t.userId, t.blockchain, t.address), uniqueIndex("wallets_verified_unique").on(t.blockchain, t.address).where(sql`${t.verifiedAt} IS NOT NULL`)],
+);
 
 export type UserRow = typeof users.$inferSelect;
 export type ClientRow = typeof clients.$inferSelect;

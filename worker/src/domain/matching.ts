@@ -119,7 +119,8 @@ export function distanceToNode(c: Candidate, client: { lat: number; lng: number 
 }
 
 export function estimatedLatencyMs(baseLatencyMs: number, distanceKm: number | null): number {
-  return distanceKm === null ? baseLatencyMs : baseLatencyMs + Math.round(distanceKm / 100);
+  // base_latency_ms has up to 3 decimals (0.8): round the sum so no binary noise (1.8000000000000003) shows.
+  return distanceKm === null ? baseLatencyMs : Math.round((baseLatencyMs + Math.round(distanceKm / 100)) * 1000) / 1000;
 }
 
 /** The hard filters of the reference algorithm; `distanceKm` is null when either side has no position. */

@@ -5,18 +5,18 @@ const MONTH = 43_200; // heartbeats owed in 30 days at one a minute
 
 describe("uptimeScore", () => {
   it("starts a new node at the default", () => {
-    expect(uptimeScore({ heartbeatsReceived: 0, expectedHeartbeats: 0, failedContracts: 0 })).toBe(95);
+    expect(uptimeScore({ heartbeatsReceived: 0, expectedHeartbeats: 0, failedContracts: 0 })).toBe(99);
     expect(uptimeScore({ heartbeatsReceived: 0, expectedHeartbeats: 0, failedContracts: 0, defaultScore: 80 })).toBe(80);
   });
 
   it("blends from the default toward the measured share during warm-up", () => {
     expect(DEFAULT_WARMUP_HEARTBEATS).toBe(1440);
-    // Half warmed up (720 of 1440 owed), all received: 95 × 0.5 + 100 × 0.5 = 97.5.
-    expect(uptimeScore({ heartbeatsReceived: 720, expectedHeartbeats: 720, failedContracts: 0 })).toBe(97.5);
-    // Half warmed up, half received: 95 × 0.5 + 50 × 0.5 = 72.5.
-    expect(uptimeScore({ heartbeatsReceived: 360, expectedHeartbeats: 720, failedContracts: 0 })).toBe(72.5);
-    // A missed first heartbeat barely counts: 1 of 2 owed → 95 × (1 − 2/1440) + 50 × 2/1440 = 94.9375.
-    expect(uptimeScore({ heartbeatsReceived: 1, expectedHeartbeats: 2, failedContracts: 0 })).toBe(94.94);
+    // Half warmed up (720 of 1440 owed), all received: 99 × 0.5 + 100 × 0.5 = 99.5.
+    expect(uptimeScore({ heartbeatsReceived: 720, expectedHeartbeats: 720, failedContracts: 0 })).toBe(99.5);
+    // Half warmed up, half received: 99 × 0.5 + 50 × 0.5 = 74.5.
+    expect(uptimeScore({ heartbeatsReceived: 360, expectedHeartbeats: 720, failedContracts: 0 })).toBe(74.5);
+    // A missed first heartbeat barely counts: 1 of 2 owed → 99 × (1 − 2/1440) + 50 × 2/1440 = 98.93194…
+    expect(uptimeScore({ heartbeatsReceived: 1, expectedHeartbeats: 2, failedContracts: 0 })).toBe(98.93);
   });
 
   it("is the measured share once warmed up", () => {
@@ -32,7 +32,7 @@ describe("uptimeScore", () => {
 
   it("subtracts 5 points per failed contract and clamps to 0..100", () => {
     expect(uptimeScore({ heartbeatsReceived: MONTH, expectedHeartbeats: MONTH, failedContracts: 2 })).toBe(90);
-    expect(uptimeScore({ heartbeatsReceived: 0, expectedHeartbeats: 0, failedContracts: 1 })).toBe(90);
+    expect(uptimeScore({ heartbeatsReceived: 0, expectedHeartbeats: 0, failedContracts: 1 })).toBe(94);
     expect(uptimeScore({ heartbeatsReceived: MONTH, expectedHeartbeats: MONTH, failedContracts: 30 })).toBe(0);
     expect(uptimeScore({ heartbeatsReceived: 1, expectedHeartbeats: 0, failedContracts: 0, defaultScore: 150 })).toBe(100);
   });
@@ -44,7 +44,7 @@ describe("uptimeScore", () => {
   });
 
   it("treats nonsense counts as zero", () => {
-    expect(uptimeScore({ heartbeatsReceived: -5, expectedHeartbeats: Number.NaN, failedContracts: -1 })).toBe(95);
+    expect(uptimeScore({ heartbeatsReceived: -5, expectedHeartbeats: Number.NaN, failedContracts: -1 })).toBe(99);
   });
 });
 

@@ -14,7 +14,7 @@
  * - `expected` is how many heartbeats the node owed in the window: the part of the window since it
  *   registered, divided by the heartbeat interval (`expectedHeartbeats`). `received` is how many
  *   were accepted. Extra heartbeats beyond the expected count never lift a node above 100 %.
- * - A new node has had no chance to prove itself, so it starts at `defaultScore` (95) and moves
+ * - A new node has had no chance to prove itself, so it starts at `defaultScore` (99, the seed's default) and moves
  *   linearly toward its measured share as its record grows, fully measured once it has owed
  *   `warmupHeartbeats` (1,440: a day at 60 s heartbeats, half a day at 30 s). One missed
  *   heartbeat in a node's first minutes therefore costs it little, and one hour offline costs a
@@ -24,7 +24,7 @@
  *   heartbeat count alone does not show. The penalty ages out with the window.
  */
 
-export const DEFAULT_UPTIME_SCORE = 95;
+export const DEFAULT_UPTIME_SCORE = 99;
 export const FAILED_CONTRACT_PENALTY = 5;
 export const UPTIME_WINDOW_SEC = 30 * 24 * 3600;
 export const DEFAULT_HEARTBEAT_INTERVAL_SEC = 60;

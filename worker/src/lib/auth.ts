@@ -23,6 +23,11 @@ export interface AuthUser {
 export const ACCESS_TOKEN_TTL_SEC = 86_400;
 const ISSUER = "mnemo";
 
+/** Throws 500 `misconfigured` without JWT_SECRET: called before anything is written or checked. */
+export function assertConfigured(env: AppBindings["Bindings"]): void {
+  secret(env);
+}
+
 function secret(env: AppBindings["Bindings"]): string {
   if (!env.JWT_SECRET) throw new ApiError("misconfigured", "the server has no JWT_SECRET configured");
   return env.JWT_SECRET;

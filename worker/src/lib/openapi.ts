@@ -13,8 +13,22 @@ export type AppBindings = {
   };
 };
 
+/**
+ * Whether the request carried a value at `path`. Zod 4 issues do not carry the input, so without
+ * the request's own data a present-but-wrong value (0.8 where an integer is wanted) would read as
+ * missing; "is required" is only said of a field that is really absent.
+ */
+function presentAt(input: unknown, path: PropertyKey[]): boolean {
+  let cur: unknown = input;
+  for (const key of path) {
+    if (cur === null || typeof cur !== "object" || !Object.prototype.hasOwnProperty.call(cur, key)) return false;
+    cur = (cur as Record<PropertyKey, unknown>)[key];
+  }
+  return cur !== undefined;
+}
+
 /** Turns one zod issue into a sentence a person can act on, e.g. "ram_gb must be >= 0". */
-function describeIssue(issue: z.core.$ZodIssue): ErrorDetail {
+function describeIssue(issue: z.core.$ZodIssue, input?: unknown): ErrorDetail {
   const field = issue.path.length ? issue.path.map(String).join(".") : "body";
   let message: string;
   switch (issue.code) {
@@ -35,7 +49,7 @@ function describeIssue(issue: z.core.$ZodIssue): ErrorDetail {
             : `must be ${issue.inclusive === false ? "<" : "<="} ${issue.maximum}`;
       break;
     case "invalid_type":
-      message = issue.input === undefined ? "is required" : `must be ${article(issue.expected)}`;
+      message = issue.input !== undefined || presentAt(input, issue.path) ? `must be ${article(issue.expected)}` : "is required";
       break;
     case "invalid_value":
       message = `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}`;
@@ -57,8 +71,8 @@ function article(expected: string): string {
   return /^[aeiou]/.test(expected) ? `an ${expected}` : `a ${expected}`;
 }
 
-export function validationError(error: z.ZodError): ApiError {
-  const details = error.issues.map(describeIssue);
+export function validationError(error: z.ZodError, input?: unknown): ApiError {
+  const details = error.issues.map((i) => describeIssue(i, input));
   const first = details[0];
   const message = first ? `${first.field} ${first.message}` : "invalid request";
   return new ApiError("validation_failed", message, details);
@@ -69,7 +83,7 @@ export function createRouter() {
   return new OpenAPIHono<AppBindings>({
     strict: false,
     defaultHook: (result) => {
-      if (!result.success) throw validationError(result.error as z.ZodError);
+      if (!result.success) throw validationError(result.error as z.ZodError, (result as { data?: unknown }).data);
     },
   });
 }
@@ -92,7 +106,9 @@ const DESCRIPTIONS: Partial<Record<number, string>> = {
   404: "No such resource, or one the caller may not see (not_found)",
   409: "Conflict (conflict, insufficient_capacity)",
   410: "The resource was retired (gone)",
+  413: "Request body over 1 MiB (payload_too_large)",
   429: "Too many requests (rate_limited); see Retry-After",
+  500: "The server is misconfigured (misconfigured), e.g. no JWT_SECRET",
   503: "A dependency is not configured or not answering",
 };
 

@@ -84,8 +84,10 @@ function priceNano(field: string, v: number | undefined): number | null {
   return n;
 }
 
+/** The regions to ask. An unknown region is asked nothing: no Durable Object is woken for it. */
 async function regionsFor(env: Env, region: string | undefined) {
-  return region ? [region] : knownRegions(env);
+  const known = await knownRegions(env);
+  return region ? known.filter((r) => r === region) : known;
 }
 
 /**
@@ -94,6 +96,7 @@ async function regionsFor(env: Env, region: string | undefined) {
  */
 export async function matchAcrossRegions(env: Env, req: MatchRequest): Promise<{ matches: Match[]; totalCandidates: number }> {
   const regions = await regionsFor(env, req.region ?? undefined);
+  if (regions.length === 0) return { matches: [], totalCandidates: 0 };
   if (regions.length === 1) return regionStub(env, regions[0]).match(regions[0], req) as Promise<{ matches: Match[]; totalCandidates: number }>;
   const filter: OfferFilter = { minRamGb: req.ramGb, minVramGb: req.vramGb, maxPriceNano: req.maxPriceNano, minUptimeScore: req.minUptimeScore, clientLat: req.clientLat, clientLng: req.clientLng, maxDistanceKm: req.maxDistanceKm };
   const parts = await Promise.all(regions.map((r) => regionStub(env, r).browse(r, filter) as Promise<{ offers: Offer[] }>));

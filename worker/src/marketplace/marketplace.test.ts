@@ -14,7 +14,7 @@ describe("browse", () => {
     expect(all.status).toBe(200);
     expect(all.body.total_count).toBe(2);
     expect(all.body.offers.map((o: any) => o.node_name)).toEqual(["paris", "lyon"]);
-    expect(all.body.offers[0]).toMatchObject({ node_id: paris.id, node_type: "datacenter", region, available_ram_gb: 128, available_vram_gb: 0, price_per_gb_sec: 0.000002, uptime_score: 95, distance_km: 0, estimated_latency_ms: 5 });
+    expect(all.body.offers[0]).toMatchObject({ node_id: paris.id, node_type: "datacenter", region, available_ram_gb: 128, available_vram_gb: 0, price_per_gb_sec: 0.000002, uptime_score: 99, distance_km: 0, estimated_latency_ms: 5 });
     // Paris → Lyon is ≈ 392 km by the haversine formula.
     expect(all.body.offers[1].distance_km).toBeGreaterThan(390);
     expect(all.body.offers[1].distance_km).toBeLessThan(394);
@@ -28,7 +28,8 @@ describe("browse", () => {
     expect(await q("min_ram_gb=100")).toEqual(["paris"]);
     expect(await q("min_vram_gb=1")).toEqual(["lyon"]);
     expect(await q("max_price_per_gb_sec=0.0000015")).toEqual(["lyon"]);
-    expect(await q("min_uptime_score=96")).toEqual([]);
+    expect(await q("min_uptime_score=99.5")).toEqual([]);
+    expect(await q("min_uptime_score=99")).toEqual(["lyon", "paris"]);
     expect(await q("client_lat=48.8566&client_lng=2.3522&max_distance_km=100")).toEqual(["paris"]);
     expect(await q("limit=1&offset=1")).toEqual(["paris"]);
     expect((await api("GET", `/api/marketplace?region=${region}&limit=1`)).body.total_count).toBe(2);
@@ -61,16 +62,16 @@ describe("match", () => {
     const [m1, m2] = r.body.matches;
     const d1 = (6371 * 0.1 * Math.PI) / 180;
     const d2 = (6371 * 1 * Math.PI) / 180;
-    // near: proximity (100 − d1/10) × 3; price (1 − 1/4) × 50 = 37.5; reliability 95 × 0.5 = 47.5;
+    // near: proximity (100 − d1/10) × 3; price (1 − 1/4) × 50 = 37.5; reliability 99 × 0.5 = 49.5;
     // capacity min(30, 40/8 × 10) = 30; mist node 20.
     expect(m1.node_id).toBe(near.id);
     expect(m1.score_breakdown.proximity).toBeCloseTo((100 - d1 / 10) * 3, 9);
-    expect(m1.score_breakdown).toMatchObject({ price: 37.5, reliability: 47.5, capacity: 30, node_type: 20 });
-    expect(m1.match_score).toBeCloseTo((100 - d1 / 10) * 3 + 37.5 + 47.5 + 30 + 20, 9);
+    expect(m1.score_breakdown).toMatchObject({ price: 37.5, reliability: 49.5, capacity: 30, node_type: 20 });
+    expect(m1.match_score).toBeCloseTo((100 - d1 / 10) * 3 + 37.5 + 49.5 + 30 + 20, 9);
     // far: proximity (100 − 11.1195/10... for 111.19 km) × 3; price 0 (it is the highest price); no bonus.
     expect(m2.node_id).toBe(far.id);
     expect(m2.score_breakdown.proximity).toBeCloseTo((100 - d2 / 10) * 3, 9);
-    expect(m2.score_breakdown).toMatchObject({ price: 0, reliability: 47.5, capacity: 30, node_type: 0 });
+    expect(m2.score_breakdown).toMatchObject({ price: 0, reliability: 49.5, capacity: 30, node_type: 0 });
     // estimated_cost = 8 GB × 3600 s × price.
     expect(m1.estimated_cost).toBe(0.0288);
     expect(m2.estimated_cost).toBe(0.1152);

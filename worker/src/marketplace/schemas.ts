@@ -1,5 +1,5 @@
 import { z } from "@hono/zod-openapi";
-import { NodeType } from "../nodes/schemas";
+import { NodeType, RegionName } from "../nodes/schemas";
 
 const lat = z.coerce.number().min(-90).max(90);
 const lng = z.coerce.number().min(-180).max(180);
@@ -7,7 +7,7 @@ const lng = z.coerce.number().min(-180).max(180);
 export const BrowseQuery = z
   .object({
     node_type: NodeType.optional(),
-    region: z.string().max(64).optional(),
+    region: RegionName.optional().openapi({ description: "Only this region. A well-formed name of a region with no nodes gives an empty list." }),
     min_ram_gb: z.coerce.number().int().min(0).optional(),
     min_vram_gb: z.coerce.number().int().min(0).optional(),
     max_price_per_gb_sec: z.coerce.number().min(0).max(1).optional(),
@@ -31,7 +31,7 @@ export const OfferSchema = z
     price_per_gb_sec: z.number(),
     uptime_score: z.number(),
     distance_km: z.number().nullable(),
-    estimated_latency_ms: z.number().int(),
+    estimated_latency_ms: z.number().openapi({ description: "base_latency_ms + round(distance_km / 100), up to 3 decimals" }),
   })
   .openapi("Offer");
 
@@ -44,7 +44,7 @@ export const MatchBody = z
     prefer_local: z.boolean().default(true),
     max_distance_km: z.number().min(0).max(40_000).optional(),
     min_uptime_score: z.number().min(0).max(100).optional(),
-    region: z.string().max(64).optional(),
+    region: RegionName.optional().openapi({ description: "Only this region. A well-formed name of a region with no nodes matches nothing." }),
     client_lat: z.number().min(-90).max(90).optional(),
     client_lng: z.number().min(-180).max(180).optional(),
     limit: z.number().int().min(1).max(100).default(10),
@@ -62,7 +62,7 @@ export const MatchSchema = z
     match_score: z.number(),
     distance_km: z.number().nullable(),
     estimated_cost: z.number().openapi({ description: "USD: (ram_gb + vram_gb) × duration_sec × price, rounded up to the micro-USD" }),
-    estimated_latency_ms: z.number().int(),
+    estimated_latency_ms: z.number().openapi({ description: "base_latency_ms + round(distance_km / 100), up to 3 decimals" }),
     price_per_gb_sec: z.number(),
     available_ram_gb: z.number().int(),
     available_vram_gb: z.number().int(),

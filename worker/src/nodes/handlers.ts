@@ -4,7 +4,7 @@ import { toD1 } from "../db/client";
 import { config } from "../env";
 import { nodes, offers, type NodeRow } from "../db/schema";
 import { priceToNano, usdToMicro } from "../domain/money";
-import { expectedHeartbeats, uptimeScore } from "../domain/reliability";
+import { DEFAULT_UPTIME_SCORE, expectedHeartbeats, uptimeScore } from "../domain/reliability";
 import { caller } from "../lib/auth";
 import { ApiError, invalid } from "../lib/errors";
 import type { AppBindings } from "../lib/openapi";
@@ -13,9 +13,12 @@ import { settleAfterReceipts, storeLeaseReports } from "../leases/reports";
 import { nodeContracts } from "./push";
 import { regionStub } from "../region/client";
 import type * as routes from "./routes";
-import { assertOwner, heldOf, loadNode, nodeView, queryNodes, snapshotOf, syncNode } from "./service";
+import { assertOwner, heldOf, loadNode, nodeView, nodeViewFor, queryNodes, snapshotOf, syncNode } from "./service";
 
 type H<R extends RouteConfig> = RouteHandler<R, AppBindings>;
+
+/** The schema allows 3 decimals; this drops the binary noise of e.g. 0.1 + 0.2 before storing. */
+const roundMs = (v: number) => Math.round(v * 1000) / 1000;
 
 export const registerNode: H<typeof routes.registerNode> = async (c) => {
   const b = c.req.valid("json");
@@ -38,10 +41,11 @@ export const registerNode: H<typeof routes.registerNode> = async (c) => {
     reportedRamGb: b.total_ram_gb,
     reportedVramGb: b.total_vram_gb,
     bandwidthMbps: b.bandwidth_mbps,
-    baseLatencyMs: b.base_latency_ms,
+    baseLatencyMs: roundMs(b.base_latency_ms),
     priceNano,
     status: "active",
-    uptimeScore: 95,
+    // The seed's default until the node has a heartbeat record (domain/reliability.ts).
+    uptimeScore: DEFAULT_UPTIME_SCORE,
     heartbeatsReceived: 0,
     failedContracts: 0,
     metadata: b.metadata ? JSON.stringify(b.metadata) : null,
@@ -122,8 +126,9 @@ export const heartbeat: H<typeof routes.heartbeat> = async (c) => {
 
 export const listNodes: H<typeof routes.listNodes> = async (c) => {
   const q = c.req.valid("query");
-  const page = await queryNodes(c.env, { nodeType: q.node_type, region: q.region, status: q.status, providerId: q.mine === "true" ? caller(c).id : undefined, minRam: q.min_ram, minVram: q.min_vram }, q.limit, q.offset, caller(c));
-  return c.json(page, 200);
+  const me = caller(c);
+  const page = await queryNodes(c.env, { nodeType: q.node_type, region: q.region, status: q.status, providerId: q.mine === "true" ? me.id : undefined, minRam: q.min_ram, minVram: q.min_vram }, q.limit, q.offset, me);
+  return c.json({ nodes: page.nodes.map((n) => nodeViewFor(me, n)), total_count: page.total_count }, 200);
 };
 
 export const getNode: H<typeof routes.getNode> = async (c) => {
@@ -142,7 +147,7 @@ export const getNode: H<typeof routes.getNode> = async (c) => {
       .first<{ total: number; recent: number }>();
     earnings = { total_usd: (e?.total ?? 0) / 1e6, last_30d_usd: (e?.recent ?? 0) / 1e6 };
   }
-  return c.json({ node: nodeView(node, offer, held.ram, held.vram, { withEndpoint: me.role === "admin" || me.id === node.providerId }), earnings, active_contracts: counts?.n ?? 0 }, 200);
+  return c.json({ node: nodeViewFor(me, nodeView(node, offer, held.ram, held.vram, { withEndpoint: me.role === "admin" || me.id === node.providerId })), earnings, active_contracts: counts?.n ?? 0 }, 200);
 };
 
 export const updateNode: H<typeof routes.updateNode> = async (c) => {
@@ -158,7 +163,7 @@ export const updateNode: H<typeof routes.updateNode> = async (c) => {
     patch.priceNano = nano;
   }
   if (b.bandwidth_mbps !== undefined) patch.bandwidthMbps = b.bandwidth_mbps;
-  if (b.base_latency_ms !== undefined) patch.baseLatencyMs = b.base_latency_ms;
+  if (b.base_latency_ms !== undefined) patch.baseLatencyMs = roundMs(b.base_latency_ms);
   if (b.latitude !== undefined) patch.latitude = b.latitude;
   if (b.longitude !== undefined) patch.longitude = b.longitude;
   if (b.metadata !== undefined) patch.metadata = JSON.stringify(b.metadata);

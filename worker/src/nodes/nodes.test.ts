@@ -8,7 +8,7 @@ describe("node registration", () => {
   it("registers an active node with available = total, its offer terms, and tells the region DO", async () => {
     const p = await register("provider");
     const node = await registerNode(p, { total_ram_gb: 128, total_vram_gb: 48, price_per_gb_sec: 0.0000008, min_duration_sec: 120, max_duration_sec: 7200, egress_price_per_gb: 0.05, node_type: "edge_cluster" });
-    expect(node).toMatchObject({ status: "active", total_ram_gb: 128, available_ram_gb: 128, total_vram_gb: 48, available_vram_gb: 48, price_per_gb_sec: 0.0000008, min_duration_sec: 120, max_duration_sec: 7200, egress_price_per_gb: 0.05, provider_id: p.id, uptime_score: 95 });
+    expect(node).toMatchObject({ status: "active", total_ram_gb: 128, available_ram_gb: 128, total_vram_gb: 48, available_vram_gb: 48, price_per_gb_sec: 0.0000008, min_duration_sec: 120, max_duration_sec: 7200, egress_price_per_gb: 0.05, provider_id: p.id, uptime_score: 99 });
     const row = await env.DB.prepare("SELECT price_nano FROM nodes WHERE id = ?").bind(node.id).first<{ price_nano: number }>();
     expect(row!.price_nano).toBe(800);
     const live = await stub(node.region).getNode(node.region, node.id);

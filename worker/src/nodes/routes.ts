@@ -38,8 +38,9 @@ export const listNodes = createRoute({
   security: auth,
   middleware: [requireAuth()] as const,
   summary: "List nodes with filters (min_ram/min_vram compare available capacity)",
+  description: "The caller's own nodes (all of them for admins) in the full view; everyone else's in the public view (PublicNode: no provider_id, metadata, held or reported figures, nor endpoint).",
   request: { query: s.ListNodesQuery },
-  responses: { 200: jsonContent(z.object({ nodes: z.array(s.NodeSchema), total_count: z.number().int() }), "A page of nodes"), ...errors(401) },
+  responses: { 200: jsonContent(z.object({ nodes: z.array(s.NodeViewSchema), total_count: z.number().int() }), "A page of nodes"), ...errors(401) },
 });
 
 export const getNode = createRoute({
@@ -49,11 +50,12 @@ export const getNode = createRoute({
   security: auth,
   middleware: [requireAuth()] as const,
   summary: "A node, its earnings (owner and admins only; null for others) and its active contract count",
+  description: "The owner and admins get the full node; anyone else the public view (PublicNode).",
   request: { params: IdParam },
   responses: {
     200: jsonContent(
       z.object({
-        node: s.NodeSchema,
+        node: s.NodeViewSchema,
         earnings: z.object({ total_usd: z.number(), last_30d_usd: z.number() }).nullable(),
         active_contracts: z.number().int(),
       }),

@@ -17,7 +17,24 @@ const endpoint = z
     description:
       "Where the node's agent serves its leases over the Redis protocol: `host:port` (host: a hostname, an IPv4 address or `[IPv6]`; port 1..65535). Shown only to the node's owner and admins; renters receive it inside their contract's lease.",
   });
-const region = z.string().trim().min(1).max(64).regex(/^[a-z0-9][a-z0-9-]*$/, "lowercase letters, digits and dashes, e.g. eu-west");
+/** The one region-name rule, used wherever a region is accepted (body, path, query). */
+export const REGION_PATTERN = /^[a-z0-9][a-z0-9-]{0,63}$/;
+export const REGION_RULE = "lowercase letters, digits and dashes, starting with a letter or digit, at most 64 characters (e.g. eu-west)";
+export const RegionName = z
+  .string()
+  .regex(REGION_PATTERN, `must be ${REGION_RULE}`)
+  .openapi({ pattern: REGION_PATTERN.source, description: `A region name: ${REGION_RULE}. A region exists once a node registered in it.`, example: "eu-west" });
+const region = RegionName;
+/**
+ * Latency in ms, a decimal with at most 3 places (the seed's DECIMAL(8,3): 0.8 is the headline
+ * "<1 ms"). Checked on the value's own decimal representation, so 0.1 passes and 0.0001 does not.
+ */
+export const LatencyMs = z
+  .number()
+  .min(0)
+  .max(60_000)
+  .refine((v) => Number.isFinite(v) && Math.abs(Math.round(v * 1000) - v * 1000) < 1e-6, { message: "must be a number with at most 3 decimals" })
+  .openapi({ description: "Milliseconds, a decimal with at most 3 places", example: 0.8 });
 
 export const NodeSchema = z
   .object({
@@ -37,7 +54,7 @@ export const NodeSchema = z
     held_ram_gb: z.number().int().openapi({ description: "RAM held by pending and active contracts" }),
     held_vram_gb: z.number().int(),
     bandwidth_mbps: z.number().int(),
-    base_latency_ms: z.number().int(),
+    base_latency_ms: z.number().openapi({ description: "Milliseconds, up to 3 decimals", example: 0.8 }),
     price_per_gb_sec: z.number(),
     min_duration_sec: z.number().int(),
     max_duration_sec: z.number().int(),
@@ -47,10 +64,65 @@ export const NodeSchema = z
     metadata: z.record(z.string(), z.unknown()).nullable(),
     endpoint: z.string().nullable().optional().openapi({ description: "The node's lease endpoint (`host:port`); present only for the node's owner and admins" }),
     last_heartbeat_at: z.string().nullable(),
+    last_heartbeat: z.string().nullable().openapi({ description: "The seed's name for last_heartbeat_at (the same value): when the node last sent a heartbeat (or registered)" }),
     created_at: z.string(),
     updated_at: z.string(),
   })
   .openapi("Node");
+
+/** The view of a node for anyone but its owner and admins (nodes/service.ts PUBLIC_NODE_FIELDS). */
+export const PublicNodeSchema = NodeSchema.pick({
+  id: true,
+  name: true,
+  node_type: true,
+  region: true,
+  latitude: true,
+  longitude: true,
+  total_ram_gb: true,
+  total_vram_gb: true,
+  available_ram_gb: true,
+  available_vram_gb: true,
+  bandwidth_mbps: true,
+  base_latency_ms: true,
+  price_per_gb_sec: true,
+  min_duration_sec: true,
+  max_duration_sec: true,
+  egress_price_per_gb: true,
+  status: true,
+  uptime_score: true,
+  last_heartbeat_at: true,
+  last_heartbeat: true,
+  created_at: true,
+}).openapi("PublicNode", {
+  description: "A node as anyone but its owner and admins sees it: an allow-list that leaves out provider_id, metadata, the reported and held figures, and any field not listed (such as the lease endpoint).",
+});
+
+/** Either view: the full one for the node's owner and admins, the public one for everyone else. */
+export const NodeViewSchema = z.union([NodeSchema, PublicNodeSchema]);
+
+/** Nesting depth of a JSON value, measured without recursion (so no input can exhaust the stack). */
+function jsonDepth(value: unknown): number {
+  let max = 0;
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length) {
+    const [v, d] = stack.pop()!;
+    if (v === null || typeof v !== "object") continue;
+    if (d + 1 > max) max = d + 1;
+    if (max > METADATA_MAX_DEPTH) return max;
+    for (const child of Object.values(v as object)) stack.push([child, d + 1]);
+  }
+  return max;
+}
+export const METADATA_MAX_BYTES = 16 * 1024;
+export const METADATA_MAX_DEPTH = 8;
+/** The owner's free-form notes on a node: a JSON object of at most 16 KiB, nested at most 8 deep. */
+const Metadata = z
+  .record(z.string(), z.unknown())
+  .superRefine((m, ctx) => {
+    if (jsonDepth(m) > METADATA_MAX_DEPTH) ctx.addIssue({ code: "custom", message: `must be nested at most ${METADATA_MAX_DEPTH} levels deep` });
+    else if (new TextEncoder().encode(JSON.stringify(m)).byteLength > METADATA_MAX_BYTES) ctx.addIssue({ code: "custom", message: `must be at most ${METADATA_MAX_BYTES} bytes as JSON` });
+  })
+  .openapi({ description: "Free-form JSON object for the owner (hardware, notes): at most 16 KiB as JSON, nested at most 8 levels. Shown only to the owner and admins." });
 
 const price = z.number().min(0).max(1).openapi({ description: "USD per GB-second, at most 9 decimals", example: 0.0000008 });
 
@@ -64,9 +136,9 @@ export const RegisterNodeBody = z
     total_ram_gb: gb,
     total_vram_gb: gb,
     bandwidth_mbps: z.number().int().min(0).max(10_000_000),
-    base_latency_ms: z.number().int().min(0).max(60_000),
+    base_latency_ms: LatencyMs,
     price_per_gb_sec: price,
-    metadata: z.record(z.string(), z.unknown()).optional(),
+    metadata: Metadata.optional(),
     min_duration_sec: z.number().int().min(1).max(31_536_000).default(60),
     max_duration_sec: z.number().int().min(1).max(31_536_000).default(86_400),
     egress_price_per_gb: z.number().min(0).max(1000).default(0).openapi({ description: "USD per GB of egress, at most 6 decimals" }),
@@ -115,10 +187,10 @@ export const UpdateNodeBody = z
     name: z.string().trim().min(1).max(100).optional(),
     price_per_gb_sec: price.optional(),
     bandwidth_mbps: z.number().int().min(0).max(10_000_000).optional(),
-    base_latency_ms: z.number().int().min(0).max(60_000).optional(),
+    base_latency_ms: LatencyMs.optional(),
     latitude: lat.optional(),
     longitude: lng.optional(),
-    metadata: z.record(z.string(), z.unknown()).optional(),
+    metadata: Metadata.optional(),
     status: z.enum(["active", "maintenance"]).optional(),
     endpoint: endpoint.optional(),
   })
@@ -126,7 +198,7 @@ export const UpdateNodeBody = z
 
 export const ListNodesQuery = z.object({
   node_type: NodeType.optional(),
-  region: z.string().max(64).optional(),
+  region: RegionName.optional(),
   min_ram: z.coerce.number().int().min(0).optional(),
   min_vram: z.coerce.number().int().min(0).optional(),
   status: z.enum(["active", "maintenance", "offline"]).optional(),

@@ -71,9 +71,55 @@ export function nodeView(n: NodeRow, offer: Pick<OfferRow, "minDurationSec" | "m
     metadata,
     ...(opts.withEndpoint ? { endpoint: n.endpoint } : {}),
     last_heartbeat_at: iso(n.lastHeartbeatAt),
+    last_heartbeat: iso(n.lastHeartbeatAt),
     created_at: iso(n.createdAt)!,
     updated_at: iso(n.updatedAt)!,
   };
+}
+
+export type NodeView = ReturnType<typeof nodeView>;
+
+/**
+ * What anyone may see of a node that is not theirs: an explicit allow-list, so a field added to
+ * nodeView later (the lease `endpoint`, say) stays hidden from the public until it is listed here.
+ * Not public: provider_id (who owns which machine), metadata (the owner's notes), the reported and
+ * held figures (renters' activity on the node), updated_at, and anything not named below.
+ */
+export const PUBLIC_NODE_FIELDS = [
+  "id",
+  "name",
+  "node_type",
+  "region",
+  "latitude",
+  "longitude",
+  "total_ram_gb",
+  "total_vram_gb",
+  "available_ram_gb",
+  "available_vram_gb",
+  "bandwidth_mbps",
+  "base_latency_ms",
+  "price_per_gb_sec",
+  "min_duration_sec",
+  "max_duration_sec",
+  "egress_price_per_gb",
+  "status",
+  "uptime_score",
+  "last_heartbeat_at",
+  "last_heartbeat",
+  "created_at",
+] as const satisfies readonly (keyof NodeView)[];
+
+export type PublicNodeView = Pick<NodeView, (typeof PUBLIC_NODE_FIELDS)[number]>;
+
+export function publicNodeView(v: NodeView): PublicNodeView {
+  const out: Record<string, unknown> = {};
+  for (const k of PUBLIC_NODE_FIELDS) out[k] = v[k];
+  return out as PublicNodeView;
+}
+
+/** The node's owner and admins see everything; anyone else (or nobody signed in) the public view. */
+export function nodeViewFor(viewer: AuthUser | undefined, v: NodeView): NodeView | PublicNodeView {
+  return viewer && (viewer.role === "admin" || viewer.id === v.provider_id) ? v : publicNodeView(v);
 }
 
 export async function loadNode(db: Db, id: string) {

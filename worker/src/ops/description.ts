@@ -14,8 +14,29 @@ change answers 403.
 Every non-2xx response is \`{ "error": { "code", "message", "details"? } }\`; \`details\` lists one
 \`{ field, message }\` per invalid field. Codes: validation_failed 400, unauthenticated 401,
 insufficient_funds 402, budget_exceeded 402, forbidden 403, not_found 404, conflict 409,
-insufficient_capacity 409, rate_limited 429 (with Retry-After), payments_unavailable 503,
-misconfigured 500.
+insufficient_capacity 409, payload_too_large 413, rate_limited 429 (with Retry-After),
+payments_unavailable 503, misconfigured 500. A message names the real problem: "is required" only for
+a field that is absent, "must be a number" (or the rule it breaks) for one that is present.
+
+## Limits and abuse
+- Request bodies are at most 1 MiB (1,048,576 bytes), with or without content-length (chunked bodies
+  are counted as they arrive): above that, 413 payload_too_large before anything is parsed.
+- Failed logins are throttled per email and per client address (CF-Connecting-IP), with an
+  exponential Retry-After (1 s doubling, at most 15 min per email, 1 h per address); sign-ups are
+  limited per address per hour. Details on /api/auth/login and /api/auth/register.
+- Without JWT_SECRET the server answers 500 misconfigured before writing anything.
+
+## Regions
+A region name matches \`^[a-z0-9][a-z0-9-]{0,63}$\` (lowercase letters, digits and dashes, e.g.
+eu-west) wherever it appears; anything else is 400. A region exists once a node registered in it.
+An unknown region is 404 on /api/clusters/{region}/…, an empty list as a filter (?region=, the match
+request), 404 for a WebSocket, and refused as a renter's default_region: naming a region never
+creates anything.
+
+## Visibility
+Node views for anyone but the node's owner and admins are an allow-list (PublicNode): no
+provider_id, metadata, reported or held figures, nor the lease endpoint; fields added later stay
+hidden unless listed. Latency (base_latency_ms) is a decimal with at most 3 places (0.8).
 
 ## Money
 Amounts are USD with at most 6 decimals, prices USD per GB-second with at most 9; a value with more

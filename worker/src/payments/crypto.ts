@@ -4,14 +4,21 @@
  * USDC Transfer to the platform, from the wallet the renter named, buried under at least
  * ETH_MIN_CONFIRMATIONS blocks. USDC has 6 decimals, so a token unit is exactly one micro-USD.
  *
- * Each tx_hash is claimed once (unique (blockchain, tx_hash)): the first claimant owns it; the
- * same user asking again gets the same transaction back (re-checked while pending); anyone else
- * gets 409. Known limit: a public tx hash could be claimed by someone other than the sender who
- * names the sender's wallet; a signed-message proof of wallet ownership would close that.
+ * Who may claim a payment: only an account that proved it controls the sending wallet
+ * (payments/wallets.ts, EIP-191). A tx hash is public, so the hash alone proves nothing:
+ * - wallet_address must be one of the caller's verified wallets (403 otherwise, nothing written);
+ * - the transfer must come from that wallet: a claim whose receipt shows another sender is
+ *   released at once (403, no row kept), so nobody can squat on someone else's hash;
+ * - each tx_hash counts once (unique (blockchain, tx_hash)); the same user asking again gets the
+ *   same transaction back (re-checked while pending). A hash held by another account while still
+ *   unproven (submitted before it was mined) yields to the proven sender: when the receipt shows
+ *   the transfer came from the caller's verified wallet, the other claim is dropped and the
+ *   caller's stands. A completed payment is never moved (409 for anyone else).
  */
 import type { Env } from "../env";
 import { ApiError, invalid } from "../lib/errors";
 import { paymentsUnavailable } from "./stripe";
+import { assertVerifiedWallet } from "./wallets";
 import { collectOutstanding, completeTransaction, loadTransaction, ownContractForPayment, type RawTransaction } from "./transactions";
 
 export const TRANSFER_TOPIC = "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef";
@@ -126,16 +133,32 @@ export async function payWithCrypto(env: Env, userId: string, input: CryptoInput
   if (input.contractId) await ownContractForPayment(env, userId, input.contractId);
   const txHash = input.txHash.toLowerCase();
   const wallet = input.walletAddress.toLowerCase();
+  await assertVerifiedWallet(env, userId, "ethereum", wallet);
 
   const id = crypto.randomUUID();
-  await env.DB.prepare(
-    `INSERT INTO transactions (id, user_id, contract_id, amount_micro, payment_method, status, blockchain, tx_hash, wallet_address, created_at)
-     VALUES (?1, ?2, ?3, ?4, 'crypto', 'pending', 'ethereum', ?5, ?6, ?7) ON CONFLICT (blockchain, tx_hash) DO NOTHING`,
-  )
-    .bind(id, userId, input.contractId ?? null, expectedMicro ?? 0, txHash, wallet, Date.now())
-    .run();
-  let t = (await env.DB.prepare(`SELECT * FROM transactions WHERE blockchain = 'ethereum' AND tx_hash = ?`).bind(txHash).first<RawTransaction>())!;
-  if (t.user_id !== userId) throw new ApiError("conflict", "this transaction hash was already submitted by another account");
+  const claim = () =>
+    env.DB.prepare(
+      `INSERT INTO transactions (id, user_id, contract_id, amount_micro, payment_method, status, blockchain, tx_hash, wallet_address, created_at)
+       VALUES (?1, ?2, ?3, ?4, 'crypto', 'pending', 'ethereum', ?5, ?6, ?7) ON CONFLICT (blockchain, tx_hash) DO NOTHING`,
+    )
+      .bind(id, userId, input.contractId ?? null, expectedMicro ?? 0, txHash, wallet, Date.now())
+      .run();
+  const current = async () => (await env.DB.prepare(`SELECT * FROM transactions WHERE blockchain = 'ethereum' AND tx_hash = ?`).bind(txHash).first<RawTransaction>())!;
+  await claim();
+  let t = await current();
+  if (t.user_id !== userId) {
+    if (t.status === "completed") throw new ApiError("conflict", "this transaction hash was already credited to another account");
+    // The proven sender wins over an earlier, unproven claim of the same hash.
+    const [receipt, head] = await Promise.all([rpc<Receipt | null>(cfg, "eth_getTransactionReceipt", [txHash]), rpc<string>(cfg, "eth_blockNumber", [])]);
+    const mine = judgeReceipt(cfg, receipt, BigInt(head), wallet);
+    if (!receipt || (mine.state === "failed" && /wallet_address/.test(mine.reason))) {
+      throw new ApiError("conflict", "this transaction hash was already submitted by another account");
+    }
+    await env.DB.prepare(`DELETE FROM transactions WHERE id = ? AND status != 'completed'`).bind(t.id).run();
+    await claim();
+    t = await current();
+    if (t.user_id !== userId) throw new ApiError("conflict", "this transaction hash was already submitted by another account");
+  }
   const created = t.id === id;
   if (t.status !== "pending") {
     return { transaction: t, created, confirmations: 0, requiredConfirmations: cfg.minConfirmations, failureReason: t.failure_reason };
@@ -145,6 +168,11 @@ export async function payWithCrypto(env: Env, userId: string, input: CryptoInput
   // The wallet and the declared amount (kept in amount_micro until the chain shows the real one)
   // are those of the first submission: a retry cannot change them.
   const verdict = judgeReceipt(cfg, receipt, BigInt(head), t.wallet_address ?? wallet, t.amount_micro > 0 ? t.amount_micro : undefined);
+  if (verdict.state === "failed" && /wallet_address/.test(verdict.reason)) {
+    // Not sent from the caller's wallet: release the claim, so the real sender can still make it.
+    await env.DB.prepare(`DELETE FROM transactions WHERE id = ? AND status = 'pending'`).bind(t.id).run();
+    throw new ApiError("forbidden", "this transaction's USDC transfer was not sent from your verified wallet_address");
+  }
   if (verdict.state === "failed") {
     await env.DB.prepare(`UPDATE transactions SET status = 'failed', failure_reason = ?1, amount_micro = COALESCE(?2, amount_micro) WHERE id = ?3 AND status = 'pending'`).bind(verdict.reason, verdict.amountMicro, t.id).run();
     t = await loadTransaction(env, t.id);

@@ -84,14 +84,15 @@ export const cryptoPayment = createRoute({
   summary: "Credit a USDC payment on Ethereum, verified on chain",
   description: [
     "Reads the receipt through the configured Ethereum JSON-RPC node. The payment is credited when the receipt's status is 0x1, it holds a USDC `Transfer(address,address,uint256)` log from `wallet_address` to the platform address, and it has at least `ETH_MIN_CONFIRMATIONS` confirmations (head − receipt block + 1). USDC has 6 decimals, so the amount is credited to the micro-dollar, exactly.",
-    "Not mined or not confirmed yet: `pending` — POST the same `tx_hash` again to re-check (it is credited once). Reverted, no transfer to the platform, another sender, a zero amount or an amount other than the declared `amount_usd`: `failed` (final), with `failure_reason`.",
-    "Each `tx_hash` counts once: the first account to submit it owns it. The same account submitting it again gets the same transaction back (200, re-checked while pending); another account gets 409 `conflict`.",
+    "Wallet proof first: `wallet_address` must be a wallet the caller verified (`POST /api/payments/wallets`, then `POST /api/payments/wallets/{id}/verify` with its EIP-191 `personal_sign` of the challenge); otherwise 403 `forbidden` and nothing is recorded. A transaction whose transfer came from another sender is 403 too, and the claim is released, so a public hash cannot be squatted.",
+    "Not mined or not confirmed yet: `pending` — POST the same `tx_hash` again to re-check (it is credited once). Reverted, no transfer to the platform, a zero amount or an amount other than the declared `amount_usd`: `failed` (final), with `failure_reason`.",
+    "Each `tx_hash` counts once. The same account submitting it again gets the same transaction back (200, re-checked while pending). Another account gets 409 `conflict`, except the proven sender: when the receipt shows the transfer came from the caller's verified wallet, an earlier unproven claim by someone else (made before the transaction was mined) is dropped and the caller's claim stands. A credited payment never moves.",
   ].join("\n\n"),
   request: { body: jsonBody(CryptoBody) },
   responses: {
     201: jsonContent(CryptoResult, "A newly submitted transaction"),
     200: jsonContent(CryptoResult, "A transaction this account already submitted, re-checked if it was pending"),
-    ...errors(401, 404, 409, 503),
+    ...errors(401, 403, 404, 409, 503),
   },
 });
 

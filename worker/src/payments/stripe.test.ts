@@ -3,6 +3,8 @@ import { createExecutionContext } from "cloudflare:test";
 import worker from "../index";
 import { api, env, expectError, register } from "../../test/helpers";
 import { balanceOf, clientRow, deliverEvent, ledgerOf, stripeRequests } from "../../test/money";
+import { sha256Hex } from "../lib/crypto";
+import { stripeFor } from "./stripe";
 
 const topup = (token: string, body: Record<string, unknown>, headers: Record<string, string> = {}) =>
   api("POST", "/api/payments/create", { token, headers, body: { payment_method: "stripe", ...body } });
@@ -79,19 +81,41 @@ describe("POST /api/payments/create (Stripe top-up)", () => {
     expect(c.body.transaction.id).not.toBe(a.body.transaction.id);
   });
 
-  it("the fake Stripe replays an idempotent request with the same object and refuses other parameters", async () => {
-    const key = `direct-${crypto.randomUUID()}`;
-    const send = (amount: number) =>
-      fetch(`${env.STRIPE_API_BASE}/v1/payment_intents`, {
-        method: "POST",
-        headers: { authorization: `Bearer ${env.STRIPE_SECRET_KEY}`, "idempotency-key": key, "content-type": "application/x-www-form-urlencoded" },
-        body: `amount=${amount}&currency=usd&confirm=true&payment_method=pm_card_visa`,
-      });
-    const first = await send(700);
-    const second = await send(700);
-    expect(second.headers.get("idempotent-replayed")).toBe("true");
-    expect(((await second.json()) as any).id).toBe(((await first.json()) as any).id);
-    expect((await send(701)).status).toBe(400);
+  it("a top-up whose Stripe answer was lost is retried with the same Stripe idempotency key: Stripe replays, the card is charged once", async () => {
+    const u = await register();
+    const header = `crash-${crypto.randomUUID()}`;
+    // The state a crashed request leaves: our pending row (no PaymentIntent id, nothing credited)
+    // and, at Stripe, the PaymentIntent it created and charged under the product's idempotency key.
+    const txId = crypto.randomUUID();
+    const key = `topup:${u.id}:key:${header}`;
+    await env.DB.prepare("INSERT INTO transactions (id, user_id, amount_micro, payment_method, status, idempotency_key, created_at) VALUES (?, ?, 7000000, 'stripe', 'pending', ?, ?)").bind(txId, u.id, key, Date.now()).run();
+    const stripe = stripeFor(env);
+    const charged = await stripe.paymentIntents.create(
+      {
+        amount: 700,
+        currency: "usd",
+        payment_method: "pm_card_visa",
+        automatic_payment_methods: { enabled: true, allow_redirects: "never" },
+        confirm: true,
+        description: "Mnemo balance top-up",
+        metadata: { transaction_id: txId, user_id: u.id },
+      },
+      { idempotencyKey: `mnemo-${await sha256Hex(key)}` },
+    );
+    expect(charged.status).toBe("succeeded");
+
+    // The client retries with its Idempotency-Key: the product must reuse the Stripe key, so Stripe
+    // replays the charged PaymentIntent instead of charging again.
+    const retry = await topup(u.token, { amount_usd: 7, stripe_token: "pm_card_visa" }, { "idempotency-key": header });
+    expect(retry.status, JSON.stringify(retry.body)).toBe(201);
+    expect(retry.body.transaction).toMatchObject({ id: txId, status: "completed", stripe_payment_id: charged.id, amount_usd: 7 });
+    const sent = await stripeRequests((q) => q.params.metadata?.transaction_id === txId);
+    expect(sent).toHaveLength(2);
+    expect(sent[1].idempotencyKey).toBe(sent[0].idempotencyKey);
+    const intents = (await (await fetch(`${env.STRIPE_API_BASE}/__intents`)).json()) as { intents: { id: string; metadata?: Record<string, string> }[] };
+    expect(intents.intents.filter((i) => i.metadata?.transaction_id === txId).map((i) => i.id)).toEqual([charged.id]);
+    expect((await balanceOf(u)).balance_usd).toBe(7);
+    expect((await ledgerOf({ transactionId: txId })).filter((e) => e.kind === "topup")).toHaveLength(1);
   });
 
   it("answers a declined card with 402 payment_failed and records the failure; nothing is credited", async () => {

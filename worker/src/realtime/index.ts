@@ -22,6 +22,9 @@ export const realtimeRouter = new Hono<AppBindings>().get("/ws/:client_id", asyn
   const client = await c.env.DB.prepare(`SELECT id, user_id, default_region FROM clients WHERE id = ?`).bind(clientId).first<{ id: string; user_id: string; default_region: string | null }>();
   if (!client || (client.user_id !== user.id && user.role !== "admin")) throw new ApiError("not_found", "client not found");
   const region = c.req.query("region") ?? client.default_region ?? "global";
+  // Only an existing region (or the shared hub) has an object to hold the socket: an invented
+  // name is 404 and wakes nothing.
+  if (region !== "global" && !(await c.env.DB.prepare(`SELECT 1 AS x FROM clusters WHERE region = ?`).bind(region).first())) throw new ApiError("not_found", "region not found");
   const headers = new Headers(c.req.raw.headers);
   headers.set("x-mnemo-user-id", client.user_id);
   headers.set("x-mnemo-region", region);
