@@ -11,7 +11,7 @@
 import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import * as nodeModule from "node:module";
-import { dirname, join, resolve } from "node:path";
+import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -46,14 +46,22 @@ function rewriteImports(code) {
   return code.replace(/((?:from|import)\s*\(?\s*)(["'])(\.{1,2}\/[^"']+)\.ts\2/g, "$1$2$3.js$2");
 }
 
+/** Every source under src/, subfolders included (client/, renter/), as paths relative to src/. */
+function sources(dir) {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? sources(join(dir, e.name)) : e.name.endsWith(".ts") && !e.name.endsWith(".d.ts") && !e.name.endsWith(".test.ts") ? [relative(srcDir, join(dir, e.name))] : [],
+  );
+}
+
 try {
   const strip = stripper();
-  const files = readdirSync(srcDir).filter((f) => f.endsWith(".ts") && !f.endsWith(".d.ts") && !f.endsWith(".test.ts"));
+  const files = sources(srcDir);
   mkdirSync(distDir, { recursive: true });
   // main.js last: the bin treats dist/main.js newer than every source as "built".
   files.sort((a, b) => (a === "main.ts") - (b === "main.ts"));
   for (const f of files) {
     const out = join(distDir, f.replace(/\.ts$/, ".js"));
+    mkdirSync(dirname(out), { recursive: true });
     const code = rewriteImports(strip(readFileSync(join(srcDir, f), "utf8"), f));
     const tmp = `${out}.${process.pid}.tmp`;
     writeFileSync(tmp, code);

@@ -24,8 +24,11 @@ export function renderDoc(doc) {
   return `${JSON.stringify(normalizeDoc(doc), null, 2)}\n`;
 }
 
-/** schema.d.ts for a document (already normalized). */
+/**
+ * schema.d.ts for a document (already normalized). defaultNonNullable off: a field with a default
+ * is optional to send (prefer_local, limit), which openapi-typescript would otherwise make required.
+ */
 export async function renderSchema(doc) {
-  const ast = await openapiTS(structuredClone(doc), { alphabetize: false, silent: true });
+  const ast = await openapiTS(structuredClone(doc), { alphabetize: false, silent: true, defaultNonNullable: false });
   return HEADER + astToString(ast);
 }

@@ -3243,7 +3243,7 @@ export interface components {
              * @default user
              * @enum {string}
              */
-            role: "user" | "provider";
+            role?: "user" | "provider";
             full_name?: string;
             organization?: string;
         };
@@ -3358,14 +3358,14 @@ export interface components {
                 [key: string]: unknown;
             };
             /** @default 60 */
-            min_duration_sec: number;
+            min_duration_sec?: number;
             /** @default 86400 */
-            max_duration_sec: number;
+            max_duration_sec?: number;
             /**
              * @description USD per GB of egress, at most 6 decimals
              * @default 0
              */
-            egress_price_per_gb: number;
+            egress_price_per_gb?: number;
         };
         HeartbeatResponse: {
             /** @enum {string} */
@@ -3464,7 +3464,7 @@ export interface components {
             vram_gb: number;
             duration_sec: number;
             /** @default false */
-            auto_renew: boolean;
+            auto_renew?: boolean;
         };
         SettleContract: {
             actual_egress_gb?: number;
@@ -3540,14 +3540,14 @@ export interface components {
             duration_sec: number;
             max_price_per_gb_sec?: number;
             /** @default true */
-            prefer_local: boolean;
+            prefer_local?: boolean;
             max_distance_km?: number;
             min_uptime_score?: number;
             region?: string;
             client_lat?: number;
             client_lng?: number;
             /** @default 10 */
-            limit: number;
+            limit?: number;
         };
         Cluster: {
             region: string;
