@@ -22,13 +22,16 @@ const MAIN_HELP = `mnemo ${VERSION}: rent RAM and VRAM by the GB-second on Mnemo
 
 Usage:
   mnemo login [--email E] [--password-stdin]     log in (session in $XDG_CONFIG_HOME/mnemo/, mode 0600)
-  mnemo logout | whoami
+  mnemo logout
+  mnemo whoami
   mnemo offers search [QUERY] [-o FIELD[-]] [--limit N]
   mnemo match [QUERY] --ram N [--vram N] --duration 1h
   mnemo rent [QUERY] --ram N [--vram N] --duration 10m [--auto-renew]
   mnemo contracts list|show ID|extend ID --by 10m|settle ID|cancel ID|watch ID
   mnemo lease ID [--url]
-  mnemo balance | topup --amount USD --payment-method pm_... | ledger
+  mnemo balance
+  mnemo topup --amount USD --payment-method pm_...
+  mnemo ledger
   mnemo help <command>
 
 ${GLOBAL_HELP}
@@ -83,11 +86,11 @@ ${QUERY_HELP}
 
   -o FIELD[-]       sort by a field (append - for descending), e.g. -o price, -o ram_gb-
       --limit N     at most N rows (default 20, max 500)
-      --lat, --lng  your location, for distance (else your profile's)
+      --lat, --lng  your location, for distance (else your profile's); a negative value as --lng=-74.0
 
 Examples:
   mnemo offers search 'ram_gb>=32 price<=0.000002 region=us-east-2' -o price
-  mnemo offers search 'type=mist_node uptime>=95 distance<=100' --lat 40.7 --lng -74.0
+  mnemo offers search 'type=mist_node uptime>=95 distance<=100' --lat 40.7 --lng=-74.0
   mnemo offers search --json | jq '.offers[].node_id'
 
 ${GLOBAL_HELP}

@@ -92,7 +92,7 @@ export function parseQuery(text: string): Term[] {
   while (rest.length > 0) {
     const m = TERM.exec(rest);
     if (!m) {
-      const bad = rest.split(/\s+/)[0];
+      const bad = rest.trim().split(/\s+/)[0];
       throw new UsageError(`Cannot read the query term "${bad}": write field op value, e.g. ram_gb>=32 (ops: = != < <= > >=).`);
     }
     const [whole, field, rawOp, rawValue] = m;
