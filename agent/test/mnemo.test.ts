@@ -141,6 +141,11 @@ describe("mnemo: help and usage", () => {
     }
   });
 
+  it("npx mnemo works from the repository root (the workspace links the bin)", () => {
+    const out = execFileSync("npx", ["--no-install", "mnemo", "--version"], { cwd: join(AGENT_ROOT, ".."), encoding: "utf8", env: { ...process.env, npm_config_loglevel: "error" } });
+    expect(out.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+  });
+
   it("usage errors exit 2 with one line naming the problem, before any request", async () => {
     const home = newHome();
     const cases: Array<[string[], RegExp]> = [
@@ -447,6 +452,17 @@ describe("mnemo rent with a real agent", () => {
     expect(show.contract).toMatchObject({ status: "active", ram_gb: 1, duration_sec: 300, auto_renew: false });
   });
 
+  it("rent --json --auto-renew: one JSON document on stdout with the active contract and its lease", async () => {
+    const r = await mnemo(["rent", "region=cli-live", "--ram", "1", "--duration", "2m", "--auto-renew", "--json"], { home, timeoutMs: 90_000 });
+    expect(r.code, r.stderr).toBe(0);
+    const body = json(r);
+    expect(body.contract).toMatchObject({ status: "active", auto_renew: true, ram_gb: 1, duration_sec: 120 });
+    expect(body.lease.lease_token.split(".")).toHaveLength(3);
+    expect(r.stderr).toContain(`Contract ${body.contract.id} is active`);
+    const settled = await mnemo(["contracts", "settle", body.contract.id, "--json"], { home });
+    expect(json(settled).contract.status).toBe("completed");
+  });
+
   it("extend, lease, watch until settle", async () => {
     const before = json(await mnemo(["contracts", "show", contractId, "--json"], { home })).contract;
     const ext = await mnemo(["contracts", "extend", contractId, "--by", "1m", "--json"], { home });
@@ -463,7 +479,8 @@ describe("mnemo rent with a real agent", () => {
     // watch follows the live channel; settling ends the contract and the watch with it.
     const env: Record<string, string> = {};
     for (const [k, v] of Object.entries({ ...process.env, MNEMO_TOKEN: undefined, MNEMO_API_URL: worker.url, XDG_CONFIG_HOME: home })) if (v !== undefined) env[k] = v;
-    const watcher = spawn(process.execPath, [MNEMO, "contracts", "watch", contractId, "--json", "--explain"], { env, stdio: ["ignore", "pipe", "pipe"] });
+    // --interval 1h: within this test only the WebSocket can bring the change.
+    const watcher = spawn(process.execPath, [MNEMO, "contracts", "watch", contractId, "--json", "--explain", "--interval", "1h"], { env, stdio: ["ignore", "pipe", "pipe"] });
     let wout = "";
     let werr = "";
     watcher.stdout.on("data", (d) => (wout += d));
@@ -478,7 +495,7 @@ describe("mnemo rent with a real agent", () => {
     clearTimeout(kill);
     const lines = wout.trim().split("\n").map((l) => JSON.parse(l));
     expect(lines[0]).toMatchObject({ contract_id: contractId, status: "active" });
-    expect(lines.at(-1)).toMatchObject({ contract_id: contractId, status: "completed" });
+    expect(lines.at(-1)).toMatchObject({ contract_id: contractId, status: "completed", via: "websocket" });
     expect(typeof lines.at(-1).accrued_cost_usd).toBe("number");
     expect(werr).toContain(`/ws/`);
     expect(werr).toContain("token in the subprotocol");
