@@ -4,7 +4,7 @@
  * Stripe is the only fake (worker/test/stripe-server.ts): payments need a real card otherwise.
  */
 import { execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, statSync } from "node:fs";
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -221,6 +221,16 @@ describe("mnemo: login, whoami, logout", () => {
     const after = await mnemo(["whoami"], { home });
     expect(after.code).toBe(1);
     expect(after.stderr).toBe("mnemo: Not logged in: run mnemo login, or set MNEMO_TOKEN.\n");
+  });
+
+  it("an expired stored session is never sent: the CLI says so and exits 1", async () => {
+    const home = await loggedIn();
+    const path = join(home, "mnemo/session.json");
+    const session = JSON.parse(readFileSync(path, "utf8"));
+    writeFileSync(path, JSON.stringify({ ...session, expires_at: "2000-01-01T00:00:00.000Z" }), { mode: 0o600 });
+    const r = await mnemo(["balance", "--explain"], { home });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe("mnemo: Your session expired at 2000-01-01T00:00:00.000Z: run mnemo login.\n"); // and no request was made
   });
 
   it("a wrong password is the API's refusal: exit 1 with its message, nothing stored", async () => {

@@ -33,8 +33,10 @@ export function makeCtx(flags: GlobalFlags): Ctx {
     explain,
     requireToken: () => {
       if (!resolved.token) {
-        const why = resolved.session && resolved.session.api_url.replace(/\/+$/, "") !== resolved.apiUrl ? ` for ${resolved.apiUrl} (your session is for ${resolved.session.api_url})` : "";
-        throw new NotLoggedIn(`Not logged in${why}: run mnemo login, or set MNEMO_TOKEN.`);
+        const s = resolved.session;
+        if (s && s.api_url.replace(/\/+$/, "") !== resolved.apiUrl) throw new NotLoggedIn(`Not logged in for ${resolved.apiUrl} (your session is for ${s.api_url}): run mnemo login, or set MNEMO_TOKEN.`);
+        if (s) throw new NotLoggedIn(`Your session expired at ${s.expires_at}: run mnemo login.`);
+        throw new NotLoggedIn("Not logged in: run mnemo login, or set MNEMO_TOKEN.");
       }
       return resolved.token;
     },
