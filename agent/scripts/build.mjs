@@ -11,7 +11,7 @@
 import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import * as nodeModule from "node:module";
-import { dirname, join, relative, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -46,16 +46,12 @@ function rewriteImports(code) {
   return code.replace(/((?:from|import)\s*\(?\s*)(["'])(\.{1,2}\/[^"']+)\.ts\2/g, "$1$2$3.js$2");
 }
 
-/** Every source under src/, subfolders included (client/, renter/), as paths relative to src/. */
-function sources(dir) {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
-    e.isDirectory() ? sources(join(dir, e.name)) : e.name.endsWith(".ts") && !e.name.endsWith(".d.ts") && !e.name.endsWith(".test.ts") ? [relative(srcDir, join(dir, e.name))] : [],
-  );
-}
-
 try {
   const strip = stripper();
-  const files = sources(srcDir);
+  // Recursive: the lease server lives in src/lease/.
+  const files = readdirSync(srcDir, { recursive: true })
+    .map(String)
+    .filter((f) => f.endsWith(".ts") && !f.endsWith(".d.ts") && !f.endsWith(".test.ts"));
   mkdirSync(distDir, { recursive: true });
   // main.js last: the bin treats dist/main.js newer than every source as "built".
   files.sort((a, b) => (a === "main.ts") - (b === "main.ts"));
