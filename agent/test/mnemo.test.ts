@@ -4,7 +4,7 @@
  * Stripe is the only fake (worker/test/stripe-server.ts): payments need a real card otherwise.
  */
 import { execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -445,7 +445,10 @@ describe("mnemo rent with a real agent", () => {
   let contractId: string;
 
   beforeAll(async () => {
-    const agent = runAgent(["start", "--config", tempConfig({ api_url: worker.url, api_key: providerKey, region: "cli-live", name: "cli-live-agent", heartbeat_interval: 1, reserve_ram_gb: 1 }), "--json"]);
+    // Where the agent serves leases (src/lease/, the data plane), it must not take the default
+    // port 7379: other suites run agents at the same time.
+    const endpoint = existsSync(join(AGENT_ROOT, "src/lease/index.ts")) ? { endpoint_port: 0, endpoint_host: "127.0.0.1", endpoint_bind: "127.0.0.1" } : {};
+    const agent = runAgent(["start", "--config", tempConfig({ api_url: worker.url, api_key: providerKey, region: "cli-live", name: "cli-live-agent", heartbeat_interval: 1, reserve_ram_gb: 1, ...endpoint }), "--json"]);
     running.push(agent);
     await agent.waitForEvent((e) => e.event === "heartbeat", "the agent's first heartbeat", 60_000);
     home = await loggedIn();
@@ -525,7 +528,10 @@ describe("mnemo rent → redis-cli PING (needs the data plane: the agent's lease
     expect(url).toMatch(/^redis:\/\/[0-9a-f-]{36}:[^@]+@127\.0\.0\.1:\d+\/0$/);
     const pong = execFileSync("redis-cli", ["-u", url, "PING"], { encoding: "utf8", timeout: 10_000 });
     expect(pong.trim()).toBe("PONG");
-    const viaLease = await mnemo(["lease", /Created contract ([0-9a-f-]{36})/.exec(r.stderr)![1], "--url"], { home });
-    expect(viaLease.stdout.trim()).toBe(url);
+    // Each read of the lease signs a fresh token: same user and endpoint, and it works too.
+    const viaLease = (await mnemo(["lease", /Created contract ([0-9a-f-]{36})/.exec(r.stderr)![1], "--url"], { home })).stdout.trim();
+    const parts = (u: string) => /^redis:\/\/([^:]+):[^@]+@(.+)$/.exec(u)!.slice(1);
+    expect(parts(viaLease)).toEqual(parts(url));
+    expect(execFileSync("redis-cli", ["-u", viaLease, "PING"], { encoding: "utf8", timeout: 10_000 }).trim()).toBe("PONG");
   });
 });
