@@ -3,52 +3,15 @@
  * authenticated with the provider's API key.
  */
 import http from "node:http";
+import type { components } from "./client/schema.d.ts";
 import { VERSION } from "./version.ts";
 
-export type NodeType = "datacenter" | "edge_cluster" | "mist_node";
-
-export interface RegisterNodeBody {
-  node_type: NodeType;
-  name: string;
-  region: string;
-  latitude?: number;
-  longitude?: number;
-  total_ram_gb: number;
-  total_vram_gb: number;
-  bandwidth_mbps: number;
-  base_latency_ms: number;
-  price_per_gb_sec: number;
-  min_duration_sec?: number;
-  max_duration_sec?: number;
-  egress_price_per_gb?: number;
-  metadata?: Record<string, unknown>;
-}
-
-export interface HeartbeatBody {
-  available_ram_gb: number;
-  available_vram_gb: number;
-  cpu_usage_pct?: number;
-  gpu_usage_pct?: number;
-  temperature_c?: number;
-  bandwidth_mbps?: number;
-  latitude?: number;
-  longitude?: number;
-  rejected_contracts?: string[];
-}
-
-export interface HeartbeatContract {
-  id: string;
-  ram_gb: number;
-  vram_gb: number;
-  end_time: string | null;
-  status: string;
-}
-
-export interface HeartbeatResponse {
-  status: string;
-  next_heartbeat_sec: number;
-  contracts: HeartbeatContract[];
-}
+// The request and answer shapes come from the worker's OpenAPI document (npm run gen:client).
+export type NodeType = components["schemas"]["RegisterNode"]["node_type"];
+export type RegisterNodeBody = components["schemas"]["RegisterNode"];
+export type HeartbeatBody = components["schemas"]["Heartbeat"];
+export type HeartbeatContract = components["schemas"]["HeartbeatResponse"]["contracts"][number];
+export type HeartbeatResponse = components["schemas"]["HeartbeatResponse"];
 
 export interface NodeView {
   id: string;

@@ -1,3 +1,4 @@
+import type { components, paths } from "../../../agent/src/client/schema";
 import { clearSession, getToken, redirectToLogin } from "./session";
 
 export interface FieldError {
@@ -141,166 +142,27 @@ export function errorMessage(e: unknown): string {
   return "Something went wrong.";
 }
 
-// ---- Shapes from API.md, as the browser uses them --------------------------------------------
+// ---- Shapes: generated from the worker's OpenAPI document (agent/src/client/schema.d.ts, by
+// `npm run gen:client`), so a renamed field fails `npm run typecheck` instead of a page. --------
 
-export type NodeType = "datacenter" | "edge_cluster" | "mist_node";
+type Schemas = components["schemas"];
 
-export interface User {
-  id: string;
-  email: string;
-  role: "user" | "provider" | "admin";
-  full_name: string | null;
-  organization: string | null;
-  created_at: string;
-}
-
-export interface ClientProfile {
-  id: string;
-  org_name: string | null;
-  default_region: string | null;
-  latitude: number | null;
-  longitude: number | null;
-  budget_monthly_usd: number | null;
-  current_spend_usd: number | null;
-  prefer_local: boolean;
-  max_latency_ms: number | null;
-  min_reliability: number | null;
-}
-
-export interface AuthResponse {
-  user: User;
-  access_token: string;
-  token_type: string;
-  expires_in: number;
-}
-
-export interface Offer {
-  node_id: string;
-  node_name: string;
-  node_type: NodeType;
-  region: string;
-  available_ram_gb: number;
-  available_vram_gb: number;
-  price_per_gb_sec: number;
-  uptime_score: number;
-  distance_km: number | null;
-  estimated_latency_ms: number | null;
-}
-
-export interface Match {
-  node_id: string;
-  node_name: string;
-  node_type: NodeType;
-  region: string;
-  match_score: number;
-  distance_km: number | null;
-  estimated_cost: number;
-  estimated_latency_ms: number | null;
-  score_breakdown: { proximity: number; price: number; reliability: number; capacity: number; node_type: number };
-}
-
-export interface Contract {
-  id: string;
-  client_id: string;
-  node_id: string;
-  ram_gb: number;
-  vram_gb: number;
-  duration_sec: number;
-  start_time: string | null;
-  end_time: string | null;
-  price_per_gb_sec: number;
-  total_cost_usd: number;
-  accrued_cost_usd: number;
-  auto_renew: boolean;
-  status: "pending" | "active" | "completed" | "failed" | "cancelled";
-  settlement_hash: string | null;
-  failed_over_to: string | null;
-  created_at: string;
-  completed_at: string | null;
-  /** The node's end-of-lease receipt; null until the node reports the lease's end. */
-  lease_receipt?: LeaseReceipt | null;
-  /** Egress the node measured (bytes_out / 2^30); null while it has reported nothing. */
-  measured_egress_gb?: number | null;
-}
-
-export interface LeaseReceipt {
-  contract_id: string;
-  bytes_in: number;
-  bytes_out: number;
-  keys: number;
-  used_bytes: number;
-  digest: string;
-  wiped_at: string;
-}
-
+export type NodeType = Schemas["Offer"]["node_type"];
+export type User = Schemas["User"];
+export type ClientProfile = Schemas["Client"];
+export type AuthResponse = Schemas["Session"];
+export type Offer = Schemas["Offer"];
+export type Match = Schemas["Match"];
+export type Contract = Schemas["Contract"];
+export type MnemoNode = Schemas["Node"];
+export type Cluster = Schemas["Cluster"];
+export type Balance = Schemas["Balance"];
+export type ApiKeyInfo = Schemas["ApiKey"];
+export type Me = Schemas["Me"];
+/** The node's end-of-lease receipt; null until the node reports the lease's end. */
+export type LeaseReceipt = NonNullable<Contract["lease_receipt"]>;
 /** GET /api/contracts/{id}/lease: everything a Redis client needs to use the leased memory. */
-export interface ContractLease {
-  lease_token: string;
-  kid: string;
-  node_id: string;
-  expires_at: string;
-  endpoint: string;
-  username: string;
-  password: string;
-  url: string;
-  protocol: "resp";
-  tls: boolean;
-}
-
-export interface MnemoNode {
-  id: string;
-  provider_id?: string;
-  name: string;
-  node_type: NodeType;
-  region: string;
-  latitude: number | null;
-  longitude: number | null;
-  total_ram_gb: number;
-  total_vram_gb: number;
-  available_ram_gb?: number;
-  available_vram_gb?: number;
-  bandwidth_mbps: number;
-  base_latency_ms: number;
-  price_per_gb_sec: number;
-  status: "active" | "maintenance" | "offline";
-  uptime_score?: number;
-  last_heartbeat_at?: string | null;
-  created_at?: string;
-  [k: string]: unknown;
-}
-
-export interface Cluster {
-  region: string;
-  center: { lat: number; lng: number } | null;
-  total_nodes: number;
-  node_composition: { datacenter: number; edge_cluster: number; mist_node: number };
-  total_ram_gb: number;
-  available_ram_gb: number;
-  total_vram_gb: number;
-  available_vram_gb: number;
-  avg_price_per_gb_sec: number | null;
-}
-
-export interface Balance {
-  balance_usd: number;
-  held_usd: number;
-  available_usd: number;
-  burn_rate_usd_per_hour: number;
-  runway_sec: number | null;
-}
-
-export interface ApiKeyInfo {
-  id: string;
-  name: string | null;
-  prefix: string;
-  created_at: string;
-  last_used_at: string | null;
-}
-
-export interface Me {
-  user: User;
-  client: ClientProfile | null;
-}
+export type ContractLease = paths["/api/contracts/{id}/lease"]["get"]["responses"][200]["content"]["application/json"];
 
 let meCache: Promise<Me> | null = null;
 /** /api/auth/me, once per page. */
