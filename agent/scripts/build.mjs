@@ -48,12 +48,16 @@ function rewriteImports(code) {
 
 try {
   const strip = stripper();
-  const files = readdirSync(srcDir).filter((f) => f.endsWith(".ts") && !f.endsWith(".d.ts") && !f.endsWith(".test.ts"));
+  // Recursive: the lease server lives in src/lease/.
+  const files = readdirSync(srcDir, { recursive: true })
+    .map(String)
+    .filter((f) => f.endsWith(".ts") && !f.endsWith(".d.ts") && !f.endsWith(".test.ts"));
   mkdirSync(distDir, { recursive: true });
   // main.js last: the bin treats dist/main.js newer than every source as "built".
   files.sort((a, b) => (a === "main.ts") - (b === "main.ts"));
   for (const f of files) {
     const out = join(distDir, f.replace(/\.ts$/, ".js"));
+    mkdirSync(dirname(out), { recursive: true });
     const code = rewriteImports(strip(readFileSync(join(srcDir, f), "utf8"), f));
     const tmp = `${out}.${process.pid}.tmp`;
     writeFileSync(tmp, code);

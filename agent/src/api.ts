@@ -22,6 +22,20 @@ export interface RegisterNodeBody {
   max_duration_sec?: number;
   egress_price_per_gb?: number;
   metadata?: Record<string, unknown>;
+  /** `host:port` of the lease endpoint. */
+  endpoint?: string;
+}
+
+/** One lease's counters (`final: false`) or its end-of-lease receipt (`final: true`, with digest and wiped_at). */
+export interface LeaseReport {
+  contract_id: string;
+  bytes_in: number;
+  bytes_out: number;
+  keys: number;
+  used_bytes: number;
+  final: boolean;
+  digest?: string;
+  wiped_at?: string;
 }
 
 export interface HeartbeatBody {
@@ -34,6 +48,8 @@ export interface HeartbeatBody {
   latitude?: number;
   longitude?: number;
   rejected_contracts?: string[];
+  endpoint?: string;
+  lease_reports?: LeaseReport[];
 }
 
 export interface HeartbeatContract {
@@ -242,8 +258,24 @@ export class MnemoApi {
     return this.request("POST", "/api/nodes/register", body);
   }
 
-  heartbeat(nodeId: string, body: HeartbeatBody): Promise<HeartbeatResponse> {
-    return this.request("POST", `/api/nodes/${encodeURIComponent(nodeId)}/heartbeat`, body);
+  /** `final`: the shutdown's last heartbeat (carrying the receipts), sent even though the agent is stopping. */
+  heartbeat(nodeId: string, body: HeartbeatBody, final?: { timeoutMs: number }): Promise<HeartbeatResponse> {
+    return this.request("POST", `/api/nodes/${encodeURIComponent(nodeId)}/heartbeat`, body, final ? { timeoutMs: final.timeoutMs, cancellable: false } : {});
+  }
+
+  /** The lease is open on the endpoint: the contract becomes active (its term and billing start now). */
+  contractReady(nodeId: string, contractId: string): Promise<{ contract: ContractView }> {
+    return this.request("POST", `/api/nodes/${encodeURIComponent(nodeId)}/contracts/${encodeURIComponent(contractId)}/ready`, {});
+  }
+
+  /** This node cannot hold the contract: the server fails it over, never charging the renter. */
+  contractReject(nodeId: string, contractId: string, reason: string, final?: { timeoutMs: number }): Promise<{ contract: ContractView }> {
+    return this.request(
+      "POST",
+      `/api/nodes/${encodeURIComponent(nodeId)}/contracts/${encodeURIComponent(contractId)}/reject`,
+      { reason },
+      final ? { timeoutMs: final.timeoutMs, cancellable: false } : {},
+    );
   }
 
   getNode(nodeId: string): Promise<NodeDetail> {
