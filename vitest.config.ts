@@ -35,6 +35,9 @@ export default defineConfig({
                 ADMIN_EMAILS: "admin@test.mnemo",
                 HEARTBEAT_MIN_INTERVAL_SEC: "30",
                 NODE_OFFLINE_AFTER_SEC: "180",
+                // Settlement goes at once here; settlement/lease-egress.test.ts drives the wait for
+                // the node's final lease receipt (LEASE_REPORT_WAIT_SEC) explicitly.
+                LEASE_REPORT_WAIT_SEC: "0",
                 STRIPE_API_BASE: `http://127.0.0.1:${process.env.MNEMO_TEST_STRIPE_PORT}`,
                 STRIPE_SECRET_KEY: "sk_test_mnemo_fake_0123456789",
                 STRIPE_WEBHOOK_SECRET: "whsec_test_mnemo_0123456789",

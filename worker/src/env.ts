@@ -23,6 +23,8 @@ export interface Env {
   ETH_MIN_CONFIRMATIONS?: string;
   MIN_PAYOUT_USD?: string;
   CORS_ORIGINS?: string;
+  LEASE_READY_TIMEOUT_SEC?: string;
+  LEASE_REPORT_WAIT_SEC?: string;
 }
 
 /** A contract that has ended and waits to be charged. Keyed by contract id: redelivery is harmless. */
@@ -40,6 +42,10 @@ export interface Config {
   ethMinConfirmations: number;
   adminEmails: Set<string>;
   corsOrigins: string[];
+  /** A pending contract its node has not made ready by then is failed over, never charged. */
+  leaseReadyTimeoutSec: number;
+  /** How long settlement waits after a contract's end for the node's final lease receipt. */
+  leaseReportWaitSec: number;
 }
 
 function int(value: string | undefined, fallback: number, min = 0): number {
@@ -70,5 +76,7 @@ export function config(env: Env): Config {
       .split(",")
       .map((o) => o.trim())
       .filter(Boolean),
+    leaseReadyTimeoutSec: int(env.LEASE_READY_TIMEOUT_SEC, 60, 1),
+    leaseReportWaitSec: int(env.LEASE_REPORT_WAIT_SEC, 120),
   };
 }

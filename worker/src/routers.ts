@@ -5,5 +5,7 @@ import { paymentsRouter } from "./payments";
 import { payoutsRouter } from "./payouts";
 import { analyticsRouter } from "./analytics";
 import { adminOverviewRouter } from "./admin/overview";
+import { nodePushRouter } from "./nodes/push";
+import { nodeReadyRouter } from "./nodes/ready";
 
-export const extraRouters: OpenAPIHono<AppBindings>[] = [paymentsRouter, payoutsRouter, analyticsRouter, adminOverviewRouter];
+export const extraRouters: OpenAPIHono<AppBindings>[] = [paymentsRouter, payoutsRouter, analyticsRouter, adminOverviewRouter, nodeReadyRouter, nodePushRouter];

@@ -92,6 +92,7 @@ export interface NodeInput {
   min_duration_sec?: number;
   max_duration_sec?: number;
   egress_price_per_gb?: number;
+  endpoint?: string;
 }
 
 export async function registerNode(provider: Account, input: NodeInput = {}) {
@@ -106,11 +107,19 @@ export async function registerNode(provider: Account, input: NodeInput = {}) {
     bandwidth_mbps: 1000,
     base_latency_ms: 5,
     price_per_gb_sec: 0.000001,
+    endpoint: "127.0.0.1:7379",
     ...input,
   };
   const r = await api("POST", "/api/nodes/register", { token: provider.token, body });
   expect(r.status, JSON.stringify(r.body)).toBe(201);
   return r.body.node as any;
+}
+
+/** The node's agent holds the lease: pending → active (term and billing start now). */
+export async function ready(provider: Account, nodeId: string, contractId: string) {
+  const r = await api("POST", `/api/nodes/${nodeId}/contracts/${contractId}/ready`, { token: provider.token });
+  expect(r.status, JSON.stringify(r.body)).toBe(200);
+  return r.body.contract as any;
 }
 
 export { env };

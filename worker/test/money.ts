@@ -2,7 +2,7 @@
 // servers' records; Stripe-signed webhook deliveries.
 import Stripe from "stripe";
 import { expect } from "vitest";
-import { api, credit, env, register, registerNode, type Account, type NodeInput } from "./helpers";
+import { api, credit, env, ready, register, registerNode, type Account, type NodeInput } from "./helpers";
 
 export async function balanceOf(a: Account) {
   const r = await api("GET", "/api/billing/balance", { token: a.token });
@@ -50,12 +50,13 @@ export async function createContract(s: Setup, body: { ram_gb: number; vram_gb: 
   return r.body.contract as any;
 }
 
-/** The node's heartbeat delivers its pending contracts, which become active. */
+/** The node's heartbeat delivers its pending contracts and its agent makes each one ready (active). */
 export async function heartbeat(s: Setup) {
   // The node's previous heartbeat moves a minute back, so the per-node rate limit lets this one in.
   await env.DB.prepare(`UPDATE nodes SET last_heartbeat_at = last_heartbeat_at - 60000 WHERE id = ? AND last_heartbeat_at IS NOT NULL`).bind(s.node.id).run();
   const r = await api("POST", `/api/nodes/${s.node.id}/heartbeat`, { token: s.provider.token, body: { available_ram_gb: s.node.total_ram_gb ?? 64, available_vram_gb: s.node.total_vram_gb ?? 24 } });
   expect(r.status, JSON.stringify(r.body)).toBe(200);
+  for (const k of r.body.contracts) if (k.status === "pending") await ready(s.provider, s.node.id, k.id);
   return r.body;
 }
 

@@ -1,10 +1,14 @@
 import { describe, expect, it } from "vitest";
 import { runDurableObjectAlarm, SELF } from "cloudflare:test";
-import { api, credit, env, expectError, register, registerNode, type Account } from "../../test/helpers";
+import { api, credit, env, expectError, ready, register, registerNode, type Account } from "../../test/helpers";
 
 const stub = (region: string) => env.REGION_CLUSTER.get(env.REGION_CLUSTER.idFromName(region));
-const heartbeat = (p: Account, nodeId: string, body: Record<string, unknown> = { available_ram_gb: 1000, available_vram_gb: 1000 }) =>
-  api("POST", `/api/nodes/${nodeId}/heartbeat`, { token: p.token, body });
+/** A heartbeat delivers the node's pending contracts; its agent then makes each one ready (active). */
+const heartbeat = async (p: Account, nodeId: string, body: Record<string, unknown> = { available_ram_gb: 1000, available_vram_gb: 1000 }) => {
+  const r = await api("POST", `/api/nodes/${nodeId}/heartbeat`, { token: p.token, body });
+  for (const k of r.body?.contracts ?? []) if (k.status === "pending") await ready(p, nodeId, k.id);
+  return r;
+};
 /** Lets the next heartbeat through the rate limit without waiting 30 s. */
 const rewindHeartbeat = (nodeId: string, ms = 31_000) => env.DB.prepare("UPDATE nodes SET last_heartbeat_at = last_heartbeat_at - ? WHERE id = ?").bind(ms, nodeId).run();
 const balance = async (a: Account) => (await api("GET", "/api/billing/balance", { token: a.token })).body;
@@ -61,7 +65,7 @@ describe("contract lifecycle", () => {
     return { p, node, renter };
   }
 
-  it("creates a pending contract holding its estimate; the heartbeat makes it active with its term", async () => {
+  it("creates a pending contract holding its estimate; the node's ready makes it active with its term", async () => {
     const { p, node, renter } = await setup();
     const r = await api("POST", "/api/contracts/create", { token: renter.token, body: { node_id: node.id, ram_gb: 8, vram_gb: 2, duration_sec: 600 } });
     expect(r.status).toBe(201);

@@ -9,7 +9,7 @@ import { heldOf, nodeView } from "../nodes/service";
 import { loadNode } from "../nodes/service";
 import * as life from "./lifecycle";
 import type * as routes from "./routes";
-import { contractView } from "./views";
+import { contractViewOf, contractViews } from "../leases/reports";
 
 type H<R extends RouteConfig> = RouteHandler<R, AppBindings>;
 
@@ -29,7 +29,7 @@ async function ownContract(c: { env: AppBindings["Bindings"] }, user: AuthUser, 
 export const createContract: H<typeof routes.createContract> = async (c) => {
   const b = c.req.valid("json");
   const k = await life.createContract(life.portsFor(c.env), caller(c), { nodeId: b.node_id, ramGb: b.ram_gb, vramGb: b.vram_gb, durationSec: b.duration_sec, autoRenew: b.auto_renew });
-  return c.json({ contract: contractView(k) }, 201);
+  return c.json({ contract: await contractViewOf(c.env, k) }, 201);
 };
 
 export const listContracts: H<typeof routes.listContracts> = async (c) => {
@@ -45,7 +45,7 @@ export const listContracts: H<typeof routes.listContracts> = async (c) => {
     c.var.db.select().from(contracts).where(where).orderBy(desc(contracts.createdAt), contracts.id).limit(q.limit).offset(q.offset),
     c.var.db.select({ n: count() }).from(contracts).where(where),
   ]);
-  return c.json({ contracts: rows.map(contractView), total_count: total[0]?.n ?? 0 }, 200);
+  return c.json({ contracts: await contractViews(c.env, rows), total_count: total[0]?.n ?? 0 }, 200);
 };
 
 export const getContract: H<typeof routes.getContract> = async (c) => {
@@ -57,7 +57,7 @@ export const getContract: H<typeof routes.getContract> = async (c) => {
   const m = await c.env.DB.prepare(`SELECT * FROM node_metrics WHERE node_id = ? ORDER BY recorded_at DESC LIMIT 1`).bind(k.nodeId).first<Record<string, number | null>>();
   return c.json(
     {
-      contract: contractView(k),
+      contract: await contractViewOf(c.env, k),
       node: nodeView(node, offer, held.ram, held.vram),
       metrics: m
         ? {
@@ -80,7 +80,7 @@ export const settleContract: H<typeof routes.settleContract> = async (c) => {
   const body = c.req.header("content-type")?.includes("application/json") ? (c.req.valid("json") as { actual_egress_gb?: number } | undefined) : undefined;
   const k = await ownContract(c, caller(c), id);
   const after = await life.settleContract(life.portsFor(c.env), k, body?.actual_egress_gb);
-  return c.json({ contract: contractView(after) }, 200);
+  return c.json({ contract: await contractViewOf(c.env, after) }, 200);
 };
 
 export const extendContract: H<typeof routes.extendContract> = async (c) => {
@@ -88,12 +88,12 @@ export const extendContract: H<typeof routes.extendContract> = async (c) => {
   const { additional_sec } = c.req.valid("json");
   const k = await ownContract(c, caller(c), id);
   const after = await life.extendContract(life.portsFor(c.env), k, additional_sec);
-  return c.json({ contract: contractView(after) }, 200);
+  return c.json({ contract: await contractViewOf(c.env, after) }, 200);
 };
 
 export const cancelContract: H<typeof routes.cancelContract> = async (c) => {
   const { id } = c.req.valid("param");
   const k = await ownContract(c, caller(c), id);
   const after = await life.cancelContract(life.portsFor(c.env), k);
-  return c.json({ contract: contractView(after) }, 200);
+  return c.json({ contract: await contractViewOf(c.env, after) }, 200);
 };

@@ -17,7 +17,9 @@ import { loadNode } from "../nodes/service";
 import { regionStub } from "../region/client";
 import type { NodeSnapshot, ReserveResult } from "../region/types";
 import { settleContractMoney } from "../settlement/settle";
-import { contractView } from "./views";
+import { applyMeasuredEgress } from "../settlement/egress";
+import { contractViewOf } from "../leases/reports";
+import { notifyNode } from "../nodes/push";
 
 /** The region DO as the lifecycle needs it; inside the DO itself this is the object, not a stub. */
 export interface ClusterPort {
@@ -28,6 +30,7 @@ export interface ClusterPort {
   upsertNode(snapshot: NodeSnapshot): Promise<unknown>;
   match(region: string, req: MatchRequest): Promise<{ matches: { node: { id: string } }[] }>;
   notifyUser(userId: string, message: { type: string; data: unknown }): Promise<number>;
+  pushNodeContracts(region: string, nodeId: string): Promise<number>;
 }
 
 export interface Ports {
@@ -47,9 +50,13 @@ export async function loadContract(env: Env, id: string): Promise<ContractRow> {
   return row;
 }
 
-/** contract_update to the renter's sockets: on the contract's region and on their home region. */
+/**
+ * contract_update to the renter's sockets (on the contract's region and on their home region), and
+ * the node's new contract list to its agent: every change of a contract comes through here.
+ */
 export async function notifyContract(ports: Ports, k: ContractRow, extra?: Record<string, unknown>) {
-  const message = { type: "contract_update", data: { ...contractView(k), ...extra } };
+  await notifyNode(ports, k.region, k.nodeId);
+  const message = { type: "contract_update", data: { ...(await contractViewOf(ports.env, k)), ...extra } };
   const home = await ports.env.DB.prepare(`SELECT default_region FROM clients WHERE id = ?`).bind(k.clientId).first<{ default_region: string | null }>();
   const regions = new Set([k.region, home?.default_region ?? "global"]);
   await Promise.all([...regions].map((r) => ports.cluster(r).notifyUser(k.clientUserId, message).catch(() => 0)));
@@ -146,22 +153,8 @@ export async function createContract(ports: Ports, user: Pick<AuthUser, "id">, i
 }
 
 // ---- delivery -------------------------------------------------------------------------------
-
-/** A heartbeat delivers the node's pending contracts: they become active and their term starts now. */
-export async function activatePendingForNode(env: Env, node: NodeRow, now: number): Promise<ContractRow[]> {
-  const ports = portsFor(env);
-  const db = createDb(env.DB);
-  const pending = await db.select().from(contracts).where(and(eq(contracts.nodeId, node.id), eq(contracts.status, "pending"))).all();
-  for (const k of pending) {
-    const end = now + k.termSec * 1000;
-    const res = await env.DB.prepare(`UPDATE contracts SET status = 'active', start_time = ?1, end_time = ?2 WHERE id = ?3 AND status = 'pending' AND ended_at IS NULL`).bind(now, end, k.id).run();
-    if (res.meta.changes === 1) {
-      await ports.cluster(k.region).activate(k.region, k.id, end);
-      await notifyContract(ports, { ...k, status: "active", startTime: now, endTime: end });
-    }
-  }
-  return db.select().from(contracts).where(and(eq(contracts.nodeId, node.id), inArray(contracts.status, ["pending", "active"]))).all();
-}
+// The node hears of a contract through its push channel (or heartbeat) and makes it active with
+// `ready` once it holds the lease: contracts/activation.ts.
 
 // ---- ending ---------------------------------------------------------------------------------
 
@@ -170,6 +163,8 @@ export interface EndInput {
   status: "completed" | "failed" | "cancelled";
   reason: string;
   egressGb?: number;
+  /** End it only if it is still pending (a reject or ready timeout must never end a lease made ready meanwhile). */
+  onlyPending?: boolean;
 }
 
 /** The final cost of a contract ended at `at` (see the billing rules in API.md). */
@@ -191,9 +186,9 @@ export async function endContract(ports: Ports, k: ContractRow, input: EndInput)
   const cost = input.status === "cancelled" ? 0 : finalCostMicro(k, input.at, input.egressGb);
   const res = await env.DB.prepare(
     `UPDATE contracts SET status = ?1, ended_at = ?2, end_reason = ?3, actual_egress_gb = ?4, total_cost_micro = ?5, accrued_cost_micro = ?5, completed_at = ?2
-     WHERE id = ?6 AND ended_at IS NULL AND status IN ('pending','active')`,
+     WHERE id = ?6 AND ended_at IS NULL AND status IN ('pending', ?7)`,
   )
-    .bind(input.status, input.at, input.reason, input.egressGb ?? null, cost, k.id)
+    .bind(input.status, input.at, input.reason, input.egressGb ?? null, cost, k.id, input.onlyPending ? "pending" : "active")
     .run();
   const after = await loadContract(env, k.id);
   if (res.meta.changes === 0) return after;
@@ -288,13 +283,15 @@ export async function renewOrGrace(ports: Ports, k: ContractRow, now: number): P
  * The node lost a contract: end it `failed` (charged only for the time held), then move the rest of
  * its term to the best other node in the region that can hold it, as a new linked contract.
  */
-export async function failOver(ports: Ports, k: ContractRow, reason: string, now: number): Promise<ContractRow> {
+export async function failOver(ports: Ports, k: ContractRow, reason: string, now: number, opts: { onlyPending?: boolean } = {}): Promise<ContractRow> {
   const env = ports.env;
   const remainingSec = k.startTime !== null && k.endTime !== null ? Math.ceil((k.endTime - now) / 1000) : k.termSec;
-  const failed = await endContract(ports, k, { at: now, status: "failed", reason });
+  const failed = await endContract(ports, k, { at: now, status: "failed", reason, onlyPending: opts.onlyPending });
   if (failed.failedOverTo || failed.status !== "failed" || failed.endedAt !== now) return failed; // someone else handled it
   await env.DB.prepare(`UPDATE nodes SET failed_contracts = failed_contracts + 1 WHERE id = ?`).bind(k.nodeId).run();
-  // Settle now rather than wait for the queue, so the unused hold is free for the replacement.
+  // Settle now rather than wait for the queue, so the unused hold is free for the replacement;
+  // egress is what the node measured so far (a failing node may never send its receipt).
+  await applyMeasuredEgress(env, k.id, Date.now());
   await settleContractMoney(env, k.id);
   if (remainingSec <= 0) return loadContract(env, k.id);
 

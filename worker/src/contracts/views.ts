@@ -1,8 +1,10 @@
-import type { ContractRow } from "../db/schema";
+import type { ContractRow, LeaseReportRow } from "../db/schema";
+import { leaseFields } from "../leases/fields";
 import { microToUsd, nanoToPrice } from "../domain/money";
 import { iso } from "../lib/time";
 
-export function contractView(k: ContractRow) {
+/** `report`: the node's lease report for this contract, if any (leases/reports.ts loads it). */
+export function contractView(k: ContractRow, report: LeaseReportRow | null = null) {
   return {
     id: k.id,
     client_id: k.clientId,
@@ -31,6 +33,7 @@ export function contractView(k: ContractRow) {
     failed_over_from: k.failedOverFrom,
     created_at: iso(k.createdAt)!,
     completed_at: iso(k.completedAt),
+    ...leaseFields(report),
   };
 }
 export type ContractView = ReturnType<typeof contractView>;

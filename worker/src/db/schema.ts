@@ -101,6 +101,8 @@ export const nodes = sqliteTable(
     heartbeatsReceived: integer("heartbeats_received").notNull().default(0),
     failedContracts: integer("failed_contracts").notNull().default(0),
     metadata: text("metadata"),
+    /** `host:port` of the node's lease server; owner and admins only (migration 0003). */
+    endpoint: text("endpoint"),
     lastHeartbeatAt: integer("last_heartbeat_at"),
     createdAt: integer("created_at").notNull(),
     updatedAt: integer("updated_at").notNull(),
@@ -185,6 +187,7 @@ export const contracts = sqliteTable(
     index("contracts_node_status_idx").on(t.nodeId, t.status),
     index("contracts_region_status_end_idx").on(t.region, t.status, t.endTime),
     index("contracts_status_idx").on(t.status),
+    index("contracts_status_created_idx").on(t.status, t.createdAt),
   ],
 );
 
@@ -296,6 +299,30 @@ export const signingKeys = sqliteTable("signing_keys", {
   retiredAt: integer("retired_at"),
 });
 
+/**
+ * What a node reports about each lease it serves (migration 0003): the latest counters, replaced by
+ * every heartbeat until the end-of-lease receipt (`final` = 1) freezes them. `billedBytesOut` is the
+ * egress settlement charged, set once.
+ */
+export const leaseReports = sqliteTable("lease_reports", {
+  contractId: text("contract_id")
+    .primaryKey()
+    .references(() => contracts.id),
+  nodeId: text("node_id")
+    .notNull()
+    .references(() => nodes.id),
+  bytesIn: integer("bytes_in").notNull(),
+  bytesOut: integer("bytes_out").notNull(),
+  keys: integer("keys").notNull(),
+  usedBytes: integer("used_bytes").notNull(),
+  final: integer("final").notNull().default(0),
+  digest: text("digest"),
+  wipedAt: integer("wiped_at"),
+  reportedAt: integer("reported_at").notNull(),
+  billedBytesOut: integer("billed_bytes_out"),
+  billedAt: integer("billed_at"),
+});
+
 export type UserRow = typeof users.$inferSelect;
 export type ClientRow = typeof clients.$inferSelect;
 export type NodeRow = typeof nodes.$inferSelect;
@@ -304,3 +331,4 @@ export type ContractRow = typeof contracts.$inferSelect;
 export type TransactionRow = typeof transactions.$inferSelect;
 export type LedgerRow = typeof ledgerEntries.$inferSelect;
 export type NodeMetricRow = typeof nodeMetrics.$inferSelect;
+export type LeaseReportRow = typeof leaseReports.$inferSelect;

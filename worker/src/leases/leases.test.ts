@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, SignJWT, generateKeyPair } from "jose";
-import { api, credit, env, expectError, register, registerNode } from "../../test/helpers";
+import { api, credit, env, expectError, ready, register, registerNode } from "../../test/helpers";
 
 describe("signed leases", () => {
   it("signs an active contract's lease that verifies offline against the public key set", async () => {
@@ -10,7 +10,7 @@ describe("signed leases", () => {
     await credit(renter.id, 5);
     const k = (await api("POST", "/api/contracts/create", { token: renter.token, body: { node_id: node.id, ram_gb: 4, vram_gb: 2, duration_sec: 600 } })).body.contract;
     expectError(await api("GET", `/api/contracts/${k.id}/lease`, { token: renter.token }), 409, "conflict"); // still pending
-    await api("POST", `/api/nodes/${node.id}/heartbeat`, { token: p.token, body: { available_ram_gb: 64, available_vram_gb: 24 } });
+    await ready(p, node.id, k.id);
 
     const r = await api("GET", `/api/contracts/${k.id}/lease`, { token: renter.token });
     expect(r.status).toBe(200);

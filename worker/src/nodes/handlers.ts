@@ -9,7 +9,9 @@ import { caller } from "../lib/auth";
 import { ApiError, invalid } from "../lib/errors";
 import type { AppBindings } from "../lib/openapi";
 import { iso } from "../lib/time";
-import { activatePendingForNode, failOverNode, rejectContracts } from "../contracts/lifecycle";
+import { failOverNode, rejectContracts } from "../contracts/lifecycle";
+import { settleAfterReceipts, storeLeaseReports } from "../leases/reports";
+import { nodeContracts } from "./push";
 import { regionStub } from "../region/client";
 import type * as routes from "./routes";
 import { assertOwner, heldOf, loadNode, nodeView, queryNodes, snapshotOf, syncNode } from "./service";
@@ -44,6 +46,7 @@ export const registerNode: H<typeof routes.registerNode> = async (c) => {
     heartbeatsReceived: 0,
     failedContracts: 0,
     metadata: b.metadata ? JSON.stringify(b.metadata) : null,
+    endpoint: b.endpoint ?? null,
     lastHeartbeatAt: now,
     createdAt: now,
     updatedAt: now,
@@ -56,7 +59,7 @@ export const registerNode: H<typeof routes.registerNode> = async (c) => {
     c.env.DB.prepare(`INSERT OR IGNORE INTO clusters (region, name, center_lat, center_lng, created_at) VALUES (?, NULL, ?, ?, ?)`).bind(b.region, node.latitude, node.longitude, now),
   ]);
   await syncNode(c.env, node);
-  return c.json({ node_id: node.id, node: nodeView(node, offer, 0, 0) }, 201);
+  return c.json({ node_id: node.id, node: nodeView(node, offer, 0, 0, { withEndpoint: true }) }, 201);
 };
 
 export const heartbeat: H<typeof routes.heartbeat> = async (c) => {
@@ -100,15 +103,19 @@ export const heartbeat: H<typeof routes.heartbeat> = async (c) => {
     const retry = Math.max(1, Math.ceil(((node.lastHeartbeatAt ?? now) + interval * 1000 - now) / 1000));
     throw new ApiError("rate_limited", `one heartbeat per ${interval} s per node; retry in ${retry} s`, undefined, { "Retry-After": String(retry) });
   }
+  // The data plane: a changed endpoint is picked up, and the leases' counters and receipts stored.
+  if (b.endpoint !== undefined) await c.env.DB.prepare(`UPDATE nodes SET endpoint = ?1 WHERE id = ?2 AND endpoint IS NOT ?1`).bind(b.endpoint, id).run();
+  if (b.lease_reports?.length) await settleAfterReceipts(c.env, await storeLeaseReports(c.env, id, b.lease_reports, now));
   const { node: fresh } = await loadNode(c.var.db, id);
   await regionStub(c.env, fresh.region).upsertNode(snapshotOf(fresh));
   if (b.rejected_contracts?.length) await rejectContracts(c.env, fresh, b.rejected_contracts);
-  const leases = await activatePendingForNode(c.env, fresh, now);
+  // Delivery only: a contract becomes active when the node calls `ready` (nodes/ready.ts).
+  const leases = await nodeContracts(c.env, id);
   return c.json(
     {
       status: fresh.status,
       next_heartbeat_sec: Math.max(1, interval),
-      contracts: leases.map((l) => ({ id: l.id, ram_gb: l.ramGb, vram_gb: l.vramGb, end_time: iso(l.endTime), status: l.status as "pending" | "active" })),
+      contracts: leases,
     },
     200,
   );
@@ -116,7 +123,7 @@ export const heartbeat: H<typeof routes.heartbeat> = async (c) => {
 
 export const listNodes: H<typeof routes.listNodes> = async (c) => {
   const q = c.req.valid("query");
-  const page = await queryNodes(c.env, { nodeType: q.node_type, region: q.region, status: q.status, providerId: q.mine === "true" ? caller(c).id : undefined, minRam: q.min_ram, minVram: q.min_vram }, q.limit, q.offset);
+  const page = await queryNodes(c.env, { nodeType: q.node_type, region: q.region, status: q.status, providerId: q.mine === "true" ? caller(c).id : undefined, minRam: q.min_ram, minVram: q.min_vram }, q.limit, q.offset, caller(c));
   return c.json(page, 200);
 };
 
@@ -136,7 +143,7 @@ export const getNode: H<typeof routes.getNode> = async (c) => {
       .first<{ total: number; recent: number }>();
     earnings = { total_usd: (e?.total ?? 0) / 1e6, last_30d_usd: (e?.recent ?? 0) / 1e6 };
   }
-  return c.json({ node: nodeView(node, offer, held.ram, held.vram), earnings, active_contracts: counts?.n ?? 0 }, 200);
+  return c.json({ node: nodeView(node, offer, held.ram, held.vram, { withEndpoint: me.role === "admin" || me.id === node.providerId }), earnings, active_contracts: counts?.n ?? 0 }, 200);
 };
 
 export const updateNode: H<typeof routes.updateNode> = async (c) => {
@@ -156,6 +163,7 @@ export const updateNode: H<typeof routes.updateNode> = async (c) => {
   if (b.latitude !== undefined) patch.latitude = b.latitude;
   if (b.longitude !== undefined) patch.longitude = b.longitude;
   if (b.metadata !== undefined) patch.metadata = JSON.stringify(b.metadata);
+  if (b.endpoint !== undefined) patch.endpoint = b.endpoint;
   if (b.status !== undefined) {
     if (node.status === "offline" && b.status === "active" && node.lastHeartbeatAt !== null && Date.now() - node.lastHeartbeatAt > config(c.env).nodeOfflineAfterSec * 1000) {
       throw new ApiError("conflict", "this node is offline: it comes back active with its next heartbeat");
@@ -165,7 +173,7 @@ export const updateNode: H<typeof routes.updateNode> = async (c) => {
   const updated = await c.var.db.update(nodes).set(patch).where(eq(nodes.id, id)).returning().get();
   await syncNode(c.env, updated);
   const held = await heldOf(c.env, id);
-  return c.json({ node: nodeView(updated, offer, held.ram, held.vram) }, 200);
+  return c.json({ node: nodeView(updated, offer, held.ram, held.vram, { withEndpoint: true }) }, 200);
 };
 
 export const deleteNode: H<typeof routes.deleteNode> = async (c) => {
@@ -176,5 +184,5 @@ export const deleteNode: H<typeof routes.deleteNode> = async (c) => {
   await syncNode(c.env, updated);
   await failOverNode(c.env, updated, "node withdrawn by its provider");
   const held = await heldOf(c.env, id);
-  return c.json({ node: nodeView(updated, offer, held.ram, held.vram) }, 200);
+  return c.json({ node: nodeView(updated, offer, held.ram, held.vram, { withEndpoint: true }) }, 200);
 };

@@ -1,9 +1,22 @@
 import { z } from "@hono/zod-openapi";
+import { parseEndpoint } from "../domain/endpoint";
+import { LeaseReportsField } from "../leases/reports-schema";
 
 export const NodeType = z.enum(["datacenter", "edge_cluster", "mist_node"]);
 const lat = z.number().min(-90).max(90);
 const lng = z.number().min(-180).max(180);
 const gb = z.number().int().min(0).max(1_000_000);
+/** `host:port` of the node's lease server. */
+const endpoint = z
+  .string()
+  .trim()
+  .max(300)
+  .refine((v) => parseEndpoint(v) !== null, { message: "must be host:port (a hostname, an IPv4 address or [IPv6], and a port 1..65535)" })
+  .openapi({
+    example: "203.0.113.7:7379",
+    description:
+      "Where the node's agent serves its leases over the Redis protocol: `host:port` (host: a hostname, an IPv4 address or `[IPv6]`; port 1..65535). Shown only to the node's owner and admins; renters receive it inside their contract's lease.",
+  });
 const region = z.string().trim().min(1).max(64).regex(/^[a-z0-9][a-z0-9-]*$/, "lowercase letters, digits and dashes, e.g. eu-west");
 
 export const NodeSchema = z
@@ -32,6 +45,7 @@ export const NodeSchema = z
     status: z.enum(["active", "maintenance", "offline"]),
     uptime_score: z.number(),
     metadata: z.record(z.string(), z.unknown()).nullable(),
+    endpoint: z.string().nullable().optional().openapi({ description: "The node's lease endpoint (`host:port`); present only for the node's owner and admins" }),
     last_heartbeat_at: z.string().nullable(),
     created_at: z.string(),
     updated_at: z.string(),
@@ -56,6 +70,7 @@ export const RegisterNodeBody = z
     min_duration_sec: z.number().int().min(1).max(31_536_000).default(60),
     max_duration_sec: z.number().int().min(1).max(31_536_000).default(86_400),
     egress_price_per_gb: z.number().min(0).max(1000).default(0).openapi({ description: "USD per GB of egress, at most 6 decimals" }),
+    endpoint: endpoint.optional(),
   })
   .refine((b) => b.min_duration_sec <= b.max_duration_sec, { path: ["min_duration_sec"], message: "must be <= max_duration_sec" })
   .refine((b) => (b.latitude === undefined) === (b.longitude === undefined), { path: ["latitude"], message: "latitude and longitude go together" })
@@ -72,6 +87,8 @@ export const HeartbeatBody = z
     latitude: lat.optional(),
     longitude: lng.optional(),
     rejected_contracts: z.array(z.uuid()).max(1000).optional(),
+    endpoint: endpoint.optional().openapi({ description: "The node's lease endpoint; sent in every heartbeat so a changed address is picked up" }),
+    lease_reports: LeaseReportsField.optional(),
   })
   .openapi("Heartbeat");
 
@@ -103,6 +120,7 @@ export const UpdateNodeBody = z
     longitude: lng.optional(),
     metadata: z.record(z.string(), z.unknown()).optional(),
     status: z.enum(["active", "maintenance"]).optional(),
+    endpoint: endpoint.optional(),
   })
   .openapi("UpdateNode");
 

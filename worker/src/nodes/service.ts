@@ -33,7 +33,8 @@ export function snapshotOf(n: NodeRow): NodeSnapshot {
   };
 }
 
-export function nodeView(n: NodeRow, offer: Pick<OfferRow, "minDurationSec" | "maxDurationSec" | "egressPriceMicro"> | null, heldRam: number, heldVram: number) {
+/** `withEndpoint`: the caller is the node's owner or an admin (the endpoint is never public). */
+export function nodeView(n: NodeRow, offer: Pick<OfferRow, "minDurationSec" | "maxDurationSec" | "egressPriceMicro"> | null, heldRam: number, heldVram: number, opts: { withEndpoint?: boolean } = {}) {
   const avail = availableOf(n, heldRam, heldVram);
   let metadata: Record<string, unknown> | null = null;
   if (n.metadata) {
@@ -68,6 +69,7 @@ export function nodeView(n: NodeRow, offer: Pick<OfferRow, "minDurationSec" | "m
     status: n.status,
     uptime_score: n.uptimeScore,
     metadata,
+    ...(opts.withEndpoint ? { endpoint: n.endpoint } : {}),
     last_heartbeat_at: iso(n.lastHeartbeatAt),
     created_at: iso(n.createdAt)!,
     updated_at: iso(n.updatedAt)!,
@@ -108,7 +110,8 @@ export interface NodeQuery {
 }
 
 /** A page of nodes with their live held/available figures, computed in one query from D1. */
-export async function queryNodes(env: Env, f: NodeQuery, limit: number, offset: number) {
+/** `viewer`: who asks; their own nodes (all of them, for an admin) show the lease endpoint. */
+export async function queryNodes(env: Env, f: NodeQuery, limit: number, offset: number, viewer?: AuthUser) {
   const where: string[] = [];
   const params: unknown[] = [];
   if (f.nodeType) where.push("n.node_type = ?"), params.push(f.nodeType);
@@ -129,7 +132,9 @@ export async function queryNodes(env: Env, f: NodeQuery, limit: number, offset: 
     env.DB.prepare(`SELECT COUNT(*) AS n ${from}`).bind(...params),
   ]);
   const nodesOut = (rows.results as Record<string, unknown>[]).map((r) =>
-    nodeView(nodeFromRaw(r), { minDurationSec: r.min_duration_sec as number, maxDurationSec: r.max_duration_sec as number, egressPriceMicro: r.egress_price_micro as number }, r.held_ram as number, r.held_vram as number),
+    nodeView(nodeFromRaw(r), { minDurationSec: r.min_duration_sec as number, maxDurationSec: r.max_duration_sec as number, egressPriceMicro: r.egress_price_micro as number }, r.held_ram as number, r.held_vram as number, {
+      withEndpoint: viewer !== undefined && (viewer.role === "admin" || viewer.id === r.provider_id),
+    }),
   );
   return { nodes: nodesOut, total_count: (count.results[0] as { n: number }).n };
 }
@@ -156,6 +161,7 @@ export function nodeFromRaw(r: Record<string, unknown>): NodeRow {
     heartbeatsReceived: r.heartbeats_received as number,
     failedContracts: r.failed_contracts as number,
     metadata: r.metadata as string | null,
+    endpoint: (r.endpoint as string | null | undefined) ?? null,
     lastHeartbeatAt: r.last_heartbeat_at as number | null,
     createdAt: r.created_at as number,
     updatedAt: r.updated_at as number,

@@ -12,6 +12,7 @@ import type { Candidate, MatchRequest } from "../domain/matching";
 import type { OfferFilter } from "../domain/matching";
 import { availableOf, type NodeLive, type NodeSnapshot, type Reservation, type ReserveResult } from "./types";
 import { loadRegionFromD1, runRegionSweeps } from "./sweeps";
+import { nodeContracts } from "../nodes/push";
 
 const PROVISIONAL_TTL_MS = 120_000;
 
@@ -312,6 +313,8 @@ export class RegionCluster extends DurableObject<Env> {
 
   override async fetch(request: Request): Promise<Response> {
     if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") return new Response("expected a WebSocket upgrade", { status: 426 });
+    const nodeId = request.headers.get("x-mnemo-node-id");
+    if (nodeId) return this.acceptNodeSocket(request, nodeId);
     const clientUserId = request.headers.get("x-mnemo-user-id");
     const region = request.headers.get("x-mnemo-region");
     if (!clientUserId || !region) return new Response("missing identity", { status: 400 });
@@ -333,6 +336,57 @@ export class RegionCluster extends DurableObject<Env> {
     } catch {
       /* already closed */
     }
+  }
+
+  // ---- the push channel to node agents (nodes/push.ts) ---------------------------------------
+
+  private async acceptNodeSocket(request: Request, nodeId: string): Promise<Response> {
+    const region = request.headers.get("x-mnemo-region");
+    if (!region) return new Response("missing region", { status: 400 });
+    await this.ensureRegion(region);
+    const pair = new WebSocketPair();
+    this.ctx.acceptWebSocket(pair[1], [`node:${nodeId}`]);
+    // The list right after the socket opens; the agent reconciles its leases against it.
+    await this.pushNodeContracts(region, nodeId);
+    return new Response(null, { status: 101, webSocket: pair[0] });
+  }
+
+  private nodePushes = new Map<string, { again: boolean }>();
+
+  /**
+   * Sends the node's sockets its current contract list, read from D1 here rather than by the
+   * caller: pushes for one node run one at a time, and a change that lands during a read triggers
+   * one more read, so the last list an agent gets is never older than the last change.
+   */
+  async pushNodeContracts(region: string, nodeId: string): Promise<number> {
+    await this.ensureRegion(region);
+    const tag = `node:${nodeId}`;
+    if (this.ctx.getWebSockets(tag).length === 0) return 0;
+    const running = this.nodePushes.get(nodeId);
+    if (running) {
+      running.again = true;
+      return 0;
+    }
+    const state = { again: true };
+    this.nodePushes.set(nodeId, state);
+    let sent = 0;
+    try {
+      for (let round = 0; state.again && round < 100; round++) {
+        state.again = false;
+        const text = JSON.stringify({ type: "contracts", data: { contracts: await nodeContracts(this.env, nodeId) } });
+        for (const ws of this.ctx.getWebSockets(tag)) {
+          try {
+            ws.send(text);
+            sent++;
+          } catch {
+            /* closed between listing and sending */
+          }
+        }
+      }
+    } finally {
+      this.nodePushes.delete(nodeId);
+    }
+    return sent;
   }
 
   /** contract_update for one client's sockets here. */
@@ -360,6 +414,7 @@ export class RegionCluster extends DurableObject<Env> {
       const payload = { type: "market_update", data: this.marketSummary() };
       const text = JSON.stringify(payload);
       for (const ws of this.ctx.getWebSockets()) {
+        if (this.ctx.getTags(ws).some((t) => t.startsWith("node:"))) continue; // agents get contracts, not market news
         try {
           ws.send(text);
         } catch {

@@ -10,6 +10,7 @@ import { contracts } from "../db/schema";
 import { and, eq, inArray } from "drizzle-orm";
 import { endContract, failOverNode, renewOrGrace, type ClusterPort, type Ports } from "../contracts/lifecycle";
 import { regionStub } from "./client";
+import { sweepReadyTimeouts } from "../contracts/activation";
 import { nodeFromRaw, snapshotOf } from "../nodes/service";
 import type { NodeSnapshot, Reservation } from "./types";
 
@@ -68,7 +69,11 @@ export async function runRegionSweeps(env: Env, region: string, self: ClusterPor
     .bind(now, region)
     .run();
 
-  // 4. Reservations whose contract never reached D1 are released; those that did are confirmed.
+  // 4. Pending contracts their node never made ready are failed over, never charged.
+  const nextReadyTimeout = await sweepReadyTimeouts(ports, region, now);
+  if (nextReadyTimeout !== null) wakeAt = wakeAt === null ? nextReadyTimeout : Math.min(wakeAt, nextReadyTimeout);
+
+  // 5. Reservations whose contract never reached D1 are released; those that did are confirmed.
   for (const id of staleProvisional) {
     const k = await env.DB.prepare(`SELECT status FROM contracts WHERE id = ?`).bind(id).first<{ status: string }>();
     if (k && (k.status === "pending" || k.status === "active")) await self.confirm(region, id);

@@ -1,0 +1,67 @@
+/**
+ * The push channel to a node's agent: `GET /ws/nodes/{node_id}`, a WebSocket held by the node's
+ * region Durable Object (hibernation API, tag `node:<id>`). The agent hears of every change of its
+ * contracts at once instead of at its next heartbeat: each message is the full list of pending and
+ * active contracts the node must hold (the heartbeat response's `contracts`, which stays the fallback),
+ * so a lost or reordered message is repaired by the next one.
+ */
+import type { Env } from "../env";
+import { createRouter } from "../lib/openapi";
+import { ApiError, forbidden, notFound } from "../lib/errors";
+import { authenticate } from "../lib/auth";
+import { iso } from "../lib/time";
+import { regionStub } from "../region/client";
+import type { Ports } from "../contracts/lifecycle";
+
+export interface NodeContract {
+  id: string;
+  ram_gb: number;
+  vram_gb: number;
+  end_time: string | null;
+  status: "pending" | "active";
+}
+
+/** Every pending or active contract the node must hold (`end_time` null while pending). */
+export async function nodeContracts(env: Env, nodeId: string): Promise<NodeContract[]> {
+  const rows = await env.DB.prepare(
+    `SELECT id, ram_gb, vram_gb, end_time, status FROM contracts WHERE node_id = ? AND status IN ('pending','active') AND ended_at IS NULL ORDER BY created_at, id`,
+  )
+    .bind(nodeId)
+    .all<{ id: string; ram_gb: number; vram_gb: number; end_time: number | null; status: "pending" | "active" }>();
+  return rows.results.map((r) => ({ id: r.id, ram_gb: r.ram_gb, vram_gb: r.vram_gb, end_time: r.status === "active" ? iso(r.end_time) : null, status: r.status }));
+}
+
+/**
+ * One of the node's contracts changed: its region object sends the node's agent the new list. A
+ * failure here never fails the change itself (the heartbeat delivers the same list).
+ */
+export async function notifyNode(ports: Ports, region: string, nodeId: string): Promise<void> {
+  try {
+    await ports.cluster(region).pushNodeContracts(region, nodeId);
+  } catch (e) {
+    console.error(JSON.stringify({ level: "warn", event: "node_push_failed", node_id: nodeId, error: String((e as Error)?.message ?? e) }));
+  }
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export const nodePushRouter = createRouter();
+nodePushRouter.get("/ws/nodes/:node_id", async (c) => {
+  // The owner's API key (X-API-Key; a bearer token works too). Never in the URL: URLs end up in logs.
+  const user = await authenticate(c);
+  const nodeId = c.req.param("node_id");
+  if (!UUID.test(nodeId)) throw notFound("node");
+  const node = await c.env.DB.prepare(`SELECT id, provider_id, region, status FROM nodes WHERE id = ?`).bind(nodeId).first<{ id: string; provider_id: string; region: string; status: string }>();
+  if (!node) throw notFound("node");
+  if (user.role !== "admin" && node.provider_id !== user.id) throw forbidden("this node belongs to another provider");
+  if (node.status === "retired") throw new ApiError("gone", "this node was retired");
+  if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
+    throw new ApiError("validation_failed", "this endpoint needs a WebSocket upgrade", [{ field: "upgrade", message: "must be websocket" }]);
+  }
+  const headers = new Headers(c.req.raw.headers);
+  headers.delete("x-api-key");
+  headers.delete("authorization");
+  headers.set("x-mnemo-node-id", node.id);
+  headers.set("x-mnemo-region", node.region);
+  return regionStub(c.env, node.region).fetch(new Request(c.req.url, { headers }));
+});

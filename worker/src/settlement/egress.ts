@@ -1,0 +1,67 @@
+/**
+ * Egress at settlement: the node's measured `bytes_out` for the lease replaces the renter's own
+ * `actual_egress_gb`, which counts only where the node reported nothing. Settlement waits up to
+ * LEASE_REPORT_WAIT_SEC after the end for the node's final receipt (the consumer's delayed retry),
+ * then bills the last counters the node sent.
+ */
+import { config, type Env } from "../env";
+import { egressCostMicro } from "../domain/money";
+import { egressCostMicroFromBytes } from "../domain/lease-egress";
+
+interface Row {
+  ended_at: number | null;
+  start_time: number | null;
+  status: string;
+  charged_micro: number | null;
+  actual_egress_gb: number | null;
+  egress_price_micro: number;
+  bytes_out: number | null;
+  final: number | null;
+  billed_at: number | null;
+}
+
+async function load(env: Env, contractId: string): Promise<Row | null> {
+  return env.DB.prepare(
+    `SELECT k.ended_at, k.start_time, k.status, k.charged_micro, k.actual_egress_gb, k.egress_price_micro, r.bytes_out, r.final, r.billed_at
+     FROM contracts k LEFT JOIN lease_reports r ON r.contract_id = k.id WHERE k.id = ?`,
+  )
+    .bind(contractId)
+    .first<Row>();
+}
+
+/** A contract that never became active had no lease: nothing to measure, nothing to wait for. */
+const hadLease = (k: Row) => k.start_time !== null && k.status !== "cancelled";
+
+/**
+ * Seconds settlement should still wait for the node's final receipt (0: settle now). Only ended,
+ * unsettled contracts that held a lease wait, and never past LEASE_REPORT_WAIT_SEC after the end.
+ */
+export async function receiptWaitSec(env: Env, contractId: string, now: number): Promise<number> {
+  const k = await load(env, contractId);
+  if (!k || k.ended_at === null || k.charged_micro !== null || !hadLease(k) || k.final === 1) return 0;
+  const deadline = k.ended_at + config(env).leaseReportWaitSec * 1000;
+  return deadline > now ? Math.ceil((deadline - now) / 1000) : 0;
+}
+
+/**
+ * Puts the measured egress into the contract's final cost, once: the cost moves by (measured egress
+ * cost − the renter-reported egress cost already in it), and the report records what was billed.
+ * Both writes are one batch guarded on "not billed, not charged", so a redelivery changes nothing.
+ */
+export async function applyMeasuredEgress(env: Env, contractId: string, now: number): Promise<boolean> {
+  const k = await load(env, contractId);
+  if (!k || k.ended_at === null || k.charged_micro !== null || !hadLease(k) || k.bytes_out === null || k.billed_at !== null) return false;
+  const reported = k.actual_egress_gb ? egressCostMicro(k.actual_egress_gb, k.egress_price_micro) : 0;
+  const delta = egressCostMicroFromBytes(k.bytes_out, k.egress_price_micro) - reported;
+  const [cost] = await env.DB.batch([
+    env.DB.prepare(
+      `UPDATE contracts SET total_cost_micro = total_cost_micro + ?1, accrued_cost_micro = total_cost_micro + ?1
+       WHERE id = ?2 AND charged_micro IS NULL AND EXISTS (SELECT 1 FROM lease_reports WHERE contract_id = ?2 AND billed_at IS NULL)`,
+    ).bind(delta, contractId),
+    env.DB.prepare(
+      `UPDATE lease_reports SET billed_bytes_out = ?1, billed_at = ?2
+       WHERE contract_id = ?3 AND billed_at IS NULL AND EXISTS (SELECT 1 FROM contracts WHERE id = ?3 AND charged_micro IS NULL)`,
+    ).bind(k.bytes_out, now, contractId),
+  ]);
+  return cost.meta.changes === 1;
+}
