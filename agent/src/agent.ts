@@ -33,7 +33,7 @@ class Stopped extends Error {}
 const GIB = 1024 ** 3;
 const DEFAULT_INTERVAL_SEC = 30;
 const EARNINGS_REFRESH_MS = 60_000;
-/** The whole shutdown (last heartbeat with the receipts, then maintenance) fits in this. */
+/** The whole shutdown (last heartbeat with the receipts, releasing the contracts, maintenance) fits in this. */
 const SHUTDOWN_BUDGET_MS = 4_000;
 /** A hardware sample is reused this long: a burst of pushed contracts needs one reading, not one each. */
 const SAMPLE_TTL_MS = 1_000;
@@ -355,6 +355,16 @@ export class Agent {
       bind: c.endpoint_bind,
       port,
     });
+    // `ready` is refused until the node has an endpoint (a renter is never billed for a lease they
+    // cannot reach), and a pushed contract may come before the first heartbeat: publish it now.
+    try {
+      await this.withRetry("publishing the lease endpoint", () => this.api.updateNode(nodeId, { endpoint: this.endpoint }));
+    } catch (e) {
+      if (e instanceof ApiError && (e.status === 401 || e.status === 403)) throw authFailure(e, this.configPath, `publishing node ${nodeId}'s endpoint`);
+      if (!(e instanceof ApiError)) throw e;
+      // The heartbeat carries it too; until then `ready` waits for it (and is retried).
+      this.log.warn("endpoint_unpublished", `could not publish the endpoint ${this.endpoint}: ${e.message} (${e.status} ${e.code}); the next heartbeat carries it`, { status: e.status });
+    }
     this.push = new PushChannel({
       apiUrl: this.api.baseUrl,
       apiKey: c.api_key,
@@ -739,6 +749,16 @@ export class Agent {
           receipts: [...this.receipts.values()],
         });
       }
+    }
+    // The memory is gone: fail the contracts over now (the renter pays only for the time held and
+    // gets a replacement) rather than bill them until the node is found silent minutes later.
+    if (wiped.length) {
+      const results = await Promise.allSettled(wiped.map((r) => this.api.contractReject(id, r.contract_id, "the provider's agent stopped; the lease was wiped", { timeoutMs: left() })));
+      const failed = wiped.filter((_, i) => results[i].status === "rejected").map((r) => r.contract_id);
+      this.log.info("contracts_released", `${plural(wiped.length - failed.length, "contract")} handed back to the market for failover${failed.length ? `; ${failed.length} not (the node's silence will fail them over)` : ""}`, {
+        contracts: wiped.map((r) => r.contract_id),
+        not_released: failed,
+      });
     }
     try {
       await this.api.updateNode(id, { status: "maintenance" }, { timeoutMs: left() });
