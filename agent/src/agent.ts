@@ -515,14 +515,16 @@ export class Agent {
       });
       this.sendReady(c.id);
     }
+    // What is left once the contracts that fit are held: the figure a rejected one did not fit in.
+    const left = { ram_gb: room.ram_gb - hold.reduce((a, c) => a + c.ram_gb, 0), vram_gb: room.vram_gb - hold.reduce((a, c) => a + c.vram_gb, 0) };
     for (const c of reject) {
       const vramWhy = c.vram_gb > 0 && this.config.simulate_vram_gb === undefined ? ` (${NO_VRAM_BACKEND})` : "";
       this.reject(
         c,
-        `only ${gb(room.ram_gb)} RAM, ${gb(room.vram_gb)} VRAM free beyond the reserve and the leases held${vramWhy}`,
+        `only ${gb(left.ram_gb)} RAM, ${gb(left.vram_gb)} VRAM free beyond the reserve and the leases held${vramWhy}`,
         "no_capacity",
-        `cannot hold contract ${c.id} (${gb(c.ram_gb)} RAM, ${gb(c.vram_gb)} VRAM): only ${gb(room.ram_gb)} RAM, ${gb(room.vram_gb)} VRAM free beyond the reserve and the leases held${vramWhy}; rejecting it`,
-        { offered_ram_gb: room.ram_gb, offered_vram_gb: room.vram_gb },
+        `cannot hold contract ${c.id} (${gb(c.ram_gb)} RAM, ${gb(c.vram_gb)} VRAM): only ${gb(left.ram_gb)} RAM, ${gb(left.vram_gb)} VRAM free beyond the reserve and the leases held${vramWhy}; rejecting it`,
+        { offered_ram_gb: left.ram_gb, offered_vram_gb: left.vram_gb },
       );
     }
   }
