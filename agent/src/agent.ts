@@ -737,11 +737,15 @@ export class Agent {
       const { reports, receiptIds } = this.leaseReports();
       try {
         const s = await this.sample();
-        await this.api.heartbeat(
-          id,
-          { available_ram_gb: 0, available_vram_gb: 0, lease_reports: reports, ...(this.endpoint ? { endpoint: this.endpoint } : {}), ...(s.cpuUsagePct !== null ? { cpu_usage_pct: s.cpuUsagePct } : {}) },
-          { timeoutMs: left() },
-        );
+        const body: HeartbeatBody = { available_ram_gb: 0, available_vram_gb: 0, lease_reports: reports, ...(this.endpoint ? { endpoint: this.endpoint } : {}), ...(s.cpuUsagePct !== null ? { cpu_usage_pct: s.cpuUsagePct } : {}) };
+        try {
+          await this.api.heartbeat(id, body, { timeoutMs: left() });
+        } catch (e) {
+          // Too soon after the last heartbeat: wait for the server's Retry-After when it fits the budget.
+          if (!(e instanceof ApiError && e.status === 429 && e.retryAfterSec !== null && e.retryAfterSec * 1000 < deadline - Date.now() - 500)) throw e;
+          await new Promise((r) => setTimeout(r, (e.retryAfterSec as number) * 1000));
+          await this.api.heartbeat(id, body, { timeoutMs: left() });
+        }
         for (const cid of receiptIds) this.receipts.delete(cid);
         this.log.info("receipts_reported", `${plural(receiptIds.length, "lease receipt")} reported in a last heartbeat`, { contracts: receiptIds });
       } catch (e) {

@@ -66,7 +66,8 @@ async function until<T>(fn: () => Promise<T | undefined | null | false>, what: s
 }
 
 function nodeConfig(extra: Record<string, unknown> = {}): string {
-  return tempConfig({ api_url: worker.url, api_key: apiKey, region: "eu-west", name: "agent-e2e", heartbeat_interval: 1, ...extra });
+  // The lease endpoint on loopback and any free port: other suites (and other checkouts) run at once.
+  return tempConfig({ api_url: worker.url, api_key: apiKey, region: "eu-west", name: "agent-e2e", heartbeat_interval: 1, endpoint_host: "127.0.0.1", endpoint_bind: "127.0.0.1", endpoint_port: 0, ...extra });
 }
 
 const heartbeats = (p: AgentProcess) => p.events().filter((e) => e.event === "heartbeat");
@@ -121,7 +122,7 @@ describe("mnemo-agent against the real worker", () => {
     expect(after.reported_ram_gb).toBeLessThanOrEqual(totalRamGb - 1);
   });
 
-  it("picks up a contract and the heartbeat activates it", async () => {
+  it("picks up a contract, opens its lease and makes it ready", async () => {
     const agent = running.at(-1)!;
     const admin = await register(ADMIN_EMAIL);
     const renterMe = await ok("GET", "/api/auth/me", undefined, asRenter());
@@ -131,6 +132,7 @@ describe("mnemo-agent against the real worker", () => {
 
     const held = await agent.waitForEvent((e) => e.event === "contract_held" && e.contract_id === contractId, "holding the contract");
     expect(held.msg).toBe(`holding contract ${contractId} (1 GB RAM, 0 GB VRAM)`);
+    await agent.waitForEvent((e) => e.event === "contract_ready" && e.contract_id === contractId, "the ready call");
     const view = await until(async () => {
       const v = await ok("GET", `/api/contracts/${contractId}`, undefined, asRenter());
       return v.contract.status === "active" && v;
@@ -143,21 +145,26 @@ describe("mnemo-agent against the real worker", () => {
     expect(listed.contracts.map((c: Json) => c.id)).toContain(contractId);
   });
 
-  it("SIGTERM drains the node to maintenance and exits 0 within a few seconds", async () => {
+  it("SIGTERM wipes the lease, hands its contract back, drains the node to maintenance and exits 0 within a few seconds", async () => {
     const agent = running.at(-1)!;
     const { code, ms } = await stop(agent, "SIGTERM");
     expect(code).toBe(0);
     expect(ms).toBeLessThan(5000);
     expect(agent.events().at(-1)).toMatchObject({ event: "stopped", status: "maintenance" });
+    expect(agent.events().find((e) => e.event === "contracts_released")).toMatchObject({ contracts: [contractId], not_released: [] });
     expect((await ok("GET", `/api/nodes/${nodeId}`, undefined, asProvider())).node.status).toBe("maintenance");
+    // The memory is gone, so the contract is no longer active (failed over), with its receipt.
+    const after = (await ok("GET", `/api/contracts/${contractId}`, undefined, asRenter())).contract;
+    expect(after.status).not.toBe("active");
+    expect(after.lease_receipt).toMatchObject({ contract_id: contractId });
   });
 
   it("a restart reuses the node (no duplicate), goes active again, and SIGINT drains it", async () => {
     const agent = start(configPath, []); // human log mode
     await agent.waitFor((o) => o.includes(`reusing node ${nodeId}`), "reuse of the node");
     await agent.waitFor((o) => /heartbeat: offering/.test(o), "a heartbeat line");
-    // The contract from before is still listed, and held again.
-    await agent.waitFor((o) => o.includes(`holding contract ${contractId} (1 GB RAM, 0 GB VRAM)`), "the contract held again");
+    // The contract from before ended with the last run (its lease was wiped): never held again.
+    expect(agent.stdout()).not.toContain(`holding contract ${contractId}`);
     const line = agent.stdout().split("\n").find((l) => l.includes("heartbeat: offering"))!;
     expect(line).toMatch(/^\d\d:\d\d:\d\d heartbeat: offering \d+ GB RAM, \d+ GB VRAM · \d+ contracts? (\(\d+ GB RAM, \d+ GB VRAM\) )?· earned \$[\d.—]+ · next in 1 s$/);
     expect(JSON.parse(readFileSync(configPath, "utf8")).node_id).toBe(nodeId);
@@ -180,27 +187,31 @@ describe("mnemo-agent against the real worker", () => {
     expect(r.stdout).toContain(nodeId);
     expect(r.stdout).toMatch(/Capacity\s+\d+ GB RAM, \d+ GB VRAM total/);
     expect(r.stdout).toMatch(/Last heartbeat\s+.*ago/);
-    expect(r.stdout).toMatch(/Contracts\s+1 active/);
-    expect(r.stdout).toContain(contractId);
+    expect(r.stdout).toMatch(/Contracts\s+none right now/);
+    expect(r.stdout).toMatch(/VRAM\s+offers 0 GB/);
+    expect(r.stdout).toMatch(/Lease endpoint\s+127\.0\.0\.1:\d+ \(as the market has it\); listens on 127\.0\.0\.1:any free port, advertised as 127\.0\.0\.1/);
     expect(r.stdout).toMatch(/Account\s+earned \$/);
     const j = await runCli(["status", "--config", configPath, "--json"]);
     const report = JSON.parse(j.stdout);
-    expect(report).toMatchObject({ node_id: nodeId, node: { status: "maintenance" } });
-    expect(report.contracts.map((c: Json) => c.id)).toContain(contractId);
+    expect(report).toMatchObject({ node_id: nodeId, node: { status: "maintenance" }, machine: { vram_offered_gb: 0 } });
+    expect(report.contracts).toEqual([]);
   });
 
   it("logs when a contract ends", async () => {
     const agent = start(configPath);
-    await agent.waitForEvent((e) => e.event === "contract_held" && e.contract_id === contractId, "the contract held");
+    await agent.waitForEvent((e) => e.event === "push_connected", "the push channel");
+    await until(async () => (await ok("GET", `/api/nodes/${nodeId}`, undefined, asProvider())).node.status === "active", "the node active again");
+    contractId = (await ok("POST", "/api/contracts/create", { node_id: nodeId, ram_gb: 1, vram_gb: 0, duration_sec: 300 }, asRenter())).contract.id;
+    await agent.waitForEvent((e) => e.event === "contract_ready" && e.contract_id === contractId, "the contract ready");
     const settled = await ok("POST", `/api/contracts/${contractId}/settle`, {}, asRenter());
     expect(settled.contract.status).not.toBe("active");
     const ended = await agent.waitForEvent((e) => e.event === "contract_ended" && e.contract_id === contractId, "the contract's end");
-    expect(ended.msg).toBe(`contract ${contractId} ended (1 GB RAM, 0 GB VRAM released)`);
+    expect(ended.msg).toMatch(new RegExp(`^contract ${contractId} ended \\(1 GB RAM, 0 GB VRAM released\\); lease wiped: 0 keys, \\d+ B in, \\d+ B out, digest [0-9a-f]{12}…$`));
     await agent.waitFor(() => heartbeats(agent).some((h) => (h.contracts as string[]).length === 0), "a heartbeat holding nothing");
     expect((await stop(agent)).code).toBe(0);
   });
 
-  it("a contract it cannot hold goes into rejected_contracts on the next heartbeat", async () => {
+  it("a contract it cannot hold is rejected at once", async () => {
     // Offer everything, so the market reserves a contract on this node; then come back with a
     // reserve larger than the machine, so the agent can no longer hold it.
     const path = nodeConfig({ name: "agent-e2e-reject", reserve_ram_gb: 0 });
@@ -217,10 +228,8 @@ describe("mnemo-agent against the real worker", () => {
     const second = start(path);
     const rejected = await second.waitForEvent((e) => e.event === "contract_rejected" && e.contract_id === contract.id, "the rejection");
     expect(rejected.msg).toMatch(new RegExp(`^cannot hold contract ${contract.id} \\(2 GB RAM, 0 GB VRAM\\)`));
-    const hb = await second.waitForEvent(
-      (e) => e.event === "heartbeat" && (e.rejected_contracts as string[]).includes(contract.id),
-      "a heartbeat carrying rejected_contracts",
-    );
+    await second.waitForEvent((e) => e.event === "contract_reject_sent" && e.contract_id === contract.id, "POST …/reject");
+    const hb = await second.waitForEvent((e) => e.event === "heartbeat", "a heartbeat");
     expect(hb.available_ram_gb).toBe(0);
     expect(second.events().some((e) => e.event === "contract_held" && e.contract_id === contract.id)).toBe(false);
     const after = await until(async () => {
