@@ -90,7 +90,7 @@ describe("an unreachable or failing API", () => {
       if (req.url === "/api/billing/earnings") return send(res, 200, { earned_usd: 1.5, paid_out_usd: 0, pending_usd: 1.5 });
       send(res, 404, { error: { code: "not_found", message: "no" } });
     });
-    const path = tempConfig({ api_url: url, api_key: "mk_x", region: "eu-west" });
+    const path = tempConfig({ api_url: url, api_key: "mk_x", region: "eu-west", endpoint_port: 0, endpoint_bind: "127.0.0.1" });
     agent = runAgent(["start", "--config", path, "--json"]);
     await agent.waitFor(() => agent!.events().filter((e) => e.event === "heartbeat").length >= 2, "two heartbeats", 30_000);
     const ev = agent.events();
@@ -108,7 +108,7 @@ describe("an unreachable or failing API", () => {
 
   it("a 403 (not a provider's key) exits 1 with one sentence", async () => {
     const url = await fakeApi((_req, res) => send(res, 403, { error: { code: "forbidden", message: "providers only" } }));
-    const path = tempConfig({ api_url: url, api_key: "mk_x", region: "eu-west" });
+    const path = tempConfig({ api_url: url, api_key: "mk_x", region: "eu-west", endpoint_port: 0, endpoint_bind: "127.0.0.1" });
     agent = runAgent(["start", "--config", path]);
     const { code } = await agent.exited;
     expect(code).toBe(1);
