@@ -4,7 +4,9 @@
 //   2. in-process matching over 10,000 and 100,000 nodes vs a brute-force scan (target ≤ 10 ms)
 //   3. reservations per second through one region Durable Object (target ≥ 1,000/s)
 //   4. the provider agent's RSS and CPU share over a minute of heartbeats vs a bare Node process
-// BENCH_QUICK=1 shortens 1 and 4 for a smoke run.
+//   5. the lease endpoint: redis-benchmark against a lease vs against redis-server (same flags),
+//      and the quota fill (usable % with 1 MiB values, RSS vs leased bytes)
+// BENCH_QUICK=1 shortens 1, 4 and 5 for a smoke run.
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -178,9 +180,16 @@ async function agentBench(url, provider) {
   results.push({ bench: "agent CPU", figure: `${fmt(r.cpuPct, 3)} % of a core`, baseline: r.baseline ? `bare node ${fmt(r.baseline.cpuPct, 3)} %` : "—", ratio: "—", target: `≤ ${TARGETS.cpuPct} %`, ok: r.cpuPct <= TARGETS.cpuPct });
 }
 
+async function leaseBench() {
+  say("\n5. Lease endpoint (Redis protocol): redis-benchmark vs redis-server on this machine, and quota fill");
+  const { runLeaseBench } = await import("./lease.bench.mjs");
+  results.push(...(await runLeaseBench({ quick, log: (l) => say("   " + l) })));
+}
+
 const only = process.env.BENCH_ONLY; // e.g. BENCH_ONLY=reservations
 if (only === "reservations") await reservationBench();
 else if (only === "matching") await matchingBench();
+else if (only === "lease") await leaseBench();
 else {
   const worker = await startWorker({ vars: { HEARTBEAT_MIN_INTERVAL_SEC: "30" } });
   try {
@@ -188,6 +197,7 @@ else {
     await matchingBench();
     await reservationBench();
     await agentBench(worker.url, provider);
+    await leaseBench();
   } finally {
     await worker.stop();
   }
