@@ -7,7 +7,7 @@
 //   2. quota fill: % of the leased bytes usable with 1 MiB values, and the serving process's RSS
 //      against leased bytes × 1.05 + its idle RSS.
 //
-//   node bench/lease.bench.mjs            (BENCH_QUICK=1 for a short run)
+//   node bench/lease.bench.mjs            (BENCH_QUICK=1 for a short run; BENCH_LEASE_FILL_ONLY=1 for part 2 alone)
 //   import { runLeaseBench } from "./lease.bench.mjs"   from bench/run.mjs
 import { spawn, execFileSync } from "node:child_process";
 import { connect, createServer as createNetServer } from "node:net";
@@ -204,18 +204,26 @@ export async function runLeaseBench({ quick = false, log = console.log } = {}) {
     for (const s of [jit, jitless]) await s.ask({ op: "open", id: cid, quota: 512 * MiB });
     const k = quick ? 0.3 : 1;
     const cases = [
-      { name: "64 B", size: 64, n: Math.round(100_000 * k), target: TARGETS.tiny },
-      { name: "64 B -P 16", size: 64, n: Math.round(300_000 * k), pipeline: 16, target: null },
-      { name: "4 KiB", size: 4096, n: Math.round(50_000 * k), target: TARGETS.k4 },
-      { name: "1 MiB", size: MiB, n: Math.round(1_500 * k), target: TARGETS.m1 },
+      { name: "64 B", size: 64, n: Math.round(60_000 * k), target: TARGETS.tiny },
+      { name: "64 B -P 16", size: 64, n: Math.round(200_000 * k), pipeline: 16, target: null },
+      { name: "4 KiB", size: 4096, n: Math.round(40_000 * k), target: TARGETS.k4 },
+      { name: "1 MiB", size: MiB, n: Math.round(1_000 * k), target: TARGETS.m1 },
     ];
     log("redis-benchmark -c 50 --user <contract> -a <token>, SET and GET (requests/s)");
-    for (const c of cases) {
+    for (const c of process.env.BENCH_LEASE_FILL_ONLY === "1" ? [] : cases) {
       // Interleaved and warmed, so both see the same machine load.
       await redisBenchmark(redis.port, cid, token, { ...c, n: Math.max(1000, Math.round(c.n / 10)) });
       await redisBenchmark(jit.port, cid, token, { ...c, n: Math.max(1000, Math.round(c.n / 10)) });
-      const base = await redisBenchmark(redis.port, cid, token, c);
-      const ours = await redisBenchmark(jit.port, cid, token, c);
+      // Best of two interleaved runs each: on a shared 2-core machine one run is often disturbed.
+      const base = { SET: 0, GET: 0 };
+      const ours = { SET: 0, GET: 0 };
+      for (let round = 0; round < 2; round++) {
+        for (const [into, port] of [[base, redis.port], [ours, jit.port]]) {
+          const r = await redisBenchmark(port, cid, token, c);
+          into.SET = Math.max(into.SET, r.SET);
+          into.GET = Math.max(into.GET, r.GET);
+        }
+      }
       for (const t of ["SET", "GET"]) {
         const ratio = ours[t] / base[t];
         log(`  ${c.name.padEnd(11)} ${t}  redis-server ${base[t].toFixed(0).padStart(8)}   lease ${ours[t].toFixed(0).padStart(8)}   → ${ratio.toFixed(2)}×${c.target ? ` (target ≥ ${c.target}×)` : " (reported)"}`);
@@ -239,7 +247,8 @@ export async function runLeaseBench({ quick = false, log = console.log } = {}) {
   // Quota fill, in a fresh process, so its idle RSS is what a daemon has before any lease.
   const fresh = await startLeaseChild({ jwksUrl: issuer.url, nodeId, jitless: false });
   try {
-    const quota = quick ? 256 * MiB : 1024 * MiB;
+    // 1 GiB even in a quick run: a smaller lease would mostly measure the process's fixed slack.
+    const quota = 1024 * MiB;
     const fid = "bench-fill";
     const ftoken = await issuer.token(fid);
     await fresh.ask({ op: "open", id: fid, quota });

@@ -127,6 +127,33 @@ describe("quota", () => {
   });
 });
 
+describe("expiry", () => {
+  it("removes expired keys lazily on access and actively without any access, giving their bytes back", async () => {
+    const l = await openLease(MiB);
+    const c = await l.conn();
+    c.send(cmd("SET", "lazy", "v", "PX", "30"));
+    for (let i = 0; i < 50; i++) c.send(cmd("SET", `active:${i}`, "v", "PX", "30"));
+    c.send(cmd("SET", "stays", "v"));
+    await c.replies(52);
+    await new Promise((r) => setTimeout(r, 80));
+    c.send(cmd("GET", "lazy"));
+    c.send(cmd("TTL", "lazy"));
+    expect((await c.replies(2)).map(String)).toEqual(["$-1\r\n", ":-2\r\n"]);
+    // The active sweep (every 100 ms) removes the rest with no command touching them.
+    const deadline = Date.now() + 3000;
+    let keys = -1;
+    while (Date.now() < deadline) {
+      keys = server.counters().find((x) => x.contract_id === l.id)!.keys;
+      if (keys === 1) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(keys).toBe(1);
+    expect(server.counters().find((x) => x.contract_id === l.id)!.used_bytes).toBe(5 + 1 + KEY_OVERHEAD);
+    c.close();
+    await server.end(l.id);
+  });
+});
+
 describe("isolation", () => {
   it("keeps each lease's keyspace its own, and a malformed frame on one lease's connection harms no other", async () => {
     const a = await openLease(MiB);
