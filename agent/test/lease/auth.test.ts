@@ -72,6 +72,20 @@ describe("lease auth", () => {
     expect(issuer.fetches()).toBe(before + 1);
   });
 
+  it("answers WRONGPASS and tells the operator when the JWKS cannot be fetched", async () => {
+    const events: string[] = [];
+    const dead = await startIssuer(NODE);
+    await dead.close(); // its port now refuses connections
+    const { server: s2, port: p2 } = await startLeaseServer(dead, NODE, { log: (event) => events.push(event) });
+    s2.open({ contractId: "c-a", quotaBytes: 1 << 20, endsAt: Date.now() + 60_000 });
+    const c = await Raw.open(p2);
+    c.send(cmd("AUTH", "c-a", await issuer.token("c-a")));
+    expect(String((await c.replies(1))[0])).toBe(WRONGPASS);
+    expect(events).toContain("lease_auth_unavailable");
+    c.close();
+    await s2.close();
+  });
+
   it("closes a lease's connections at end(), and a reconnect gets WRONGPASS", async () => {
     server.open({ contractId: "c-end", quotaBytes: 1 << 20, endsAt: Date.now() + 3_600_000 });
     const t = await issuer.token("c-end");
