@@ -11,7 +11,23 @@ export interface TokenVerifierOptions {
   clockToleranceSec?: number;
   /** Shortest gap between two JWKS fetches (an unknown kid cannot make us hammer the API). */
   jwksCooldownMs?: number;
+  /** Told when a token could not be checked at all (JWKS unreachable or malformed), not when it is bad. */
+  onUnavailable?: (message: string) => void;
 }
+
+// What a bad token looks like to jose; anything else means we could not check it.
+const TOKEN_ERRORS = new Set([
+  "ERR_JWT_CLAIM_VALIDATION_FAILED",
+  "ERR_JWT_EXPIRED",
+  "ERR_JWT_INVALID",
+  "ERR_JWS_INVALID",
+  "ERR_JWS_SIGNATURE_VERIFICATION_FAILED",
+  "ERR_JOSE_ALG_NOT_ALLOWED",
+  "ERR_JOSE_NOT_SUPPORTED",
+  "ERR_JWKS_NO_MATCHING_KEY",
+  "ERR_JWKS_MULTIPLE_MATCHING_KEYS",
+  "ERR_JWK_INVALID",
+]);
 
 export class TokenVerifier {
   private readonly jwks: ReturnType<typeof createRemoteJWKSet>;
@@ -40,7 +56,9 @@ export class TokenVerifier {
         requiredClaims: ["sub", "exp", "aud", "iss"],
       });
       return typeof payload.sub === "string" && payload.sub.length > 0 ? payload.sub : null;
-    } catch {
+    } catch (e) {
+      const code = (e as { code?: string }).code;
+      if (code === undefined || !TOKEN_ERRORS.has(code)) this.opts.onUnavailable?.(e instanceof Error ? e.message : String(e));
       return null;
     }
   }

@@ -154,7 +154,8 @@ function validName(b: Buffer): boolean {
 
 const select: Fn = (c, a) => {
   const v = parseI64(a[1]!);
-  if (v === null || v > 0x7fffffffn || v < -0x80000000n) return c.reply.error(NOT_INT);
+  if (v === null) return c.reply.error(NOT_INT);
+  if (v > 0x7fffffffn || v < -0x80000000n) return c.reply.error("ERR value is out of range, value must between -2147483648 and 2147483647");
   if (v !== 0n) return c.reply.error("ERR DB index is out of range");
   c.reply.raw(R_OK);
 };
@@ -566,8 +567,9 @@ const persist: Fn = (c, a) => {
 
 const scan: Fn = (c, a) => {
   const cs = str(a[1]!);
-  if (!/^[0-9]+$/.test(cs) || cs.length > 20 || BigInt(cs) > 0xffffffffffffffffn) return c.reply.error("ERR invalid cursor");
-  const cursor = Number(BigInt(cs));
+  // strtoull as Redis uses it: a '-' wraps around; any such cursor is past every key here.
+  if (!/^-?[0-9]+$/.test(cs) || cs.length > 21 || BigInt(cs) > 0xffffffffffffffffn) return c.reply.error("ERR invalid cursor");
+  const cursor = cs.startsWith("-") ? Number.MAX_SAFE_INTEGER : Number(BigInt(cs));
   let count = 10;
   let pattern: string | null = null;
   let typeName: string | null = null;

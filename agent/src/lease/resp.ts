@@ -43,6 +43,8 @@ const EMPTY = Buffer.alloc(0);
 export class RespParser {
   private buf: Buffer = EMPTY;
   private pos = 0;
+  private own: Buffer | null = null; // our growable copy of an incomplete frame (see feed)
+  private ownLen = 0;
   // State of a multibulk request in progress.
   private remaining = 0; // arguments still to read; 0 = between requests
   private args: Buffer[] = [];
@@ -66,9 +68,26 @@ export class RespParser {
   feed(chunk: Buffer): void {
     if (this.pos >= this.buf.length) {
       this.buf = chunk;
-    } else {
-      this.buf = Buffer.concat([this.buf.subarray(this.pos), chunk]);
+      this.pos = 0;
+      return;
     }
+    // An incomplete frame waits for more bytes. It is kept in a buffer of our own that grows by
+    // doubling, so a frame trickling in one byte per packet costs linear time, not quadratic.
+    const own = this.own;
+    if (own !== null && this.buf.buffer === own.buffer && this.buf.byteOffset + this.buf.length === own.byteOffset + this.ownLen && own.length - this.ownLen >= chunk.length) {
+      chunk.copy(own, this.ownLen);
+      this.ownLen += chunk.length;
+      const start = this.buf.byteOffset - own.byteOffset;
+      this.buf = own.subarray(start, this.ownLen); // pos still indexes the same bytes
+      return;
+    }
+    const left = this.buf.length - this.pos;
+    const next = Buffer.allocUnsafe(Math.max(4096, 2 * (left + chunk.length)));
+    this.buf.copy(next, 0, this.pos);
+    chunk.copy(next, left);
+    this.own = next;
+    this.ownLen = left + chunk.length;
+    this.buf = next.subarray(0, this.ownLen);
     this.pos = 0;
   }
 
@@ -331,7 +350,7 @@ export class Reply {
   private chunks: Buffer[] = [];
   // Replies are assembled in `cur` from `start` to `len`; a taken batch is a view of it, and the
   // next batch continues after it, so one 16 KiB block serves many small batches.
-  private cur: Buffer = Buffer.allocUnsafe(16 * 1024);
+  private cur: Buffer = EMPTY; // allocated on first use: idle connections hold nothing
   private start = 0;
   private len = 0;
   bytes = 0;

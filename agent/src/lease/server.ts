@@ -362,6 +362,7 @@ export class LeaseServer {
       issuer: opts.issuer ?? "mnemo",
       now: this.now,
       jwksCooldownMs: opts.jwksCooldownMs,
+      onUnavailable: (m) => this.logEvent("lease_auth_unavailable", `cannot check lease tokens: ${m}`, { jwks_url: opts.jwksUrl }),
     });
   }
 
