@@ -1,7 +1,7 @@
 // The journeys of the issue, clicked through in Chromium against the real worker.
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { Browser } from "playwright-core";
-import { call, launch, openPage, PASSWORD, register, seedMarket, settle, shot, startStack, type Market, type Stack } from "./support";
+import { call, launch, openPage, PASSWORD, ready, register, SEED_ENDPOINT, seedMarket, settle, shot, startStack, type Market, type Stack } from "./support";
 
 let stack: Stack;
 let browser: Browser;
@@ -170,8 +170,8 @@ describe("renter", () => {
       await page.locator('#live-state[data-state="live"]').waitFor({ timeout: 10_000 });
       const badge = page.locator(`tr[data-contract-id="${contract.id}"] .badge`).first();
       await expect(badge.textContent()).resolves.toBe("pending");
-      // The node's heartbeat delivers the contract: pending → active, pushed as contract_update.
-      await call(stack.url, `/api/nodes/${market.nodeIds[0]}/heartbeat`, { apiKey: market.apiKey, body: { available_ram_gb: 256, available_vram_gb: 80 } });
+      // The node's agent holds the lease and says so: pending → active, pushed as contract_update.
+      await ready(stack.url, market.apiKey, market.nodeIds[0], contract.id);
       // Well inside the 10 s polling fallback, so this is the socket at work.
       await page.waitForFunction((id) => document.querySelector(`tr[data-contract-id="${id}"] .badge`)?.textContent === "active", contract.id, { timeout: 6_000 });
       await shot(page, "flow-contracts-live");
@@ -196,6 +196,37 @@ describe("renter", () => {
       const history = await page.locator("#ledger-body").textContent();
       expect(history).toContain("Credit");
       expect(history).toContain("Hold for a contract");
+      await settle(page);
+      expect(errors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+
+  test("an active contract's details show its lease URL with a copy button and a redis-cli line", async () => {
+    const renter = await register(stack.url, "user");
+    await call(stack.url, "/api/admin/credits", { token: market.admin.token, body: { user_id: renter.user.id, amount_usd: 5, reason: "e2e" } });
+    const { contract } = await call(stack.url, "/api/contracts/create", { token: renter.token, body: { node_id: market.nodeIds[1], ram_gb: 1, vram_gb: 0, duration_sec: 600 } });
+    await ready(stack.url, market.apiKey, market.nodeIds[1], contract.id);
+    const lease = await call(stack.url, `/api/contracts/${contract.id}/lease`, { token: renter.token });
+    expect(lease.url).toBe(`redis://${contract.id}:${lease.lease_token}@${SEED_ENDPOINT}/0`);
+    const { context, page, errors } = await openPage(browser, { account: renter });
+    try {
+      await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: stack.url });
+      await page.goto(`${stack.url}/contracts`);
+      await page.locator(`tr[data-contract-id="${contract.id}"]`).getByRole("button", { name: /Details/ }).click();
+      const url = page.getByRole("textbox", { name: "Lease URL", exact: true });
+      await url.waitFor();
+      // A token signed for the same contract and term: the same URL up to the token's iat.
+      const shown = await url.inputValue();
+      expect(shown).toMatch(new RegExp(`^redis://${contract.id}:[\\w-]+\\.[\\w-]+\\.[\\w-]+@127\\.0\\.0\\.1:7379/0$`));
+      await expect(page.getByRole("textbox", { name: "redis-cli command" }).inputValue()).resolves.toBe(`redis-cli -u '${shown}' PING`);
+      await page.getByRole("button", { name: "Copy lease URL" }).click();
+      await expect(page.getByRole("button", { name: "Copy lease URL" }).textContent()).resolves.toBe("Copied");
+      await expect(page.evaluate(() => navigator.clipboard.readText())).resolves.toBe(shown);
+      await page.getByRole("button", { name: "Copy redis-cli command" }).click();
+      await expect(page.evaluate(() => navigator.clipboard.readText())).resolves.toBe(`redis-cli -u '${shown}' PING`);
+      await shot(page, "flow-contract-lease");
       await settle(page);
       expect(errors).toEqual([]);
     } finally {

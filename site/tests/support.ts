@@ -42,7 +42,8 @@ export interface Stack {
 
 export async function startStack(): Promise<Stack> {
   buildSite();
-  return startWorker({ vars: { ADMIN_EMAILS: ADMIN_EMAIL, HEARTBEAT_MIN_INTERVAL_SEC: "1" } });
+  // The seeded nodes have no agent to send end-of-lease receipts: settlement need not wait for them.
+  return startWorker({ vars: { ADMIN_EMAILS: ADMIN_EMAIL, HEARTBEAT_MIN_INTERVAL_SEC: "1", LEASE_REPORT_WAIT_SEC: "0" } });
 }
 
 export function launch(): Promise<Browser> {
@@ -86,6 +87,14 @@ export const SEED_NODES = [
   { name: "singapore-mist-1", node_type: "mist_node", region: "ap-southeast", latitude: 1.3521, longitude: 103.8198, total_ram_gb: 32, total_vram_gb: 24, price_per_gb_sec: 0.0000012 },
 ] as const;
 
+/** Where the seeded nodes say they serve leases (nothing listens there: the site only shows it). */
+export const SEED_ENDPOINT = "127.0.0.1:7379";
+
+/** The node's agent holds the lease: pending → active. */
+export function ready(base: string, apiKey: string, nodeId: string, contractId: string) {
+  return call(base, `/api/nodes/${nodeId}/contracts/${contractId}/ready`, { apiKey, method: "POST" });
+}
+
 export interface Market {
   provider: Account;
   renter: Account;
@@ -100,7 +109,7 @@ export async function seedMarket(base: string, opts: { activity?: boolean } = {}
   const key = await call(base, "/api/auth/api-keys", { token: provider.token, body: { name: "e2e agent" } });
   const nodeIds: string[] = [];
   for (const n of SEED_NODES) {
-    const r = await call(base, "/api/nodes/register", { apiKey: key.api_key, body: { ...n, bandwidth_mbps: 1000, base_latency_ms: 5 } });
+    const r = await call(base, "/api/nodes/register", { apiKey: key.api_key, body: { ...n, bandwidth_mbps: 1000, base_latency_ms: 5, endpoint: SEED_ENDPOINT } });
     nodeIds.push(r.node_id);
   }
   const renter = await register(base, "user");
@@ -124,7 +133,8 @@ async function seedActivity(base: string, renter: Account, apiKey: string, nodeI
     call(base, `/api/nodes/${nodeIds[i]}/heartbeat`, { apiKey, body: { available_ram_gb: SEED_NODES[i].total_ram_gb, available_vram_gb: SEED_NODES[i].total_vram_gb, cpu_usage_pct: 22, gpu_usage_pct: 35, temperature_c: 58 } });
   const a = await call(base, "/api/contracts/create", { token: renter.token, body: { node_id: nodeIds[0], ram_gb: 8, vram_gb: 0, duration_sec: 600 } });
   const b = await call(base, "/api/contracts/create", { token: renter.token, body: { node_id: nodeIds[2], ram_gb: 4, vram_gb: 8, duration_sec: 3600 } });
-  await Promise.all([heartbeat(0), heartbeat(2)]); // pending → active
+  await Promise.all([heartbeat(0), heartbeat(2)]); // delivered
+  await Promise.all([ready(base, apiKey, nodeIds[0], a.contract.id), ready(base, apiKey, nodeIds[2], b.contract.id)]); // pending → active
   await call(base, `/api/contracts/${a.contract.id}/settle`, { token: renter.token, body: {} });
   // Settlement runs on the queue; wait until the charge is on the contract.
   for (let i = 0; i < 40; i++) {

@@ -217,6 +217,34 @@ export interface Contract {
   failed_over_to: string | null;
   created_at: string;
   completed_at: string | null;
+  /** The node's end-of-lease receipt; null until the node reports the lease's end. */
+  lease_receipt?: LeaseReceipt | null;
+  /** Egress the node measured (bytes_out / 2^30); null while it has reported nothing. */
+  measured_egress_gb?: number | null;
+}
+
+export interface LeaseReceipt {
+  contract_id: string;
+  bytes_in: number;
+  bytes_out: number;
+  keys: number;
+  used_bytes: number;
+  digest: string;
+  wiped_at: string;
+}
+
+/** GET /api/contracts/{id}/lease: everything a Redis client needs to use the leased memory. */
+export interface ContractLease {
+  lease_token: string;
+  kid: string;
+  node_id: string;
+  expires_at: string;
+  endpoint: string;
+  username: string;
+  password: string;
+  url: string;
+  protocol: "resp";
+  tls: boolean;
 }
 
 export interface MnemoNode {

@@ -1,4 +1,4 @@
-import { api, ApiError, errorMessage, getMe, type Balance, type ClientProfile, type Contract, type MnemoNode } from "../lib/api";
+import { api, ApiError, errorMessage, getMe, type Balance, type ClientProfile, type Contract, type ContractLease, type MnemoNode } from "../lib/api";
 import { badge, clearFieldErrors, el, loadingRow, messageRow, numberOrUndefined, openDialog, setBusy, showFieldErrors, showStatus } from "../lib/dom";
 import { fmtDateTime, fmtDuration, fmtGB, fmtPct, fmtPricePerHour, fmtPricePerSec, fmtRelative, fmtUSD, shortId, toDate } from "../lib/format";
 import { followLive, type LiveState } from "../lib/live";
@@ -195,6 +195,54 @@ function kv(pairs: [string, string | Node][]): HTMLDListElement {
   return dl;
 }
 
+const GIB = 2 ** 30;
+function fmtBytes(n: number): string {
+  if (n >= GIB) return `${(n / GIB).toFixed(2)} GB`;
+  if (n >= 2 ** 20) return `${(n / 2 ** 20).toFixed(1)} MB`;
+  if (n >= 1024) return `${(n / 1024).toFixed(1)} KB`;
+  return `${n} B`;
+}
+
+/** A read-only value with a Copy button; where the clipboard is refused, the text is selected instead. */
+function copyable(id: string, label: string, value: string): HTMLElement {
+  const input = el("input", { id, class: "mono copy-value", type: "text", readonly: true, value, "aria-label": label, spellcheck: "false" }) as HTMLInputElement;
+  const button = el("button", { class: "btn btn-secondary btn-sm", type: "button", id: `${id}-copy`, "aria-label": `Copy ${label.toLowerCase()}` }, "Copy");
+  button.addEventListener("click", async () => {
+    try {
+      await navigator.clipboard.writeText(value);
+      button.textContent = "Copied";
+    } catch {
+      input.focus();
+      input.select();
+      button.textContent = "Press Ctrl+C";
+    }
+  });
+  return el("div", { class: "copy-row" }, input, button);
+}
+
+/** How to use the memory: the lease's redis:// URL and a one-line check with redis-cli. */
+async function leaseSection(c: Contract): Promise<HTMLElement> {
+  const section = el("div", { class: "detail-section", id: "lease" }, el("h3", {}, "Connect"));
+  try {
+    const lease = await api<ContractLease>(`/api/contracts/${encodeURIComponent(c.id)}/lease`);
+    section.append(
+      el("p", { class: "small muted" }, "Any Redis client works with this URL (redis-cli, ioredis, redis-py, LMCache's redis:// backend). Its password is your lease token: keep it to yourself."),
+      el("label", { class: "small", for: "lease-url" }, "Lease URL"),
+      copyable("lease-url", "Lease URL", lease.url),
+      el("label", { class: "small", for: "lease-cli" }, "Try it"),
+      copyable("lease-cli", "redis-cli command", `redis-cli -u '${lease.url}' PING`),
+      el(
+        "p",
+        { class: "small muted" },
+        `Valid until ${fmtDateTime(lease.expires_at)}; extending the contract gives a new token. ${lease.tls ? "" : "The connection is not encrypted (TLS comes later): use it on networks you trust."}`,
+      ),
+    );
+  } catch (e) {
+    section.append(el("p", { class: "notice notice-warning", role: "status" }, `The lease is not available: ${errorMessage(e)}`));
+  }
+  return section;
+}
+
 async function showDetail(id: string) {
   byId("detail-title").textContent = `Contract ${shortId(id)}`;
   detailContent.replaceChildren(el("p", { class: "notice notice-loading", role: "status" }, "Loading…"));
@@ -215,9 +263,24 @@ async function showDetail(id: string) {
         ["Auto-renew", c.auto_renew ? "yes" : "no"],
         ["Settlement hash", c.settlement_hash ? el("code", {}, c.settlement_hash) : "—"],
         ["Failed over to", c.failed_over_to ?? "—"],
+        ["Measured egress", c.measured_egress_gb == null ? "—" : `${fmtBytes(c.measured_egress_gb * GIB)} (reported by the node)`],
         ["Contract id", el("code", {}, c.id)],
       ]),
     ];
+    if (c.status === "active" && canAct) parts.push(await leaseSection(c));
+    if (c.lease_receipt) {
+      const r = c.lease_receipt;
+      parts.push(
+        el("div", { class: "detail-section" }, el("h3", {}, "Lease receipt"),
+          kv([
+            ["Wiped", fmtDateTime(r.wiped_at)],
+            ["Keys at the end", String(r.keys)],
+            ["Sent / received", `${fmtBytes(r.bytes_out)} / ${fmtBytes(r.bytes_in)}`],
+            ["Keyspace digest", el("code", { class: "digest" }, r.digest)],
+          ]),
+        ),
+      );
+    }
     if (res.node) {
       const n = res.node;
       parts.push(

@@ -16,7 +16,7 @@ export const createContract = createRoute({
   middleware: [requireAuth("user")] as const,
   summary: "Reserve capacity on a node and hold the estimated cost",
   description:
-    "The node's capacity is reserved atomically in its region's Durable Object: concurrent requests can never together reserve more than the node has (409 insufficient_capacity for the losers). The estimated cost (GB × duration × price) is held from the balance (402 insufficient_funds, or budget_exceeded past the monthly budget). The contract is pending until the node's next heartbeat delivers it.",
+    "The node's capacity is reserved atomically in its region's Durable Object: concurrent requests can never together reserve more than the node has (409 insufficient_capacity for the losers). The estimated cost (GB × duration × price) is held from the balance (402 insufficient_funds, or budget_exceeded past the monthly budget). The contract is pending until its node, told at once over its push channel (heartbeats are the fallback), opens the lease and calls ready: then it is active, and its term and billing start. A contract not made ready within LEASE_READY_TIMEOUT_SEC (default 60), or rejected by the node, is failed over to another node and never charged.",
   request: { body: jsonBody(s.CreateContractBody) },
   responses: { 201: jsonContent(one, "The pending contract"), ...errors(401, 402, 403, 404, 409) },
 });
@@ -62,7 +62,8 @@ export const settleContract = createRoute({
   security: auth,
   middleware: [requireAuth("user")] as const,
   summary: "End the contract now, release its capacity and queue settlement",
-  description: "The final cost is for the time actually held (per started second, at least the offer's minimum, at most the term) plus egress at the offer's price. Settling twice is harmless and answers the same contract.",
+  description:
+    "The final cost is for the time actually held (per started second, at least the offer's minimum, at most the term) plus egress at the offer's price. Egress is what the node measured (its lease's `bytes_out`, GB = 2^30 bytes, cost rounded up to the micro-USD): settlement waits up to LEASE_REPORT_WAIT_SEC (default 120) after the end for the node's end-of-lease receipt (a delayed queue retry, so the answer here is immediate and `charged_usd` is set later), then uses the last counters the node reported; `actual_egress_gb` from the renter counts only where the node reported nothing. Settling twice is harmless and answers the same contract.",
   request: { params: IdParam, body: { required: false, content: { "application/json": { schema: s.SettleBody } } } },
   responses: { 200: jsonContent(one, "The ended contract"), ...errors(401, 403, 404, 409) },
 });

@@ -91,6 +91,7 @@ const DESCRIPTIONS: Partial<Record<number, string>> = {
   403: "Authenticated but not allowed (forbidden)",
   404: "No such resource, or one the caller may not see (not_found)",
   409: "Conflict (conflict, insufficient_capacity)",
+  410: "The resource was retired (gone)",
   429: "Too many requests (rate_limited); see Retry-After",
   503: "A dependency is not configured or not answering",
 };

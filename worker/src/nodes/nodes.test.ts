@@ -98,7 +98,8 @@ describe("heartbeats", () => {
     expect(k.status, JSON.stringify(k.body)).toBe(201);
     // The node claims everything is free again (e.g. its agent restarted): held stays held.
     const hb = await api("POST", `/api/nodes/${node.id}/heartbeat`, { token: p.token, body: { available_ram_gb: 64, available_vram_gb: 0 } });
-    expect(hb.body.contracts).toEqual([expect.objectContaining({ id: k.body.contract.id, ram_gb: 40, status: "active" })]);
+    // Delivered (still pending until the node calls ready), and held all the same.
+    expect(hb.body.contracts).toEqual([expect.objectContaining({ id: k.body.contract.id, ram_gb: 40, status: "pending" })]);
     const got = await api("GET", `/api/nodes/${node.id}`, { token: p.token });
     expect(got.body.node).toMatchObject({ reported_ram_gb: 64, held_ram_gb: 40, available_ram_gb: 24 });
     expect(await stub(node.region).getNode(node.region, node.id)).toMatchObject({ heldRamGb: 40, availableRamGb: 24 });

@@ -13,6 +13,7 @@ export const registerNode = createRoute({
   security: auth,
   middleware: [requireAuth("provider")] as const,
   summary: "Register a node (providers); it starts active with available = total",
+  description: "`endpoint` (`host:port`) is where the node's agent serves its leases over the Redis protocol; it is shown only to the node's owner and admins, and a node can make contracts ready only once it has one.",
   request: { body: jsonBody(s.RegisterNodeBody) },
   responses: { 201: jsonContent(z.object({ node_id: z.uuid(), node: s.NodeSchema }), "The new node"), ...errors(401, 403) },
 });
@@ -25,7 +26,7 @@ export const heartbeat = createRoute({
   middleware: [requireAuth("provider")] as const,
   summary: "Report free memory; receive the contracts the node must hold",
   description:
-    "At most one per HEARTBEAT_MIN_INTERVAL_SEC per node (429 with Retry-After otherwise). Delivering a pending contract here makes it active (its start and end times are set now). A node that cannot hold a contract lists it in rejected_contracts on its next heartbeat, and the contract is failed over. Reported free memory never releases what contracts hold. An offline node comes back active with its heartbeat; a node in maintenance stays in maintenance.",
+    "At most one per HEARTBEAT_MIN_INTERVAL_SEC per node (429 with Retry-After otherwise). The response's `contracts` lists every pending and active contract the node must hold (the same list the push channel `GET /ws/nodes/{id}` sends at once on every change; heartbeats are the fallback). Delivery does not activate a contract: the node's agent opens the lease and calls `POST /api/nodes/{id}/contracts/{contract_id}/ready`. A node that cannot hold a contract calls `…/reject`, or lists it in rejected_contracts on its next heartbeat, and the contract is failed over. `endpoint` updates the node's lease endpoint; `lease_reports` carries the live counters of every open lease and the end-of-lease receipts (stored only from an accepted heartbeat: after a 429, send them again). Reported free memory never releases what contracts hold. An offline node comes back active with its heartbeat; a node in maintenance stays in maintenance.",
   request: { params: IdParam, body: jsonBody(s.HeartbeatBody) },
   responses: { 200: jsonContent(s.HeartbeatResponse, "Accepted"), ...errors(401, 403, 404, 429) },
 });

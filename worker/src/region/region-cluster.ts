@@ -6,7 +6,7 @@
  * matching from memory, runs the region's clock (alarms) and its WebSockets.
  */
 import { DurableObject } from "cloudflare:workers";
-import type { Env } from "../env";
+import { config, type Env } from "../env";
 import { NodeIndex } from "../domain/spatial-index";
 import type { Candidate, MatchRequest } from "../domain/matching";
 import type { OfferFilter } from "../domain/matching";
@@ -188,6 +188,8 @@ export class RegionCluster extends DurableObject<Env> {
     const r = this.reservations.get(contractId);
     if (!r) return false;
     if (r.state !== "held") this.writeReservation({ ...r, state: "held" });
+    // Wake when the node's time to make it ready runs out (the sweep fails it over if it did not).
+    if (r.endTime === null) await this.scheduleAlarm(r.createdAt + config(this.env).leaseReadyTimeoutSec * 1000 + 50);
     return true;
   }
 

@@ -55,7 +55,7 @@ export async function applyMeasuredEgress(env: Env, contractId: string, now: num
   const delta = egressCostMicroFromBytes(k.bytes_out, k.egress_price_micro) - reported;
   const [cost] = await env.DB.batch([
     env.DB.prepare(
-      `UPDATE contracts SET total_cost_micro = total_cost_micro + ?1, accrued_cost_micro = total_cost_micro + ?1
+      `UPDATE contracts SET total_cost_micro = MAX(0, total_cost_micro + ?1), accrued_cost_micro = MAX(0, total_cost_micro + ?1)
        WHERE id = ?2 AND charged_micro IS NULL AND EXISTS (SELECT 1 FROM lease_reports WHERE contract_id = ?2 AND billed_at IS NULL)`,
     ).bind(delta, contractId),
     env.DB.prepare(
