@@ -89,7 +89,6 @@ export class PushChannel {
         node_id: nodeId,
         attempts: this.attempt,
       });
-      this.attempt = 0;
     });
     ws.addEventListener("message", (ev) => {
       if (this.ws !== ws) return;
@@ -100,6 +99,9 @@ export class PushChannel {
         logger.warn("push_bad_message", "push channel: a message that is not JSON was ignored");
         return;
       }
+      // The server talks: the channel works. (Not at "open": a server that accepts and drops at
+      // once must still meet a growing backoff.)
+      this.attempt = 0;
       if (msg?.type === "ping") {
         try {
           ws.send(JSON.stringify({ type: "pong" }));
