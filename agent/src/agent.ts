@@ -13,6 +13,7 @@ import { Hardware, type HardwareSample } from "./hardware.ts";
 import { LeaseServer, type LeaseReceipt } from "./lease/index.ts";
 import { formatUsd, plural, type Logger } from "./log.ts";
 import { PushChannel } from "./push.ts";
+import { planList } from "./reconcile.ts";
 import { describeSchedule, isIdle, parseIdleSchedule } from "./schedule.ts";
 import { VERSION } from "./version.ts";
 
@@ -132,7 +133,8 @@ export class Agent {
   private readonly gone = new Set<string>();
   /** Contracts refused; sent in `rejected_contracts` until a heartbeat carrying them is accepted. */
   private pendingRejects = new Set<string>();
-  private readonly rejected = new Set<string>();
+  /** Refused contracts, with the number of the list they were refused from. */
+  private readonly rejected = new Map<string, number>();
   /** Final receipts not yet carried by an accepted heartbeat. */
   private readonly receipts = new Map<string, LeaseReceipt>();
   private sampleCache: { at: number; sample: HardwareSample } | null = null;
@@ -463,37 +465,23 @@ export class Agent {
   private async applyList(list: HeartbeatContract[], seq: number, source: "push" | "heartbeat"): Promise<void> {
     const server = this.server;
     if (!server || this.signal.aborted) return;
-    const listed = new Map(list.map((c) => [c.id, c]));
-    for (const [cid, l] of this.leases) {
-      if (!listed.has(cid) && seq > l.seenSeq) await this.endLease(cid, source);
+    const plan = planList(list, seq, this.leases, this.rejected, this.gone);
+    for (const cid of plan.end) await this.endLease(cid, source);
+    for (const cid of plan.forgetRejected) this.rejected.delete(cid);
+    for (const cid of plan.sayRejectAgain) this.pendingRejects.add(cid);
+    for (const u of plan.seen) {
+      const l = this.leases.get(u.id);
+      if (!l) continue;
+      l.seenSeq = seq;
+      l.contract = u.contract;
+      if (u.contract.status === "active") l.ready = true;
+      if (u.endChanged) server.setEnd(u.id, endsAtMs(u.contract.end_time));
+      if (u.needsReady) this.sendReady(u.id);
     }
-    for (const cid of this.rejected) if (!listed.has(cid)) this.rejected.delete(cid);
-
-    const fresh: HeartbeatContract[] = [];
-    for (const c of list) {
-      const l = this.leases.get(c.id);
-      if (l) {
-        if (seq < l.seenSeq) continue; // an older list than one already applied: nothing new in it
-        l.seenSeq = seq;
-        // A pending contract has no end yet; an active one's end may have moved (extend, renew).
-        const prevEnd = l.contract.end_time;
-        l.contract = { ...c, end_time: c.end_time ?? prevEnd };
-        if (c.end_time !== null && c.end_time !== prevEnd) server.setEnd(c.id, endsAtMs(c.end_time));
-        if (c.status === "pending" && !l.ready) this.sendReady(c.id);
-        if (c.status === "active") l.ready = true;
-        continue;
-      }
-      // Still listed after a rejection: the server has not processed it yet; say it again.
-      if (this.rejected.has(c.id)) this.pendingRejects.add(c.id);
-      else if (!this.gone.has(c.id)) fresh.push(c);
-    }
-    if (!fresh.length) return;
-
     // An active contract this agent holds no lease for lost its memory (the agent restarted or
     // crashed): the honest thing is to say so, so the platform fails it over and credits the renter.
-    const lost = fresh.filter((c) => c.status !== "pending");
-    for (const c of lost) this.reject(c, "the lease's memory was lost: the agent restarted", "lease_lost");
-    const pending = fresh.filter((c) => c.status === "pending");
+    for (const c of plan.lost) this.reject(c, "the lease's memory was lost: the agent restarted", "lease_lost", undefined, {}, seq);
+    const pending = plan.fresh;
     if (!pending.length) return;
     const room = await this.room();
     const { hold, reject } = fitContracts(pending, room);
@@ -530,8 +518,9 @@ export class Agent {
   }
 
   /** Tells the server at once; where that fails, the next heartbeat's `rejected_contracts` says it. */
-  private reject(c: HeartbeatContract, reason: string, kind: string, message?: string, fields: Record<string, unknown> = {}): void {
-    this.rejected.add(c.id);
+  private reject(c: HeartbeatContract, reason: string, kind: string, message?: string, fields: Record<string, unknown> = {}, seq = this.listSeq): void {
+    this.rejected.set(c.id, seq);
+    this.forget(c.id);
     this.log.warn("contract_rejected", message ?? `rejecting contract ${c.id} (${gb(c.ram_gb)} RAM, ${gb(c.vram_gb)} VRAM): ${reason}`, {
       contract_id: c.id,
       ram_gb: c.ram_gb,
@@ -591,14 +580,19 @@ export class Agent {
     );
   }
 
+  /** Never to be opened again (bounded: the oldest ids, long settled, drop out first). */
+  private forget(cid: string): void {
+    this.gone.add(cid);
+    if (this.gone.size > MAX_GONE) this.gone.delete(this.gone.values().next().value as string);
+  }
+
   private async endLease(cid: string, source: string): Promise<void> {
     const l = this.leases.get(cid);
     const server = this.server;
     if (!l || !server) return;
     if (l.readyTimer) clearTimeout(l.readyTimer);
     this.leases.delete(cid);
-    this.gone.add(cid);
-    if (this.gone.size > MAX_GONE) this.gone.delete(this.gone.values().next().value as string);
+    this.forget(cid);
     const r = await server.end(cid);
     this.receipts.set(cid, r);
     this.log.info(
