@@ -217,6 +217,23 @@ describe("leases served by the real agent", () => {
     raw.destroy();
   });
 
+  it("demo-only simulated VRAM: offered, labelled on the node, and a VRAM lease's quota includes it", async () => {
+    const m = await market("vram");
+    const { agent, nodeId } = await serving(agentConfig(m, { simulate_ram_gb: 4, simulate_vram_gb: 2, reserve_ram_gb: 0 }));
+    expect(agent.events().find((e) => e.event === "start")!.msg).toMatch(/4 GB RAM \(SIMULATED, demo\).*2 GB VRAM SIMULATED with host memory \(demo\)/);
+    const { node } = await ok("GET", `/api/nodes/${nodeId}`, undefined, m.provider);
+    expect(node).toMatchObject({ total_ram_gb: 4, total_vram_gb: 2 });
+    expect(node.metadata.simulated).toMatchObject({ ram_gb: 4, vram_gb: 2 });
+    const hb = agent.events().find((e) => e.event === "heartbeat")!;
+    expect(hb).toMatchObject({ available_ram_gb: 4, available_vram_gb: 2 });
+
+    const id = (await ok("POST", "/api/contracts/create", { node_id: nodeId, ram_gb: 1, vram_gb: 1, duration_sec: 300 }, m.renter)).contract.id;
+    const lease = await activeLease(m, id);
+    const c = redis(lease.url);
+    await c.connect();
+    expect(await c.config("GET", "maxmemory")).toEqual(["maxmemory", String(2 * GIB)]);
+  });
+
   it("a contract the agent cannot hold beside what it already holds is rejected, never started, never charged", async () => {
     const m = await market("reject");
     // First run: offer 6 GB (simulated, so the test does not depend on this machine's free memory).
