@@ -2,7 +2,7 @@
 // with its own keyspace, credentials, quota and byte counters.
 import { createServer, type Server, type Socket } from "node:net";
 import { TokenVerifier } from "./auth.ts";
-import { COMMANDS, NOAUTH, OOM } from "./commands.ts";
+import { findCommand, NOAUTH, OOM } from "./commands.ts";
 import { ProtocolError, Reply, RespParser, type ParserPolicy } from "./resp.ts";
 import { Keyspace, T_STRING } from "./store.ts";
 
@@ -116,7 +116,7 @@ export class Conn implements ParserPolicy {
   private preAuthIn = 0;
   private authTimer: NodeJS.Timeout | null = null;
   private cmdWrite = false; // the request being read is a write (its values count against the quota)
-  private setCredit = 0; // bytes the value of a SET may reuse (the string it replaces)
+  private cmdIsSet = false;
 
   constructor(server: LeaseServer, socket: Socket) {
     this.server = server;
@@ -147,18 +147,22 @@ export class Conn implements ParserPolicy {
     const lease = this.lease;
     if (lease === null) return len > LIMITS.unauthMaxBulk ? "unauthenticated bulk length" : null;
     if (index === 1) {
-      const cmd = COMMANDS.get(args[0]!.toString("latin1").toLowerCase());
+      const cmd = findCommand(args[0]!);
       this.cmdWrite = cmd !== undefined && cmd.write;
-      this.setCredit = 0;
+      this.cmdIsSet = cmd !== undefined && cmd.name === "set";
     } else if (index === 0) {
       this.cmdWrite = false;
     }
     if (this.cmdWrite && index >= 2) {
-      if (index === 2 && this.setCredit === 0 && args[0]!.length === 3 && args[0]!.toString("latin1").toLowerCase() === "set") {
-        const old = lease.ks.get(args[1]!.toString("latin1"));
-        if (old !== undefined && old.type === T_STRING) this.setCredit = old.size;
+      if (lease.ks.used + lease.reserved + len > lease.quota) {
+        // Only when it would not fit: a SET may reuse the bytes of the string it replaces.
+        let credit = 0;
+        if (index === 2 && this.cmdIsSet) {
+          const old = lease.ks.get(args[1]!.toString("latin1"));
+          if (old !== undefined && old.type === T_STRING) credit = old.size;
+        }
+        if (lease.ks.used + lease.reserved + len > lease.quota + credit) return OOM_REPLY;
       }
-      if (lease.ks.used + lease.reserved + len > lease.quota + this.setCredit) return OOM_REPLY;
       lease.reserved += len;
       this.inflightReserved += len;
       return null;
@@ -237,8 +241,7 @@ export class Conn implements ParserPolicy {
   }
 
   private exec(a: Buffer[]): Promise<void> | undefined {
-    const name = a[0]!.toString("latin1").toLowerCase();
-    const cmd = COMMANDS.get(name);
+    const cmd = findCommand(a[0]!);
     if (this.lease !== null) this.lease.commands++;
     if (cmd === undefined) {
       let args = "";
