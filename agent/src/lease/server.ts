@@ -191,8 +191,27 @@ export class Conn implements ParserPolicy {
     if (!this.waiting) this.drain();
   }
 
-  /** Runs every complete request buffered, then writes all their replies at once. */
+  /**
+   * Runs what is buffered. A bug in one command must never take the agent down with every other
+   * lease: it costs this connection only (and is logged).
+   */
   private drain(): void {
+    try {
+      this.drainUnsafe();
+    } catch (e) {
+      this.server.logEvent("lease_internal_error", e instanceof Error ? (e.stack ?? e.message) : String(e), { contract_id: this.lease?.id ?? null });
+      this.release();
+      this.reply.error("ERR internal error");
+      this.closing = true;
+      try {
+        this.flush();
+      } catch {}
+      this.socket.destroy();
+    }
+  }
+
+  /** Runs every complete request buffered, then writes all their replies at once. */
+  private drainUnsafe(): void {
     while (!this.waiting && !this.closing) {
       if (this.socket.writableLength > LIMITS.outputHighWater) {
         this.socket.pause(); // resumed on 'drain'

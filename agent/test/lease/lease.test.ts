@@ -3,6 +3,7 @@ import { spawn } from "node:child_process";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KEY_OVERHEAD, FIELD_OVERHEAD, type LeaseServer } from "../../src/lease/index.ts";
+import { COMMANDS } from "../../src/lease/commands.ts";
 import { cmd, Raw, startIssuer, startLeaseServer, type Issuer } from "./helpers.ts";
 
 const NODE = "node-lease";
@@ -180,6 +181,28 @@ describe("isolation", () => {
     ca.close();
     await server.end(a.id);
     await server.end(b.id);
+  });
+
+  it("contains a bug in one command to its connection: an error reply, the connection closed, the agent up", async () => {
+    const l = await openLease(MiB);
+    const a = await l.conn();
+    const b = await l.conn();
+    const echo = COMMANDS.get("echo")!;
+    const fn = echo.fn;
+    echo.fn = () => {
+      throw new Error("a bug");
+    };
+    try {
+      a.send(cmd("ECHO", "x"));
+      expect(await a.waitClosed(2000)).toBe(true);
+      expect(a.take().toString()).toBe("-ERR internal error\r\n");
+    } finally {
+      echo.fn = fn;
+    }
+    b.send(cmd("ECHO", "still up"));
+    expect(String((await b.replies(1))[0])).toBe("$8\r\nstill up\r\n");
+    b.close();
+    await server.end(l.id);
   });
 
   it("survives random garbage on many connections (fuzz) and keeps serving", async () => {
