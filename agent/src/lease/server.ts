@@ -239,6 +239,9 @@ export class Conn implements ParserPolicy {
       }
       const r = this.exec(p.args);
       this.release();
+      // A long pipeline of reads is answered in slices: what one read's worth of requests can
+      // make us queue stays bounded, and the check at the top of the loop then pauses reading.
+      if (this.reply.bytes > LIMITS.outputHighWater) this.flush();
       if (r !== undefined) {
         this.waiting = true;
         this.socket.pause();
