@@ -395,6 +395,7 @@ export class LeaseServer {
     this.opts.log?.(event, message, fields);
   }
 
+  /** Starts the one listener for every lease; resolves with the port (useful with port 0). */
   listen(): Promise<{ port: number }> {
     const server = createServer({ noDelay: true }, (socket) => this.accept(socket));
     this.server = server;
@@ -448,6 +449,11 @@ export class LeaseServer {
     }
   }
 
+  /**
+   * Opens (allocates bookkeeping for) a lease; idempotent for the same id (a repeat only updates
+   * endsAt). Throws on a bad spec, on the same id with another quota, and for a lease already
+   * ended here. Memory is taken as the renter writes, so the caller decides what it can hold.
+   */
   open(spec: LeaseSpec): void {
     if (!(typeof spec.contractId === "string" && spec.contractId.length > 0)) throw new Error("lease: contractId is required");
     if (!(Number.isSafeInteger(spec.quotaBytes) && spec.quotaBytes > 0)) throw new Error(`lease ${spec.contractId}: quotaBytes must be a positive integer`);
@@ -462,11 +468,16 @@ export class LeaseServer {
     this.logEvent("lease_opened", `lease ${spec.contractId} open (${spec.quotaBytes} bytes)`, { contract_id: spec.contractId, quota_bytes: spec.quotaBytes });
   }
 
+  /** New end of term (extend/renew); connections stay valid to the new end. Unknown ids: no-op. */
   setEnd(contractId: string, endsAt: number | null): void {
     const l = this.byId.get(contractId);
     if (l !== undefined) l.endsAt = endsAt;
   }
 
+  /**
+   * Closes the lease's connections, computes the digest, zero-fills and frees; idempotent (the
+   * same receipt again). Rejects for an id that was never opened here.
+   */
   end(contractId: string): Promise<LeaseReceipt> {
     const done = this.ended.get(contractId);
     if (done !== undefined) return done;
@@ -509,12 +520,14 @@ export class LeaseServer {
     return [...this.byId.keys()];
   }
 
+  /** Sum of quotas of open leases (what leases hold against what the agent offers). */
   heldBytes(): number {
     let n = 0;
     for (const l of this.byId.values()) n += l.quota;
     return n;
   }
 
+  /** Live counters of every open lease, for the heartbeat's lease_reports (final: false). */
   counters(): LeaseCounters[] {
     return [...this.byId.values()].map((l) => ({
       contract_id: l.id,
@@ -526,6 +539,7 @@ export class LeaseServer {
     }));
   }
 
+  /** Ends every lease (receipts) and stops listening. */
   async close(): Promise<LeaseReceipt[]> {
     const receipts = await Promise.all([...this.byId.keys()].map((id) => this.end(id)));
     if (this.tick !== null) clearInterval(this.tick);
