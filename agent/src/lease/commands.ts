@@ -781,4 +781,41 @@ def("hdel", -3, hdel);
 def("hexists", 3, hexists);
 def("hlen", 2, hlen);
 
+// Looking a command up by its bytes, case-insensitively, without building a string per request:
+// a small hash over the lower-cased bytes, then a byte comparison.
+const byHash = new Map<number, Array<{ bytes: Buffer; cmd: Command }>>();
+function nameHash(b: Buffer, n: number): number {
+  let h = n;
+  for (let i = 0; i < n; i++) {
+    let c = b[i]!;
+    if (c >= 0x41 && c <= 0x5a) c |= 0x20;
+    h = (Math.imul(h, 31) + c) | 0;
+  }
+  return h;
+}
+for (const cmd of COMMANDS.values()) {
+  const bytes = Buffer.from(cmd.name, "latin1");
+  const h = nameHash(bytes, bytes.length);
+  const list = byHash.get(h) ?? [];
+  list.push({ bytes, cmd });
+  byHash.set(h, list);
+}
+
+export function findCommand(b: Buffer): Command | undefined {
+  const n = b.length;
+  if (n === 0 || n > 16) return undefined;
+  const list = byHash.get(nameHash(b, n));
+  if (list === undefined) return undefined;
+  outer: for (const { bytes, cmd } of list) {
+    if (bytes.length !== n) continue;
+    for (let i = 0; i < n; i++) {
+      let c = b[i]!;
+      if (c >= 0x41 && c <= 0x5a) c |= 0x20;
+      if (c !== bytes[i]) continue outer;
+    }
+    return cmd;
+  }
+  return undefined;
+}
+
 export type { Reply };

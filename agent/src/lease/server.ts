@@ -2,7 +2,7 @@
 // with its own keyspace, credentials, quota and byte counters.
 import { createServer, type Server, type Socket } from "node:net";
 import { TokenVerifier } from "./auth.ts";
-import { COMMANDS, NOAUTH, OOM } from "./commands.ts";
+import { findCommand, NOAUTH, OOM } from "./commands.ts";
 import { ProtocolError, Reply, RespParser, type ParserPolicy } from "./resp.ts";
 import { Keyspace, T_STRING } from "./store.ts";
 
@@ -116,7 +116,7 @@ export class Conn implements ParserPolicy {
   private preAuthIn = 0;
   private authTimer: NodeJS.Timeout | null = null;
   private cmdWrite = false; // the request being read is a write (its values count against the quota)
-  private setCredit = 0; // bytes the value of a SET may reuse (the string it replaces)
+  private cmdIsSet = false;
 
   constructor(server: LeaseServer, socket: Socket) {
     this.server = server;
@@ -147,18 +147,22 @@ export class Conn implements ParserPolicy {
     const lease = this.lease;
     if (lease === null) return len > LIMITS.unauthMaxBulk ? "unauthenticated bulk length" : null;
     if (index === 1) {
-      const cmd = COMMANDS.get(args[0]!.toString("latin1").toLowerCase());
+      const cmd = findCommand(args[0]!);
       this.cmdWrite = cmd !== undefined && cmd.write;
-      this.setCredit = 0;
+      this.cmdIsSet = cmd !== undefined && cmd.name === "set";
     } else if (index === 0) {
       this.cmdWrite = false;
     }
     if (this.cmdWrite && index >= 2) {
-      if (index === 2 && this.setCredit === 0 && args[0]!.length === 3 && args[0]!.toString("latin1").toLowerCase() === "set") {
-        const old = lease.ks.get(args[1]!.toString("latin1"));
-        if (old !== undefined && old.type === T_STRING) this.setCredit = old.size;
+      if (lease.ks.used + lease.reserved + len > lease.quota) {
+        // Only when it would not fit: a SET may reuse the bytes of the string it replaces.
+        let credit = 0;
+        if (index === 2 && this.cmdIsSet) {
+          const old = lease.ks.get(args[1]!.toString("latin1"));
+          if (old !== undefined && old.type === T_STRING) credit = old.size;
+        }
+        if (lease.ks.used + lease.reserved + len > lease.quota + credit) return OOM_REPLY;
       }
-      if (lease.ks.used + lease.reserved + len > lease.quota + this.setCredit) return OOM_REPLY;
       lease.reserved += len;
       this.inflightReserved += len;
       return null;
@@ -187,8 +191,27 @@ export class Conn implements ParserPolicy {
     if (!this.waiting) this.drain();
   }
 
-  /** Runs every complete request buffered, then writes all their replies at once. */
+  /**
+   * Runs what is buffered. A bug in one command must never take the agent down with every other
+   * lease: it costs this connection only (and is logged).
+   */
   private drain(): void {
+    try {
+      this.drainUnsafe();
+    } catch (e) {
+      this.server.logEvent("lease_internal_error", e instanceof Error ? (e.stack ?? e.message) : String(e), { contract_id: this.lease?.id ?? null });
+      this.release();
+      this.reply.error("ERR internal error");
+      this.closing = true;
+      try {
+        this.flush();
+      } catch {}
+      this.socket.destroy();
+    }
+  }
+
+  /** Runs every complete request buffered, then writes all their replies at once. */
+  private drainUnsafe(): void {
     while (!this.waiting && !this.closing) {
       if (this.socket.writableLength > LIMITS.outputHighWater) {
         this.socket.pause(); // resumed on 'drain'
@@ -216,6 +239,9 @@ export class Conn implements ParserPolicy {
       }
       const r = this.exec(p.args);
       this.release();
+      // A long pipeline of reads is answered in slices: what one read's worth of requests can
+      // make us queue stays bounded, and the check at the top of the loop then pauses reading.
+      if (this.reply.bytes > LIMITS.outputHighWater) this.flush();
       if (r !== undefined) {
         this.waiting = true;
         this.socket.pause();
@@ -237,8 +263,7 @@ export class Conn implements ParserPolicy {
   }
 
   private exec(a: Buffer[]): Promise<void> | undefined {
-    const name = a[0]!.toString("latin1").toLowerCase();
-    const cmd = COMMANDS.get(name);
+    const cmd = findCommand(a[0]!);
     if (this.lease !== null) this.lease.commands++;
     if (cmd === undefined) {
       let args = "";
@@ -370,6 +395,7 @@ export class LeaseServer {
     this.opts.log?.(event, message, fields);
   }
 
+  /** Starts the one listener for every lease; resolves with the port (useful with port 0). */
   listen(): Promise<{ port: number }> {
     const server = createServer({ noDelay: true }, (socket) => this.accept(socket));
     this.server = server;
@@ -423,6 +449,11 @@ export class LeaseServer {
     }
   }
 
+  /**
+   * Opens (allocates bookkeeping for) a lease; idempotent for the same id (a repeat only updates
+   * endsAt). Throws on a bad spec, on the same id with another quota, and for a lease already
+   * ended here. Memory is taken as the renter writes, so the caller decides what it can hold.
+   */
   open(spec: LeaseSpec): void {
     if (!(typeof spec.contractId === "string" && spec.contractId.length > 0)) throw new Error("lease: contractId is required");
     if (!(Number.isSafeInteger(spec.quotaBytes) && spec.quotaBytes > 0)) throw new Error(`lease ${spec.contractId}: quotaBytes must be a positive integer`);
@@ -437,11 +468,16 @@ export class LeaseServer {
     this.logEvent("lease_opened", `lease ${spec.contractId} open (${spec.quotaBytes} bytes)`, { contract_id: spec.contractId, quota_bytes: spec.quotaBytes });
   }
 
+  /** New end of term (extend/renew); connections stay valid to the new end. Unknown ids: no-op. */
   setEnd(contractId: string, endsAt: number | null): void {
     const l = this.byId.get(contractId);
     if (l !== undefined) l.endsAt = endsAt;
   }
 
+  /**
+   * Closes the lease's connections, computes the digest, zero-fills and frees; idempotent (the
+   * same receipt again). Rejects for an id that was never opened here.
+   */
   end(contractId: string): Promise<LeaseReceipt> {
     const done = this.ended.get(contractId);
     if (done !== undefined) return done;
@@ -484,12 +520,14 @@ export class LeaseServer {
     return [...this.byId.keys()];
   }
 
+  /** Sum of quotas of open leases (what leases hold against what the agent offers). */
   heldBytes(): number {
     let n = 0;
     for (const l of this.byId.values()) n += l.quota;
     return n;
   }
 
+  /** Live counters of every open lease, for the heartbeat's lease_reports (final: false). */
   counters(): LeaseCounters[] {
     return [...this.byId.values()].map((l) => ({
       contract_id: l.id,
@@ -501,6 +539,7 @@ export class LeaseServer {
     }));
   }
 
+  /** Ends every lease (receipts) and stops listening. */
   async close(): Promise<LeaseReceipt[]> {
     const receipts = await Promise.all([...this.byId.keys()].map((id) => this.end(id)));
     if (this.tick !== null) clearInterval(this.tick);

@@ -145,6 +145,27 @@ describe("lease auth", () => {
     for (const h of [...held, next]) h.close();
   });
 
+  it("caps connections per lease", async () => {
+    const { server: s2, port: p2 } = await startLeaseServer(issuer, NODE, { maxConnectionsPerLease: 2 });
+    s2.open({ contractId: "c-a", quotaBytes: 1 << 20, endsAt: Date.now() + 60_000 });
+    const t = await issuer.token("c-a");
+    const conns: Raw[] = [];
+    const replies: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const c = await Raw.open(p2);
+      c.send(cmd("AUTH", "c-a", t));
+      replies.push(String((await c.replies(1))[0]));
+      conns.push(c);
+    }
+    expect(replies).toEqual(["+OK\r\n", "+OK\r\n", WRONGPASS]);
+    conns[0]!.close();
+    await new Promise((r) => setTimeout(r, 100));
+    conns[2]!.send(cmd("AUTH", "c-a", t));
+    expect(String((await conns[2]!.replies(1))[0])).toBe("+OK\r\n");
+    for (const c of conns) c.close();
+    await s2.close();
+  });
+
   it("applies Redis's unauthenticated limits before AUTH and lifts them after", async () => {
     const c = await Raw.open(port);
     c.send(cmd("AUTH", "c-a", await issuer.token("c-a")));

@@ -59,13 +59,24 @@ export async function startLeaseServer(issuer: Issuer, nodeId: string, extra: Pa
 export class Raw {
   readonly socket: Socket;
   private buf = Buffer.alloc(0);
+  private store = Buffer.alloc(0);
   closed = false;
   private waiters: Array<() => void> = [];
 
   private constructor(socket: Socket) {
     this.socket = socket;
     socket.on("data", (d: Buffer) => {
-      this.buf = Buffer.concat([this.buf, d]);
+      // Grown by doubling: tests read tens of MiB through here.
+      if (this.buf.byteOffset + this.buf.length + d.length <= this.store.length && this.buf.buffer === this.store.buffer) {
+        d.copy(this.store, this.buf.byteOffset + this.buf.length);
+        this.buf = this.store.subarray(this.buf.byteOffset, this.buf.byteOffset + this.buf.length + d.length);
+      } else {
+        const next = Buffer.allocUnsafe(Math.max(64 * 1024, 2 * (this.buf.length + d.length)));
+        this.buf.copy(next);
+        d.copy(next, this.buf.length);
+        this.store = next;
+        this.buf = next.subarray(0, this.buf.length + d.length);
+      }
       this.wake();
     });
     socket.on("close", () => {

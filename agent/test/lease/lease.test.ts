@@ -3,6 +3,7 @@ import { spawn } from "node:child_process";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KEY_OVERHEAD, FIELD_OVERHEAD, type LeaseServer } from "../../src/lease/index.ts";
+import { COMMANDS } from "../../src/lease/commands.ts";
 import { cmd, Raw, startIssuer, startLeaseServer, type Issuer } from "./helpers.ts";
 
 const NODE = "node-lease";
@@ -127,6 +128,42 @@ describe("quota", () => {
   });
 });
 
+describe("bounded buffering", () => {
+  it("stops reading a client that does not read its replies, and still answers everything in order", async () => {
+    const l = await openLease(8 * MiB);
+    const c = await l.conn();
+    c.send(cmd("SET", "v", Buffer.alloc(MiB, 0x42)));
+    await c.replies(1);
+    c.socket.pause(); // the client stops reading
+    for (let i = 0; i < 60; i++) c.send(cmd("GET", "v"));
+    c.send(cmd("ECHO", "last"));
+    await new Promise((r) => setTimeout(r, 500));
+    const conns = (server as unknown as { all: Set<{ lease: { id: string } | null; socket: { writableLength: number } }> }).all;
+    const mine = [...conns].filter((x) => x.lease?.id === l.id);
+    expect(mine).toHaveLength(1);
+    // About the high-water mark (4 MiB) plus the reply that crossed it, not 60 MiB.
+    expect(mine[0]!.socket.writableLength).toBeLessThanOrEqual(6 * MiB);
+    c.socket.resume();
+    const r = await c.replies(61, 20_000);
+    expect(r.slice(0, 60).every((b) => b.length === `$${MiB}\r\n`.length + MiB + 2)).toBe(true);
+    expect(String(r[60])).toBe("$4\r\nlast\r\n");
+    c.close();
+    await server.end(l.id);
+  });
+
+  it("refuses a request whose keys would pile up past the in-flight bound, and stays usable", async () => {
+    const l = await openLease(8 * MiB);
+    const c = await l.conn();
+    const key = Buffer.alloc(64 * 1024, 0x6b);
+    c.send(cmd("MGET", ...Array.from({ length: 300 }, () => key)));
+    expect(String((await c.replies(1, 20_000))[0])).toBe(OOM);
+    c.send(cmd("PING"));
+    expect(String((await c.replies(1))[0])).toBe("+PONG\r\n");
+    c.close();
+    await server.end(l.id);
+  });
+});
+
 describe("expiry", () => {
   it("removes expired keys lazily on access and actively without any access, giving their bytes back", async () => {
     const l = await openLease(MiB);
@@ -180,6 +217,28 @@ describe("isolation", () => {
     ca.close();
     await server.end(a.id);
     await server.end(b.id);
+  });
+
+  it("contains a bug in one command to its connection: an error reply, the connection closed, the agent up", async () => {
+    const l = await openLease(MiB);
+    const a = await l.conn();
+    const b = await l.conn();
+    const echo = COMMANDS.get("echo")!;
+    const fn = echo.fn;
+    echo.fn = () => {
+      throw new Error("a bug");
+    };
+    try {
+      a.send(cmd("ECHO", "x"));
+      expect(await a.waitClosed(2000)).toBe(true);
+      expect(a.take().toString()).toBe("-ERR internal error\r\n");
+    } finally {
+      echo.fn = fn;
+    }
+    b.send(cmd("ECHO", "still up"));
+    expect(String((await b.replies(1))[0])).toBe("$8\r\nstill up\r\n");
+    b.close();
+    await server.end(l.id);
   });
 
   it("survives random garbage on many connections (fuzz) and keeps serving", async () => {
