@@ -4,7 +4,7 @@
  * then settled (the money side, settlement/settle.ts). Routes, the region DO's alarm and the
  * settlement consumer all come through here, so each rule exists once.
  */
-import { and, eq, inArray } from "drizzle-orm";
+import { and, eq, inArray, sql } from "drizzle-orm";
 import { config, type Env } from "../env";
 import { createDb, toD1 } from "../db/client";
 import { clients, contracts, type ContractRow, type NodeRow } from "../db/schema";
@@ -334,10 +334,11 @@ export async function failOverNode(env: Env, node: NodeRow, reason: string, port
 /** Contracts a node says it cannot hold (listed in its heartbeat) are failed over. */
 export async function rejectContracts(env: Env, node: NodeRow, ids: string[]): Promise<void> {
   const ports = portsFor(env);
+  // The ids go in as one JSON parameter: a list of up to 1,000 would pass D1's 100 bound parameters.
   const open = await createDb(env.DB)
     .select()
     .from(contracts)
-    .where(and(eq(contracts.nodeId, node.id), inArray(contracts.id, ids), inArray(contracts.status, ["pending", "active"])))
+    .where(and(eq(contracts.nodeId, node.id), sql`${contracts.id} IN (SELECT value FROM json_each(${JSON.stringify(ids)}))`, inArray(contracts.status, ["pending", "active"])))
     .all();
   const now = Date.now();
   for (const k of open) await failOver(ports, k, "rejected by the node", now);

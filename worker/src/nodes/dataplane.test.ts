@@ -1,9 +1,13 @@
 // The worker's side of the data plane: node endpoints, ready/reject, the ready timeout, the push
 // channel to the node's agent, the lease URL and the agent's lease reports.
 import { describe, expect, it } from "vitest";
-import { runDurableObjectAlarm, SELF } from "cloudflare:test";
+import { runDurableObjectAlarm, runInDurableObject, SELF } from "cloudflare:test";
 import { api, credit, env, expectError, ready, register, registerNode, type Account } from "../../test/helpers";
 import { clientRow, ledgerOf } from "../../test/money";
+import { eq } from "drizzle-orm";
+import { createDb } from "../db/client";
+import { contracts } from "../db/schema";
+import { failOver, portsFor } from "../contracts/lifecycle";
 
 const stub = (region: string) => env.REGION_CLUSTER.get(env.REGION_CLUSTER.idFromName(region));
 const GB = 2 ** 30;
@@ -197,6 +201,17 @@ describe("reject and the ready timeout", () => {
     expectError(await api("POST", `/api/nodes/${node.id}/contracts/${done.id}/reject`, { token: p.token }), 409, "conflict");
   });
 
+  it("a heartbeat may reject up to 1,000 contracts at once (unknown ids are ignored)", async () => {
+    const { p, node, renter } = await market();
+    const k = await create(renter, node.id, 8, 600);
+    const ids = [...Array.from({ length: 999 }, () => crypto.randomUUID()), k.id];
+    const hb = await heartbeat(p, node.id, { rejected_contracts: ids });
+    expect(hb.status, JSON.stringify(hb.body)).toBe(200);
+    expect(hb.body.contracts).toEqual([]);
+    expect(await contract(renter, k.id)).toMatchObject({ status: "failed", end_reason: "rejected by the node" });
+    await expectNeverCharged(renter, k.id);
+  });
+
   it("the region's alarm fails over a contract not made ready within LEASE_READY_TIMEOUT_SEC, never charged", async () => {
     const { p, node, renter } = await market();
     const late = await create(renter, node.id, 8, 600);
@@ -217,6 +232,20 @@ describe("reject and the ready timeout", () => {
     await env.DB.prepare("UPDATE contracts SET created_at = created_at - 3600000 WHERE id = ?").bind(fresh.id).run();
     await runDurableObjectAlarm(stub(node.region));
     expect((await contract(renter, fresh.id)).status).toBe("active");
+  });
+});
+
+describe("a ready racing the timeout sweep", () => {
+  it("wins: the sweep ends a contract only while it is still pending", async () => {
+    const { p, node, renter } = await market();
+    const k = await create(renter, node.id, 8, 600);
+    // The sweep read the contract while it was pending, then the node's ready landed.
+    const stale = await createDb(env.DB).select().from(contracts).where(eq(contracts.id, k.id)).get();
+    await ready(p, node.id, k.id);
+    const after = await failOver(portsFor(env), stale!, "not made ready by the node within 60 s", Date.now(), { onlyPending: true });
+    expect(after).toMatchObject({ status: "active", endedAt: null });
+    expect(await contract(renter, k.id)).toMatchObject({ status: "active", ended_at: null });
+    expect((await stub(node.region).getNode(node.region, node.id))!.heldRamGb).toBe(8);
   });
 });
 
@@ -241,6 +270,10 @@ async function until(what: string, ok: () => boolean, ms = 5000) {
   }
 }
 
+/** The latest contract list a socket received (pings may come in between). */
+const lists = (messages: any[]) => messages.filter((m) => m.type === "contracts").map((m) => m.data.contracts);
+const latest = (messages: any[]) => lists(messages).at(-1) ?? [];
+
 const apiKey = async (a: Account) => (await api("POST", "/api/auth/api-keys", { token: a.token, body: { name: "agent" } })).body.api_key as string;
 
 describe("the push channel", () => {
@@ -249,9 +282,9 @@ describe("the push channel", () => {
     const key = await apiKey(p);
     const { res, messages, ws } = await connect(node.id, { "x-api-key": key });
     expect(res.status).toBe(101);
-    await until("the first list", () => messages.length >= 1);
-    expect(messages[0]).toEqual({ type: "contracts", data: { contracts: [] } });
-    const last = () => messages.filter((m) => m.type === "contracts").at(-1).data.contracts;
+    await until("the first list", () => lists(messages).length >= 1);
+    expect(messages.find((m) => m.type === "contracts")).toEqual({ type: "contracts", data: { contracts: [] } });
+    const last = () => latest(messages);
 
     const k = await create(renter, node.id, 8, 600);
     await until("the new contract", () => last().some((c: any) => c.id === k.id));
@@ -265,10 +298,18 @@ describe("the push channel", () => {
     await until("the later end", () => last()[0]?.end_time === ext.body.contract.end_time);
     expect(Date.parse(ext.body.contract.end_time) - Date.parse(active.end_time)).toBe(60_000);
 
-    const count = messages.length;
+    const count = lists(messages).length;
     await api("POST", `/api/contracts/${k.id}/settle`, { token: renter.token });
-    await until("the list without it", () => messages.length > count && last().length === 0);
-    expect(messages.every((m) => m.type === "contracts")).toBe(true); // no market_update noise for agents
+    await until("the list without it", () => lists(messages).length > count && last().length === 0);
+    expect(messages.every((m) => m.type === "contracts" || m.type === "ping")).toBe(true); // no market_update noise for agents
+    // The region's clock pings agents (about once a minute) so a dead connection is noticed.
+    const reset = (o: { lastNodePing: number }) => {
+      o.lastNodePing = 0;
+    };
+    await runInDurableObject(stub(node.region) as unknown as DurableObjectStub, reset as never);
+    const pings = messages.filter((m) => m.type === "ping").length;
+    await runDurableObjectAlarm(stub(node.region));
+    await until("a ping", () => messages.filter((m) => m.type === "ping").length > pings);
     ws!.close();
   });
 
@@ -282,14 +323,14 @@ describe("the push channel", () => {
     const key = await apiKey(p);
     const toA = await connect(a.id, { "x-api-key": key });
     const toB = await connect(b.id, { "x-api-key": key });
-    await until("both first lists", () => toA.messages.length >= 1 && toB.messages.length >= 1);
+    await until("both first lists", () => lists(toA.messages).length >= 1 && lists(toB.messages).length >= 1);
     const k = await create(renter, a.id, 16, 600);
-    await until("delivery to A", () => toA.messages.at(-1).data.contracts.length === 1);
+    await until("delivery to A", () => latest(toA.messages).length === 1);
     const r = await api("POST", `/api/nodes/${a.id}/contracts/${k.id}/reject`, { token: p.token });
     const replacement = r.body.contract.failed_over_to;
-    await until("A's empty list", () => toA.messages.at(-1).data.contracts.length === 0);
-    await until("delivery to B", () => toB.messages.at(-1).data.contracts.some((c: any) => c.id === replacement));
-    expect(toB.messages.some((m) => m.data.contracts.some((c: any) => c.id === k.id))).toBe(false);
+    await until("A's empty list", () => latest(toA.messages).length === 0);
+    await until("delivery to B", () => latest(toB.messages).some((c: any) => c.id === replacement));
+    expect(lists(toB.messages).some((l) => l.some((c: any) => c.id === k.id))).toBe(false);
     toA.ws!.close();
     toB.ws!.close();
   });

@@ -8,7 +8,6 @@ import { expectedHeartbeats, uptimeScore } from "../domain/reliability";
 import { caller } from "../lib/auth";
 import { ApiError, invalid } from "../lib/errors";
 import type { AppBindings } from "../lib/openapi";
-import { iso } from "../lib/time";
 import { failOverNode, rejectContracts } from "../contracts/lifecycle";
 import { settleAfterReceipts, storeLeaseReports } from "../leases/reports";
 import { nodeContracts } from "./push";

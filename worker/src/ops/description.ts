@@ -44,8 +44,9 @@ end_time, status}]}}\`: the full list of pending and active contracts the node m
 null while pending), sent when the socket opens and after every change of one of them (create, ready,
 extend, renewal, settle, expiry, cancel, failover, reject, ready timeout, retirement). Lists for one
 node are read and sent one at a time, so the last one an agent receives is never older than the last
-change; the heartbeat response carries the same list as the fallback. Unknown message types are to
-be ignored (\`{"type":"ping"}\` may come).
+change; the heartbeat response carries the same list as the fallback. \`{"type":"ping"}\` comes about
+once a minute (a socket silent for much longer is dead: reconnect); other unknown types are to be
+ignored.
 
 Activation: \`pending\` → \`active\` only by \`POST /api/nodes/{id}/contracts/{contract_id}/ready\`, once
 the node has published its endpoint; the term and billing start then. \`…/reject\`, and a node that
@@ -57,7 +58,8 @@ Reports: every heartbeat carries \`lease_reports\`, the counters of each open le
 ends the node sends its receipt (\`final: true\`, the keyspace digest and when it was wiped). The latest
 counters are kept per contract until the receipt freezes them; contracts show \`lease_receipt\` and
 \`measured_egress_gb\` (bytes_out / 2^30; once settled, the figure billed). Settlement bills the
-measured bytes_out at the offer's egress price (rounded up to the micro-USD); it waits for the
+measured bytes_out at the offer's egress price (rounded up to the micro-USD), never more bytes than the
+node's declared bandwidth could carry over the time held; it waits for the
 receipt up to LEASE_REPORT_WAIT_SEC (default 120) after the end with a delayed queue retry (a receipt
 that arrives sooner settles the contract at once), then uses the last counters, and uses the renter's
 \`actual_egress_gb\` only where the node reported nothing. A contract that fails over is settled at

@@ -15,6 +15,14 @@ import { loadRegionFromD1, runRegionSweeps } from "./sweeps";
 import { nodeContracts } from "../nodes/push";
 
 const PROVISIONAL_TTL_MS = 120_000;
+/** Tag of every node agent's push socket (besides `node:<id>`). */
+const NODE_SOCKETS = "nodes";
+/**
+ * Agents hear from their socket about once a minute (the alarm's cadence rounds it up), so a silently
+ * dead connection is noticed, under the ~100 s idle limit of proxies; not more often, since at 60,000
+ * nodes a region would send 60,000 pings each round.
+ */
+const NODE_PING_EVERY_MS = 55_000;
 
 export class RegionCluster extends DurableObject<Env> {
   private region: string | null = null;
@@ -295,6 +303,7 @@ export class RegionCluster extends DurableObject<Env> {
   override async alarm(): Promise<void> {
     if (!this.region) return;
     const now = Date.now();
+    this.pingNodeSockets(now);
     // Reservations whose contract never reached D1 (the request died half-way) are given back.
     const stale = [...this.reservations.values()].filter((r) => r.state === "provisional" && now - r.createdAt > PROVISIONAL_TTL_MS);
     const result = await runRegionSweeps(this.env, this.region, this, now, stale.map((r) => r.contractId));
@@ -347,13 +356,26 @@ export class RegionCluster extends DurableObject<Env> {
     if (!region) return new Response("missing region", { status: 400 });
     await this.ensureRegion(region);
     const pair = new WebSocketPair();
-    this.ctx.acceptWebSocket(pair[1], [`node:${nodeId}`]);
+    this.ctx.acceptWebSocket(pair[1], [`node:${nodeId}`, NODE_SOCKETS]);
     // The list right after the socket opens; the agent reconciles its leases against it.
     await this.pushNodeContracts(region, nodeId);
     return new Response(null, { status: 101, webSocket: pair[0] });
   }
 
   private nodePushes = new Map<string, { again: boolean }>();
+  private lastNodePing = 0;
+
+  private pingNodeSockets(now: number) {
+    if (now - this.lastNodePing < NODE_PING_EVERY_MS) return;
+    this.lastNodePing = now;
+    for (const ws of this.ctx.getWebSockets(NODE_SOCKETS)) {
+      try {
+        ws.send(`{"type":"ping"}`);
+      } catch {
+        /* closed */
+      }
+    }
+  }
 
   /**
    * Sends the node's sockets its current contract list, read from D1 here rather than by the
@@ -416,7 +438,7 @@ export class RegionCluster extends DurableObject<Env> {
       const payload = { type: "market_update", data: this.marketSummary() };
       const text = JSON.stringify(payload);
       for (const ws of this.ctx.getWebSockets()) {
-        if (this.ctx.getTags(ws).some((t) => t.startsWith("node:"))) continue; // agents get contracts, not market news
+        if (this.ctx.getTags(ws).includes(NODE_SOCKETS)) continue; // agents get contracts, not market news
         try {
           ws.send(text);
         } catch {

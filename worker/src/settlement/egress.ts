@@ -18,12 +18,13 @@ interface Row {
   bytes_out: number | null;
   final: number | null;
   billed_at: number | null;
+  bandwidth_mbps: number | null;
 }
 
 async function load(env: Env, contractId: string): Promise<Row | null> {
   return env.DB.prepare(
-    `SELECT k.ended_at, k.start_time, k.status, k.charged_micro, k.actual_egress_gb, k.egress_price_micro, r.bytes_out, r.final, r.billed_at
-     FROM contracts k LEFT JOIN lease_reports r ON r.contract_id = k.id WHERE k.id = ?`,
+    `SELECT k.ended_at, k.start_time, k.status, k.charged_micro, k.actual_egress_gb, k.egress_price_micro, r.bytes_out, r.final, r.billed_at, n.bandwidth_mbps
+     FROM contracts k LEFT JOIN lease_reports r ON r.contract_id = k.id LEFT JOIN nodes n ON n.id = k.node_id WHERE k.id = ?`,
   )
     .bind(contractId)
     .first<Row>();
@@ -51,8 +52,12 @@ export async function receiptWaitSec(env: Env, contractId: string, now: number):
 export async function applyMeasuredEgress(env: Env, contractId: string, now: number): Promise<boolean> {
   const k = await load(env, contractId);
   if (!k || k.ended_at === null || k.charged_micro !== null || !hadLease(k) || k.bytes_out === null || k.billed_at !== null) return false;
+  // A node's counter can be wrong (or worse); the renter never pays for more bytes than the node's
+  // own declared bandwidth could have carried over the time the lease was held.
+  const heldSec = Math.max(0, Math.ceil((k.ended_at - k.start_time!) / 1000));
+  const bytes = Math.min(k.bytes_out, (k.bandwidth_mbps ?? 0) * 125_000 * heldSec);
   const reported = k.actual_egress_gb ? egressCostMicro(k.actual_egress_gb, k.egress_price_micro) : 0;
-  const delta = egressCostMicroFromBytes(k.bytes_out, k.egress_price_micro) - reported;
+  const delta = egressCostMicroFromBytes(bytes, k.egress_price_micro) - reported;
   const [cost] = await env.DB.batch([
     env.DB.prepare(
       `UPDATE contracts SET total_cost_micro = MAX(0, total_cost_micro + ?1), accrued_cost_micro = MAX(0, total_cost_micro + ?1)
@@ -61,7 +66,7 @@ export async function applyMeasuredEgress(env: Env, contractId: string, now: num
     env.DB.prepare(
       `UPDATE lease_reports SET billed_bytes_out = ?1, billed_at = ?2
        WHERE contract_id = ?3 AND billed_at IS NULL AND EXISTS (SELECT 1 FROM contracts WHERE id = ?3 AND charged_micro IS NULL)`,
-    ).bind(k.bytes_out, now, contractId),
+    ).bind(bytes, now, contractId),
   ]);
   return cost.meta.changes === 1;
 }

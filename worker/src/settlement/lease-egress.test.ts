@@ -83,6 +83,7 @@ describe("egress is what the node measured", () => {
     const { s, k } = await running();
     await report(s, k.id, GB); // live counters
     await report(s, k.id, 2 * GB + GB / 4, true); // the receipt: 2.25 GB → 112,500 micro
+    await shiftStart(k.id, 90_500); // right before the settle, so the time held stays 91 started seconds
     const r = await api("POST", `/api/contracts/${k.id}/settle`, { token: s.renter.token, body: { actual_egress_gb: 7 } });
     expect(r.status).toBe(200);
     const row = await settled(k.id);
@@ -98,6 +99,7 @@ describe("egress is what the node measured", () => {
 
   it("uses the renter's actual_egress_gb only when the node reported nothing", async () => {
     const { s, k } = await running();
+    await shiftStart(k.id, 90_500);
     await api("POST", `/api/contracts/${k.id}/settle`, { token: s.renter.token, body: { actual_egress_gb: 2 } });
     const row = await settled(k.id);
     expect(row.total_cost_micro).toBe(TIME_COST + 100_000);
@@ -155,6 +157,17 @@ describe("settlement waits for the node's receipt", () => {
     expect((await contractRow(k.id)).charged_micro).toBeNull();
     const row = await settled(k.id, 15_000);
     expect(row.total_cost_micro).toBe(TIME_COST + 50_000);
+  });
+
+  it("never bills more bytes than the node's declared bandwidth could carry in the time held", async () => {
+    const { s, k } = await running();
+    await report(s, k.id, 100 * GB, true); // 100 GB in 91 s at 1,000 Mbps is impossible
+    await endedWithoutMessage(k, 121_000);
+    await deliver(k.id);
+    // 1,000 Mbps × 125,000 B/s per Mbps × 91 s = 11,375,000,000 B → × 50,000 / 2^30 = 529,689.1… → 529,690 micro.
+    const row = await contractRow(k.id);
+    expect(row.total_cost_micro).toBe(TIME_COST + 529_690);
+    expect((await api("GET", `/api/contracts/${k.id}`, { token: s.renter.token })).body.contract.measured_egress_gb).toBe(11_375_000_000 / GB);
   });
 
   it("does not wait for a contract that never became active", async () => {
