@@ -17,6 +17,11 @@ export interface PushOptions {
   onContracts: (contracts: HeartbeatContract[]) => void;
   /** Test hook: the delay before reconnect attempt `n` (default: the agent's backoff). */
   backoff?: (attempt: number) => number;
+  /**
+   * A socket silent this long is taken for dead (a NAT or proxy that dropped it without a FIN) and
+   * replaced. The server pings about once a minute; default 3 minutes.
+   */
+  silentLimitMs?: number;
 }
 
 /** A socket that stayed up this long was healthy: the next drop starts the backoff from 1 s again. */
@@ -40,6 +45,8 @@ export class PushChannel {
   /** Whether the last state change was logged as "connected": log transitions, not every retry. */
   private up = false;
   private warnedDown = false;
+  private lastHeardAt = 0;
+  private watchdog: NodeJS.Timeout | null = null;
   messages = 0;
 
   constructor(opts: PushOptions) {
@@ -52,11 +59,28 @@ export class PushChannel {
 
   start(): void {
     this.closed = false;
+    const limit = this.opts.silentLimitMs ?? 180_000;
+    this.watchdog = setInterval(() => {
+      const ws = this.ws;
+      if (ws && ws.readyState === 1 && Date.now() - this.lastHeardAt > limit) {
+        this.opts.logger.warn("push_silent", `push channel silent for over ${Math.round(limit / 1000)} s; reconnecting`, { node_id: this.opts.nodeId });
+        this.ws = null;
+        try {
+          ws.close(4000, "silent");
+        } catch {
+          /* already closing */
+        }
+        this.scheduleReconnect("silent");
+      }
+    }, Math.min(30_000, Math.max(10, Math.floor(limit / 3))));
+    this.watchdog.unref();
     this.connect();
   }
 
   close(): void {
     this.closed = true;
+    if (this.watchdog) clearInterval(this.watchdog);
+    this.watchdog = null;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     const ws = this.ws;
@@ -83,6 +107,7 @@ export class PushChannel {
     ws.addEventListener("open", () => {
       if (this.ws !== ws) return;
       this.openedAt = Date.now();
+      this.lastHeardAt = this.openedAt;
       this.up = true;
       this.warnedDown = false;
       logger.info("push_connected", `push channel open: contracts arrive as they are made${this.attempt > 0 ? ` (after ${this.attempt} failed attempt${this.attempt === 1 ? "" : "s"})` : ""}`, {
@@ -102,14 +127,10 @@ export class PushChannel {
       // The server talks: the channel works. (Not at "open": a server that accepts and drops at
       // once must still meet a growing backoff.)
       this.attempt = 0;
-      if (msg?.type === "ping") {
-        try {
-          ws.send(JSON.stringify({ type: "pong" }));
-        } catch {
-          /* closing */
-        }
-        return;
-      }
+      this.lastHeardAt = Date.now();
+      // No pong: every message wakes the server's hibernating object, and the ping's only job here
+      // is to prove the path is alive (see the watchdog).
+      if (msg?.type === "ping") return;
       if (msg?.type !== "contracts") return; // unknown types are for newer agents
       const list = msg.data?.contracts;
       if (!Array.isArray(list)) {

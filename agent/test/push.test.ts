@@ -165,4 +165,21 @@ describe("push channel", () => {
     expect(waits.slice(0, 4)).toEqual([1, 2, 3, 4]);
     expect(n).toBeGreaterThanOrEqual(4);
   });
+
+  it("a socket that goes silent past the limit is replaced", async () => {
+    const upgrades: Upgrade[] = [];
+    const url = await wsServer((u) => {
+      upgrades.push(u);
+      u.socket.write(frame(JSON.stringify({ type: "contracts", data: { contracts: [] } })));
+    });
+    const { logger, events } = sink();
+    const lists: HeartbeatContract[][] = [];
+    channel = new PushChannel({ apiUrl: url, apiKey: "k", nodeId: NODE, logger, onContracts: (l) => lists.push(l), backoff: () => 0.02, silentLimitMs: 300 });
+    channel.start();
+    await until(() => lists.length === 1, "the first list");
+    // A ping counts as hearing from the server; then nothing at all.
+    upgrades[0].socket.write(frame(JSON.stringify({ type: "ping" })));
+    await until(() => upgrades.length >= 2 && lists.length >= 2, "a new socket after the silence", 5000);
+    expect(events().some((e) => e.event === "push_silent")).toBe(true);
+  });
 });
