@@ -432,7 +432,15 @@ export class Agent {
    * What this machine can still give to new leases: free memory beyond the reserve minus what open
    * leases hold (their whole quota, written or not). Simulated capacity (demo) is a fixed figure.
    */
-  private async room(idle = isIdle(this.schedule)): Promise<{ ram_gb: number; vram_gb: number }> {
+  /**
+   * `net` (the default, for deciding whether a contract fits): what is left once open leases'
+   * quotas are taken. Gross (`net: false`, the heartbeat's figure): what the machine can give to
+   * leases in all, before their quotas, because the server subtracts every pending and active
+   * contract itself (`MIN(reported, total) − held`, API.md: held capacity "is never offered
+   * again, whatever a heartbeat says") and knows of a new one before the agent's next heartbeat.
+   * Reporting the net figure would take each lease off the market twice.
+   */
+  private async room(idle = isIdle(this.schedule), net = true): Promise<{ ram_gb: number; vram_gb: number }> {
     const s = await this.sample();
     let heldRam = 0;
     let heldVram = 0;
@@ -442,7 +450,8 @@ export class Agent {
     }
     const server = this.server;
     // The lease server's own count of what it holds, less the VRAM part (backed separately).
-    const heldRamGb = server ? Math.max(heldRam, server.heldBytes() / GIB - heldVram) : heldRam;
+    const heldRamGb = !net ? 0 : server ? Math.max(heldRam, server.heldBytes() / GIB - heldVram) : heldRam;
+    if (!net) heldVram = 0;
     const usedGb = server ? server.counters().reduce((a, c) => a + c.used_bytes, 0) / GIB : 0;
     const c = this.config;
     const ram =
@@ -617,7 +626,7 @@ export class Agent {
     const id = this.nodeId as string;
     const s = await this.sample(true);
     await this.chain; // counters and room after every list already received
-    const offered = await this.room(idle);
+    const offered = await this.room(idle, false);
     const rejects = [...this.pendingRejects];
     const { reports, receiptIds } = this.leaseReports();
     const body: HeartbeatBody = {

@@ -232,6 +232,14 @@ describe("leases served by the real agent", () => {
     const c = redis(lease.url);
     await c.connect();
     expect(await c.config("GET", "maxmemory")).toEqual(["maxmemory", String(2 * GIB)]);
+
+    // The lease counts against the offer exactly once: the agent reports what the machine can give
+    // (4 + 2), the market takes the contract off it (3 + 1 left), and a heartbeat with the lease
+    // held does not take it off a second time.
+    await agent.waitFor(() => agent.events().some((e) => e.event === "heartbeat" && (e.contracts as string[]).includes(id)), "a heartbeat holding the lease");
+    const hb2 = agent.events().filter((e) => e.event === "heartbeat" && (e.contracts as string[]).includes(id)).at(-1)!;
+    expect(hb2).toMatchObject({ available_ram_gb: 4, available_vram_gb: 2, held_ram_gb: 1, held_vram_gb: 1 });
+    expect((await ok("GET", `/api/nodes/${nodeId}`, undefined, m.provider)).node).toMatchObject({ available_ram_gb: 3, available_vram_gb: 1 });
   });
 
   it("a contract the agent cannot hold beside what it already holds is rejected, never started, never charged", async () => {
