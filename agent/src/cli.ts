@@ -46,7 +46,8 @@ the receipt (digest) goes in the next heartbeat.
 
 Network errors and server errors are retried with exponential backoff; the agent never gives up.
 A refused API key stops it with exit code 1. SIGINT/SIGTERM (Ctrl-C) closes and wipes every
-lease, reports the receipts, sets the node to maintenance and exits 0.
+lease, reports the receipts, hands their contracts back for failover (renters pay only for the
+time held), sets the node to maintenance and exits 0.
 
 Flags:
   -c, --config <path>            config file
