@@ -7,7 +7,8 @@
 //   2. quota fill: % of the leased bytes usable with 1 MiB values, and the serving process's RSS
 //      against leased bytes × 1.05 + its idle RSS.
 //
-//   node bench/lease.bench.mjs            (BENCH_QUICK=1 for a short run; BENCH_LEASE_FILL_ONLY=1 for part 2 alone)
+//   node bench/lease.bench.mjs   (BENCH_QUICK=1: a short run; BENCH_LEASE_FILL_ONLY=1: part 2 alone;
+//                                 BENCH_LEASE_CASES="4 KiB,1 MiB": only those cases of part 1)
 //   import { runLeaseBench } from "./lease.bench.mjs"   from bench/run.mjs
 import { spawn, execFileSync } from "node:child_process";
 import { connect, createServer as createNetServer } from "node:net";
@@ -210,7 +211,8 @@ export async function runLeaseBench({ quick = false, log = console.log } = {}) {
       { name: "1 MiB", size: MiB, n: Math.round(1_000 * k), target: TARGETS.m1 },
     ];
     log("redis-benchmark -c 50 --user <contract> -a <token>, SET and GET (requests/s)");
-    for (const c of process.env.BENCH_LEASE_FILL_ONLY === "1" ? [] : cases) {
+    const pick = process.env.BENCH_LEASE_CASES; // e.g. "4 KiB,1 MiB": only those (for development)
+    for (const c of process.env.BENCH_LEASE_FILL_ONLY === "1" ? [] : cases.filter((x) => !pick || pick.split(",").includes(x.name))) {
       // Interleaved and warmed, so both see the same machine load.
       await redisBenchmark(redis.port, cid, token, { ...c, n: Math.max(1000, Math.round(c.n / 10)) });
       await redisBenchmark(jit.port, cid, token, { ...c, n: Math.max(1000, Math.round(c.n / 10)) });
