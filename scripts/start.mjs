@@ -92,7 +92,7 @@ const SIMULATED_NOTE = "demo node: its RAM is a promise (bytes are allocated onl
  * laptop): the quota is a promise, since the lease server allocates only what renters write, and
  * VRAM leases are backed by host memory (`simulate_vram_gb`), labelled as such on the node.
  */
-async function startDemoFleet(url, provider, nodes) {
+export async function startDemoFleet(url, provider, nodes) {
   const build = spawnSync(process.execPath, [join(ROOT, "agent/scripts/build.mjs"), "--quiet"], { cwd: ROOT, encoding: "utf8" });
   if (build.status !== 0) throw new Error(`could not build the agent: ${build.stderr || build.stdout}`);
   const dist = (f) => pathToFileURL(join(ROOT, "agent/dist", f)).href;
