@@ -4,7 +4,10 @@
 //   2. in-process matching over 10,000 and 100,000 nodes vs a brute-force scan (target ≤ 10 ms)
 //   3. reservations per second through one region Durable Object (target ≥ 1,000/s)
 //   4. the provider agent's RSS and CPU share over a minute of heartbeats vs a bare Node process
-// BENCH_QUICK=1 shortens 1 and 4 for a smoke run.
+//   5. the lease endpoint: redis-benchmark against a lease vs against redis-server (same flags),
+//      and the quota fill (usable % with 1 MiB values, RSS vs leased bytes)
+//   6. create → first successful command on the lease (real agent, ioredis) vs the create call (target p50 ≤ 2 s)
+// BENCH_QUICK=1 shortens 1, 4, 5 and 6 for a smoke run.
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -178,16 +181,43 @@ async function agentBench(url, provider) {
   results.push({ bench: "agent CPU", figure: `${fmt(r.cpuPct, 3)} % of a core`, baseline: r.baseline ? `bare node ${fmt(r.baseline.cpuPct, 3)} %` : "—", ratio: "—", target: `≤ ${TARGETS.cpuPct} %`, ok: r.cpuPct <= TARGETS.cpuPct });
 }
 
+async function firstCommandBench(url) {
+  const rentals = quick ? 10 : 30;
+  say(`\n6. Create → first successful command on the lease (${rentals} rentals, real agent, ioredis)`);
+  const { runFirstCommandBench, TARGET_P50_MS } = await import("./first-command.bench.mjs");
+  const r = await runFirstCommandBench({ url, rentals, log: (l) => say("   " + l) });
+  results.push({ bench: "create → first command", figure: `p50 ${fmt(r.p50, 0)} ms / p99 ${fmt(r.p99, 0)} ms`, baseline: `create p50 ${fmt(r.createP50, 0)} ms`, ratio: `${fmt(r.p50 / r.createP50)}×`, target: `p50 ≤ ${TARGET_P50_MS / 1000} s`, ok: r.pass });
+}
+
+async function leaseBench() {
+  say("\n5. Lease endpoint (Redis protocol): redis-benchmark vs redis-server on this machine, and quota fill");
+  const { runLeaseBench } = await import("./lease.bench.mjs");
+  results.push(...(await runLeaseBench({ quick, log: (l) => say("   " + l) })));
+}
+
 const only = process.env.BENCH_ONLY; // e.g. BENCH_ONLY=reservations
 if (only === "reservations") await reservationBench();
 else if (only === "matching") await matchingBench();
+else if (only === "lease") await leaseBench();
+else if (only === "first-command") {
+  const { ADMIN_EMAIL } = await import("./first-command.bench.mjs");
+  const worker = await startWorker({ vars: { ADMIN_EMAILS: ADMIN_EMAIL } });
+  try {
+    await firstCommandBench(worker.url);
+  } finally {
+    await worker.stop();
+  }
+}
 else {
-  const worker = await startWorker({ vars: { HEARTBEAT_MIN_INTERVAL_SEC: "30" } });
+  const { ADMIN_EMAIL } = await import("./first-command.bench.mjs");
+  const worker = await startWorker({ vars: { HEARTBEAT_MIN_INTERVAL_SEC: "30", ADMIN_EMAILS: ADMIN_EMAIL } });
   try {
     const { provider } = await httpMatchBench(worker.url);
     await matchingBench();
     await reservationBench();
     await agentBench(worker.url, provider);
+    await leaseBench();
+    await firstCommandBench(worker.url);
   } finally {
     await worker.stop();
   }

@@ -1,11 +1,14 @@
 // `npm start`: build the site, apply the migrations to the local D1, serve API + site with
-// `wrangler dev` on http://localhost:8787, load the local demo market through the public API, keep
-// the demo nodes heartbeating, and run one real `mnemo-agent` against it. Local only: the demo
-// accounts below never exist anywhere else.
+// `wrangler dev` on http://localhost:8787, load the local demo market through the public API, run
+// the demo nodes as real agents in this process (each serving its leases on its own loopback
+// port), and run one real `mnemo-agent` for this machine. Local only: the demo accounts below
+// never exist anywhere else.
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { ROOT, startWorker } from "./lib/worker-server.mjs";
 
 const PORT = Number(process.env.PORT ?? 8787);
@@ -67,7 +70,7 @@ export async function seed(url) {
       nodes.push(have.get(n.name));
       continue;
     }
-    const r = await call(url, "POST", "/api/nodes/register", { ...n, bandwidth_mbps: n.node_type === "mist_node" ? 500 : 10_000, metadata: { demo: true } }, provider.access_token);
+    const r = await call(url, "POST", "/api/nodes/register", { ...n, bandwidth_mbps: bandwidthOf(n), metadata: { demo: true, simulated: SIMULATED_NOTE } }, provider.access_token);
     if (r.status !== 201) throw new Error(`could not register ${n.name}: ${JSON.stringify(r.body)}`);
     nodes.push(r.body.node);
   }
@@ -79,20 +82,76 @@ export async function seed(url) {
   return { admin, provider, client, nodes };
 }
 
-/** Demo nodes stand in for agents: they report themselves idle every interval so they stay online. */
-function keepDemoFleetAlive(url, provider, nodes) {
-  let token = provider.access_token;
-  const beat = async () => {
-    for (const n of nodes) {
-      let r = await call(url, "POST", `/api/nodes/${n.id}/heartbeat`, { available_ram_gb: n.total_ram_gb, available_vram_gb: n.total_vram_gb, cpu_usage_pct: 5 + Math.random() * 20, gpu_usage_pct: Math.random() * 10, temperature_c: 40 + Math.random() * 15 }, token).catch(() => null);
-      if (r?.status === 401) {
-        token = (await session(url, DEMO_ACCOUNTS.provider)).access_token;
-        r = await call(url, "POST", `/api/nodes/${n.id}/heartbeat`, { available_ram_gb: n.total_ram_gb, available_vram_gb: n.total_vram_gb }, token).catch(() => null);
-      }
-    }
+const bandwidthOf = (n) => (n.node_type === "mist_node" ? 500 : 10_000);
+const SIMULATED_NOTE = "demo node: its RAM is a promise (bytes are allocated only as renters write them) and its VRAM is host memory";
+
+/**
+ * The demo fleet as real agents: one `Agent` per demo node in this process, each with its own
+ * lease endpoint on 127.0.0.1 (a free port), its push channel and its heartbeats, so a contract
+ * rented on the site is served at once. Their capacities are simulated (a 512 GB datacenter on a
+ * laptop): the quota is a promise, since the lease server allocates only what renters write, and
+ * VRAM leases are backed by host memory (`simulate_vram_gb`), labelled as such on the node.
+ */
+export async function startDemoFleet(url, provider, nodes) {
+  const build = spawnSync(process.execPath, [join(ROOT, "agent/scripts/build.mjs"), "--quiet"], { cwd: ROOT, encoding: "utf8" });
+  if (build.status !== 0) throw new Error(`could not build the agent: ${build.stderr || build.stdout}`);
+  const dist = (f) => pathToFileURL(join(ROOT, "agent/dist", f)).href;
+  const { Agent } = await import(dist("agent.js"));
+  const { validateConfig } = await import(dist("config.js"));
+  const { Hardware } = await import(dist("hardware.js"));
+  const key = await call(url, "POST", "/api/auth/api-keys", { name: "demo fleet (npm start)" }, provider.access_token);
+  if (key.status !== 201) throw new Error(`could not create the demo fleet's API key: ${JSON.stringify(key.body)}`);
+  // Configs hold an API key: a private temp folder, removed at exit.
+  const dir = mkdtempSync(join(tmpdir(), "mnemo-demo-fleet-"));
+  const stop = new AbortController();
+  const hardware = new Hardware(); // one machine under all of them: sample it once
+  const QUIET = new Set(["heartbeat", "api_reachable", "rate_limited", "lease_connection", "lease_auth"]);
+  const runs = [];
+  for (const node of nodes) {
+    const spec = DEMO_NODES.find((d) => d.name === node.name) ?? node;
+    const raw = {
+      api_url: url,
+      api_key: key.body.api_key,
+      node_id: node.id,
+      name: node.name,
+      node_type: spec.node_type,
+      region: spec.region,
+      latitude: spec.latitude,
+      longitude: spec.longitude,
+      price_per_gb_sec: spec.price_per_gb_sec,
+      bandwidth_mbps: bandwidthOf(spec),
+      base_latency_ms: spec.base_latency_ms,
+      reserve_ram_gb: 0,
+      simulate_ram_gb: spec.total_ram_gb,
+      simulate_vram_gb: spec.total_vram_gb,
+      endpoint_host: "127.0.0.1",
+      endpoint_bind: "127.0.0.1",
+      endpoint_port: 0,
+    };
+    const configPath = join(dir, `${node.name}.json`);
+    writeFileSync(configPath, JSON.stringify(raw, null, 2), { mode: 0o600 });
+    const say = (level, event, msg) => {
+      if (level === "info" && QUIET.has(event)) return;
+      console.log(`[${node.name}] ${level === "info" ? "" : `${level}: `}${msg}`);
+    };
+    const logger = {
+      json: false,
+      log: say,
+      info: (e, m) => say("info", e, m),
+      warn: (e, m) => say("warn", e, m),
+      error: (e, m) => say("error", e, m),
+    };
+    const agent = new Agent({ config: validateConfig(raw, configPath), configPath, logger, signal: stop.signal, hardware });
+    runs.push(agent.run().catch((e) => console.log(`[${node.name}] stopped: ${e.message}`)));
+  }
+  return {
+    size: nodes.length,
+    stop: async () => {
+      stop.abort();
+      await Promise.race([Promise.all(runs), new Promise((r) => setTimeout(r, 6000))]);
+      rmSync(dir, { recursive: true, force: true });
+    },
   };
-  beat();
-  return setInterval(beat, 30_000);
 }
 
 async function startDemoAgent(url, provider) {
@@ -111,6 +170,9 @@ async function startDemoAgent(url, provider) {
     log("could not configure the demo agent:", init.stderr || init.stdout);
     return null;
   }
+  // Local demo: serve this machine's leases on loopback, on any free port (7379 may be taken).
+  const written = JSON.parse(readFileSync(config, "utf8"));
+  writeFileSync(config, JSON.stringify({ ...written, endpoint_host: "127.0.0.1", endpoint_bind: "127.0.0.1", endpoint_port: 0 }, null, 2), { mode: 0o600 });
   const child = spawn(process.execPath, [bin, "start", "--config", config], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
   const prefix = (d) => process.stdout.write(d.toString().split("\n").filter(Boolean).map((l) => `[agent] ${l}\n`).join(""));
   child.stdout.on("data", prefix);
@@ -143,7 +205,8 @@ async function main() {
     await worker.stop();
     return;
   }
-  const timer = keepDemoFleetAlive(url, demo.provider, demo.nodes);
+  log(`starting the demo fleet: ${demo.nodes.length} agents, each serving leases on its own 127.0.0.1 port…`);
+  const fleet = await startDemoFleet(url, demo.provider, demo.nodes);
   const agent = args.has("--no-agent") ? null : await startDemoAgent(url, demo.provider);
   console.log(`
   Mnemo is running at ${url}
@@ -151,18 +214,19 @@ async function main() {
     API reference   ${url}/docs
     health          ${url}/health
   Demo accounts (local only): admin@mnemo.io / admin123, provider@example.com / provider123,
-  client@example.com / client123 (credited $100). ${demo.nodes.length} demo nodes in 3 regions${agent ? ", plus this machine through mnemo-agent" : ""}.
+  client@example.com / client123 (credited $100). ${demo.nodes.length} demo nodes in 3 regions, each a real
+  agent serving its leases on 127.0.0.1 (simulated capacity: a quota is a promise, VRAM is host
+  memory)${agent ? ", plus this machine through mnemo-agent" : ""}.
+  Rent memory on the site (or POST /api/contracts/create), then:
+    redis-cli -u "$(curl -s -H "authorization: Bearer <token>" ${url}/api/contracts/<id>/lease | jq -r .url)" PING
   Ctrl-C stops everything.
 `);
   let stopping = false;
   const stop = async () => {
     if (stopping) return;
     stopping = true;
-    clearInterval(timer);
-    if (agent) {
-      agent.kill("SIGTERM");
-      await new Promise((r) => setTimeout(r, 3000));
-    }
+    if (agent) agent.kill("SIGTERM");
+    await Promise.all([fleet.stop(), agent ? new Promise((r) => (agent.exitCode !== null ? r() : (agent.on("exit", r), setTimeout(r, 6000)))) : null]);
     await worker.stop();
     process.exit(0);
   };

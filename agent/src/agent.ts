@@ -1,15 +1,23 @@
 /**
- * The provider's daemon: register once, heartbeat at the pace the server sets, hold the contracts
- * it is given when the memory is really there, and leave the node in maintenance when stopped.
+ * The provider's daemon: register once, serve every lease the market gives this node on its
+ * Redis-protocol endpoint, hear about new contracts at once on the push channel (heartbeats at the
+ * pace the server sets stay the fallback and carry the leases' counters and receipts), and on
+ * SIGINT/SIGTERM wipe the leases, report, and leave the node in maintenance.
  */
 import { arch, platform } from "node:os";
-import { ApiError, MnemoApi, NetworkError, type HeartbeatBody, type HeartbeatContract, type NodeView } from "./api.ts";
-import { defaultReserveGb, fitContracts, offeredGb } from "./capacity.ts";
-import { saveNodeId, type AgentConfig } from "./config.ts";
+import { ApiError, MnemoApi, NetworkError, type HeartbeatBody, type HeartbeatContract, type LeaseReport, type NodeView } from "./api.ts";
+import { backoffSec } from "./backoff.ts";
+import { defaultReserveGb, fitContracts, leaseRoomGb } from "./capacity.ts";
+import { defaultEndpointHost, saveNodeId, type AgentConfig } from "./config.ts";
 import { Hardware, type HardwareSample } from "./hardware.ts";
+import { LeaseServer, type LeaseReceipt } from "./lease/index.ts";
 import { formatUsd, plural, type Logger } from "./log.ts";
+import { PushChannel } from "./push.ts";
+import { planList } from "./reconcile.ts";
 import { describeSchedule, isIdle, parseIdleSchedule } from "./schedule.ts";
 import { VERSION } from "./version.ts";
+
+export { backoffSec } from "./backoff.ts";
 
 /** Ends the process with this exit code and one sentence for the owner (no stack trace). */
 export class FatalError extends Error {
@@ -23,21 +31,20 @@ export class FatalError extends Error {
 
 class Stopped extends Error {}
 
+const GIB = 1024 ** 3;
 const DEFAULT_INTERVAL_SEC = 30;
-const BACKOFF_BASE_SEC = 1;
-const BACKOFF_CAP_SEC = 60;
 const EARNINGS_REFRESH_MS = 60_000;
-const SHUTDOWN_TIMEOUT_MS = 3_000;
+/** The whole shutdown (last heartbeat with the receipts, releasing the contracts, maintenance) fits in this. */
+const SHUTDOWN_BUDGET_MS = 4_000;
+/** A hardware sample is reused this long: a burst of pushed contracts needs one reading, not one each. */
+const SAMPLE_TTL_MS = 1_000;
+/** The server accepts at most this many lease reports per heartbeat. */
+const MAX_REPORTS = 1_000;
+/** Ids of ended or refused contracts remembered so a stale list can never reopen them. */
+const MAX_GONE = 10_000;
 
-/**
- * Exponential backoff with "equal jitter": half the step is fixed, so retries never bunch up at
- * zero, and half is random, so a fleet of agents that lost the API together does not come back
- * in lockstep.
- */
-export function backoffSec(attempt: number, random: () => number = Math.random): number {
-  const step = Math.min(BACKOFF_CAP_SEC, BACKOFF_BASE_SEC * 2 ** Math.max(0, attempt - 1));
-  return step / 2 + random() * (step / 2);
-}
+/** Why this machine offers no VRAM (shown by `status` and logged at start). */
+export const NO_VRAM_BACKEND = "no device backend for GPU memory yet: VRAM leases come in a later release, and host RAM is never sold as VRAM";
 
 export interface AgentOptions {
   config: AgentConfig;
@@ -74,6 +81,27 @@ function gb(n: number): string {
   return `${n} GB`;
 }
 
+/** What the agent knows of one open lease. */
+interface OpenLease {
+  contract: HeartbeatContract;
+  /** The newest contract list this lease appeared in (see `listSeq`). */
+  seenSeq: number;
+  ready: boolean;
+  readyInFlight: boolean;
+  readyAttempts: number;
+  readyTimer: NodeJS.Timeout | null;
+}
+
+function endsAtMs(endTime: string | null): number | null {
+  if (endTime === null) return null;
+  const t = Date.parse(endTime);
+  return Number.isNaN(t) ? null : t;
+}
+
+function receiptReport(r: LeaseReceipt): LeaseReport {
+  return { contract_id: r.contract_id, bytes_in: r.bytes_in, bytes_out: r.bytes_out, keys: r.keys, used_bytes: r.used_bytes, final: true, digest: r.digest, wiped_at: r.wiped_at };
+}
+
 export class Agent {
   private readonly config: AgentConfig;
   private readonly configPath: string;
@@ -82,15 +110,34 @@ export class Agent {
   private readonly hw: Hardware;
   private readonly api: MnemoApi;
   private readonly schedule;
+  private readonly endpointHost: string;
 
   private nodeId: string | null;
   private nodeStatus: string | null = null;
   private reserveRamGb = 0;
-  /** Contracts this machine has acknowledged and holds, by id. */
-  private readonly held = new Map<string, HeartbeatContract>();
+  private server: LeaseServer | null = null;
+  private push: PushChannel | null = null;
+  private endpoint: string | null = null;
+  /** Open leases by contract id. */
+  private readonly leases = new Map<string, OpenLease>();
+  /**
+   * Every contract list (pushed or in a heartbeat answer) gets a number: a heartbeat's when its
+   * request is sent, a pushed one's when it arrives. A lease is ended only by a list newer than
+   * the one it was last seen in, so a heartbeat answer that was computed before a pushed contract
+   * existed can never close it.
+   */
+  private listSeq = 0;
+  /** Lists are applied one at a time, in order. */
+  private chain: Promise<void> = Promise.resolve();
+  /** Contracts ended or refused here: never reopened, whatever a late list says. */
+  private readonly gone = new Set<string>();
   /** Contracts refused; sent in `rejected_contracts` until a heartbeat carrying them is accepted. */
   private pendingRejects = new Set<string>();
-  private readonly rejected = new Set<string>();
+  /** Refused contracts, with the number of the list they were refused from. */
+  private readonly rejected = new Map<string, number>();
+  /** Final receipts not yet carried by an accepted heartbeat. */
+  private readonly receipts = new Map<string, LeaseReceipt>();
+  private sampleCache: { at: number; sample: HardwareSample } | null = null;
   private earnedUsd: number | string | null = null;
   private earningsAt = 0;
   private earningsWarned = false;
@@ -105,34 +152,64 @@ export class Agent {
     this.api = new MnemoApi(opts.config.api_url, opts.config.api_key, { cancel: opts.signal });
     this.schedule = parseIdleSchedule(opts.config.idle_schedule);
     this.nodeId = opts.config.node_id ?? null;
+    this.endpointHost = opts.config.endpoint_host ?? defaultEndpointHost();
+  }
+
+  /** The lease endpoint (`host:port`) once listening. */
+  get leaseEndpoint(): string | null {
+    return this.endpoint;
+  }
+
+  get id(): string | null {
+    return this.nodeId;
   }
 
   /** Runs until stopped; resolves with the exit code. Throws FatalError for what retrying cannot fix. */
   async run(): Promise<number> {
     try {
-      const first = await this.hw.sample();
-      this.reserveRamGb = this.config.reserve_ram_gb ?? defaultReserveGb(first.totalRamGb);
+      const first = await this.sample(true);
+      const totalRam = this.config.simulate_ram_gb ?? first.totalRamGb;
+      this.reserveRamGb = this.config.reserve_ram_gb ?? defaultReserveGb(totalRam);
+      const vramNote =
+        this.config.simulate_vram_gb !== undefined
+          ? `; ${gb(this.config.simulate_vram_gb)} VRAM SIMULATED with host memory (demo)`
+          : first.vramTotalGb > 0
+            ? `; offering 0 GB of its VRAM: ${NO_VRAM_BACKEND}`
+            : "";
       this.log.info(
         "start",
-        `mnemo-agent ${VERSION}: ${gb(Math.floor(first.totalRamGb))} RAM, ${first.gpuModel}${first.vramTotalGb > 0 ? ` (${gb(Math.floor(first.vramTotalGb))} VRAM)` : ""}; ` +
-          `reserve ${this.reserveRamGb.toFixed(1)} GB; idle schedule ${describeSchedule(this.schedule)}; API ${this.api.baseUrl}`,
+        `mnemo-agent ${VERSION}: ${gb(Math.floor(totalRam))} RAM${this.config.simulate_ram_gb !== undefined ? " (SIMULATED, demo)" : ""}, ${first.gpuModel}${first.vramTotalGb > 0 ? ` (${gb(Math.floor(first.vramTotalGb))} VRAM)` : ""}; ` +
+          `reserve ${this.reserveRamGb.toFixed(1)} GB; idle schedule ${describeSchedule(this.schedule)}; API ${this.api.baseUrl}${vramNote}`,
         {
           version: VERSION,
-          total_ram_gb: Math.floor(first.totalRamGb),
+          total_ram_gb: Math.floor(totalRam),
           total_vram_gb: Math.floor(first.vramTotalGb),
           gpu_model: first.gpuModel,
           reserve_ram_gb: this.reserveRamGb,
           idle_schedule: describeSchedule(this.schedule),
           api_url: this.api.baseUrl,
+          simulated_ram_gb: this.config.simulate_ram_gb ?? null,
+          simulated_vram_gb: this.config.simulate_vram_gb ?? null,
         },
       );
       await this.ensureNode(first);
+      await this.startServing();
       await this.loop();
       return 0;
     } catch (e) {
       if (e instanceof Stopped || (this.signal.aborted && !(e instanceof FatalError))) return this.shutdown();
+      // Nothing may outlive a fatal error: a listening lease server would keep the process up.
+      await this.stopServing("fatal");
       throw e;
     }
+  }
+
+  private async sample(fresh = false): Promise<HardwareSample> {
+    const now = Date.now();
+    if (!fresh && this.sampleCache && now - this.sampleCache.at < SAMPLE_TTL_MS) return this.sampleCache.sample;
+    const sample = await this.hw.sample();
+    this.sampleCache = { at: now, sample };
+    return sample;
   }
 
   /** Retries what may pass (network, 5xx, 429) forever with backoff; anything else is the caller's. */
@@ -189,23 +266,41 @@ export class Agent {
     await this.register(sample);
   }
 
+  /** VRAM this node can back: simulated host memory in the demo, else none until a device backend exists. */
+  private vramCapacityGb(): number {
+    return this.config.simulate_vram_gb ?? 0;
+  }
+
   private async register(sample: HardwareSample): Promise<void> {
     const c = this.config;
+    // A fixed port is known before listening, so renters can be told at once; port 0 is
+    // advertised by the first heartbeat, right after the server listens.
+    const endpoint = this.endpoint ?? (c.endpoint_port !== 0 ? `${this.endpointHost}:${c.endpoint_port}` : undefined);
+    const simulated = c.simulate_ram_gb !== undefined || c.simulate_vram_gb !== undefined;
     const body = {
       node_type: c.node_type,
       name: c.name,
       region: c.region,
       ...(c.latitude !== undefined ? { latitude: c.latitude } : {}),
       ...(c.longitude !== undefined ? { longitude: c.longitude } : {}),
-      total_ram_gb: Math.floor(sample.totalRamGb),
-      total_vram_gb: Math.floor(sample.vramTotalGb),
+      total_ram_gb: Math.floor(c.simulate_ram_gb ?? sample.totalRamGb),
+      // Only VRAM the node can back is registered; the GPU itself is described in metadata.
+      total_vram_gb: this.vramCapacityGb(),
       bandwidth_mbps: c.bandwidth_mbps,
       base_latency_ms: c.base_latency_ms,
       price_per_gb_sec: c.price_per_gb_sec,
       ...(c.min_duration_sec !== undefined ? { min_duration_sec: c.min_duration_sec } : {}),
       ...(c.max_duration_sec !== undefined ? { max_duration_sec: c.max_duration_sec } : {}),
       ...(c.egress_price_per_gb !== undefined ? { egress_price_per_gb: c.egress_price_per_gb } : {}),
-      metadata: { agent: `mnemo-agent/${VERSION}`, gpu_model: sample.gpuModel, platform: platform(), arch: arch() },
+      ...(endpoint ? { endpoint } : {}),
+      metadata: {
+        agent: `mnemo-agent/${VERSION}`,
+        gpu_model: sample.gpuModel,
+        gpu_vram_gb: Math.floor(sample.vramTotalGb),
+        platform: platform(),
+        arch: arch(),
+        ...(simulated ? { simulated: { ram_gb: c.simulate_ram_gb ?? null, vram_gb: c.simulate_vram_gb ?? null, note: "demo node: capacity is a promise, VRAM is host memory" } } : {}),
+      },
     };
     let res: { node_id: string; node: NodeView };
     try {
@@ -231,6 +326,78 @@ export class Agent {
       total_ram_gb: body.total_ram_gb,
       total_vram_gb: body.total_vram_gb,
     });
+  }
+
+  /** Opens the lease endpoint for this node and the push channel. */
+  private async startServing(): Promise<void> {
+    const nodeId = this.nodeId as string;
+    const c = this.config;
+    const server = new LeaseServer({
+      nodeId,
+      bind: c.endpoint_bind,
+      port: c.endpoint_port,
+      jwksUrl: `${this.api.baseUrl}/.well-known/jwks.json`,
+      log: (event, message, fields) => this.log.info(event, message, fields),
+    });
+    let port: number;
+    try {
+      ({ port } = await server.listen());
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+      const hint = code === "EADDRINUSE" ? "another program uses that port" : code === "EACCES" ? "this user may not listen there" : code === "EADDRNOTAVAIL" ? "no interface of this machine has that address" : "";
+      throw new FatalError(
+        `The lease endpoint cannot listen on ${c.endpoint_bind}:${c.endpoint_port} (${code}${hint ? `: ${hint}` : ""}); set endpoint_port (0 = any free port) or endpoint_bind in ${this.configPath}.`,
+      );
+    }
+    this.server = server;
+    this.endpoint = `${this.endpointHost}:${port}`;
+    this.log.info("endpoint", `serving leases (Redis protocol) on ${c.endpoint_bind}:${port}, advertised as ${this.endpoint}`, {
+      node_id: nodeId,
+      endpoint: this.endpoint,
+      bind: c.endpoint_bind,
+      port,
+    });
+    // `ready` is refused until the node has an endpoint (a renter is never billed for a lease they
+    // cannot reach), and a pushed contract may come before the first heartbeat: publish it now.
+    try {
+      await this.withRetry("publishing the lease endpoint", () => this.api.updateNode(nodeId, { endpoint: this.endpoint }));
+    } catch (e) {
+      if (e instanceof ApiError && (e.status === 401 || e.status === 403)) throw authFailure(e, this.configPath, `publishing node ${nodeId}'s endpoint`);
+      if (!(e instanceof ApiError)) throw e;
+      // The heartbeat carries it too; until then `ready` waits for it (and is retried).
+      this.log.warn("endpoint_unpublished", `could not publish the endpoint ${this.endpoint}: ${e.message} (${e.status} ${e.code}); the next heartbeat carries it`, { status: e.status });
+    }
+    this.push = new PushChannel({
+      apiUrl: this.api.baseUrl,
+      apiKey: c.api_key,
+      nodeId,
+      logger: this.log,
+      onContracts: (list) => void this.reconcile(list, ++this.listSeq, "push"),
+    });
+    this.push.start();
+  }
+
+  /** Ends every lease (receipts kept for the next heartbeat) and stops listening. */
+  private async stopServing(why: string): Promise<LeaseReceipt[]> {
+    this.push?.close();
+    this.push = null;
+    const server = this.server;
+    this.server = null;
+    if (!server) return [];
+    await this.chain.catch(() => {});
+    for (const l of this.leases.values()) if (l.readyTimer) clearTimeout(l.readyTimer);
+    let receipts: LeaseReceipt[] = [];
+    try {
+      receipts = await server.close();
+    } catch (e) {
+      this.log.error("lease_close_failed", `closing the lease endpoint failed (${why}): ${(e as Error).message}`);
+    }
+    for (const r of receipts) {
+      this.receipts.set(r.contract_id, r);
+      this.gone.add(r.contract_id);
+    }
+    this.leases.clear();
+    return receipts;
   }
 
   private async setStatus(status: "active" | "maintenance", why: string): Promise<void> {
@@ -261,15 +428,207 @@ export class Agent {
     }
   }
 
+  /**
+   * What this machine can still give to new leases: free memory beyond the reserve minus what open
+   * leases hold (their whole quota, written or not). Simulated capacity (demo) is a fixed figure.
+   */
+  /**
+   * `net` (the default, for deciding whether a contract fits): what is left once open leases'
+   * quotas are taken. Gross (`net: false`, the heartbeat's figure): what the machine can give to
+   * leases in all, before their quotas, because the server subtracts every pending and active
+   * contract itself (`MIN(reported, total) − held`, API.md: held capacity "is never offered
+   * again, whatever a heartbeat says") and knows of a new one before the agent's next heartbeat.
+   * Reporting the net figure would take each lease off the market twice.
+   */
+  private async room(idle = isIdle(this.schedule), net = true): Promise<{ ram_gb: number; vram_gb: number }> {
+    const s = await this.sample();
+    let heldRam = 0;
+    let heldVram = 0;
+    for (const l of this.leases.values()) {
+      heldRam += l.contract.ram_gb;
+      heldVram += l.contract.vram_gb;
+    }
+    const server = this.server;
+    // The lease server's own count of what it holds, less the VRAM part (backed separately).
+    const heldRamGb = !net ? 0 : server ? Math.max(heldRam, server.heldBytes() / GIB - heldVram) : heldRam;
+    if (!net) heldVram = 0;
+    const usedGb = server ? server.counters().reduce((a, c) => a + c.used_bytes, 0) / GIB : 0;
+    const c = this.config;
+    const ram =
+      c.simulate_ram_gb !== undefined
+        ? leaseRoomGb({ availableGb: c.simulate_ram_gb, reserveGb: this.reserveRamGb, heldGb: heldRamGb, idle })
+        : leaseRoomGb({ availableGb: s.availableRamGb, reserveGb: this.reserveRamGb, heldGb: heldRamGb, usedGb, idle });
+    const vram = c.simulate_vram_gb !== undefined ? leaseRoomGb({ availableGb: c.simulate_vram_gb, reserveGb: c.reserve_vram_gb, heldGb: heldVram, idle }) : 0;
+    return { ram_gb: ram, vram_gb: vram };
+  }
+
+  /** Applies one contract list, after those before it. */
+  private reconcile(list: HeartbeatContract[], seq: number, source: "push" | "heartbeat"): Promise<void> {
+    const run = this.chain.then(() => this.applyList(list, seq, source));
+    this.chain = run.catch((e) => {
+      this.log.error("reconcile_failed", `applying the contract list failed: ${(e as Error).message}`, { source });
+    });
+    return this.chain;
+  }
+
+  private async applyList(list: HeartbeatContract[], seq: number, source: "push" | "heartbeat"): Promise<void> {
+    const server = this.server;
+    if (!server || this.signal.aborted) return;
+    const plan = planList(list, seq, this.leases, this.rejected, this.gone);
+    for (const cid of plan.end) await this.endLease(cid, source);
+    for (const cid of plan.forgetRejected) this.rejected.delete(cid);
+    for (const cid of plan.sayRejectAgain) this.pendingRejects.add(cid);
+    for (const u of plan.seen) {
+      const l = this.leases.get(u.id);
+      if (!l) continue;
+      l.seenSeq = seq;
+      l.contract = u.contract;
+      if (u.contract.status === "active") l.ready = true;
+      if (u.endChanged) server.setEnd(u.id, endsAtMs(u.contract.end_time));
+      if (u.needsReady) this.sendReady(u.id);
+    }
+    // An active contract this agent holds no lease for lost its memory (the agent restarted or
+    // crashed): the honest thing is to say so, so the platform fails it over and credits the renter.
+    for (const c of plan.lost) this.reject(c, "the lease's memory was lost: the agent restarted", "lease_lost", undefined, {}, seq);
+    const pending = plan.fresh;
+    if (!pending.length) return;
+    const room = await this.room();
+    const { hold, reject } = fitContracts(pending, room);
+    for (const c of hold) {
+      // The lease server is the last word: it may refuse (e.g. a quota it cannot represent).
+      try {
+        server.open({ contractId: c.id, quotaBytes: (c.ram_gb + c.vram_gb) * GIB, endsAt: endsAtMs(c.end_time) });
+      } catch (e) {
+        this.reject(c, `the lease server could not open it: ${(e as Error).message}`, "open_failed");
+        continue;
+      }
+      this.leases.set(c.id, { contract: c, seenSeq: seq, ready: false, readyInFlight: false, readyAttempts: 0, readyTimer: null });
+      this.log.info("contract_held", `holding contract ${c.id} (${gb(c.ram_gb)} RAM, ${gb(c.vram_gb)} VRAM)`, {
+        contract_id: c.id,
+        ram_gb: c.ram_gb,
+        vram_gb: c.vram_gb,
+        end_time: c.end_time,
+        source,
+      });
+      this.sendReady(c.id);
+    }
+    // What is left once the contracts that fit are held: the figure a rejected one did not fit in.
+    const left = { ram_gb: room.ram_gb - hold.reduce((a, c) => a + c.ram_gb, 0), vram_gb: room.vram_gb - hold.reduce((a, c) => a + c.vram_gb, 0) };
+    for (const c of reject) {
+      const vramWhy = c.vram_gb > 0 && this.config.simulate_vram_gb === undefined ? ` (${NO_VRAM_BACKEND})` : "";
+      this.reject(
+        c,
+        `only ${gb(left.ram_gb)} RAM, ${gb(left.vram_gb)} VRAM free beyond the reserve and the leases held${vramWhy}`,
+        "no_capacity",
+        `cannot hold contract ${c.id} (${gb(c.ram_gb)} RAM, ${gb(c.vram_gb)} VRAM): only ${gb(left.ram_gb)} RAM, ${gb(left.vram_gb)} VRAM free beyond the reserve and the leases held${vramWhy}; rejecting it`,
+        { offered_ram_gb: left.ram_gb, offered_vram_gb: left.vram_gb },
+      );
+    }
+  }
+
+  /** Tells the server at once; where that fails, the next heartbeat's `rejected_contracts` says it. */
+  private reject(c: HeartbeatContract, reason: string, kind: string, message?: string, fields: Record<string, unknown> = {}, seq = this.listSeq): void {
+    this.rejected.set(c.id, seq);
+    this.forget(c.id);
+    this.log.warn("contract_rejected", message ?? `rejecting contract ${c.id} (${gb(c.ram_gb)} RAM, ${gb(c.vram_gb)} VRAM): ${reason}`, {
+      contract_id: c.id,
+      ram_gb: c.ram_gb,
+      vram_gb: c.vram_gb,
+      reason: kind,
+      ...fields,
+    });
+    const id = this.nodeId as string;
+    this.api.contractReject(id, c.id, reason).then(
+      () => this.log.info("contract_reject_sent", `contract ${c.id} rejected: the platform fails it over, the renter is not charged`, { contract_id: c.id }),
+      (e) => {
+        // 409: already ended, nothing to undo. Anything else: the heartbeat carries the refusal.
+        if (e instanceof ApiError && e.status === 409) return;
+        this.pendingRejects.add(c.id);
+      },
+    );
+  }
+
+  /** POST …/ready until it is accepted, the contract goes away, or the agent stops. */
+  private sendReady(cid: string): void {
+    const l = this.leases.get(cid);
+    if (!l || l.ready || l.readyInFlight || l.readyTimer || this.signal.aborted) return;
+    l.readyInFlight = true;
+    l.readyAttempts++;
+    const id = this.nodeId as string;
+    this.api.contractReady(id, cid).then(
+      (res) => {
+        l.readyInFlight = false;
+        if (this.leases.get(cid) !== l) return;
+        l.ready = true;
+        const end = res?.contract?.end_time ?? null;
+        if (end && end !== l.contract.end_time) {
+          l.contract = { ...l.contract, end_time: end, status: "active" };
+          this.server?.setEnd(cid, endsAtMs(end));
+        }
+        this.log.info("contract_ready", `contract ${cid} is active: the renter can connect to ${this.endpoint}`, { contract_id: cid, end_time: end, endpoint: this.endpoint });
+      },
+      (e) => {
+        l.readyInFlight = false;
+        if (this.leases.get(cid) !== l || this.signal.aborted) return;
+        if (e instanceof ApiError && (e.status === 409 || e.status === 404 || e.status === 410)) {
+          // The contract ended (cancelled, timed out, failed over) before it could start.
+          this.log.warn("contract_ready_refused", `contract ${cid} can no longer start (${e.status} ${e.code}: ${e.message}); closing its lease`, { contract_id: cid, status: e.status });
+          void this.chain.then(() => this.endLease(cid, "ready_refused"));
+          return;
+        }
+        const wait = backoffSec(l.readyAttempts);
+        this.log.warn("contract_ready_retry", `telling the server contract ${cid} is ready failed (${e.message}); retrying in ${wait.toFixed(1)} s`, {
+          contract_id: cid,
+          retry_in_sec: Number(wait.toFixed(3)),
+        });
+        l.readyTimer = setTimeout(() => {
+          l.readyTimer = null;
+          this.sendReady(cid);
+        }, wait * 1000);
+      },
+    );
+  }
+
+  /** Never to be opened again (bounded: the oldest ids, long settled, drop out first). */
+  private forget(cid: string): void {
+    this.gone.add(cid);
+    if (this.gone.size > MAX_GONE) this.gone.delete(this.gone.values().next().value as string);
+  }
+
+  private async endLease(cid: string, source: string): Promise<void> {
+    const l = this.leases.get(cid);
+    const server = this.server;
+    if (!l || !server) return;
+    if (l.readyTimer) clearTimeout(l.readyTimer);
+    this.leases.delete(cid);
+    this.forget(cid);
+    const r = await server.end(cid);
+    this.receipts.set(cid, r);
+    this.log.info(
+      "contract_ended",
+      `contract ${cid} ended (${gb(l.contract.ram_gb)} RAM, ${gb(l.contract.vram_gb)} VRAM released); lease wiped: ${plural(r.keys, "key")}, ${r.bytes_in} B in, ${r.bytes_out} B out, digest ${r.digest.slice(0, 12)}…`,
+      { contract_id: cid, ram_gb: l.contract.ram_gb, vram_gb: l.contract.vram_gb, source, receipt: r },
+    );
+  }
+
+  /** Live counters of every open lease, then the receipts still owed (receipts first when over the cap). */
+  private leaseReports(): { reports: LeaseReport[]; receiptIds: string[] } {
+    const finals = [...this.receipts.values()].slice(0, MAX_REPORTS).map(receiptReport);
+    const live: LeaseReport[] = (this.server?.counters() ?? [])
+      .filter((c) => !this.receipts.has(c.contract_id))
+      .slice(0, MAX_REPORTS - finals.length)
+      .map((c) => ({ contract_id: c.contract_id, bytes_in: c.bytes_in, bytes_out: c.bytes_out, keys: c.keys, used_bytes: c.used_bytes, final: false }));
+    return { reports: [...finals, ...live], receiptIds: finals.map((r) => r.contract_id) };
+  }
+
   /** One heartbeat, with its retries; returns the seconds to wait before the next. */
   private async beat(idle: boolean): Promise<number> {
     const id = this.nodeId as string;
-    const s = await this.hw.sample();
-    const offered = {
-      ram_gb: offeredGb(s.availableRamGb, this.reserveRamGb, idle),
-      vram_gb: offeredGb(s.vramFreeGb, this.config.reserve_vram_gb, idle),
-    };
+    const s = await this.sample(true);
+    await this.chain; // counters and room after every list already received
+    const offered = await this.room(idle, false);
     const rejects = [...this.pendingRejects];
+    const { reports, receiptIds } = this.leaseReports();
     const body: HeartbeatBody = {
       available_ram_gb: offered.ram_gb,
       available_vram_gb: offered.vram_gb,
@@ -277,8 +636,11 @@ export class Agent {
       ...(s.gpuUsagePct !== null ? { gpu_usage_pct: s.gpuUsagePct } : {}),
       ...(s.temperatureC !== null ? { temperature_c: s.temperatureC } : {}),
       ...(rejects.length ? { rejected_contracts: rejects } : {}),
+      ...(this.endpoint ? { endpoint: this.endpoint } : {}),
+      ...(reports.length ? { lease_reports: reports } : {}),
     };
     let res;
+    const seq = ++this.listSeq;
     try {
       res = await this.withRetry("heartbeat", () => this.api.heartbeat(id, body));
     } catch (e) {
@@ -286,9 +648,14 @@ export class Agent {
       if (e.status === 401 || e.status === 403) throw authFailure(e, this.configPath, `sending node ${id}'s heartbeat`);
       if (e.status === 404) {
         this.log.warn("node_missing", `node ${id} no longer exists on the server; registering a new node`, { node_id: id });
-        this.held.clear();
+        // The leases belonged to the old node (their tokens name it): wipe them and start afresh.
+        await this.stopServing("node missing");
+        this.receipts.clear();
         this.pendingRejects.clear();
+        this.rejected.clear();
+        this.endpoint = null;
         await this.register(s);
+        await this.startServing();
         return 0;
       }
       // A 4xx the agent cannot fix by itself (e.g. a server that changed its schema): keep the
@@ -300,19 +667,21 @@ export class Agent {
     }
     this.failures = 0;
     for (const r of rejects) this.pendingRejects.delete(r);
+    for (const cid of receiptIds) this.receipts.delete(cid);
     this.nodeStatus = res.status ?? this.nodeStatus;
-    this.applyContracts(res.contracts ?? [], offered);
+    await this.reconcile(res.contracts ?? [], seq, "heartbeat");
     await this.refreshEarnings();
 
     const interval = Math.max(res.next_heartbeat_sec || DEFAULT_INTERVAL_SEC, this.config.heartbeat_interval ?? 0);
-    const heldList = [...this.held.values()];
+    const heldList = [...this.leases.values()].map((l) => l.contract);
     const heldRam = heldList.reduce((a, c) => a + c.ram_gb, 0);
     const heldVram = heldList.reduce((a, c) => a + c.vram_gb, 0);
     const statusNote = res.status && res.status !== "active" ? ` · node ${res.status}` : "";
+    const receiptNote = receiptIds.length ? ` · ${plural(receiptIds.length, "receipt")} reported` : "";
     this.log.info(
       "heartbeat",
       `heartbeat: offering ${gb(offered.ram_gb)} RAM, ${gb(offered.vram_gb)} VRAM · ${plural(heldList.length, "contract")}` +
-        `${heldList.length ? ` (${gb(heldRam)} RAM, ${gb(heldVram)} VRAM)` : ""} · earned ${formatUsd(this.earnedUsd)}${statusNote} · next in ${interval} s`,
+        `${heldList.length ? ` (${gb(heldRam)} RAM, ${gb(heldVram)} VRAM)` : ""} · earned ${formatUsd(this.earnedUsd)}${statusNote}${receiptNote} · next in ${interval} s`,
       {
         node_id: id,
         node_status: res.status,
@@ -323,48 +692,15 @@ export class Agent {
         held_ram_gb: heldRam,
         held_vram_gb: heldVram,
         rejected_contracts: rejects,
+        endpoint: this.endpoint,
+        lease_reports: reports.length,
+        receipts_reported: receiptIds,
+        push_connected: this.push?.connected ?? false,
         earned_usd: this.earnedUsd,
         next_heartbeat_sec: interval,
       },
     );
     return interval;
-  }
-
-  private applyContracts(contracts: HeartbeatContract[], offered: { ram_gb: number; vram_gb: number }): void {
-    const listed = new Set(contracts.map((c) => c.id));
-    for (const [cid, c] of this.held) {
-      if (!listed.has(cid)) {
-        this.held.delete(cid);
-        this.log.info("contract_ended", `contract ${cid} ended (${gb(c.ram_gb)} RAM, ${gb(c.vram_gb)} VRAM released)`, { contract_id: cid, ram_gb: c.ram_gb, vram_gb: c.vram_gb });
-      }
-    }
-    for (const cid of this.rejected) if (!listed.has(cid)) this.rejected.delete(cid);
-    const fresh: HeartbeatContract[] = [];
-    for (const c of contracts) {
-      if (this.held.has(c.id)) this.held.set(c.id, c);
-      // Still listed after a rejection: the server has not processed it yet; say it again.
-      else if (this.rejected.has(c.id)) this.pendingRejects.add(c.id);
-      else fresh.push(c);
-    }
-    const { hold, reject } = fitContracts(fresh, offered, [...this.held.values()]);
-    for (const c of hold) {
-      this.held.set(c.id, c);
-      this.log.info("contract_held", `holding contract ${c.id} (${gb(c.ram_gb)} RAM, ${gb(c.vram_gb)} VRAM)`, {
-        contract_id: c.id,
-        ram_gb: c.ram_gb,
-        vram_gb: c.vram_gb,
-        end_time: c.end_time,
-      });
-    }
-    for (const c of reject) {
-      this.rejected.add(c.id);
-      this.pendingRejects.add(c.id);
-      this.log.warn(
-        "contract_rejected",
-        `cannot hold contract ${c.id} (${gb(c.ram_gb)} RAM, ${gb(c.vram_gb)} VRAM): only ${gb(offered.ram_gb)} RAM, ${gb(offered.vram_gb)} VRAM free beyond the reserve; rejecting it on the next heartbeat`,
-        { contract_id: c.id, ram_gb: c.ram_gb, vram_gb: c.vram_gb, offered_ram_gb: offered.ram_gb, offered_vram_gb: offered.vram_gb },
-      );
-    }
   }
 
   private async refreshEarnings(): Promise<void> {
@@ -383,17 +719,60 @@ export class Agent {
     }
   }
 
-  /** Takes the node off the market so no contract lands on a machine that is going away. */
+  /**
+   * Wipes every lease (connections closed, digest, zero-fill), reports the receipts in one last
+   * heartbeat (logged in full where the server will not take it), then takes the node off the
+   * market so no contract lands on a machine that is going away.
+   */
   private async shutdown(): Promise<number> {
+    const deadline = Date.now() + SHUTDOWN_BUDGET_MS;
+    const left = () => Math.max(500, deadline - Date.now());
+    const wiped = await this.stopServing("stopping");
     if (!this.nodeId) {
       this.log.info("stopped", "stopped before the node was registered");
       return 0;
     }
     const id = this.nodeId;
+    if (wiped.length) {
+      this.log.info("leases_wiped", `${plural(wiped.length, "lease")} closed and wiped`, { contracts: wiped.map((r) => r.contract_id) });
+    }
+    if (this.receipts.size) {
+      const { reports, receiptIds } = this.leaseReports();
+      try {
+        const s = await this.sample();
+        const body: HeartbeatBody = { available_ram_gb: 0, available_vram_gb: 0, lease_reports: reports, ...(this.endpoint ? { endpoint: this.endpoint } : {}), ...(s.cpuUsagePct !== null ? { cpu_usage_pct: s.cpuUsagePct } : {}) };
+        try {
+          await this.api.heartbeat(id, body, { timeoutMs: left() });
+        } catch (e) {
+          // Too soon after the last heartbeat: wait for the server's Retry-After when it fits the budget.
+          if (!(e instanceof ApiError && e.status === 429 && e.retryAfterSec !== null && e.retryAfterSec * 1000 < deadline - Date.now() - 500)) throw e;
+          await new Promise((r) => setTimeout(r, (e.retryAfterSec as number) * 1000));
+          await this.api.heartbeat(id, body, { timeoutMs: left() });
+        }
+        for (const cid of receiptIds) this.receipts.delete(cid);
+        this.log.info("receipts_reported", `${plural(receiptIds.length, "lease receipt")} reported in a last heartbeat`, { contracts: receiptIds });
+      } catch (e) {
+        const why = e instanceof ApiError ? `${e.status} ${e.code}` : (e as Error).message;
+        // Not lost: the owner's log keeps every receipt, and the renter can compare digests.
+        this.log.warn("receipts_unreported", `the server did not take the last heartbeat (${why}); the lease receipts are logged here`, {
+          receipts: [...this.receipts.values()],
+        });
+      }
+    }
+    // The memory is gone: fail the contracts over now (the renter pays only for the time held and
+    // gets a replacement) rather than bill them until the node is found silent minutes later.
+    if (wiped.length) {
+      const results = await Promise.allSettled(wiped.map((r) => this.api.contractReject(id, r.contract_id, "the provider's agent stopped; the lease was wiped", { timeoutMs: left() })));
+      const failed = wiped.filter((_, i) => results[i].status === "rejected").map((r) => r.contract_id);
+      this.log.info("contracts_released", `${plural(wiped.length - failed.length, "contract")} handed back to the market for failover${failed.length ? `; ${failed.length} not (the node's silence will fail them over)` : ""}`, {
+        contracts: wiped.map((r) => r.contract_id),
+        not_released: failed,
+      });
+    }
     try {
-      await this.api.updateNode(id, { status: "maintenance" }, { timeoutMs: SHUTDOWN_TIMEOUT_MS });
-      const note = this.held.size ? `; ${plural(this.held.size, "contract")} still listed on the node` : "";
-      this.log.info("stopped", `node ${id} set to maintenance; stopped${note}`, { node_id: id, status: "maintenance", held: this.held.size });
+      await this.api.updateNode(id, { status: "maintenance" }, { timeoutMs: left() });
+      const note = wiped.length ? `; ${plural(wiped.length, "lease")} wiped` : "";
+      this.log.info("stopped", `node ${id} set to maintenance; stopped${note}`, { node_id: id, status: "maintenance", held: wiped.length });
     } catch (e) {
       this.log.warn("stopped", `stopped, but could not set node ${id} to maintenance (${(e as Error).message}); it will go offline when heartbeats stop`, {
         node_id: id,

@@ -12,6 +12,7 @@ export type RegisterNodeBody = components["schemas"]["RegisterNode"];
 export type HeartbeatBody = components["schemas"]["Heartbeat"];
 export type HeartbeatContract = components["schemas"]["HeartbeatResponse"]["contracts"][number];
 export type HeartbeatResponse = components["schemas"]["HeartbeatResponse"];
+export type LeaseReport = NonNullable<HeartbeatBody["lease_reports"]>[number];
 
 export interface NodeView {
   id: string;
@@ -205,8 +206,24 @@ export class MnemoApi {
     return this.request("POST", "/api/nodes/register", body);
   }
 
-  heartbeat(nodeId: string, body: HeartbeatBody): Promise<HeartbeatResponse> {
-    return this.request("POST", `/api/nodes/${encodeURIComponent(nodeId)}/heartbeat`, body);
+  /** `final`: the shutdown's last heartbeat (carrying the receipts), sent even though the agent is stopping. */
+  heartbeat(nodeId: string, body: HeartbeatBody, final?: { timeoutMs: number }): Promise<HeartbeatResponse> {
+    return this.request("POST", `/api/nodes/${encodeURIComponent(nodeId)}/heartbeat`, body, final ? { timeoutMs: final.timeoutMs, cancellable: false } : {});
+  }
+
+  /** The lease is open on the endpoint: the contract becomes active (its term and billing start now). */
+  contractReady(nodeId: string, contractId: string): Promise<{ contract: ContractView }> {
+    return this.request("POST", `/api/nodes/${encodeURIComponent(nodeId)}/contracts/${encodeURIComponent(contractId)}/ready`, {});
+  }
+
+  /** This node cannot hold the contract: the server fails it over, never charging the renter. */
+  contractReject(nodeId: string, contractId: string, reason: string, final?: { timeoutMs: number }): Promise<{ contract: ContractView }> {
+    return this.request(
+      "POST",
+      `/api/nodes/${encodeURIComponent(nodeId)}/contracts/${encodeURIComponent(contractId)}/reject`,
+      { reason },
+      final ? { timeoutMs: final.timeoutMs, cancellable: false } : {},
+    );
   }
 
   getNode(nodeId: string): Promise<NodeDetail> {

@@ -45,3 +45,14 @@ export function fitContracts<T extends Lease>(contracts: T[], offered: { ram_gb:
   }
   return { hold, reject };
 }
+
+/**
+ * RAM (or VRAM) this machine can still promise to new leases, in whole GB: what is free beyond
+ * the reserve, minus what open leases hold. `usedGb` (bytes renters have already written) is added
+ * back because it is already missing from the machine's free memory and is also part of the
+ * leases' quotas: counting it twice would offer less than the machine has.
+ */
+export function leaseRoomGb(o: { availableGb: number; reserveGb: number; heldGb: number; usedGb?: number; idle?: boolean }): number {
+  if (o.idle === false) return 0;
+  return Math.max(0, Math.floor(o.availableGb + (o.usedGb ?? 0) - o.reserveGb - o.heldGb + 1e-9));
+}

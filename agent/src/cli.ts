@@ -37,12 +37,17 @@ const HELP: Record<string, string> = {
 
 Registers this machine as a node the first time (and saves node_id in the config, so a restart
 reuses the node), then sends a heartbeat at the interval the server asks for, reporting the memory
-it offers: available RAM minus your reserve, nothing outside the idle schedule. Contracts listed
-in the heartbeat answer are held when the memory is really there, and refused otherwise.
+it offers: available RAM minus your reserve and what leases hold, nothing outside the idle
+schedule. Every lease is served on the lease endpoint (Redis protocol, endpoint_port, default
+7379): a new contract arrives on the push channel (heartbeats are the fallback), its lease is
+opened and the server told it is ready; a contract the machine cannot hold is rejected (the
+renter is never charged). When a contract ends its connections close, its memory is wiped, and
+the receipt (digest) goes in the next heartbeat.
 
 Network errors and server errors are retried with exponential backoff; the agent never gives up.
-A refused API key stops it with exit code 1. SIGINT/SIGTERM (Ctrl-C) sets the node to
-maintenance and exits 0.
+A refused API key stops it with exit code 1. SIGINT/SIGTERM (Ctrl-C) closes and wipes every
+lease, reports the receipts, hands their contracts back for failover (renters pay only for the
+time held), sets the node to maintenance and exits 0.
 
 Flags:
   -c, --config <path>            config file

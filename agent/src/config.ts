@@ -4,7 +4,7 @@
  * node instead of creating a second one.
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
-import { homedir, hostname } from "node:os";
+import { homedir, hostname, networkInterfaces } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { z } from "zod";
 import { parseIdleSchedule, ScheduleError } from "./schedule.ts";
@@ -53,6 +53,27 @@ export const configSchema = z
     max_duration_sec: z.number().int().positive().optional(),
     egress_price_per_gb: z.number().nonnegative().optional(),
     node_id: z.uuid().optional(),
+    /** TCP port of the lease endpoint (the Redis-protocol server renters connect to); 0 = any free port. */
+    endpoint_port: z.number().int().min(0).max(65535).default(7379),
+    /** Address the lease endpoint listens on. */
+    endpoint_bind: z.union([z.ipv4(), z.ipv6()], { error: "must be an IP address such as 0.0.0.0, 127.0.0.1 or ::" }).default("0.0.0.0"),
+    /** Host renters are told to connect to; default the machine's first non-internal IPv4 (see defaultEndpointHost). */
+    endpoint_host: z
+      .string()
+      .max(253)
+      .regex(/^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])$/, "must be a host name, an IPv4 address or a bracketed IPv6 address such as [::1]")
+      .optional(),
+    /**
+     * DEMO ONLY. Pretend this machine has this many GB of RAM: offered and registered as such
+     * whatever the hardware says. The lease server allocates bytes only as renters write them, so
+     * the quota is a promise the demo node makes, not memory set aside.
+     */
+    simulate_ram_gb: z.number().int().nonnegative().max(1_000_000).optional(),
+    /**
+     * DEMO ONLY. Offer this many GB of VRAM backed by host memory (no device backend exists yet):
+     * the node's metadata labels it simulated.
+     */
+    simulate_vram_gb: z.number().int().nonnegative().max(1_000_000).optional(),
   })
   .strict()
   .refine((c) => (c.latitude === undefined) === (c.longitude === undefined), { path: ["latitude"], message: "and longitude go together: set both or neither" })
@@ -62,6 +83,18 @@ export const configSchema = z
   });
 
 export type AgentConfig = z.infer<typeof configSchema>;
+
+/**
+ * The address renters are given when the config names none: the machine's first non-internal
+ * IPv4 (what another machine on the LAN can reach), else loopback, so a laptop with no network
+ * still serves itself.
+ */
+export function defaultEndpointHost(interfaces: ReturnType<typeof networkInterfaces> = networkInterfaces()): string {
+  for (const addrs of Object.values(interfaces)) {
+    for (const a of addrs ?? []) if (a.family === "IPv4" && !a.internal) return a.address;
+  }
+  return "127.0.0.1";
+}
 /** What a config file may contain before defaults are applied. */
 export type ConfigFile = z.input<typeof configSchema>;
 

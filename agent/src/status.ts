@@ -5,8 +5,8 @@
  */
 import { ApiError, MnemoApi, NetworkError, type ContractView, type Earnings, type NodeDetail } from "./api.ts";
 import { defaultReserveGb, offeredGb } from "./capacity.ts";
-import type { AgentConfig } from "./config.ts";
-import { FatalError } from "./agent.ts";
+import { defaultEndpointHost, type AgentConfig } from "./config.ts";
+import { FatalError, NO_VRAM_BACKEND } from "./agent.ts";
 import { Hardware, type HardwareSample } from "./hardware.ts";
 import { formatPrice, formatUsd, plural } from "./log.ts";
 import { describeSchedule, isIdle, parseIdleSchedule } from "./schedule.ts";
@@ -22,6 +22,13 @@ export interface StatusReport {
     offered_ram_gb: number;
     vram_total_gb: number;
     vram_free_gb: number;
+    /** VRAM this agent offers: 0 until a device backend exists, unless simulated (demo). */
+    vram_offered_gb: number;
+    /** Why the VRAM offer is what it is. */
+    vram_note: string | null;
+    simulated: { ram_gb: number | null; vram_gb: number | null } | null;
+    /** Where the lease endpoint listens and what renters are told (`host:port`). */
+    endpoint: { bind: string; port: number; advertised_host: string };
     gpu_model: string;
     cpu_usage_pct: number | null;
     idle_schedule: string;
@@ -61,19 +68,31 @@ function authOrThrow(e: unknown, configPath: string): never {
 export async function collectStatus(config: AgentConfig, configPath: string, hw = new Hardware()): Promise<StatusReport> {
   const schedule = parseIdleSchedule(config.idle_schedule);
   const s: HardwareSample = await hw.sample();
-  const reserve = config.reserve_ram_gb ?? defaultReserveGb(s.totalRamGb);
+  const totalRam = config.simulate_ram_gb ?? s.totalRamGb;
+  const availableRam = config.simulate_ram_gb ?? s.availableRamGb;
+  const reserve = config.reserve_ram_gb ?? defaultReserveGb(totalRam);
+  const simulated = config.simulate_ram_gb !== undefined || config.simulate_vram_gb !== undefined;
   const idle = isIdle(schedule);
   const report: StatusReport = {
     config_path: configPath,
     api_url: config.api_url,
     node_id: config.node_id ?? null,
     machine: {
-      total_ram_gb: Math.floor(s.totalRamGb),
-      available_ram_gb: Math.round(s.availableRamGb * 10) / 10,
+      total_ram_gb: Math.floor(totalRam),
+      available_ram_gb: Math.round(availableRam * 10) / 10,
       reserve_ram_gb: Math.round(reserve * 10) / 10,
-      offered_ram_gb: offeredGb(s.availableRamGb, reserve, idle),
+      offered_ram_gb: offeredGb(availableRam, reserve, idle),
       vram_total_gb: Math.floor(s.vramTotalGb),
       vram_free_gb: Math.floor(s.vramFreeGb),
+      vram_offered_gb: config.simulate_vram_gb !== undefined ? offeredGb(config.simulate_vram_gb, config.reserve_vram_gb, idle) : 0,
+      vram_note:
+        config.simulate_vram_gb !== undefined
+          ? `${config.simulate_vram_gb} GB VRAM SIMULATED with host memory (demo option simulate_vram_gb)`
+          : s.vramTotalGb > 0
+            ? `offers 0 GB of its ${Math.floor(s.vramTotalGb)} GB VRAM: ${NO_VRAM_BACKEND}`
+            : "offers 0 GB VRAM: no GPU with dedicated memory found",
+      simulated: simulated ? { ram_gb: config.simulate_ram_gb ?? null, vram_gb: config.simulate_vram_gb ?? null } : null,
+      endpoint: { bind: config.endpoint_bind, port: config.endpoint_port, advertised_host: config.endpoint_host ?? defaultEndpointHost() },
       gpu_model: s.gpuModel,
       cpu_usage_pct: s.cpuUsagePct,
       idle_schedule: describeSchedule(schedule),
@@ -140,6 +159,13 @@ export function renderStatus(r: StatusReport, now = Date.now()): string {
     `${m.available_ram_gb} of ${m.total_ram_gb} GB RAM free, reserve ${m.reserve_ram_gb} GB → offers ${m.offered_ram_gb} GB; ` +
       `${m.gpu_model}${m.vram_total_gb ? ` (${m.vram_free_gb}/${m.vram_total_gb} GB VRAM free)` : ""}` +
       `${m.cpu_usage_pct !== null ? `; CPU ${m.cpu_usage_pct} %` : ""}`,
+  );
+  row("VRAM", m.vram_note ?? `${m.vram_offered_gb} GB offered`);
+  if (m.simulated) row("Simulated", `DEMO capacity: ${m.simulated.ram_gb ?? "real"} GB RAM, ${m.simulated.vram_gb ?? 0} GB VRAM (quota is a promise; VRAM is host memory)`);
+  const liveEndpoint = n && typeof n.endpoint === "string" ? n.endpoint : null;
+  row(
+    "Lease endpoint",
+    `${liveEndpoint ? `${liveEndpoint} (as the market has it); ` : ""}listens on ${m.endpoint.bind}:${m.endpoint.port === 0 ? "any free port" : m.endpoint.port}, advertised as ${m.endpoint.advertised_host}`,
   );
   row("Idle schedule", `${m.idle_schedule} (${m.idle_now ? "idle now: offering" : "owner's hours now: offering nothing"})`);
   const active = r.contracts.filter((c) => c.status === "active").length;

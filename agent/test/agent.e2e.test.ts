@@ -65,8 +65,9 @@ async function until<T>(fn: () => Promise<T | undefined | null | false>, what: s
   }
 }
 
+// The lease endpoint on loopback and any free port: other suites (and other checkouts) run at once.
 function nodeConfig(extra: Record<string, unknown> = {}): string {
-  return tempConfig({ api_url: worker.url, api_key: apiKey, region: "eu-west", name: "agent-e2e", heartbeat_interval: 1, ...extra });
+  return tempConfig({ api_url: worker.url, api_key: apiKey, region: "eu-west", name: "agent-e2e", heartbeat_interval: 1, endpoint_host: "127.0.0.1", endpoint_bind: "127.0.0.1", endpoint_port: 0, ...extra });
 }
 
 const heartbeats = (p: AgentProcess) => p.events().filter((e) => e.event === "heartbeat");
@@ -93,10 +94,11 @@ async function startNode(name: string, extra: Record<string, unknown> = {}) {
   return { agent, configPath, nodeId: registered.node_id as string, registered };
 }
 
-/** A 1 GB contract on the node, held by its running agent and active. */
+/** A 1 GB contract on the node, held by its running agent (lease open, ready called) and active. */
 async function heldContract(agent: AgentProcess, nodeId: string): Promise<string> {
   const { contract } = await ok("POST", "/api/contracts/create", { node_id: nodeId, ram_gb: 1, vram_gb: 0, duration_sec: 300 }, asRenter());
   await agent.waitForEvent((e) => e.event === "contract_held" && e.contract_id === contract.id, "holding the contract");
+  await agent.waitForEvent((e) => e.event === "contract_ready" && e.contract_id === contract.id, "the ready call");
   await until(async () => (await ok("GET", `/api/contracts/${contract.id}`, undefined, asRenter())).contract.status === "active", "the contract to become active");
   return contract.id as string;
 }
@@ -136,7 +138,7 @@ describe("mnemo-agent against the real worker", () => {
     await stop(agent);
   });
 
-  it("picks up a contract and the heartbeat activates it", async () => {
+  it("picks up a contract, opens its lease and makes it ready", async () => {
     const { agent, nodeId } = await startNode("agent-e2e-pickup");
     await agent.waitFor(() => heartbeats(agent).length >= 1, "a heartbeat");
     const { contract } = await ok("POST", "/api/contracts/create", { node_id: nodeId, ram_gb: 1, vram_gb: 0, duration_sec: 300 }, asRenter());
@@ -144,6 +146,7 @@ describe("mnemo-agent against the real worker", () => {
 
     const held = await agent.waitForEvent((e) => e.event === "contract_held" && e.contract_id === contractId, "holding the contract");
     expect(held.msg).toBe(`holding contract ${contractId} (1 GB RAM, 0 GB VRAM)`);
+    await agent.waitForEvent((e) => e.event === "contract_ready" && e.contract_id === contractId, "the ready call");
     const view = await until(async () => {
       const v = await ok("GET", `/api/contracts/${contractId}`, undefined, asRenter());
       return v.contract.status === "active" && v;
@@ -157,12 +160,17 @@ describe("mnemo-agent against the real worker", () => {
     await stop(agent);
   });
 
-  it("SIGTERM drains the node to maintenance and exits 0 within a few seconds", async () => {
+  it("SIGTERM wipes the lease, hands its contract back, drains the node to maintenance and exits 0 within a few seconds", async () => {
     const { agent, nodeId } = await startNode("agent-e2e-drain");
-    await heldContract(agent, nodeId);
+    const contractId = await heldContract(agent, nodeId);
     const { code, ms } = await stop(agent, "SIGTERM");
     expect(code).toBe(0);
     expect(ms).toBeLessThan(5000);
+    expect(agent.events().find((e) => e.event === "contracts_released")).toMatchObject({ contracts: [contractId], not_released: [] });
+    // The memory is gone, so the contract is no longer active (failed over), with its receipt.
+    const after = (await ok("GET", `/api/contracts/${contractId}`, undefined, asRenter())).contract;
+    expect(after.status).not.toBe("active");
+    expect(after.lease_receipt).toMatchObject({ contract_id: contractId });
     expect(agent.events().at(-1)).toMatchObject({ event: "stopped", status: "maintenance" });
     expect((await ok("GET", `/api/nodes/${nodeId}`, undefined, asProvider())).node.status).toBe("maintenance");
   });
@@ -176,8 +184,8 @@ describe("mnemo-agent against the real worker", () => {
     const agent = start(configPath, []); // human log mode
     await agent.waitFor((o) => o.includes(`reusing node ${nodeId}`), "reuse of the node");
     await agent.waitFor((o) => /heartbeat: offering/.test(o), "a heartbeat line");
-    // The contract from before is still listed, and held again.
-    await agent.waitFor((o) => o.includes(`holding contract ${contractId} (1 GB RAM, 0 GB VRAM)`), "the contract held again");
+    // The contract from before ended with the last run (its lease was wiped): never held again.
+    expect(agent.stdout()).not.toContain(`holding contract ${contractId}`);
     const line = agent.stdout().split("\n").find((l) => l.includes("heartbeat: offering"))!;
     expect(line).toMatch(/^\d\d:\d\d:\d\d heartbeat: offering \d+ GB RAM, \d+ GB VRAM · \d+ contracts? (\(\d+ GB RAM, \d+ GB VRAM\) )?· earned \$[\d.—]+ · next in 1 s$/);
     expect(JSON.parse(readFileSync(configPath, "utf8")).node_id).toBe(nodeId);
@@ -194,7 +202,7 @@ describe("mnemo-agent against the real worker", () => {
 
   it("status shows the seller's dashboard", async () => {
     const { agent, configPath, nodeId } = await startNode("agent-e2e-status");
-    const contractId = await heldContract(agent, nodeId);
+    await heldContract(agent, nodeId);
     expect((await stop(agent, "SIGTERM")).code).toBe(0);
     const name = JSON.parse(readFileSync(configPath, "utf8")).name as string;
     const r = await runCli(["status", "--config", configPath]);
@@ -204,13 +212,14 @@ describe("mnemo-agent against the real worker", () => {
     expect(r.stdout).toContain(nodeId);
     expect(r.stdout).toMatch(/Capacity\s+\d+ GB RAM, \d+ GB VRAM total/);
     expect(r.stdout).toMatch(/Last heartbeat\s+.*ago/);
-    expect(r.stdout).toMatch(/Contracts\s+1 active/);
-    expect(r.stdout).toContain(contractId);
+    expect(r.stdout).toMatch(/Contracts\s+none right now/);
+    expect(r.stdout).toMatch(/VRAM\s+offers 0 GB/);
+    expect(r.stdout).toMatch(/Lease endpoint\s+127\.0\.0\.1:\d+ \(as the market has it\); listens on 127\.0\.0\.1:any free port, advertised as 127\.0\.0\.1/);
     expect(r.stdout).toMatch(/Account\s+earned \$/);
     const j = await runCli(["status", "--config", configPath, "--json"]);
     const report = JSON.parse(j.stdout);
-    expect(report).toMatchObject({ node_id: nodeId, node: { status: "maintenance" } });
-    expect(report.contracts.map((c: Json) => c.id)).toContain(contractId);
+    expect(report).toMatchObject({ node_id: nodeId, node: { status: "maintenance" }, machine: { vram_offered_gb: 0 } });
+    expect(report.contracts).toEqual([]);
   });
 
   it("logs when a contract ends", async () => {
@@ -219,12 +228,12 @@ describe("mnemo-agent against the real worker", () => {
     const settled = await ok("POST", `/api/contracts/${contractId}/settle`, {}, asRenter());
     expect(settled.contract.status).not.toBe("active");
     const ended = await agent.waitForEvent((e) => e.event === "contract_ended" && e.contract_id === contractId, "the contract's end");
-    expect(ended.msg).toBe(`contract ${contractId} ended (1 GB RAM, 0 GB VRAM released)`);
+    expect(ended.msg).toMatch(new RegExp(`^contract ${contractId} ended \\(1 GB RAM, 0 GB VRAM released\\); lease wiped: 0 keys, \\d+ B in, \\d+ B out, digest [0-9a-f]{12}…$`));
     await agent.waitFor(() => heartbeats(agent).some((h) => (h.contracts as string[]).length === 0), "a heartbeat holding nothing");
     expect((await stop(agent)).code).toBe(0);
   });
 
-  it("a contract it cannot hold goes into rejected_contracts on the next heartbeat", async () => {
+  it("a contract it cannot hold is rejected at once", async () => {
     // Offer everything, so the market reserves a contract on this node; then come back with a
     // reserve larger than the machine, so the agent can no longer hold it.
     const path = nodeConfig({ name: "agent-e2e-reject", reserve_ram_gb: 0 });
@@ -241,10 +250,8 @@ describe("mnemo-agent against the real worker", () => {
     const second = start(path);
     const rejected = await second.waitForEvent((e) => e.event === "contract_rejected" && e.contract_id === contract.id, "the rejection");
     expect(rejected.msg).toMatch(new RegExp(`^cannot hold contract ${contract.id} \\(2 GB RAM, 0 GB VRAM\\)`));
-    const hb = await second.waitForEvent(
-      (e) => e.event === "heartbeat" && (e.rejected_contracts as string[]).includes(contract.id),
-      "a heartbeat carrying rejected_contracts",
-    );
+    await second.waitForEvent((e) => e.event === "contract_reject_sent" && e.contract_id === contract.id, "POST …/reject");
+    const hb = await second.waitForEvent((e) => e.event === "heartbeat", "a heartbeat");
     expect(hb.available_ram_gb).toBe(0);
     expect(second.events().some((e) => e.event === "contract_held" && e.contract_id === contract.id)).toBe(false);
     const after = await until(async () => {

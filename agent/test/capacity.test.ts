@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { defaultReserveGb, fitContracts, offeredGb } from "../src/capacity.ts";
+import { defaultReserveGb, fitContracts, leaseRoomGb, offeredGb } from "../src/capacity.ts";
 
 describe("owner reserve", () => {
   it("is 4 GB on small machines and 20 % of total on large ones", () => {
@@ -64,5 +64,25 @@ describe("which contracts fit", () => {
     const { hold, reject } = fitContracts([c("a", 1)], { ram_gb: 0, vram_gb: 0 });
     expect(hold).toEqual([]);
     expect(reject).toHaveLength(1);
+  });
+});
+
+describe("room for new leases", () => {
+  it("is free memory beyond the reserve minus what open leases hold", () => {
+    expect(leaseRoomGb({ availableGb: 20, reserveGb: 4, heldGb: 0 })).toBe(16);
+    expect(leaseRoomGb({ availableGb: 20, reserveGb: 4, heldGb: 10 })).toBe(6);
+    expect(leaseRoomGb({ availableGb: 20, reserveGb: 4, heldGb: 16 })).toBe(0);
+    expect(leaseRoomGb({ availableGb: 20, reserveGb: 4, heldGb: 30 })).toBe(0); // never negative
+    expect(leaseRoomGb({ availableGb: 20.9, reserveGb: 4, heldGb: 1 })).toBe(15); // whole GB, rounded down
+  });
+
+  it("adds back bytes renters already wrote: they left free memory and are inside the quota too", () => {
+    // 10 GB leased, 6 GB of it written: the machine's free memory fell from 20 to 14 GB.
+    expect(leaseRoomGb({ availableGb: 14, reserveGb: 4, heldGb: 10, usedGb: 6 })).toBe(6);
+    expect(leaseRoomGb({ availableGb: 14, reserveGb: 4, heldGb: 10, usedGb: 0 })).toBe(0);
+  });
+
+  it("is nothing outside the idle schedule", () => {
+    expect(leaseRoomGb({ availableGb: 20, reserveGb: 4, heldGb: 0, idle: false })).toBe(0);
   });
 });

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { applyEnv, ConfigError, loadConfig, resolveConfigPath, saveNodeId, validateConfig } from "../src/config.ts";
+import { applyEnv, ConfigError, defaultEndpointHost, loadConfig, resolveConfigPath, saveNodeId, validateConfig } from "../src/config.ts";
 
 const base = { api_url: "http://127.0.0.1:8787", api_key: "mk_test", region: "eu-west" };
 
@@ -34,9 +34,30 @@ describe("config", () => {
     [{ latitude: 48.1 }, /"latitude" and longitude go together/],
     [{ node_id: "nope" }, /"node_id"/],
     [{ colour: "red" }, /unknown field "colour"/],
+    [{ endpoint_port: 70000 }, /"endpoint_port"/],
+    [{ endpoint_port: -1 }, /"endpoint_port"/],
+    [{ endpoint_port: 7379.5 }, /"endpoint_port"/],
+    [{ endpoint_bind: "localhost" }, /"endpoint_bind" must be an IP address/],
+    [{ endpoint_host: "bad host:80" }, /"endpoint_host" must be a host name/],
+    [{ endpoint_host: "::1" }, /"endpoint_host" must be a host name, an IPv4 address or a bracketed IPv6/],
+    [{ simulate_vram_gb: -1 }, /"simulate_vram_gb"/],
+    [{ simulate_ram_gb: 1.5 }, /"simulate_ram_gb"/],
   ])("names the wrong field: %j", (patch, message) => {
     expect(() => validateConfig({ ...base, ...patch }, "agent.json")).toThrow(ConfigError);
     expect(() => validateConfig({ ...base, ...patch }, "agent.json")).toThrow(message);
+  });
+
+  it("lease endpoint defaults: port 7379 on every interface, advertised on the first non-internal IPv4", () => {
+    const c = validateConfig(base, "test");
+    expect(c).toMatchObject({ endpoint_port: 7379, endpoint_bind: "0.0.0.0" });
+    expect(c.endpoint_host).toBeUndefined(); // resolved at start from the interfaces
+    expect(validateConfig({ ...base, endpoint_port: 0, endpoint_bind: "::", endpoint_host: "[::1]" }, "t")).toMatchObject({ endpoint_port: 0, endpoint_bind: "::", endpoint_host: "[::1]" });
+    expect(validateConfig({ ...base, endpoint_host: "node-7.example.com" }, "t").endpoint_host).toBe("node-7.example.com");
+    const lo = { address: "127.0.0.1", family: "IPv4", internal: true, netmask: "255.0.0.0", mac: "00:00:00:00:00:00", cidr: "127.0.0.1/8" } as const;
+    const v6 = { address: "fe80::1", family: "IPv6", internal: false, netmask: "ffff:ffff:ffff:ffff::", mac: "02:00:00:00:00:01", cidr: "fe80::1/64", scopeid: 2 } as const;
+    const lan = { address: "192.168.1.20", family: "IPv4", internal: false, netmask: "255.255.255.0", mac: "02:00:00:00:00:01", cidr: "192.168.1.20/24" } as const;
+    expect(defaultEndpointHost({ lo: [lo], eth0: [v6, lan] })).toBe("192.168.1.20");
+    expect(defaultEndpointHost({ lo: [lo], eth0: [v6] })).toBe("127.0.0.1");
   });
 
   it("says which required field is missing", () => {

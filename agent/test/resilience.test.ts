@@ -90,7 +90,7 @@ describe("an unreachable or failing API", () => {
       if (req.url === "/api/billing/earnings") return send(res, 200, { earned_usd: 1.5, paid_out_usd: 0, pending_usd: 1.5 });
       send(res, 404, { error: { code: "not_found", message: "no" } });
     });
-    const path = tempConfig({ api_url: url, api_key: "mk_x", region: "eu-west" });
+    const path = tempConfig({ api_url: url, api_key: "mk_x", region: "eu-west", endpoint_port: 0, endpoint_bind: "127.0.0.1" });
     agent = runAgent(["start", "--config", path, "--json"]);
     await agent.waitFor(() => agent!.events().filter((e) => e.event === "heartbeat").length >= 2, "two heartbeats", 30_000);
     const ev = agent.events();
@@ -108,11 +108,59 @@ describe("an unreachable or failing API", () => {
 
   it("a 403 (not a provider's key) exits 1 with one sentence", async () => {
     const url = await fakeApi((_req, res) => send(res, 403, { error: { code: "forbidden", message: "providers only" } }));
-    const path = tempConfig({ api_url: url, api_key: "mk_x", region: "eu-west" });
+    const path = tempConfig({ api_url: url, api_key: "mk_x", region: "eu-west", endpoint_port: 0, endpoint_bind: "127.0.0.1" });
     agent = runAgent(["start", "--config", path]);
     const { code } = await agent.exited;
     expect(code).toBe(1);
     expect(agent.stderr().trim().split("\n")).toHaveLength(1);
     expect(agent.stderr()).toMatch(/error: The API key's account may not do this while registering the node \(403 forbidden: providers only\)/);
+  });
+
+  it("without the push channel heartbeats deliver: the lease is opened and made ready, counters reported, and the receipt carried until a heartbeat is accepted", async () => {
+    const CID = "7d1e2f30-4a5b-4c6d-8e7f-901a2b3c4d5e";
+    const end = new Date(Date.now() + 300_000).toISOString();
+    const beats: Array<Record<string, any>> = [];
+    const ready: string[] = [];
+    const url = await fakeApi((req, res, body) => {
+      if (req.url === "/api/nodes/register") return send(res, 201, { node_id: NODE_ID, node: { status: "active" } });
+      if (req.method === "PUT" && req.url === `/api/nodes/${NODE_ID}`) return send(res, 200, { node: { status: JSON.parse(body).status ?? "active" } });
+      if (req.url === `/api/nodes/${NODE_ID}/contracts/${CID}/ready`) {
+        ready.push(CID);
+        return send(res, 200, { contract: { id: CID, status: "active", end_time: end } });
+      }
+      if (req.url === `/api/nodes/${NODE_ID}/heartbeat`) {
+        beats.push(JSON.parse(body));
+        const n = beats.length;
+        const c = { id: CID, ram_gb: 1, vram_gb: 0 };
+        if (n === 1) return send(res, 200, { status: "active", next_heartbeat_sec: 1, contracts: [{ ...c, end_time: null, status: "pending" }] });
+        if (n === 2) return send(res, 200, { status: "active", next_heartbeat_sec: 1, contracts: [{ ...c, end_time: end, status: "active" }] });
+        // The fourth (the first carrying the receipt) is refused: the fifth must carry it again.
+        if (n === 4) return send(res, 429, { error: { code: "rate_limited", message: "slow down" } }, { "retry-after": "1" });
+        return send(res, 200, { status: "active", next_heartbeat_sec: 1, contracts: [] });
+      }
+      if (req.url === "/api/billing/earnings") return send(res, 200, { earned_usd: 0, paid_out_usd: 0, pending_usd: 0 });
+      send(res, 404, { error: { code: "not_found", message: "no" } });
+    });
+    const path = tempConfig({ api_url: url, api_key: "mk_x", region: "eu-west", reserve_ram_gb: 0, simulate_ram_gb: 4, endpoint_port: 0, endpoint_bind: "127.0.0.1", endpoint_host: "127.0.0.1" });
+    agent = runAgent(["start", "--config", path, "--json"]);
+    await agent.waitFor(() => beats.length >= 6, "six heartbeats", 60_000);
+    const ev = agent.events();
+    expect(ev.some((e) => e.event === "push_connected")).toBe(false);
+    expect(ev.find((e) => e.event === "contract_held")).toMatchObject({ contract_id: CID, source: "heartbeat" });
+    expect(ready).toEqual([CID]);
+    const endpoint = ev.find((e) => e.event === "endpoint")!.endpoint;
+    expect(beats.every((b) => b.endpoint === endpoint)).toBe(true);
+    // Live counters while the lease is open.
+    expect(beats[1].lease_reports).toEqual([{ contract_id: CID, bytes_in: 0, bytes_out: 0, keys: 0, used_bytes: 0, final: false }]);
+    const receipt = (ev.find((e) => e.event === "contract_ended") as Record<string, any>).receipt;
+    expect(receipt.digest).toMatch(/^[0-9a-f]{64}$/);
+    const final = { contract_id: CID, bytes_in: 0, bytes_out: 0, keys: 0, used_bytes: 0, final: true, digest: receipt.digest, wiped_at: receipt.wiped_at };
+    expect(beats[3].lease_reports).toEqual([final]); // refused (429)
+    expect(beats[4].lease_reports).toEqual([final]); // sent again, accepted
+    expect(beats[5].lease_reports).toBeUndefined(); // owed no more
+    // The offer is the machine's (simulated) 4 GB whatever the lease holds: the server subtracts contracts.
+    expect(beats.every((b) => b.available_ram_gb === 4)).toBe(true);
+    agent.kill("SIGTERM");
+    expect((await agent.exited).code).toBe(0);
   });
 });

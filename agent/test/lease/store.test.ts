@@ -1,0 +1,77 @@
+/** The keyspace on its own: glob patterns as Redis matches them, SCAN's guarantee under change, accounting. */
+import { describe, expect, it } from "vitest";
+import { globMatch, Keyspace, KEY_OVERHEAD, T_STRING } from "../../src/lease/store.ts";
+
+describe("globMatch (Redis's stringmatchlen)", () => {
+  it.each([
+    ["h?llo", "hello", true],
+    ["h?llo", "hllo", false],
+    ["h*llo", "hllo", true],
+    ["h*llo", "heeeello", true],
+    ["h[ae]llo", "hallo", true],
+    ["h[ae]llo", "hillo", false],
+    ["h[^e]llo", "hallo", true],
+    ["h[^e]llo", "hello", false],
+    ["h[a-b]llo", "hbllo", true],
+    ["h[b-a]llo", "hallo", true],
+    ["h\\*llo", "h*llo", true],
+    ["h\\*llo", "hello", false],
+    ["*", "", true],
+    ["feast:*:x", "feast:a:b:x", true],
+    ["a*b*c", "aXbYc", true],
+    ["a*b*c", "aXbY", false],
+  ])("%j against %j → %s", (pattern, s, want) => {
+    expect(globMatch(pattern, s)).toBe(want);
+  });
+
+  it("is case-insensitive only when asked (CONFIG GET)", () => {
+    expect(globMatch("MAXMEMORY*", "maxmemory-policy", true)).toBe(true);
+    expect(globMatch("MAXMEMORY*", "maxmemory-policy")).toBe(false);
+  });
+});
+
+describe("Keyspace", () => {
+  const put = (ks: Keyspace, k: string) => ks.setString(k, Buffer.from("v"), ks.get(k), 0);
+
+  it("SCAN returns every key present for the whole scan, even when keys come and go in between", () => {
+    const ks = new Keyspace(() => 1_000);
+    for (let i = 0; i < 100; i++) put(ks, `k${i}`);
+    const seen = new Set<string>();
+    let cursor = 0;
+    let rounds = 0;
+    do {
+      const r = ks.scan(cursor, 7, () => true);
+      r.keys.forEach((k) => seen.add(k));
+      cursor = r.next;
+      // Churn between calls: delete some early keys, add new ones, overwrite others.
+      ks.remove(`k${rounds}`, ks.get(`k${rounds}`)!);
+      put(ks, `new${rounds}`);
+      put(ks, `k${99 - rounds}`);
+    } while (cursor !== 0 && ++rounds < 1000);
+    // Keys 15..84 were never deleted nor re-created: they must all have been returned.
+    for (let i = 15; i < 85; i++) expect(seen.has(`k${i}`)).toBe(true);
+  });
+
+  it("finds its place again from a cursor it no longer has an iterator for", () => {
+    const ks = new Keyspace(() => 1_000);
+    for (let i = 0; i < 10; i++) put(ks, `k${i}`);
+    const first = ks.scan(0, 4, () => true);
+    const fresh = new Keyspace(() => 1_000);
+    for (let i = 0; i < 10; i++) put(fresh, `k${i}`);
+    expect(fresh.scan(first.next, 100, () => true).keys).toEqual(["k4", "k5", "k6", "k7", "k8", "k9"]);
+  });
+
+  it("counts a string as key + value + the per-key overhead, and frees it on delete and expiry", () => {
+    let now = 1_000;
+    const ks = new Keyspace(() => now);
+    ks.setString("abc", Buffer.from("12345"), undefined, 0);
+    expect(ks.used).toBe(3 + 5 + KEY_OVERHEAD);
+    ks.setString("abc", Buffer.from("1"), ks.get("abc"), 2_000);
+    expect(ks.used).toBe(3 + 1 + KEY_OVERHEAD);
+    expect(ks.get("abc")?.type).toBe(T_STRING);
+    now = 2_000;
+    expect(ks.get("abc")).toBeUndefined();
+    expect(ks.used).toBe(0);
+    expect(ks.expiredKeys).toBe(1);
+  });
+});
