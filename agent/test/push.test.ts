@@ -74,7 +74,7 @@ afterEach(async () => {
 });
 
 const NODE = "3f1c7a52-0b7e-4c1a-9d3e-2a4b5c6d7e8f";
-const contract = (id: string, status = "pending"): HeartbeatContract => ({ id, ram_gb: 1, vram_gb: 0, end_time: null, status });
+const contract = (id: string, status: HeartbeatContract["status"] = "pending"): HeartbeatContract => ({ id, ram_gb: 1, vram_gb: 0, end_time: null, status });
 
 describe("push channel", () => {
   it("maps the API URL to the node's socket, keeping any path prefix and never a query", () => {

@@ -103,7 +103,12 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Create an account (renter or provider) */
+        /**
+         * Create an account (renter or provider)
+         * @description Without JWT_SECRET the server answers 500 `misconfigured` before anything is written: no account is created that could not sign in.
+         *
+         *     At most 10 sign-up attempts per client address (CF-Connecting-IP) per hour; past that, 429 `rate_limited` with Retry-After until the hour is up. Attempts count, not successes, so a 409 cannot be used to test emails in bulk. Requests without a public client address (local development) have no per-address limit.
+         */
         post: {
             parameters: {
                 query?: never;
@@ -144,6 +149,24 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
+                /** @description Too many requests (rate_limited); see Retry-After */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The server is misconfigured (misconfigured), e.g. no JWT_SECRET */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
             };
         };
         delete?: never;
@@ -161,7 +184,12 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Exchange email and password for an access token */
+        /**
+         * Exchange email and password for an access token
+         * @description A wrong email and a wrong password get the same 401 after the same work (PBKDF2 against the account's hash or a dummy one).
+         *
+         *     Throttling: failed logins are counted per email and per client address (CF-Connecting-IP). Past 5 failures for an email (20 from an address), each further failure blocks that email (address) for 1 s, 2 s, 4 s … doubling, at most 15 minutes (1 hour for an address). While blocked the answer is 429 `rate_limited` with Retry-After (seconds), without checking the password; refused attempts are not counted, so a block always ends. Counts are forgotten after 24 h without failures; a successful login clears the email's count (not the address's). Known and unknown emails are throttled alike.
+         */
         post: {
             parameters: {
                 query?: never;
@@ -195,6 +223,24 @@ export interface paths {
                 };
                 /** @description Missing, expired or invalid token or API key (unauthenticated) */
                 401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Too many requests (rate_limited); see Retry-After */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The server is misconfigured (misconfigured), e.g. no JWT_SECRET */
+                500: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -494,7 +540,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Register a node (providers); it starts active with available = total */
+        /**
+         * Register a node (providers); it starts active with available = total
+         * @description `endpoint` (`host:port`) is where the node's agent serves its leases over the Redis protocol; it is shown only to the node's owner and admins, and a node can make contracts ready only once it has one.
+         */
         post: {
             parameters: {
                 query?: never;
@@ -567,7 +616,7 @@ export interface paths {
         put?: never;
         /**
          * Report free memory; receive the contracts the node must hold
-         * @description At most one per HEARTBEAT_MIN_INTERVAL_SEC per node (429 with Retry-After otherwise). Delivering a pending contract here makes it active (its start and end times are set now). A node that cannot hold a contract lists it in rejected_contracts on its next heartbeat, and the contract is failed over. Reported free memory never releases what contracts hold. An offline node comes back active with its heartbeat; a node in maintenance stays in maintenance.
+         * @description At most one per HEARTBEAT_MIN_INTERVAL_SEC per node (429 with Retry-After otherwise). The response's `contracts` lists every pending and active contract the node must hold (the same list the push channel `GET /ws/nodes/{id}` sends at once on every change; heartbeats are the fallback). Delivery does not activate a contract: the node's agent opens the lease and calls `POST /api/nodes/{id}/contracts/{contract_id}/ready`. A node that cannot hold a contract calls `…/reject`, or lists it in rejected_contracts on its next heartbeat, and the contract is failed over. `endpoint` updates the node's lease endpoint; `lease_reports` carries the live counters of every open lease and the end-of-lease receipts (stored only from an accepted heartbeat: after a 429, send them again). Reported free memory never releases what contracts hold. An offline node comes back active with its heartbeat; a node in maintenance stays in maintenance.
          */
         post: {
             parameters: {
@@ -653,11 +702,15 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List nodes with filters (min_ram/min_vram compare available capacity) */
+        /**
+         * List nodes with filters (min_ram/min_vram compare available capacity)
+         * @description The caller's own nodes (all of them for admins) in the full view; everyone else's in the public view (PublicNode: no provider_id, metadata, held or reported figures, nor endpoint).
+         */
         get: {
             parameters: {
                 query?: {
                     node_type?: "datacenter" | "edge_cluster" | "mist_node";
+                    /** @description A region name: lowercase letters, digits and dashes, starting with a letter or digit, at most 64 characters (e.g. eu-west). A region exists once a node registered in it. */
                     region?: string;
                     min_ram?: number | null;
                     min_vram?: number | null;
@@ -680,7 +733,7 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
-                            nodes: components["schemas"]["Node"][];
+                            nodes: (components["schemas"]["Node"] | components["schemas"]["PublicNode"])[];
                             total_count: number;
                         };
                     };
@@ -720,7 +773,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A node, its earnings (owner and admins only; null for others) and its active contract count */
+        /**
+         * A node, its earnings (owner and admins only; null for others) and its active contract count
+         * @description The owner and admins get the full node; anyone else the public view (PublicNode).
+         */
         get: {
             parameters: {
                 query?: never;
@@ -739,7 +795,7 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
-                            node: components["schemas"]["Node"];
+                            node: components["schemas"]["Node"] | components["schemas"]["PublicNode"];
                             earnings: {
                                 total_usd: number;
                                 last_30d_usd: number;
@@ -957,7 +1013,7 @@ export interface paths {
         };
         /**
          * A signed lease for an active contract, to present to the node
-         * @description An ES256 JWT signed by the platform: `sub` the contract, `aud` the node, `client_id`, `ram_gb`, `vram_gb`, valid from the contract's start to its end (nbf/exp). Nodes verify it offline against /.well-known/jwks.json. Only the renter (or an admin) gets it, and only while the contract is active.
+         * @description Everything a Redis client needs to use the lease: `url` = `redis://<username>:<password>@<endpoint>/0`, where `username` is the contract id, `password` the lease token and `endpoint` the node's lease server (`host:port`, RESP2/RESP3, `tls` false until TLS lands), e.g. `redis-cli -u '<url>' PING`. The token is an ES256 JWT signed by the platform (header `kid`): `iss` "mnemo", `sub` the contract, `aud` the node, `client_id`, `ram_gb`, `vram_gb`, `nbf` the contract's start, `exp` the end of its term; nodes verify it offline against /.well-known/jwks.json. Extending the contract gives a new token; connections already open stay valid to the new end. Only the renter (or an admin) gets it, and only while the contract is active (409 otherwise); 409 also when the node has no published endpoint (a node can only make a contract ready once it has one, so this concerns only contracts from before the data plane).
          */
         get: {
             parameters: {
@@ -976,13 +1032,7 @@ export interface paths {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": {
-                            lease_token: string;
-                            kid: string;
-                            /** Format: uuid */
-                            node_id: string;
-                            expires_at: string;
-                        };
+                        "application/json": components["schemas"]["ContractLease"];
                     };
                 };
                 /** @description Invalid request (validation_failed, with one detail per field) */
@@ -1042,7 +1092,7 @@ export interface paths {
         put?: never;
         /**
          * Reserve capacity on a node and hold the estimated cost
-         * @description The node's capacity is reserved atomically in its region's Durable Object: concurrent requests can never together reserve more than the node has (409 insufficient_capacity for the losers). The estimated cost (GB × duration × price) is held from the balance (402 insufficient_funds, or budget_exceeded past the monthly budget). The contract is pending until the node's next heartbeat delivers it.
+         * @description The node's capacity is reserved atomically in its region's Durable Object: concurrent requests can never together reserve more than the node has (409 insufficient_capacity for the losers). The estimated cost (GB × duration × price) is held from the balance (402 insufficient_funds, or budget_exceeded past the monthly budget). The contract is pending until its node, told at once over its push channel (heartbeats are the fallback), opens the lease and calls ready: then it is active, and its term and billing start. A contract not made ready within LEASE_READY_TIMEOUT_SEC (default 60), or rejected by the node, is failed over to another node and never charged.
          */
         post: {
             parameters: {
@@ -1219,7 +1269,8 @@ export interface paths {
                     content: {
                         "application/json": {
                             contract: components["schemas"]["Contract"];
-                            node: components["schemas"]["Node"] & (Record<string, never> | null);
+                            /** @description The full node for its owner and admins; the public view (PublicNode) for the renter */
+                            node: components["schemas"]["Node"] | components["schemas"]["PublicNode"] | null;
                             metrics: {
                                 recorded_at: string;
                                 available_ram_gb: number;
@@ -1280,7 +1331,7 @@ export interface paths {
         put?: never;
         /**
          * End the contract now, release its capacity and queue settlement
-         * @description The final cost is for the time actually held (per started second, at least the offer's minimum, at most the term) plus egress at the offer's price. Settling twice is harmless and answers the same contract.
+         * @description The final cost is for the time actually held (per started second, at least the offer's minimum, at most the term) plus egress at the offer's price. Egress is what the node measured (its lease's `bytes_out`, GB = 2^30 bytes, cost rounded up to the micro-USD): settlement waits up to LEASE_REPORT_WAIT_SEC (default 120) after the end for the node's end-of-lease receipt (a delayed queue retry, so the answer here is immediate and `charged_usd` is set later), then uses the last counters the node reported; `actual_egress_gb` from the renter counts only where the node reported nothing. Settling twice is harmless and answers the same contract.
          */
         post: {
             parameters: {
@@ -1843,6 +1894,7 @@ export interface paths {
             parameters: {
                 query?: {
                     node_type?: "datacenter" | "edge_cluster" | "mist_node";
+                    /** @description Only this region. A well-formed name of a region with no nodes gives an empty list. */
                     region?: string;
                     min_ram_gb?: number | null;
                     min_vram_gb?: number | null;
@@ -2009,7 +2061,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The region's nodes that are not offline (public) */
+        /**
+         * The region's nodes that are not offline (public)
+         * @description Public: each node in the public view (PublicNode), never its provider_id, metadata or endpoint. An unknown region is 404.
+         */
         get: {
             parameters: {
                 query?: {
@@ -2018,6 +2073,7 @@ export interface paths {
                 };
                 header?: never;
                 path: {
+                    /** @description A region name: lowercase letters, digits and dashes, starting with a letter or digit, at most 64 characters (e.g. eu-west). A region exists once a node registered in it. */
                     region: string;
                 };
                 cookie?: never;
@@ -2031,7 +2087,7 @@ export interface paths {
                     };
                     content: {
                         "application/json": {
-                            nodes: components["schemas"]["Node"][];
+                            nodes: components["schemas"]["PublicNode"][];
                             total_count: number;
                         };
                     };
@@ -2077,6 +2133,7 @@ export interface paths {
                 query?: never;
                 header?: never;
                 path: {
+                    /** @description A region name: lowercase letters, digits and dashes, starting with a letter or digit, at most 64 characters (e.g. eu-west). A region exists once a node registered in it. */
                     region: string;
                 };
                 cookie?: never;
@@ -2274,9 +2331,11 @@ export interface paths {
          * Credit a USDC payment on Ethereum, verified on chain
          * @description Reads the receipt through the configured Ethereum JSON-RPC node. The payment is credited when the receipt's status is 0x1, it holds a USDC `Transfer(address,address,uint256)` log from `wallet_address` to the platform address, and it has at least `ETH_MIN_CONFIRMATIONS` confirmations (head − receipt block + 1). USDC has 6 decimals, so the amount is credited to the micro-dollar, exactly.
          *
-         *     Not mined or not confirmed yet: `pending` — POST the same `tx_hash` again to re-check (it is credited once). Reverted, no transfer to the platform, another sender, a zero amount or an amount other than the declared `amount_usd`: `failed` (final), with `failure_reason`.
+         *     Wallet proof first: `wallet_address` must be a wallet the caller verified (`POST /api/payments/wallets`, then `POST /api/payments/wallets/{id}/verify` with its EIP-191 `personal_sign` of the challenge); otherwise 403 `forbidden` and nothing is recorded. A transaction whose transfer came from another sender is 403 too, and the claim is released, so a public hash cannot be squatted.
          *
-         *     Each `tx_hash` counts once: the first account to submit it owns it. The same account submitting it again gets the same transaction back (200, re-checked while pending); another account gets 409 `conflict`.
+         *     Not mined or not confirmed yet: `pending` — POST the same `tx_hash` again to re-check (it is credited once). Reverted, no transfer to the platform, a zero amount or an amount other than the declared `amount_usd`: `failed` (final), with `failure_reason`.
+         *
+         *     Each `tx_hash` counts once. The same account submitting it again gets the same transaction back (200, re-checked while pending). Another account gets 409 `conflict`, except the proven sender: when the receipt shows the transfer came from the caller's verified wallet, an earlier unproven claim by someone else (made before the transaction was mined) is dropped and the caller's claim stands. A credited payment never moves.
          */
         post: {
             parameters: {
@@ -2332,6 +2391,15 @@ export interface paths {
                 };
                 /** @description Missing, expired or invalid token or API key (unauthenticated) */
                 401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Authenticated but not allowed (forbidden) */
+                403: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -2510,6 +2578,207 @@ export interface paths {
                 };
                 /** @description A dependency is not configured or not answering */
                 503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/payments/wallets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The caller's wallets, verified or not */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Wallets */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            wallets: components["schemas"]["Wallet"][];
+                        };
+                    };
+                };
+                /** @description Invalid request (validation_failed, with one detail per field) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, expired or invalid token or API key (unauthenticated) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /**
+         * Claim a wallet for USDC payments; returns the challenge to sign
+         * @description USDC payments (`POST /api/payments/crypto`) are credited only from a wallet the caller has proven to control: the transaction hash is public, so naming it proves nothing.
+         *
+         *     This returns `challenge`, a text naming the account, the address and a random nonce. Sign it with the wallet's `personal_sign` (EIP-191; e.g. `eth_sign`-style `personal_sign` in MetaMask, `wallet.signMessage` in ethers/viem) and send the signature to `POST /api/payments/wallets/{id}/verify`.
+         *
+         *     Claiming the same address again issues a fresh challenge (the old one stops working) until it is verified; a verified wallet is returned as it is. Only `ethereum` is supported.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["WalletClaim"];
+                };
+            };
+            responses: {
+                /** @description The wallet and its challenge */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            wallet: components["schemas"]["Wallet"];
+                            /** @description The exact text to sign with personal_sign */
+                            challenge: string;
+                        };
+                    };
+                };
+                /** @description Invalid request (validation_failed, with one detail per field) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, expired or invalid token or API key (unauthenticated) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Conflict (conflict, insufficient_capacity) */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/payments/wallets/{id}/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Prove control of a claimed wallet with its signature of the challenge
+         * @description `signature`: the 65-byte `personal_sign` result as 0x-hex (r ‖ s ‖ v, v 27/28 or 0/1; high-s refused). The signer recovered from it must be the wallet's address, else 400. Another account's wallet id is 404. An address already verified by another account is 409.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["WalletProof"];
+                };
+            };
+            responses: {
+                /** @description The verified wallet */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            wallet: components["schemas"]["Wallet"];
+                        };
+                    };
+                };
+                /** @description Invalid request (validation_failed, with one detail per field) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, expired or invalid token or API key (unauthenticated) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description No such resource, or one the caller may not see (not_found) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Conflict (conflict, insufficient_capacity) */
+                409: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -3034,6 +3303,7 @@ export interface paths {
                     to?: string;
                     /** @description Bucket size; buckets are aligned to UTC hours/days */
                     bucket?: "hour" | "day";
+                    /** @description Only this region; a well-formed name with no nodes gives an empty series */
                     region?: string;
                 };
                 header?: never;
@@ -3198,6 +3468,210 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/nodes/{id}/contracts/{contract_id}/ready": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The node holds the lease: the contract becomes active and its term starts now
+         * @description Called by the node's agent (its owner's API key) once it has opened the lease on its endpoint. The contract becomes `active`, `start_time` = now and `end_time` = now + the term; billing starts here, never while pending. Calling it again on the active contract answers 200 with it (idempotent); on an ended contract (cancelled, failed over, timed out) 409 `conflict`. The node must have published its `endpoint` first (409 otherwise): a renter is never billed for a lease they cannot reach. A contract not made ready within LEASE_READY_TIMEOUT_SEC (default 60) of its creation is failed over by the region's sweep and never charged. Another node's contract is 404; another provider's node 403.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description The node */
+                    id: string;
+                    /** @description One of the node's contracts */
+                    contract_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The active contract */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            contract: components["schemas"]["Contract"];
+                        };
+                    };
+                };
+                /** @description Invalid request (validation_failed, with one detail per field) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, expired or invalid token or API key (unauthenticated) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Authenticated but not allowed (forbidden) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description No such resource, or one the caller may not see (not_found) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Conflict (conflict, insufficient_capacity) */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The resource was retired (gone) */
+                410: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/nodes/{id}/contracts/{contract_id}/reject": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The node cannot hold the contract: it is failed over
+         * @description A pending contract is ended `failed`, never charged (its hold is released, its capacity freed) and moved to the best other node in the region that can hold it (`failed_over_to`), as when a node goes silent. A contract rejected after `ready` (the lease was lost) is failed over the same way and charged only for the time held. Rejecting a contract that already failed answers it again (200); a completed or cancelled one is 409. The body is optional: `{reason}` is kept as the contract's `end_reason`. Listing the id in a heartbeat's `rejected_contracts` has the same effect.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    /** @description The node */
+                    id: string;
+                    /** @description One of the node's contracts */
+                    contract_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: {
+                content: {
+                    "application/json": components["schemas"]["RejectContract"];
+                };
+            };
+            responses: {
+                /** @description The original contract, now failed (see failed_over_to) */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            contract: components["schemas"]["Contract"];
+                        };
+                    };
+                };
+                /** @description Invalid request (validation_failed, with one detail per field) */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Missing, expired or invalid token or API key (unauthenticated) */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Authenticated but not allowed (forbidden) */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description No such resource, or one the caller may not see (not_found) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Conflict (conflict, insufficient_capacity) */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description The resource was retired (gone) */
+                410: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -3272,6 +3746,10 @@ export interface components {
         };
         ClientUpdate: {
             org_name?: string | null;
+            /**
+             * @description A region that exists (GET /api/clusters lists them); null for none
+             * @example eu-west
+             */
             default_region?: string | null;
             latitude?: number | null;
             longitude?: number | null;
@@ -3323,6 +3801,10 @@ export interface components {
             held_ram_gb: number;
             held_vram_gb: number;
             bandwidth_mbps: number;
+            /**
+             * @description Milliseconds, up to 3 decimals
+             * @example 0.8
+             */
             base_latency_ms: number;
             price_per_gb_sec: number;
             min_duration_sec: number;
@@ -3334,7 +3816,11 @@ export interface components {
             metadata: {
                 [key: string]: unknown;
             } | null;
+            /** @description The node's lease endpoint (`host:port`); present only for the node's owner and admins */
+            endpoint?: string | null;
             last_heartbeat_at: string | null;
+            /** @description The seed's name for last_heartbeat_at (the same value): when the node last sent a heartbeat (or registered) */
+            last_heartbeat: string | null;
             created_at: string;
             updated_at: string;
         };
@@ -3342,18 +3828,27 @@ export interface components {
             /** @enum {string} */
             node_type: "datacenter" | "edge_cluster" | "mist_node";
             name: string;
+            /**
+             * @description A region name: lowercase letters, digits and dashes, starting with a letter or digit, at most 64 characters (e.g. eu-west). A region exists once a node registered in it.
+             * @example eu-west
+             */
             region: string;
             latitude?: number;
             longitude?: number;
             total_ram_gb: number;
             total_vram_gb: number;
             bandwidth_mbps: number;
+            /**
+             * @description Milliseconds, a decimal with at most 3 places
+             * @example 0.8
+             */
             base_latency_ms: number;
             /**
              * @description USD per GB-second, at most 9 decimals
              * @example 8e-7
              */
             price_per_gb_sec: number;
+            /** @description Free-form JSON object for the owner (hardware, notes): at most 16 KiB as JSON, nested at most 8 levels. Shown only to the owner and admins. */
             metadata?: {
                 [key: string]: unknown;
             };
@@ -3366,6 +3861,11 @@ export interface components {
              * @default 0
              */
             egress_price_per_gb?: number;
+            /**
+             * @description Where the node's agent serves its leases over the Redis protocol: `host:port` (host: a hostname, an IPv4 address or `[IPv6]`; port 1..65535). Shown only to the node's owner and admins; renters receive it inside their contract's lease.
+             * @example 203.0.113.7:7379
+             */
+            endpoint?: string;
         };
         HeartbeatResponse: {
             /** @enum {string} */
@@ -3392,6 +3892,66 @@ export interface components {
             latitude?: number;
             longitude?: number;
             rejected_contracts?: string[];
+            /**
+             * @description The node's lease endpoint; sent in every heartbeat so a changed address is picked up
+             * @example 203.0.113.7:7379
+             */
+            endpoint?: string;
+            /** @description Counters for every open lease (`final: false`) and the receipt of every lease that ended (`final: true`). Reports for contracts not on this node are ignored; the counters replace the previous ones; a receipt is stored once and freezes them. Stored only from an accepted heartbeat: after a 429 send them again. */
+            lease_reports?: components["schemas"]["LeaseReport"][];
+        };
+        LeaseReport: {
+            /** Format: uuid */
+            contract_id: string;
+            /** @description Bytes received from the renter's clients over the lease's life */
+            bytes_in: number;
+            /** @description Bytes sent to the renter's clients: the lease's egress */
+            bytes_out: number;
+            keys: number;
+            /** @description Bytes counted against the lease's quota (keys + values + the per-key overhead) */
+            used_bytes: number;
+            /** @description true only for the end-of-lease receipt, which carries digest and wiped_at */
+            final: boolean;
+            /** @description SHA-256 over the keyspace at the end (layout in the agent README) */
+            digest?: string;
+            /**
+             * Format: date-time
+             * @description When the lease's memory was zero-filled and freed
+             */
+            wiped_at?: string;
+        };
+        /** @description A node as anyone but its owner and admins sees it: an allow-list that leaves out provider_id, metadata, the reported and held figures, and any field not listed (such as the lease endpoint). */
+        PublicNode: {
+            /** Format: uuid */
+            id: string;
+            name: string;
+            /** @enum {string} */
+            node_type: "datacenter" | "edge_cluster" | "mist_node";
+            region: string;
+            latitude: number | null;
+            longitude: number | null;
+            total_ram_gb: number;
+            total_vram_gb: number;
+            /** @description min(reported free, total) − held by pending/active contracts */
+            available_ram_gb: number;
+            available_vram_gb: number;
+            bandwidth_mbps: number;
+            /**
+             * @description Milliseconds, up to 3 decimals
+             * @example 0.8
+             */
+            base_latency_ms: number;
+            price_per_gb_sec: number;
+            min_duration_sec: number;
+            max_duration_sec: number;
+            egress_price_per_gb: number;
+            /** @enum {string} */
+            status: "active" | "maintenance" | "offline";
+            uptime_score: number;
+            last_heartbeat_at: string | null;
+            /** @description The seed's name for last_heartbeat_at (the same value): when the node last sent a heartbeat (or registered) */
+            last_heartbeat: string | null;
+            created_at: string;
         };
         UpdateNode: {
             name?: string;
@@ -3401,19 +3961,54 @@ export interface components {
              */
             price_per_gb_sec?: number;
             bandwidth_mbps?: number;
+            /**
+             * @description Milliseconds, a decimal with at most 3 places
+             * @example 0.8
+             */
             base_latency_ms?: number;
             latitude?: number;
             longitude?: number;
+            /** @description Free-form JSON object for the owner (hardware, notes): at most 16 KiB as JSON, nested at most 8 levels. Shown only to the owner and admins. */
             metadata?: {
                 [key: string]: unknown;
             };
             /** @enum {string} */
             status?: "active" | "maintenance";
+            /**
+             * @description Where the node's agent serves its leases over the Redis protocol: `host:port` (host: a hostname, an IPv4 address or `[IPv6]`; port 1..65535). Shown only to the node's owner and admins; renters receive it inside their contract's lease.
+             * @example 203.0.113.7:7379
+             */
+            endpoint?: string;
         };
         JWKS: {
             keys: {
                 [key: string]: unknown;
             }[];
+        };
+        ContractLease: {
+            lease_token: string;
+            kid: string;
+            /** Format: uuid */
+            node_id: string;
+            expires_at: string;
+            /**
+             * @description The node's lease server, host:port
+             * @example 203.0.113.7:7379
+             */
+            endpoint: string;
+            /**
+             * Format: uuid
+             * @description The contract id
+             */
+            username: string;
+            /** @description The lease token */
+            password: string;
+            /** @description redis://<username>:<password>@<endpoint>/0 */
+            url: string;
+            /** @enum {string} */
+            protocol: "resp";
+            /** @description false until TLS lands: use the lease on networks you trust */
+            tls: boolean;
         };
         Contract: {
             /** Format: uuid */
@@ -3456,7 +4051,21 @@ export interface components {
             failed_over_from: string | null;
             created_at: string;
             completed_at: string | null;
+            lease_receipt: components["schemas"]["LeaseReceipt"];
+            /** @description Egress measured by the node (its bytes_out / 2^30); once settled, the figure that was billed. null while the node has reported nothing */
+            measured_egress_gb: number | null;
         };
+        /** @description The node's end-of-lease receipt (counters, keyspace digest, when the memory was wiped); null until the node reports the lease's end */
+        LeaseReceipt: {
+            /** Format: uuid */
+            contract_id: string;
+            bytes_in: number;
+            bytes_out: number;
+            keys: number;
+            used_bytes: number;
+            digest: string;
+            wiped_at: string;
+        } | null;
         CreateContract: {
             /** Format: uuid */
             node_id: string;
@@ -3508,6 +4117,7 @@ export interface components {
             price_per_gb_sec: number;
             uptime_score: number;
             distance_km: number | null;
+            /** @description base_latency_ms + round(distance_km / 100), up to 3 decimals */
             estimated_latency_ms: number;
         };
         Match: {
@@ -3521,6 +4131,7 @@ export interface components {
             distance_km: number | null;
             /** @description USD: (ram_gb + vram_gb) × duration_sec × price, rounded up to the micro-USD */
             estimated_cost: number;
+            /** @description base_latency_ms + round(distance_km / 100), up to 3 decimals */
             estimated_latency_ms: number;
             price_per_gb_sec: number;
             available_ram_gb: number;
@@ -3543,6 +4154,10 @@ export interface components {
             prefer_local?: boolean;
             max_distance_km?: number;
             min_uptime_score?: number;
+            /**
+             * @description Only this region. A well-formed name of a region with no nodes matches nothing.
+             * @example eu-west
+             */
             region?: string;
             client_lat?: number;
             client_lng?: number;
@@ -3628,6 +4243,32 @@ export interface components {
             /** @description Optional: the amount sent; when given, the on-chain amount must equal it exactly or the payment fails */
             amount_usd?: number;
         };
+        Wallet: {
+            /** Format: uuid */
+            id: string;
+            /** @enum {string} */
+            blockchain: "ethereum";
+            /**
+             * @description Lower-case 0x-prefixed address
+             * @example 0x8ba1f109551bd432803012645ac136ddd64dba72
+             */
+            address: string;
+            verified: boolean;
+            verified_at: string | null;
+            created_at: string;
+        };
+        WalletClaim: {
+            /**
+             * @description Only ethereum is supported now; solana answers 400 unsupported_blockchain
+             * @enum {string}
+             */
+            blockchain: "ethereum" | "solana";
+            /** @example 0x8ba1f109551bd432803012645ac136ddd64dba72 */
+            address: string;
+        };
+        WalletProof: {
+            signature: string;
+        };
         Earnings: {
             /** @description All provider earnings: each settled contract's cost minus the platform fee */
             earned_usd: number;
@@ -3640,6 +4281,9 @@ export interface components {
         };
         PayoutAccount: {
             stripe_account_id: string;
+        };
+        RejectContract: {
+            reason?: string;
         };
     };
     responses: never;
