@@ -2,6 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { verifyLedger } from "../billing/ledger-query";
 import { microToUsd } from "../domain/money";
 import { requireAdmin } from "../lib/auth";
+import { ChainBreakSchema } from "../billing/routes";
 import { createRouter, errors, jsonContent, security } from "../lib/openapi";
 
 const Counts = z.record(z.string(), z.number().int());
@@ -34,8 +35,11 @@ const overview = createRoute({
         ledger: z.object({
           ok: z.boolean(),
           entries_checked: z.number().int(),
+          accounts_checked: z.number().int(),
           head_hash: z.string(),
-          first_broken: z.object({ seq: z.number().int(), id: z.string(), reason: z.string(), expected: z.string(), actual: z.string() }).nullable(),
+          root_hash: z.string(),
+          first_broken: ChainBreakSchema.nullable(),
+          broken_accounts: z.array(ChainBreakSchema),
         }),
         generated_at: z.string(),
       }),

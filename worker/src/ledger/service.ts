@@ -2,32 +2,50 @@
  * Writing money. Every balance movement is a ledger entry appended in the same D1 batch as the
  * balance update it records, so the two can never disagree. D1 cannot lock, so:
  * - the balance rules are enforced by SQLite itself (CHECK constraints and the triggers of
- *   migrations/0001_money_guards.sql raise `insufficient_funds` / `budget_exceeded`);
- * - the chain position is claimed optimistically: `seq` = head + 1 is the primary key, so a writer
- *   that raced another one fails on the key, re-reads the head and tries again;
+ *   migrations/0001_money_guards.sql and 0004_account_ledgers.sql raise `insufficient_funds` /
+ *   `budget_exceeded`);
+ * - each account has its own chain (domain/ledger.ts); its next place, `account_seq` = head + 1,
+ *   is unique per account. Inside one isolate, appends to the same account wait for each other
+ *   (accountLock below), so they never collide; writers in other isolates can still race, and the
+ *   loser fails on the unique key, re-reads the head and tries again (docs/scale.md: why this
+ *   cannot run out of attempts);
  * - each effect carries an idempotency key (unique), so a redelivered message or replayed webhook
- *   fails on that key and changes nothing.
+ *   fails on that key and changes nothing;
+ * - a change that must only happen while a contract row is still as it was read (extend, renew)
+ *   passes a guard: every statement of the batch, the ledger rows included, applies only while
+ *   the guard holds, so a hold never exists without the contract row that carries it.
  */
 import { ApiError } from "../lib/errors";
 import { monthKey } from "../lib/time";
-import { GENESIS_HASH, chainHash, type LedgerKind } from "../domain/ledger";
+import { GENESIS_HASH, chainHash, platformAccount, type LedgerKind } from "../domain/ledger";
+import { ensureRechained } from "./rechain";
 
 export interface EntryDraft {
   kind: LedgerKind;
+  /** The user whose account moves; null for the platform's fee account. */
   userId: string | null;
   contractId?: string | null;
   transactionId?: string | null;
   amountMicro: number;
   memo?: string | null;
   idempotencyKey: string;
+  /** The chain to append to; by default the user's, or the platform's fee account of the contract's region. */
+  account?: string;
 }
 
 export interface PostedEntry extends EntryDraft {
-  seq: number;
+  account: string;
+  accountSeq: number;
   id: string;
   createdAt: number;
   prevHash: string;
   hash: string;
+}
+
+/** A condition (SQL with plain `?` placeholders) every statement of a guarded batch repeats. */
+export interface Guard {
+  sql: string;
+  binds: unknown[];
 }
 
 /** Thrown when an effect's idempotency key is already in the ledger: it happened before. */
@@ -37,64 +55,127 @@ export class AlreadyApplied extends Error {
   }
 }
 
-const MAX_ATTEMPTS = 40;
+/** Cross-isolate races only (same-isolate appends queue on accountLock); see docs/scale.md. */
+const MAX_ATTEMPTS = 200;
 
 function classify(e: unknown): "seq" | "idempotent" | "insufficient_funds" | "budget_exceeded" | "other" {
   const m = String((e as Error)?.message ?? e);
   if (m.includes("insufficient_funds") || m.includes("clients_held_within_balance") || m.includes("clients_balance_nonnegative")) return "insufficient_funds";
   if (m.includes("budget_exceeded")) return "budget_exceeded";
   if (m.includes("ledger_entries.idempotency_key") || m.includes("ledger_idempotency_unique")) return "idempotent";
-  if (m.includes("ledger_entries.seq") || m.includes("ledger_id_unique") || m.includes("ledger_entries.id")) return "seq";
+  if (m.includes("ledger_entries.account_seq") || m.includes("ledger_account_seq_unique") || m.includes("ledger_id_unique") || m.includes("ledger_entries.id")) return "seq";
   return "other";
 }
 
+// ---- per-account serialisation inside one isolate --------------------------------------------
+
+const tails = new Map<string, Promise<void>>();
+
 /**
- * Runs `statements` and appends `drafts` to the chain, atomically. `statements` is a function of
- * the entries about to be posted (their hashes are known before the batch runs), called anew on
- * each retry.
+ * Runs `fn` once every earlier append in this isolate to any of `accounts` has finished. All the
+ * accounts are queued on at once (synchronously), so two multi-account appends are ordered the same
+ * way on every account they share: no deadlock.
  */
+async function accountLock<T>(accounts: string[], fn: () => Promise<T>): Promise<T> {
+  let release!: () => void;
+  const done = new Promise<void>((r) => (release = r));
+  const waits: Promise<void>[] = [];
+  const mine: [string, Promise<void>][] = [];
+  for (const a of new Set(accounts)) {
+    const prev = tails.get(a) ?? Promise.resolve();
+    const next = prev.then(() => done);
+    tails.set(a, next);
+    mine.push([a, next]);
+    waits.push(prev);
+  }
+  try {
+    await Promise.all(waits);
+    return await fn();
+  } finally {
+    release();
+    for (const [a, next] of mine) if (tails.get(a) === next) tails.delete(a);
+  }
+}
+
+async function resolveAccounts(db: D1Database, drafts: EntryDraft[]): Promise<string[]> {
+  const regions = new Map<string, string | null>();
+  for (const d of drafts) {
+    if (d.account || d.userId || !d.contractId || regions.has(d.contractId)) continue;
+    const k = await db.prepare(`SELECT region FROM contracts WHERE id = ?`).bind(d.contractId).first<{ region: string }>();
+    regions.set(d.contractId, k?.region ?? null);
+  }
+  return drafts.map((d) => d.account ?? d.userId ?? platformAccount(d.contractId ? regions.get(d.contractId) : null));
+}
+
+const INSERT_COLUMNS = `(id, kind, user_id, contract_id, transaction_id, amount_micro, memo, idempotency_key, created_at, prev_hash, hash, account, account_seq, chain_version)`;
+
+/**
+ * Runs `statements` and appends `drafts` to their accounts' chains, atomically. `statements` is a
+ * function of the entries about to be posted (their hashes are known before the batch runs),
+ * called anew on each retry. With a `guard`, the ledger rows are written only while it holds and
+ * `applied` says whether they were (the caller guards its own statements the same way).
+ */
+export async function appendLedger(
+  db: D1Database,
+  drafts: EntryDraft[],
+  statements: (posted: PostedEntry[]) => D1PreparedStatement[] | Promise<D1PreparedStatement[]>,
+  guard?: Guard,
+): Promise<{ posted: PostedEntry[]; applied: boolean }> {
+  await ensureRechained(db);
+  const accounts = await resolveAccounts(db, drafts);
+  const unique = [...new Set(accounts)];
+  return accountLock(unique, async () => {
+    for (let attempt = 0; ; attempt++) {
+      const heads = await db.batch(unique.map((a) => db.prepare(`SELECT account_seq, hash FROM ledger_entries WHERE account = ? ORDER BY account_seq DESC LIMIT 1`).bind(a)));
+      const head = new Map(unique.map((a, i) => {
+        const h = heads[i].results[0] as { account_seq: number; hash: string } | undefined;
+        return [a, { seq: h?.account_seq ?? 0, hash: h?.hash ?? GENESIS_HASH }];
+      }));
+      const now = Date.now();
+      const posted: PostedEntry[] = [];
+      for (let i = 0; i < drafts.length; i++) {
+        const d = drafts[i];
+        const h = head.get(accounts[i])!;
+        const entry = { ...d, contractId: d.contractId ?? null, transactionId: d.transactionId ?? null, memo: d.memo ?? null, account: accounts[i], accountSeq: h.seq + 1, id: crypto.randomUUID(), createdAt: now };
+        const hash = await chainHash(h.hash, entry);
+        posted.push({ ...entry, prevHash: h.hash, hash });
+        head.set(accounts[i], { seq: entry.accountSeq, hash });
+      }
+      const inserts = posted.map((p) => {
+        const values = [p.id, p.kind, p.userId, p.contractId, p.transactionId, p.amountMicro, p.memo, p.idempotencyKey, p.createdAt, p.prevHash, p.hash, p.account, p.accountSeq, 2];
+        return guard
+          ? db.prepare(`INSERT INTO ledger_entries ${INSERT_COLUMNS} SELECT ${values.map(() => "?").join(", ")} WHERE ${guard.sql}`).bind(...values, ...guard.binds)
+          : db.prepare(`INSERT INTO ledger_entries ${INSERT_COLUMNS} VALUES (${values.map(() => "?").join(", ")})`).bind(...values);
+      });
+      // With a guard the ledger rows go first, while the guarded rows are still as read.
+      const own = await statements(posted);
+      try {
+        const results = await db.batch(guard ? [...inserts, ...own] : [...own, ...inserts]);
+        const applied = guard ? results[0].meta.changes === 1 : true;
+        return { posted, applied };
+      } catch (e) {
+        const kind = classify(e);
+        if (kind === "seq" && attempt < MAX_ATTEMPTS) {
+          // A writer in another isolate took this place in the chain; back off a little and take the next one.
+          await new Promise((r) => setTimeout(r, Math.random() * Math.min(50, 2 + attempt * 3)));
+          continue;
+        }
+        if (kind === "idempotent") throw new AlreadyApplied(drafts.map((d) => d.idempotencyKey).join(","));
+        if (kind === "insufficient_funds") throw new ApiError("insufficient_funds", "your available balance cannot cover this; top up first");
+        if (kind === "budget_exceeded") throw new ApiError("budget_exceeded", "this would take this month's spend past your monthly budget");
+        throw e;
+      }
+    }
+  });
+}
+
+/** An unguarded append (top-ups, credits, settlement): see appendLedger. */
 export async function postLedger(
   db: D1Database,
   drafts: EntryDraft[],
   statements: (posted: PostedEntry[]) => D1PreparedStatement[] | Promise<D1PreparedStatement[]>,
 ): Promise<PostedEntry[]> {
-  for (let attempt = 0; ; attempt++) {
-    const head = await db.prepare("SELECT seq, hash FROM ledger_entries ORDER BY seq DESC LIMIT 1").first<{ seq: number; hash: string }>();
-    let seq = head?.seq ?? 0;
-    let prev = head?.hash ?? GENESIS_HASH;
-    const now = Date.now();
-    const posted: PostedEntry[] = [];
-    for (const d of drafts) {
-      seq += 1;
-      const entry = { ...d, contractId: d.contractId ?? null, transactionId: d.transactionId ?? null, memo: d.memo ?? null, seq, id: crypto.randomUUID(), createdAt: now };
-      const hash = await chainHash(prev, entry);
-      posted.push({ ...entry, prevHash: prev, hash });
-      prev = hash;
-    }
-    const inserts = posted.map((p) =>
-      db
-        .prepare(
-          `INSERT INTO ledger_entries (seq, id, kind, user_id, contract_id, transaction_id, amount_micro, memo, idempotency_key, created_at, prev_hash, hash)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        )
-        .bind(p.seq, p.id, p.kind, p.userId, p.contractId, p.transactionId, p.amountMicro, p.memo, p.idempotencyKey, p.createdAt, p.prevHash, p.hash),
-    );
-    try {
-      await db.batch([...(await statements(posted)), ...inserts]);
-      return posted;
-    } catch (e) {
-      const kind = classify(e);
-      if (kind === "seq" && attempt < MAX_ATTEMPTS) {
-        // Another writer took this place in the chain; back off a little and take the next one.
-        await new Promise((r) => setTimeout(r, Math.random() * Math.min(50, 2 + attempt * 3)));
-        continue;
-      }
-      if (kind === "idempotent") throw new AlreadyApplied(drafts.map((d) => d.idempotencyKey).join(","));
-      if (kind === "insufficient_funds") throw new ApiError("insufficient_funds", "your available balance cannot cover this; top up first");
-      if (kind === "budget_exceeded") throw new ApiError("budget_exceeded", "this would take this month's spend past your monthly budget");
-      throw e;
-    }
-  }
+  return (await appendLedger(db, drafts, statements)).posted;
 }
 
 // ---- balance statements (renter accounts live on `clients`) -------------------------------

@@ -47,6 +47,7 @@ export const registerNode: H<typeof routes.registerNode> = async (c) => {
     lastHeartbeatAt: now,
     createdAt: now,
     updatedAt: now,
+    retiredAt: null,
   };
   const offer = { id: crypto.randomUUID(), nodeId: node.id, minDurationSec: b.min_duration_sec, maxDurationSec: b.max_duration_sec, egressPriceMicro: egress, createdAt: now, updatedAt: now };
   await c.env.DB.batch([
