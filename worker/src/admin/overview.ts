@@ -3,6 +3,7 @@ import { verifyLedger } from "../billing/ledger-query";
 import { microToUsd } from "../domain/money";
 import { requireAdmin } from "../lib/auth";
 import { ChainBreakSchema } from "../billing/routes";
+import { reconciliationFigures } from "../settlement/dead-letters";
 import { createRouter, errors, jsonContent, security } from "../lib/openapi";
 
 const Counts = z.record(z.string(), z.number().int());
@@ -41,6 +42,16 @@ const overview = createRoute({
           first_broken: ChainBreakSchema.nullable(),
           broken_accounts: z.array(ChainBreakSchema),
         }),
+        reconciliation: z
+          .object({
+            unsettled_contracts: z.number().int(),
+            stuck_holds_usd: z.number(),
+            dead_letters: z.number().int(),
+          })
+          .openapi({
+            description:
+              "unsettled_contracts: ended but not yet charged; stuck_holds_usd: money held from balances that no open contract carries (ended contracts awaiting settlement, or a hold without its contract); dead_letters: settlement messages that exhausted their retries and are not yet settled by the region reconciler.",
+          }),
         generated_at: z.string(),
       }),
       "Overview",
@@ -82,6 +93,7 @@ export const adminOverviewRouter = createRouter().openapi(overview, async (c) =>
         outstanding_usd: microToUsd((outstanding.results[0] as { n: number }).n),
       },
       ledger: await verifyLedger(c.env),
+      reconciliation: await reconciliationFigures(c.env),
       generated_at: new Date().toISOString(),
     },
     200,

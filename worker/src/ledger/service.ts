@@ -231,3 +231,20 @@ export function creditStatement(db: D1Database, clientId: string, amountMicro: n
 export function debitStatement(db: D1Database, clientId: string, amountMicro: number, now = Date.now()) {
   return db.prepare(`UPDATE clients SET balance_micro = balance_micro - ?1, updated_at = ?2 WHERE id = ?3`).bind(amountMicro, now, clientId);
 }
+
+/**
+ * holdStatement, applied only while `guard` (on the contract row that will carry the hold) holds:
+ * the guard's plain `?` placeholders number on from ?5 (SQLite numbers a bare `?` one past the
+ * largest number already used).
+ */
+export function holdIfStatement(db: D1Database, clientId: string, amountMicro: number, guard: Guard, now = Date.now()) {
+  const month = monthKey(now);
+  return db
+    .prepare(
+      `UPDATE clients SET held_micro = held_micro + ?1,
+         spend_month_micro = (CASE WHEN spend_month IS ?2 THEN spend_month_micro ELSE held_micro END) + ?1,
+         spend_month = ?2, updated_at = ?3
+       WHERE id = ?4 AND ${guard.sql}`,
+    )
+    .bind(amountMicro, month, now, clientId, ...guard.binds);
+}
