@@ -435,7 +435,14 @@ export async function failOver(ports: Ports, k: ContractRow, reason: string, now
 export async function failOverNode(env: Env, node: NodeRow, reason: string, ports: Ports = portsFor(env)): Promise<number> {
   const open = await createDb(env.DB).select().from(contracts).where(and(eq(contracts.nodeId, node.id), inArray(contracts.status, ["pending", "active"]))).all();
   const now = Date.now();
-  for (const k of open) await failOver(ports, k, reason, now);
+  for (const k of open) {
+    try {
+      await failOver(ports, k, reason, now);
+    } catch (e) {
+      // The node is offline, so the region sweep retries this contract on its next tick.
+      console.error(JSON.stringify({ level: "error", contract_id: k.id, step: "failover", error: String((e as Error)?.message ?? e) }));
+    }
+  }
   return open.length;
 }
 

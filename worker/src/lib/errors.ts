@@ -13,6 +13,7 @@ export const ERROR_STATUS = {
   method_not_allowed: 405,
   conflict: 409,
   insufficient_capacity: 409,
+  gone: 410,
   payload_too_large: 413,
   rate_limited: 429,
   internal_error: 500,

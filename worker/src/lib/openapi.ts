@@ -92,6 +92,7 @@ const DESCRIPTIONS: Partial<Record<number, string>> = {
   404: "No such resource, or one the caller may not see (not_found)",
   409: "Conflict (conflict, insufficient_capacity)",
   429: "Too many requests (rate_limited); see Retry-After",
+  410: "The resource existed and was retired (a heartbeat for a retired node)",
   503: "A dependency is not configured or not answering",
 };
 

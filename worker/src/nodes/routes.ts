@@ -27,7 +27,7 @@ export const heartbeat = createRoute({
   description:
     "At most one per HEARTBEAT_MIN_INTERVAL_SEC per node (429 with Retry-After otherwise). Delivering a pending contract here makes it active (its start and end times are set now). A node that cannot hold a contract lists it in rejected_contracts on its next heartbeat, and the contract is failed over. Reported free memory never releases what contracts hold. An offline node comes back active with its heartbeat; a node in maintenance stays in maintenance.",
   request: { params: IdParam, body: jsonBody(s.HeartbeatBody) },
-  responses: { 200: jsonContent(s.HeartbeatResponse, "Accepted"), ...errors(401, 403, 404, 429) },
+  responses: { 200: jsonContent(s.HeartbeatResponse, "Accepted"), ...errors(401, 403, 404, 410, 429) },
 });
 
 export const listNodes = createRoute({
@@ -71,7 +71,7 @@ export const updateNode = createRoute({
   summary: "Update a node (owner)",
   description: "Price changes apply to new contracts; running contracts keep the price they were made at.",
   request: { params: IdParam, body: jsonBody(s.UpdateNodeBody) },
-  responses: { 200: jsonContent(z.object({ node: s.NodeSchema }), "The node"), ...errors(401, 403, 404) },
+  responses: { 200: jsonContent(z.object({ node: s.NodeSchema }), "The node"), ...errors(401, 403, 404, 409) },
 });
 
 export const deleteNode = createRoute({
@@ -80,7 +80,9 @@ export const deleteNode = createRoute({
   tags,
   security: auth,
   middleware: [requireAuth("provider")] as const,
-  summary: "Take a node off the market (owner); its running contracts are failed over",
+  summary: "Retire a node (owner): status offline for good, no longer matched; its pending and active contracts are failed over",
+  description:
+    "Retiring is final and idempotent: a second DELETE answers the same node. The node's later heartbeats answer 410 `gone`, and PUT cannot make it active again (409); register a new node instead.",
   request: { params: IdParam },
   responses: { 200: jsonContent(z.object({ node: s.NodeSchema }), "The node, now offline"), ...errors(401, 403, 404) },
 });
