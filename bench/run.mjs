@@ -4,6 +4,8 @@
 //   2. in-process matching over 10,000 and 100,000 nodes vs a brute-force scan (target ≤ 10 ms)
 //   3. reservations per second through one region Durable Object (target ≥ 1,000/s)
 //   4. the provider agent's RSS and CPU share over a minute of heartbeats vs a bare Node process
+//   5. end-to-end contract creation through HTTP: 400 concurrent from 20 renters on 400 nodes vs
+//      400 concurrent /health (target ≤ 2×, all 201); 60 concurrent by one renter (only 201/402)
 // BENCH_QUICK=1 shortens 1 and 4 for a smoke run.
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
@@ -178,16 +180,31 @@ async function agentBench(url, provider) {
   results.push({ bench: "agent CPU", figure: `${fmt(r.cpuPct, 3)} % of a core`, baseline: r.baseline ? `bare node ${fmt(r.baseline.cpuPct, 3)} %` : "—", ratio: "—", target: `≤ ${TARGETS.cpuPct} %`, ok: r.cpuPct <= TARGETS.cpuPct });
 }
 
+async function contractBench(url) {
+  say("\n5. End-to-end contract creation through HTTP (wrangler dev: auth, DO reservation, hold in the renter's chain, contract row)");
+  const { runContractCreationBench } = await import("./contracts.bench.mjs");
+  results.push(...(await runContractCreationBench({ url, log: (l) => say("   " + l) })));
+}
+
 const only = process.env.BENCH_ONLY; // e.g. BENCH_ONLY=reservations
+const workerVars = { HEARTBEAT_MIN_INTERVAL_SEC: "30", ADMIN_EMAILS: "bench-money-admin@bench.local" };
 if (only === "reservations") await reservationBench();
 else if (only === "matching") await matchingBench();
-else {
-  const worker = await startWorker({ vars: { HEARTBEAT_MIN_INTERVAL_SEC: "30" } });
+else if (only === "contracts") {
+  const worker = await startWorker({ vars: workerVars });
+  try {
+    await contractBench(worker.url);
+  } finally {
+    await worker.stop();
+  }
+} else {
+  const worker = await startWorker({ vars: workerVars });
   try {
     const { provider } = await httpMatchBench(worker.url);
     await matchingBench();
     await reservationBench();
     await agentBench(worker.url, provider);
+    await contractBench(worker.url);
   } finally {
     await worker.stop();
   }

@@ -50,10 +50,11 @@ export async function loadContract(env: Env, id: string): Promise<ContractRow> {
 }
 
 /** contract_update to the renter's sockets: on the contract's region and on their home region. */
-export async function notifyContract(ports: Ports, k: ContractRow, extra?: Record<string, unknown>) {
+export async function notifyContract(ports: Ports, k: ContractRow, extra?: Record<string, unknown>, homeRegion?: string | null) {
   const message = { type: "contract_update", data: { ...contractView(k), ...extra } };
-  const home = await ports.env.DB.prepare(`SELECT default_region FROM clients WHERE id = ?`).bind(k.clientId).first<{ default_region: string | null }>();
-  const regions = new Set([k.region, home?.default_region ?? "global"]);
+  // The caller may already know the renter's home region (create does): one D1 read fewer.
+  const home = homeRegion !== undefined ? homeRegion : (await ports.env.DB.prepare(`SELECT default_region FROM clients WHERE id = ?`).bind(k.clientId).first<{ default_region: string | null }>())?.default_region;
+  const regions = new Set([k.region, home ?? "global"]);
   await Promise.all([...regions].map((r) => ports.cluster(r).notifyUser(k.clientUserId, message).catch(() => 0)));
 }
 
@@ -143,7 +144,7 @@ export async function createContract(ports: Ports, user: Pick<AuthUser, "id">, i
     throw e;
   }
   await cluster.confirm(node.region, id);
-  await notifyContract(ports, row);
+  await notifyContract(ports, row, undefined, client.defaultRegion);
   return row;
 }
 

@@ -69,32 +69,62 @@ function classify(e: unknown): "seq" | "idempotent" | "insufficient_funds" | "bu
 
 // ---- per-account serialisation inside one isolate --------------------------------------------
 
-const tails = new Map<string, Promise<void>>();
+/**
+ * Accounts being appended to by a request of this isolate, with the time their claim lapses. A
+ * waiter polls on its own timer rather than awaiting a promise another request resolves: workerd
+ * cancels a request that waits only on another request's promise as hung. The lease frees the
+ * accounts of a request that was cancelled mid-append.
+ */
+const claimed = new Map<string, number>();
+const LEASE_MS = 10_000;
 
 /**
- * Runs `fn` once every earlier append in this isolate to any of `accounts` has finished. All the
- * accounts are queued on at once (synchronously), so two multi-account appends are ordered the same
- * way on every account they share: no deadlock.
+ * Runs `fn` while this request alone (in this isolate) appends to `accounts`. All the accounts are
+ * claimed at once, synchronously, so two multi-account appends can never each hold one and wait
+ * for the other: no deadlock.
  */
 async function accountLock<T>(accounts: string[], fn: () => Promise<T>): Promise<T> {
-  let release!: () => void;
-  const done = new Promise<void>((r) => (release = r));
-  const waits: Promise<void>[] = [];
-  const mine: [string, Promise<void>][] = [];
-  for (const a of new Set(accounts)) {
-    const prev = tails.get(a) ?? Promise.resolve();
-    const next = prev.then(() => done);
-    tails.set(a, next);
-    mine.push([a, next]);
-    waits.push(prev);
+  const mine = [...new Set(accounts)];
+  for (let wait = 1; ; wait = Math.min(wait * 2, 16)) {
+    const now = Date.now();
+    if (mine.every((a) => (claimed.get(a) ?? 0) <= now)) {
+      for (const a of mine) claimed.set(a, now + LEASE_MS);
+      break;
+    }
+    await new Promise((r) => setTimeout(r, wait * (0.5 + Math.random())));
   }
   try {
-    await Promise.all(waits);
     return await fn();
   } finally {
-    release();
-    for (const [a, next] of mine) if (tails.get(a) === next) tails.delete(a);
+    for (const a of mine) claimed.delete(a);
   }
+}
+
+/**
+ * The last head this isolate wrote or read per account. Only used under accountLock, so no request
+ * of this isolate can have moved it; a writer in another isolate can, and then the append fails on
+ * (account, account_seq), the entry is dropped and the head read again. Saves one D1 round trip
+ * per append on the hot path.
+ */
+const knownHeads = new Map<string, { seq: number; hash: string }>();
+const KNOWN_HEADS_MAX = 50_000;
+
+async function headsOf(db: D1Database, accounts: string[]): Promise<Map<string, { seq: number; hash: string }>> {
+  const missing = accounts.filter((a) => !knownHeads.has(a));
+  if (missing.length) {
+    const rows = await db.batch(missing.map((a) => db.prepare(`SELECT account_seq, hash FROM ledger_entries WHERE account = ? ORDER BY account_seq DESC LIMIT 1`).bind(a)));
+    if (knownHeads.size > KNOWN_HEADS_MAX) knownHeads.clear();
+    missing.forEach((a, i) => {
+      const h = rows[i].results[0] as { account_seq: number; hash: string } | undefined;
+      knownHeads.set(a, { seq: h?.account_seq ?? 0, hash: h?.hash ?? GENESIS_HASH });
+    });
+  }
+  return new Map(accounts.map((a) => [a, knownHeads.get(a)!]));
+}
+
+/** Test hook: forget the cached heads (as a fresh isolate would). */
+export function forgetKnownHeads() {
+  knownHeads.clear();
 }
 
 async function resolveAccounts(db: D1Database, drafts: EntryDraft[]): Promise<string[]> {
@@ -126,11 +156,7 @@ export async function appendLedger(
   const unique = [...new Set(accounts)];
   return accountLock(unique, async () => {
     for (let attempt = 0; ; attempt++) {
-      const heads = await db.batch(unique.map((a) => db.prepare(`SELECT account_seq, hash FROM ledger_entries WHERE account = ? ORDER BY account_seq DESC LIMIT 1`).bind(a)));
-      const head = new Map(unique.map((a, i) => {
-        const h = heads[i].results[0] as { account_seq: number; hash: string } | undefined;
-        return [a, { seq: h?.account_seq ?? 0, hash: h?.hash ?? GENESIS_HASH }];
-      }));
+      const head = await headsOf(db, unique);
       const now = Date.now();
       const posted: PostedEntry[] = [];
       for (let i = 0; i < drafts.length; i++) {
@@ -150,8 +176,16 @@ export async function appendLedger(
       // With a guard the ledger rows go first, while the guarded rows are still as read.
       const own = await statements(posted);
       try {
-        const results = await db.batch(guard ? [...inserts, ...own] : [...own, ...inserts]);
+        let results: D1Result[];
+        try {
+          results = await db.batch(guard ? [...inserts, ...own] : [...own, ...inserts]);
+        } catch (e) {
+          // Refused (nothing written): the cached heads stay right, unless another isolate moved one.
+          if (classify(e) === "other" || classify(e) === "seq") for (const a of unique) knownHeads.delete(a);
+          throw e;
+        }
         const applied = guard ? results[0].meta.changes === 1 : true;
+        if (applied) for (const p of posted) knownHeads.set(p.account, { seq: p.accountSeq, hash: p.hash });
         return { posted, applied };
       } catch (e) {
         const kind = classify(e);
