@@ -73,13 +73,14 @@ export async function createContract(ports: Ports, user: Pick<AuthUser, "id">, i
   const env = ports.env;
   const db = createDb(env.DB);
   if (input.ramGb + input.vramGb <= 0) throw new ApiError("validation_failed", "ram_gb + vram_gb must be > 0", [{ field: "ram_gb", message: "ram_gb + vram_gb must be > 0" }]);
-  const { node, offer } = await loadNode(db, input.nodeId);
+  // The node (with its offer) and the renter's account, read side by side. (Not one drizzle
+  // batch: D1 batches return rows as objects, which loses the join's same-named columns.)
+  const [{ node, offer }, client] = await Promise.all([loadNode(db, input.nodeId), db.select().from(clients).where(eq(clients.userId, user.id)).get()]);
   const minDur = offer?.minDurationSec ?? 60;
   const maxDur = offer?.maxDurationSec ?? 86_400;
   if (input.durationSec < minDur || input.durationSec > maxDur) throw invalid("duration_sec", `must be between ${minDur} and ${maxDur} for this node`);
   if (node.status !== "active") throw new ApiError("insufficient_capacity", `this node is ${node.status} and takes no new contracts`);
   if (input.ramGb > node.totalRamGb || input.vramGb > node.totalVramGb) throw new ApiError("insufficient_capacity", "this node does not have that much memory");
-  const client = await db.select().from(clients).where(eq(clients.userId, user.id)).get();
   if (!client) throw notFound("client profile");
 
   const estimate = costMicro(input.ramGb + input.vramGb, input.durationSec, node.priceNano);
