@@ -14,7 +14,8 @@ import { AlreadyApplied, chargeStatement, postLedger, type EntryDraft } from "..
 export type SettleOutcome = "settled" | "already_settled" | "not_ended" | "missing";
 
 export async function settleContractMoney(env: Env, contractId: string): Promise<SettleOutcome> {
-  for (let attempt = 0; attempt < 5; attempt++) {
+  // Each retry means a hold landed on the renter's account between the read and the write.
+  for (let attempt = 0; attempt < 25; attempt++) {
     const k = await env.DB.prepare(`SELECT * FROM contracts WHERE id = ?`).bind(contractId).first<Record<string, unknown>>();
     if (!k) return "missing";
     if (k.ended_at === null) return "not_ended";
