@@ -5,6 +5,7 @@ import { describe, expect, it } from "vitest";
 import { api, env, expectError } from "../../test/helpers";
 import { clientRow, contractRow, createContract, heartbeat, market, settled, shiftStart } from "../../test/money";
 import * as life from "./lifecycle";
+import { settleContractMoney } from "../settlement/settle";
 
 const GB = { ram_gb: 4, vram_gb: 0 };
 const PRICE = 0.000001; // 4 GB × 1,000 nano = 4 micro-USD per second
@@ -83,6 +84,22 @@ describe("finding 2: a hold never exists without the contract row that carries i
     expect((await clientRow(s.renter.id)).held_micro).toBe(0);
     expect((await contractRow(k.id)).renewals).toBe(0);
     await expectHoldsCarried(s.renter.id);
+  });
+});
+
+describe("settling twice at once (a cancel settles at once while the queue delivers)", () => {
+  it("two concurrent settlements of one contract move its money once and neither fails", async () => {
+    const s = await market(10, { price_per_gb_sec: PRICE, total_ram_gb: 64, total_vram_gb: 0 });
+    const k = await createContract(s, { ...GB, duration_sec: 600 });
+    await heartbeat(s);
+    await shiftStart(k.id, 30_000);
+    // Ended in D1 without the queue message, so only the two calls below settle it.
+    await env.DB.prepare(`UPDATE contracts SET status = 'completed', ended_at = start_time + 60000, total_cost_micro = 240 WHERE id = ?`).bind(k.id).run();
+    const outcomes = await Promise.all([settleContractMoney(env, k.id), settleContractMoney(env, k.id), settleContractMoney(env, k.id)]);
+    expect(outcomes.filter((o) => o === "settled")).toHaveLength(1);
+    expect(outcomes.filter((o) => o === "already_settled")).toHaveLength(2);
+    expect(await contractRow(k.id)).toMatchObject({ charged_micro: 240, held_micro: 0 });
+    expect(await clientRow(s.renter.id)).toMatchObject({ held_micro: 0, balance_micro: 10_000_000 - 240 });
   });
 });
 

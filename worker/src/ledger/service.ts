@@ -282,3 +282,16 @@ export function holdIfStatement(db: D1Database, clientId: string, amountMicro: n
     )
     .bind(amountMicro, month, now, clientId, ...guard.binds);
 }
+
+/** chargeStatement, applied only while `guard` holds (its `?` number on from ?6). */
+export function chargeIfStatement(db: D1Database, clientId: string, holdMicro: number, chargedMicro: number, guard: Guard, now = Date.now()) {
+  const month = monthKey(now);
+  return db
+    .prepare(
+      `UPDATE clients SET balance_micro = balance_micro - ?2, held_micro = held_micro - ?1,
+         spend_month_micro = MAX(0, (CASE WHEN spend_month IS ?3 THEN spend_month_micro ELSE held_micro END) - ?1 + ?2),
+         spend_month = ?3, updated_at = ?4
+       WHERE id = ?5 AND ${guard.sql}`,
+    )
+    .bind(holdMicro, chargedMicro, month, now, clientId, ...guard.binds);
+}

@@ -61,12 +61,12 @@ describe("money property", () => {
         const r = check("create", await api("POST", "/api/contracts/create", { token: renter.token, body: { node_id: node.id, ram_gb: 1 + Math.floor(rnd() * 6), vram_gb: Math.floor(rnd() * 2), duration_sec: 60 + Math.floor(rnd() * 600), auto_renew: rnd() < 0.3 } }));
         if (r.status === 201) contracts.push({ id: r.body.contract.id, renter });
       }],
-      activate: [12, async () => {
+      activate: [9, async () => {
         const node = pick(nodes)!;
         await env.DB.prepare(`UPDATE nodes SET last_heartbeat_at = last_heartbeat_at - 40000 WHERE id = ?`).bind(node.id).run();
         check("heartbeat", await api("POST", `/api/nodes/${node.id}/heartbeat`, { token: node.provider.token, body: { available_ram_gb: 32, available_vram_gb: 8 } }));
       }],
-      extend: [10, async () => {
+      extend: [12, async () => {
         const k = pick(contracts);
         if (k) check("extend", await api("POST", `/api/contracts/${k.id}/extend`, { token: k.renter.token, body: { additional_sec: 30 + Math.floor(rnd() * 300) } }));
       }],
@@ -74,11 +74,11 @@ describe("money property", () => {
         const k = pick(contracts);
         if (k) check("settle", await api("POST", `/api/contracts/${k.id}/settle`, { token: k.renter.token, body: rnd() < 0.3 ? { actual_egress_gb: Math.floor(rnd() * 3000) / 1000 } : {} }));
       }],
-      cancel: [5, async () => {
+      cancel: [6, async () => {
         const k = pick(contracts);
         if (k) check("cancel", await api("POST", `/api/contracts/${k.id}/cancel`, { token: k.renter.token }));
       }],
-      nodeFailure: [3, async () => {
+      nodeFailure: [2, async () => {
         const node = pick(nodes)!;
         await env.DB.prepare(`UPDATE nodes SET last_heartbeat_at = ? WHERE id = ?`).bind(Date.now() - 3_600_000, node.id).run();
         await tick();
@@ -90,7 +90,7 @@ describe("money property", () => {
         await env.DB.prepare(`UPDATE contracts SET start_time = ?1 - term_sec * 1000, end_time = ?1 WHERE id = ?2 AND ended_at IS NULL`).bind(Date.now() - 1000, k.id).run();
         await tick();
       }],
-      topup: [4, async () => {
+      topup: [2, async () => {
         const renter = pick(renters)!;
         const cents = 100 + Math.floor(rnd() * 900);
         const r = check("topup", await api("POST", "/api/payments/create", { token: renter.token, body: { payment_method: "stripe", amount_usd: cents / 100, stripe_token: "pm_card_visa" } }));
@@ -103,7 +103,7 @@ describe("money property", () => {
       payout: [3, async () => {
         check("payout", await api("POST", "/api/billing/payouts", { token: pick(providers)!.token }));
       }],
-      webhookReplay: [4, async () => {
+      webhookReplay: [3, async () => {
         const p = pick(payments);
         if (!p) return;
         const event = { id: rnd() < 0.5 ? `evt_replay_${p.piId}` : `evt_${crypto.randomUUID().replaceAll("-", "")}`, type: "payment_intent.succeeded", data: { object: { object: "payment_intent", currency: "usd", id: p.piId, amount: p.cents, amount_received: p.cents, status: "succeeded", metadata: { transaction_id: p.txId } } } };
