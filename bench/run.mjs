@@ -7,6 +7,8 @@
 //   5. the lease endpoint: redis-benchmark against a lease vs against redis-server (same flags),
 //      and the quota fill (usable % with 1 MiB values, RSS vs leased bytes)
 //   6. create → first successful command on the lease (real agent, ioredis) vs the create call (target p50 ≤ 2 s)
+//   7. end-to-end contract creation through HTTP: 400 concurrent from 20 renters on 400 nodes vs
+//      400 concurrent /health (target ≤ 2×, all 201); 60 concurrent by one renter (only 201/402)
 // BENCH_QUICK=1 shortens 1, 4, 5 and 6 for a smoke run.
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
@@ -195,22 +197,34 @@ async function leaseBench() {
   results.push(...(await runLeaseBench({ quick, log: (l) => say("   " + l) })));
 }
 
+async function contractBench(url) {
+  say("\n7. End-to-end contract creation through HTTP (wrangler dev: auth, DO reservation, hold in the renter's chain, contract row)");
+  const { runContractCreationBench } = await import("./contracts.bench.mjs");
+  results.push(...(await runContractCreationBench({ url, log: (l) => say("   " + l) })));
+}
+
 const only = process.env.BENCH_ONLY; // e.g. BENCH_ONLY=reservations
+const { ADMIN_EMAIL: FIRST_COMMAND_ADMIN } = await import("./first-command.bench.mjs");
+const workerVars = { HEARTBEAT_MIN_INTERVAL_SEC: "30", ADMIN_EMAILS: `bench-money-admin@bench.local,${FIRST_COMMAND_ADMIN}` };
 if (only === "reservations") await reservationBench();
 else if (only === "matching") await matchingBench();
 else if (only === "lease") await leaseBench();
 else if (only === "first-command") {
-  const { ADMIN_EMAIL } = await import("./first-command.bench.mjs");
-  const worker = await startWorker({ vars: { ADMIN_EMAILS: ADMIN_EMAIL } });
+  const worker = await startWorker({ vars: workerVars });
   try {
     await firstCommandBench(worker.url);
   } finally {
     await worker.stop();
   }
-}
-else {
-  const { ADMIN_EMAIL } = await import("./first-command.bench.mjs");
-  const worker = await startWorker({ vars: { HEARTBEAT_MIN_INTERVAL_SEC: "30", ADMIN_EMAILS: ADMIN_EMAIL } });
+} else if (only === "contracts") {
+  const worker = await startWorker({ vars: workerVars });
+  try {
+    await contractBench(worker.url);
+  } finally {
+    await worker.stop();
+  }
+} else {
+  const worker = await startWorker({ vars: workerVars });
   try {
     const { provider } = await httpMatchBench(worker.url);
     await matchingBench();
@@ -218,6 +232,7 @@ else {
     await agentBench(worker.url, provider);
     await leaseBench();
     await firstCommandBench(worker.url);
+    await contractBench(worker.url);
   } finally {
     await worker.stop();
   }

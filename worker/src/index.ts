@@ -1,6 +1,7 @@
 import { createApp } from "./app";
 import type { Env, SettlementMessage } from "./env";
 import { handleSettlementBatch } from "./settlement/consumer";
+import { recordDeadLetters } from "./settlement/dead-letters";
 
 export { RegionCluster } from "./region/region-cluster";
 
@@ -9,7 +10,8 @@ const app = createApp();
 export default {
   fetch: app.fetch,
   async queue(batch: MessageBatch<SettlementMessage>, env: Env) {
-    if (batch.queue.endsWith("-dlq")) return; // dead letters stay for a person to inspect
+    // Dead letters are recorded for the region reconciler (and the admin overview), never dropped.
+    if (batch.queue.endsWith("-dlq")) return recordDeadLetters(batch, env);
     await handleSettlementBatch(batch, env);
   },
 } satisfies ExportedHandler<Env, SettlementMessage>;

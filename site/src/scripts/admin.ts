@@ -46,7 +46,7 @@ function renderLedger(l: Overview["ledger"] | undefined) {
         ? `Hash chain verified over ${fmtInt(l.entries_checked)} ${l.entries_checked === 1 ? "entry" : "entries"}.`
         : `Hash chain broken at entry #${l.first_broken?.seq ?? "?"} (${l.first_broken?.reason ?? "unknown reason"}).`,
     ),
-    el("code", { class: "small head-hash", title: "Hash of the newest entry" }, l.head_hash ? `head ${l.head_hash.slice(0, 16)}…` : ""),
+    el("code", { class: "small head-hash", title: "Platform root: SHA-256 over every account chain's head" }, l.head_hash ? `head ${l.head_hash.slice(0, 16)}…` : ""),
   );
 }
 

@@ -2,6 +2,8 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { verifyLedger } from "../billing/ledger-query";
 import { microToUsd } from "../domain/money";
 import { requireAdmin } from "../lib/auth";
+import { ChainBreakSchema } from "../billing/routes";
+import { reconciliationFigures } from "../settlement/dead-letters";
 import { createRouter, errors, jsonContent, security } from "../lib/openapi";
 
 const Counts = z.record(z.string(), z.number().int());
@@ -34,9 +36,22 @@ const overview = createRoute({
         ledger: z.object({
           ok: z.boolean(),
           entries_checked: z.number().int(),
+          accounts_checked: z.number().int(),
           head_hash: z.string(),
-          first_broken: z.object({ seq: z.number().int(), id: z.string(), reason: z.string(), expected: z.string(), actual: z.string() }).nullable(),
+          root_hash: z.string(),
+          first_broken: ChainBreakSchema.nullable(),
+          broken_accounts: z.array(ChainBreakSchema),
         }),
+        reconciliation: z
+          .object({
+            unsettled_contracts: z.number().int(),
+            stuck_holds_usd: z.number(),
+            dead_letters: z.number().int(),
+          })
+          .openapi({
+            description:
+              "unsettled_contracts: ended but not yet charged; stuck_holds_usd: money held from balances that no open contract carries (ended contracts awaiting settlement, or a hold without its contract); dead_letters: settlement messages that exhausted their retries and are not yet settled by the region reconciler.",
+          }),
         generated_at: z.string(),
       }),
       "Overview",
@@ -78,6 +93,7 @@ export const adminOverviewRouter = createRouter().openapi(overview, async (c) =>
         outstanding_usd: microToUsd((outstanding.results[0] as { n: number }).n),
       },
       ledger: await verifyLedger(c.env),
+      reconciliation: await reconciliationFigures(c.env),
       generated_at: new Date().toISOString(),
     },
     200,

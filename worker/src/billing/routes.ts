@@ -18,7 +18,9 @@ export const BalanceSchema = z
 export const LedgerEntrySchema = z
   .object({
     id: z.uuid(),
-    seq: z.number().int(),
+    seq: z.number().int().openapi({ description: "Global insertion order; the hash chain is per account (account, account_seq)" }),
+    account: z.string().nullable().openapi({ description: "The chain this entry belongs to: a user id, or platform:<region> for the platform's fee account" }),
+    account_seq: z.number().int().nullable(),
     kind: z.enum(["topup", "credit", "hold", "release", "charge", "provider_earning", "platform_fee", "payout", "refund"]),
     amount_usd: z.number().openapi({ description: "Signed, from the account's side: money in is positive; a hold is negative (it leaves the available balance), its release positive" }),
     contract_id: z.uuid().nullable(),
@@ -29,6 +31,10 @@ export const LedgerEntrySchema = z
     prev_hash: z.string(),
   })
   .openapi("LedgerEntry");
+
+export const ChainBreakSchema = z
+  .object({ account: z.string(), seq: z.number().int(), account_seq: z.number().int(), id: z.string(), reason: z.string(), expected: z.string(), actual: z.string() })
+  .openapi("LedgerChainBreak");
 
 export const balance = createRoute({
   method: "get",
@@ -63,14 +69,19 @@ export const verify = createRoute({
   tags,
   security: auth,
   middleware: [requireAdmin()] as const,
-  summary: "Re-walk the whole hash chain and report the first broken link (admin)",
+  summary: "Re-walk every account's hash chain and report the first broken link per account (admin)",
+  description:
+    "Each account (a renter, a provider, platform:<region> for the platform's fees) has its own chain. root_hash (also head_hash) is SHA-256 over every account's head (account, account_seq, hash, sorted by account): one value that pins the whole ledger. first_broken is the earliest (by global seq) of the broken links in broken_accounts.",
   responses: {
     200: jsonContent(
       z.object({
         ok: z.boolean(),
         entries_checked: z.number().int(),
+        accounts_checked: z.number().int(),
         head_hash: z.string(),
-        first_broken: z.object({ seq: z.number().int(), id: z.string(), reason: z.string(), expected: z.string(), actual: z.string() }).nullable(),
+        root_hash: z.string(),
+        first_broken: ChainBreakSchema.nullable(),
+        broken_accounts: z.array(ChainBreakSchema),
       }),
       "Verification result",
     ),

@@ -12,10 +12,10 @@ import { billableSeconds, costMicro, egressCostMicro } from "../domain/money";
 import type { MatchRequest } from "../domain/matching";
 import type { AuthUser } from "../lib/auth";
 import { ApiError, invalid, notFound } from "../lib/errors";
-import { AlreadyApplied, holdStatement, postLedger } from "../ledger/service";
+import { AlreadyApplied, appendLedger, holdIfStatement, holdStatement, postLedger, type Guard } from "../ledger/service";
 import { loadNode } from "../nodes/service";
 import { regionStub } from "../region/client";
-import type { NodeSnapshot, ReserveResult } from "../region/types";
+import type { NodeSnapshot, Reservation, ReserveResult } from "../region/types";
 import { settleContractMoney } from "../settlement/settle";
 import { applyMeasuredEgress } from "../settlement/egress";
 import { contractViewOf } from "../leases/reports";
@@ -31,6 +31,8 @@ export interface ClusterPort {
   match(region: string, req: MatchRequest): Promise<{ matches: { node: { id: string } }[] }>;
   notifyUser(userId: string, message: { type: string; data: unknown }): Promise<number>;
   pushNodeContracts(region: string, nodeId: string): Promise<number>;
+  reservationsOf(region: string): Promise<Reservation[]>;
+  rehold(region: string, r: Reservation): Promise<boolean>;
 }
 
 export interface Ports {
@@ -54,11 +56,12 @@ export async function loadContract(env: Env, id: string): Promise<ContractRow> {
  * contract_update to the renter's sockets (on the contract's region and on their home region), and
  * the node's new contract list to its agent: every change of a contract comes through here.
  */
-export async function notifyContract(ports: Ports, k: ContractRow, extra?: Record<string, unknown>) {
+export async function notifyContract(ports: Ports, k: ContractRow, extra?: Record<string, unknown>, homeRegion?: string | null) {
   await notifyNode(ports, k.region, k.nodeId);
   const message = { type: "contract_update", data: { ...(await contractViewOf(ports.env, k)), ...extra } };
-  const home = await ports.env.DB.prepare(`SELECT default_region FROM clients WHERE id = ?`).bind(k.clientId).first<{ default_region: string | null }>();
-  const regions = new Set([k.region, home?.default_region ?? "global"]);
+  // The caller may already know the renter's home region (create does): one D1 read fewer.
+  const home = homeRegion !== undefined ? homeRegion : (await ports.env.DB.prepare(`SELECT default_region FROM clients WHERE id = ?`).bind(k.clientId).first<{ default_region: string | null }>())?.default_region;
+  const regions = new Set([k.region, home ?? "global"]);
   await Promise.all([...regions].map((r) => ports.cluster(r).notifyUser(k.clientUserId, message).catch(() => 0)));
 }
 
@@ -77,13 +80,14 @@ export async function createContract(ports: Ports, user: Pick<AuthUser, "id">, i
   const env = ports.env;
   const db = createDb(env.DB);
   if (input.ramGb + input.vramGb <= 0) throw new ApiError("validation_failed", "ram_gb + vram_gb must be > 0", [{ field: "ram_gb", message: "ram_gb + vram_gb must be > 0" }]);
-  const { node, offer } = await loadNode(db, input.nodeId);
+  // The node (with its offer) and the renter's account, read side by side. (Not one drizzle
+  // batch: D1 batches return rows as objects, which loses the join's same-named columns.)
+  const [{ node, offer }, client] = await Promise.all([loadNode(db, input.nodeId), db.select().from(clients).where(eq(clients.userId, user.id)).get()]);
   const minDur = offer?.minDurationSec ?? 60;
   const maxDur = offer?.maxDurationSec ?? 86_400;
   if (input.durationSec < minDur || input.durationSec > maxDur) throw invalid("duration_sec", `must be between ${minDur} and ${maxDur} for this node`);
   if (node.status !== "active") throw new ApiError("insufficient_capacity", `this node is ${node.status} and takes no new contracts`);
   if (input.ramGb > node.totalRamGb || input.vramGb > node.totalVramGb) throw new ApiError("insufficient_capacity", "this node does not have that much memory");
-  const client = await db.select().from(clients).where(eq(clients.userId, user.id)).get();
   if (!client) throw notFound("client profile");
 
   const estimate = costMicro(input.ramGb + input.vramGb, input.durationSec, node.priceNano);
@@ -148,7 +152,7 @@ export async function createContract(ports: Ports, user: Pick<AuthUser, "id">, i
     throw e;
   }
   await cluster.confirm(node.region, id);
-  await notifyContract(ports, row);
+  await notifyContract(ports, row, undefined, client.defaultRegion);
   return row;
 }
 
@@ -178,29 +182,78 @@ export function finalCostMicro(k: ContractRow, at: number, egressGb: number | un
 }
 
 /**
- * Ends a contract once: stops billing, frees the capacity at once, and hands the money to the
- * settlement queue. A second call (settle twice, a redelivered sweep) finds it ended and returns it.
+ * The contract row as it was read: an ending, renewal or extension decided on it applies only while
+ * the row is still exactly that (same status, term, renewals, grace), so a decision made before an
+ * await can never overrule one that landed meanwhile.
  */
-export async function endContract(ports: Ports, k: ContractRow, input: EndInput): Promise<ContractRow> {
+function sameRow(k: ContractRow): Guard {
+  return {
+    sql: `EXISTS (SELECT 1 FROM contracts WHERE id = ? AND status = ? AND term_sec = ? AND renewals = ? AND grace_until IS ? AND ended_at IS NULL)`,
+    binds: [k.id, k.status, k.termSec, k.renewals, k.graceUntil],
+  };
+}
+
+const MAX_REDECIDE = 8;
+
+/**
+ * Ends a contract once, as `decide` says on the current row: stops billing, frees the capacity at
+ * once, and hands the money to the settlement queue. When the row changed under the decision (an
+ * extend, a renewal, an activation landed), it is read again and decided again; `decide` returning
+ * null means "not any more". A row already ended is returned as it is (settle twice, a redelivered
+ * sweep). The release and the queue message are retried by the region reconciler if they fail
+ * (settlement/reconcile.ts), so a failure after the D1 update strands nothing.
+ */
+export async function endIfOpen(ports: Ports, first: ContractRow, decide: (k: ContractRow) => EndInput | null): Promise<ContractRow> {
   const env = ports.env;
-  const cost = input.status === "cancelled" ? 0 : finalCostMicro(k, input.at, input.egressGb);
-  const res = await env.DB.prepare(
-    `UPDATE contracts SET status = ?1, ended_at = ?2, end_reason = ?3, actual_egress_gb = ?4, total_cost_micro = ?5, accrued_cost_micro = ?5, completed_at = ?2
-     WHERE id = ?6 AND ended_at IS NULL AND status IN ('pending', ?7)`,
-  )
-    .bind(input.status, input.at, input.reason, input.egressGb ?? null, cost, k.id, input.onlyPending ? "pending" : "active")
-    .run();
-  const after = await loadContract(env, k.id);
-  if (res.meta.changes === 0) return after;
-  await ports.cluster(k.region).release(k.region, k.id);
-  await env.SETTLEMENT_QUEUE.send({ contract_id: k.id });
-  await notifyContract(ports, after);
-  return after;
+  let k = first;
+  for (let attempt = 0; attempt < MAX_REDECIDE; attempt++) {
+    if (k.endedAt !== null) return k;
+    const input = decide(k);
+    if (!input) return k;
+    // A pending-only ending (cancel, ready timeout) never ends a contract that became active meanwhile.
+    if (input.onlyPending && k.status !== "pending") return k;
+    const cost = input.status === "cancelled" ? 0 : finalCostMicro(k, input.at, input.egressGb);
+    const res = await env.DB.prepare(
+      `UPDATE contracts SET status = ?1, ended_at = ?2, end_reason = ?3, actual_egress_gb = ?4, total_cost_micro = ?5, accrued_cost_micro = ?5, completed_at = ?2
+       WHERE id = ?6 AND ended_at IS NULL AND status = ?7 AND term_sec = ?8 AND renewals = ?9 AND grace_until IS ?10`,
+    )
+      .bind(input.status, input.at, input.reason, input.egressGb ?? null, cost, k.id, k.status, k.termSec, k.renewals, k.graceUntil)
+      .run();
+    const after = await loadContract(env, k.id);
+    if (res.meta.changes === 0) {
+      k = after;
+      continue;
+    }
+    await afterEnd(ports, after);
+    return after;
+  }
+  throw new ApiError("conflict", "this contract kept changing; try again");
+}
+
+/** The two steps after the D1 update; each failure is left to the reconciler, never to the caller. */
+async function afterEnd(ports: Ports, k: ContractRow) {
+  try {
+    await ports.cluster(k.region).release(k.region, k.id);
+  } catch (e) {
+    console.error(JSON.stringify({ level: "warn", contract_id: k.id, step: "release", error: String((e as Error)?.message ?? e) }));
+  }
+  try {
+    await ports.env.SETTLEMENT_QUEUE.send({ contract_id: k.id });
+  } catch (e) {
+    console.error(JSON.stringify({ level: "warn", contract_id: k.id, step: "queue", error: String((e as Error)?.message ?? e) }));
+  }
+  await notifyContract(ports, k).catch(() => undefined);
+}
+
+/** Ends a contract with `input` (re-read and re-applied if the row changed meanwhile). */
+export async function endContract(ports: Ports, k: ContractRow, input: EndInput): Promise<ContractRow> {
+  return endIfOpen(ports, k, () => input);
 }
 
 export async function cancelContract(ports: Ports, k: ContractRow): Promise<ContractRow> {
   if (k.status !== "pending") throw new ApiError("conflict", `only a pending contract can be cancelled; this one is ${k.status}`);
-  const ended = await endContract(ports, k, { at: Date.now(), status: "cancelled", reason: "cancelled by the renter" });
+  // Decided on the current row: an activation that landed first wins, and the cancel is refused.
+  const ended = await endIfOpen(ports, k, (c) => (c.status === "pending" ? { at: Date.now(), status: "cancelled", reason: "cancelled by the renter" } : null));
   if (ended.status !== "cancelled") throw new ApiError("conflict", `only a pending contract can be cancelled; this one is ${ended.status}`);
   await settleContractMoney(ports.env, ended.id); // nothing to charge: give the hold back now
   return loadContract(ports.env, ended.id);
@@ -209,59 +262,114 @@ export async function cancelContract(ports: Ports, k: ContractRow): Promise<Cont
 export async function settleContract(ports: Ports, k: ContractRow, egressGb: number | undefined): Promise<ContractRow> {
   if (k.status === "cancelled") throw new ApiError("conflict", "this contract was cancelled");
   if (k.endedAt !== null) return k; // settling twice is harmless and answers the same
-  return endContract(ports, k, { at: Date.now(), status: "completed", reason: "settled by the renter", egressGb });
+  return endIfOpen(ports, k, () => ({ at: Date.now(), status: "completed", reason: "settled by the renter", egressGb }));
+}
+
+/**
+ * The expiry sweep's decision, on the current row: a term that has run out renews (auto_renew, on
+ * a live node), waits out its grace period, or ends. An extend that landed after the sweep read
+ * the row moves the end, and the re-decision then leaves the contract running.
+ */
+export async function expireIfDue(ports: Ports, k: ContractRow, now: number): Promise<ContractRow> {
+  const due = (c: ContractRow) => c.endedAt === null && c.status === "active" && c.endTime !== null && c.endTime <= now;
+  if (!due(k)) return k;
+  if (k.autoRenew === 1 && (await nodeIsLive(ports.env, k.nodeId))) {
+    const renewed = await renewOrGrace(ports, k, now);
+    if (renewed.endedAt !== null || renewed.graceUntil === null || now < renewed.graceUntil) return renewed;
+    return endIfOpen(ports, renewed, (c) =>
+      c.status === "active" && c.graceUntil !== null && c.graceUntil <= now ? { at: c.graceUntil, status: "completed", reason: "balance ran out after the grace period" } : null,
+    );
+  }
+  // Not renewing (or never on a node that is gone): the term ends where it ends.
+  return endIfOpen(ports, k, (c) => (due(c) ? { at: c.endTime!, status: "completed", reason: "term ended" } : null));
+}
+
+async function nodeIsLive(env: Env, nodeId: string): Promise<boolean> {
+  const n = await env.DB.prepare(`SELECT status, retired_at FROM nodes WHERE id = ?`).bind(nodeId).first<{ status: string; retired_at: number | null }>();
+  return !!n && n.status !== "offline" && n.retired_at === null;
 }
 
 // ---- extend and renew -----------------------------------------------------------------------
 
-/** Adds time to a running (or pending) contract, holding its cost, within the offer's maximum. */
-export async function extendContract(ports: Ports, k: ContractRow, additionalSec: number): Promise<ContractRow> {
+/**
+ * Adds time to a running (or pending) contract, holding its cost, within the offer's maximum. The
+ * hold, its ledger entry and the contract's new term are one guarded batch on the row as read: if
+ * the row changed meanwhile (another extend, a renewal, the end), nothing is written and the
+ * extension is decided again on the current row.
+ */
+export async function extendContract(ports: Ports, first: ContractRow, additionalSec: number): Promise<ContractRow> {
   const env = ports.env;
-  if (k.endedAt !== null || (k.status !== "active" && k.status !== "pending")) throw new ApiError("conflict", `a ${k.status} contract cannot be extended`);
-  if (k.graceUntil !== null) throw new ApiError("conflict", "this contract is in its balance grace period; top up and it renews");
-  const termSec = k.termSec + additionalSec;
-  if (termSec > k.maxDurationSec) throw invalid("additional_sec", `would make the term ${termSec} s; this offer allows at most ${k.maxDurationSec} s`);
-  const cost = costMicro(gbOf(k), additionalSec, k.priceNano);
-  const now = Date.now();
-  try {
-    await postLedger(env.DB, [{ kind: "hold", userId: k.clientUserId, contractId: k.id, amountMicro: -cost, idempotencyKey: `hold:${k.id}:term${k.termSec}:renewal${k.renewals}:+${additionalSec}`, memo: `extended by ${additionalSec} s` }], () => [
-      holdStatement(env.DB, k.clientId, cost, now),
-      env.DB.prepare(
-        `UPDATE contracts SET term_sec = term_sec + ?1, end_time = CASE WHEN end_time IS NULL THEN NULL ELSE end_time + ?1 * 1000 END,
-           held_micro = held_micro + ?2, total_cost_micro = total_cost_micro + ?2
-         WHERE id = ?3 AND term_sec = ?4 AND ended_at IS NULL`,
-      ).bind(additionalSec, cost, k.id, k.termSec),
-    ]);
-  } catch (e) {
-    if (e instanceof AlreadyApplied) throw new ApiError("conflict", "this contract changed while extending it; try again");
-    throw e;
+  let k = first;
+  for (let attempt = 0; attempt < MAX_REDECIDE; attempt++) {
+    if (k.endedAt !== null || (k.status !== "active" && k.status !== "pending")) throw new ApiError("conflict", `a ${k.status} contract cannot be extended`);
+    if (k.graceUntil !== null) throw new ApiError("conflict", "this contract is in its balance grace period; top up and it renews");
+    const termSec = k.termSec + additionalSec;
+    if (termSec > k.maxDurationSec) throw invalid("additional_sec", `would make the term ${termSec} s; this offer allows at most ${k.maxDurationSec} s`);
+    const cost = costMicro(gbOf(k), additionalSec, k.priceNano);
+    const now = Date.now();
+    const guard = sameRow(k);
+    let applied: boolean;
+    try {
+      ({ applied } = await appendLedger(
+        env.DB,
+        [{ kind: "hold", userId: k.clientUserId, contractId: k.id, amountMicro: -cost, idempotencyKey: `hold:${k.id}:term${k.termSec}:renewal${k.renewals}:+${additionalSec}`, memo: `extended by ${additionalSec} s` }],
+        () => [
+          holdIfStatement(env.DB, k.clientId, cost, guard, now),
+          env.DB.prepare(
+            `UPDATE contracts SET term_sec = term_sec + ?1, end_time = CASE WHEN end_time IS NULL THEN NULL ELSE end_time + ?1 * 1000 END,
+               held_micro = held_micro + ?2, total_cost_micro = total_cost_micro + ?2
+             WHERE id = ?3 AND status = ?4 AND term_sec = ?5 AND renewals = ?6 AND grace_until IS ?7 AND ended_at IS NULL`,
+          ).bind(additionalSec, cost, k.id, k.status, k.termSec, k.renewals, k.graceUntil),
+        ],
+        guard,
+      ));
+    } catch (e) {
+      // The same extension of the same term was written by a retry of this request: read again.
+      if (!(e instanceof AlreadyApplied)) throw e;
+      applied = false;
+    }
+    const after = await loadContract(env, k.id);
+    if (!applied) {
+      k = after;
+      continue;
+    }
+    if (after.endTime !== null) await ports.cluster(k.region).activate(k.region, k.id, after.endTime);
+    await notifyContract(ports, after);
+    return after;
   }
-  const after = await loadContract(env, k.id);
-  if (after.termSec !== termSec) throw new ApiError("conflict", "this contract changed while extending it; try again");
-  if (after.endTime !== null) await ports.cluster(k.region).activate(k.region, k.id, after.endTime);
-  await notifyContract(ports, after);
-  return after;
+  throw new ApiError("conflict", "this contract kept changing while extending it; try again");
 }
 
-/** At the end of an auto-renewing term: hold the next term, or start the grace period. */
+/**
+ * At the end of an auto-renewing term: hold the next term, or start the grace period. Both are
+ * guarded on the row as read, so a renewal decided before a settle holds nothing.
+ */
 export async function renewOrGrace(ports: Ports, k: ContractRow, now: number): Promise<ContractRow> {
   const env = ports.env;
+  if (k.endedAt !== null || k.status !== "active") return loadContract(env, k.id);
   const cost = costMicro(gbOf(k), k.durationSec, k.priceNano);
+  const guard = sameRow(k);
+  let applied: boolean;
   try {
-    await postLedger(env.DB, [{ kind: "hold", userId: k.clientUserId, contractId: k.id, amountMicro: -cost, idempotencyKey: `hold:${k.id}:renewal${k.renewals + 1}`, memo: "auto-renewal" }], () => [
-      holdStatement(env.DB, k.clientId, cost, now),
-      env.DB.prepare(
-        `UPDATE contracts SET end_time = end_time + ?1 * 1000, term_sec = term_sec + ?1, renewals = renewals + 1, grace_until = NULL,
-           held_micro = held_micro + ?2, total_cost_micro = total_cost_micro + ?2
-         WHERE id = ?3 AND renewals = ?4 AND ended_at IS NULL`,
-      ).bind(k.durationSec, cost, k.id, k.renewals),
-    ]);
+    ({ applied } = await appendLedger(
+      env.DB,
+      [{ kind: "hold", userId: k.clientUserId, contractId: k.id, amountMicro: -cost, idempotencyKey: `hold:${k.id}:renewal${k.renewals + 1}`, memo: "auto-renewal" }],
+      () => [
+        holdIfStatement(env.DB, k.clientId, cost, guard, now),
+        env.DB.prepare(
+          `UPDATE contracts SET end_time = end_time + ?1 * 1000, term_sec = term_sec + ?1, renewals = renewals + 1, grace_until = NULL,
+             held_micro = held_micro + ?2, total_cost_micro = total_cost_micro + ?2
+           WHERE id = ?3 AND status = ?4 AND term_sec = ?5 AND renewals = ?6 AND grace_until IS ?7 AND ended_at IS NULL`,
+        ).bind(k.durationSec, cost, k.id, k.status, k.termSec, k.renewals, k.graceUntil),
+      ],
+      guard,
+    ));
   } catch (e) {
     if (e instanceof AlreadyApplied) return loadContract(env, k.id);
     if (e instanceof ApiError && (e.code === "insufficient_funds" || e.code === "budget_exceeded")) {
       if (k.graceUntil !== null) return k;
       const grace = (k.endTime ?? now) + config(env).balanceGraceSec * 1000;
-      await env.DB.prepare(`UPDATE contracts SET grace_until = ?1 WHERE id = ?2 AND grace_until IS NULL AND ended_at IS NULL`).bind(grace, k.id).run();
+      await env.DB.prepare(`UPDATE contracts SET grace_until = ?1 WHERE id = ?2 AND grace_until IS NULL AND ended_at IS NULL AND renewals = ?3 AND term_sec = ?4`).bind(grace, k.id, k.renewals, k.termSec).run();
       const after = await loadContract(env, k.id);
       await notifyContract(ports, after, {
         warning: e.code,
@@ -272,6 +380,7 @@ export async function renewOrGrace(ports: Ports, k: ContractRow, now: number): P
     throw e;
   }
   const after = await loadContract(env, k.id);
+  if (!applied) return after; // renewed or ended by someone else meanwhile
   await ports.cluster(k.region).activate(k.region, k.id, after.endTime!);
   await notifyContract(ports, after);
   return after;
@@ -327,7 +436,14 @@ export async function failOver(ports: Ports, k: ContractRow, reason: string, now
 export async function failOverNode(env: Env, node: NodeRow, reason: string, ports: Ports = portsFor(env)): Promise<number> {
   const open = await createDb(env.DB).select().from(contracts).where(and(eq(contracts.nodeId, node.id), inArray(contracts.status, ["pending", "active"]))).all();
   const now = Date.now();
-  for (const k of open) await failOver(ports, k, reason, now);
+  for (const k of open) {
+    try {
+      await failOver(ports, k, reason, now);
+    } catch (e) {
+      // The node is offline, so the region sweep retries this contract on its next tick.
+      console.error(JSON.stringify({ level: "error", contract_id: k.id, step: "failover", error: String((e as Error)?.message ?? e) }));
+    }
+  }
   return open.length;
 }
 

@@ -107,6 +107,8 @@ export const nodes = sqliteTable(
     lastHeartbeatAt: integer("last_heartbeat_at"),
     createdAt: integer("created_at").notNull(),
     updatedAt: integer("updated_at").notNull(),
+    /** Set by DELETE: the node is `offline` for good and its heartbeats answer 410 `gone`. */
+    retiredAt: integer("retired_at"),
   },
   (t) => [
     index("nodes_provider_idx").on(t.providerId),
@@ -189,6 +191,7 @@ export const contracts = sqliteTable(
     index("contracts_region_status_end_idx").on(t.region, t.status, t.endTime),
     index("contracts_status_idx").on(t.status),
     index("contracts_status_created_idx").on(t.status, t.createdAt),
+    index("contracts_unsettled_idx").on(t.region, t.chargedMicro, t.endedAt),
   ],
 );
 
@@ -255,10 +258,13 @@ export const clusters = sqliteTable("clusters", {
 });
 
 /**
- * Every balance movement, append-only and hash-chained: `hash` = SHA-256(prev_hash + canonical
- * entry). `seq` orders the chain and is assigned as head + 1, so two writers racing for the same
- * place collide on the primary key and one retries (D1 cannot lock). `idempotency_key` makes each
+ * Every balance movement, append-only and hash-chained per account: `hash` = SHA-256(the
+ * account's previous hash + canonical entry). `(account, account_seq)` is unique and assigned as
+ * the account's head + 1, so two writers racing for the same place in one account collide and one
+ * retries (D1 cannot lock); `seq` is only the global insertion order. `idempotency_key` makes each
  * effect (a contract's charge, a webhook's credit) happen once, whatever is redelivered.
+ * `chain_version` 1 marks entries written before per-account chains, re-chained once by
+ * ledger/rechain.ts.
  */
 export const ledgerEntries = sqliteTable(
   "ledger_entries",
@@ -278,9 +284,15 @@ export const ledgerEntries = sqliteTable(
     createdAt: integer("created_at").notNull(),
     prevHash: text("prev_hash").notNull(),
     hash: text("hash").notNull(),
+    /** A user id (renter or provider) or `platform:<region>` for the platform's fee account. */
+    account: text("account"),
+    accountSeq: integer("account_seq"),
+    chainVersion: integer("chain_version").notNull().default(1),
   },
   (t) => [
     uniqueIndex("ledger_id_unique").on(t.id),
+    uniqueIndex("ledger_account_seq_unique").on(t.account, t.accountSeq),
+    index("ledger_legacy_idx").on(t.chainVersion, t.seq),
     uniqueIndex("ledger_idempotency_unique").on(t.idempotencyKey),
     index("ledger_user_idx").on(t.userId, t.seq),
     index("ledger_contract_idx").on(t.contractId),
@@ -348,6 +360,22 @@ export const wallets = sqliteTable(
     createdAt: integer("created_at").notNull(),
   },
   (t) => [index("wallets_user_idx").on(t.userId, t.blockchain, t.address), uniqueIndex("wallets_verified_unique").on(t.blockchain, t.address).where(sql`${t.verifiedAt} IS NOT NULL`)],
+);
+
+/** Settlement messages that exhausted their retries; the region reconciler retries them. */
+export const settlementDeadLetters = sqliteTable(
+  "settlement_dead_letters",
+  {
+    messageId: text("message_id").primaryKey(),
+    contractId: text("contract_id"),
+    body: text("body").notNull(),
+    attempts: integer("attempts").notNull(),
+    receivedAt: integer("received_at").notNull(),
+    retries: integer("retries").notNull().default(0),
+    lastError: text("last_error"),
+    resolvedAt: integer("resolved_at"),
+  },
+  (t) => [index("dead_letters_open_idx").on(t.resolvedAt, t.receivedAt)],
 );
 
 export type UserRow = typeof users.$inferSelect;

@@ -19,6 +19,7 @@ type H<R extends RouteConfig> = RouteHandler<R, AppBindings>;
 
 /** The schema allows 3 decimals; this drops the binary noise of e.g. 0.1 + 0.2 before storing. */
 const roundMs = (v: number) => Math.round(v * 1000) / 1000;
+const retired = () => new ApiError("gone", "this node was retired; register a new node to offer memory again");
 
 export const registerNode: H<typeof routes.registerNode> = async (c) => {
   const b = c.req.valid("json");
@@ -53,6 +54,7 @@ export const registerNode: H<typeof routes.registerNode> = async (c) => {
     lastHeartbeatAt: now,
     createdAt: now,
     updatedAt: now,
+    retiredAt: null,
   };
   const offer = { id: crypto.randomUUID(), nodeId: node.id, minDurationSec: b.min_duration_sec, maxDurationSec: b.max_duration_sec, egressPriceMicro: egress, createdAt: now, updatedAt: now };
   await c.env.DB.batch([
@@ -71,6 +73,7 @@ export const heartbeat: H<typeof routes.heartbeat> = async (c) => {
   const me = caller(c);
   const { node } = await loadNode(c.var.db, id);
   assertOwner(me, node);
+  if (node.retiredAt !== null) throw retired();
   const cfg = config(c.env);
   const interval = cfg.heartbeatMinIntervalSec;
   const now = Date.now();
@@ -95,7 +98,7 @@ export const heartbeat: H<typeof routes.heartbeat> = async (c) => {
          latitude = COALESCE(?5, latitude), longitude = COALESCE(?6, longitude),
          status = CASE WHEN status = 'offline' THEN 'active' ELSE status END,
          heartbeats_received = heartbeats_received + 1, uptime_score = ?7, updated_at = ?1
-       WHERE id = ?8 AND (last_heartbeat_at IS NULL OR heartbeats_received = 0 OR last_heartbeat_at <= ?1 - ?9)`,
+       WHERE id = ?8 AND retired_at IS NULL AND (last_heartbeat_at IS NULL OR heartbeats_received = 0 OR last_heartbeat_at <= ?1 - ?9)`,
     ).bind(now, b.available_ram_gb, b.available_vram_gb, b.bandwidth_mbps ?? null, b.latitude ?? null, b.longitude ?? null, score, id, interval * 1000),
     c.env.DB.prepare(
       `INSERT INTO node_metrics (node_id, recorded_at, available_ram_gb, available_vram_gb, cpu_usage_pct, gpu_usage_pct, temperature_c, bandwidth_mbps)
@@ -103,6 +106,8 @@ export const heartbeat: H<typeof routes.heartbeat> = async (c) => {
     ).bind(id, now, b.available_ram_gb, b.available_vram_gb, b.cpu_usage_pct ?? null, b.gpu_usage_pct ?? null, b.temperature_c ?? null, b.bandwidth_mbps ?? null),
   ]);
   if (results[0].meta.changes === 0) {
+    const { node: current } = await loadNode(c.var.db, id);
+    if (current.retiredAt !== null) throw retired(); // retired while this heartbeat was in flight
     const retry = Math.max(1, Math.ceil(((node.lastHeartbeatAt ?? now) + interval * 1000 - now) / 1000));
     throw new ApiError("rate_limited", `one heartbeat per ${interval} s per node; retry in ${retry} s`, undefined, { "Retry-After": String(retry) });
   }
@@ -169,6 +174,7 @@ export const updateNode: H<typeof routes.updateNode> = async (c) => {
   if (b.metadata !== undefined) patch.metadata = JSON.stringify(b.metadata);
   if (b.endpoint !== undefined) patch.endpoint = b.endpoint;
   if (b.status !== undefined) {
+    if (node.retiredAt !== null) throw new ApiError("conflict", "this node is retired; register a new node instead");
     if (node.status === "offline" && b.status === "active" && node.lastHeartbeatAt !== null && Date.now() - node.lastHeartbeatAt > config(c.env).nodeOfflineAfterSec * 1000) {
       throw new ApiError("conflict", "this node is offline: it comes back active with its next heartbeat");
     }
@@ -184,8 +190,13 @@ export const deleteNode: H<typeof routes.deleteNode> = async (c) => {
   const { id } = c.req.valid("param");
   const { node, offer } = await loadNode(c.var.db, id);
   assertOwner(caller(c), node);
-  const updated = await c.var.db.update(nodes).set({ status: "offline", updatedAt: Date.now() }).where(eq(nodes.id, id)).returning().get();
+  // Retired for good (API.md, Nodes): offline, never matched again, heartbeats answer 410.
+  const now = Date.now();
+  await c.env.DB.prepare(`UPDATE nodes SET status = 'offline', retired_at = COALESCE(retired_at, ?1), updated_at = ?1 WHERE id = ?2`).bind(now, id).run();
+  const { node: updated } = await loadNode(c.var.db, id);
   await syncNode(c.env, updated);
+  // Each contract is failed over on its own; one that throws is retried by the region sweep,
+  // which fails over every open contract on an offline node.
   await failOverNode(c.env, updated, "node withdrawn by its provider");
   const held = await heldOf(c.env, id);
   return c.json({ node: nodeView(updated, offer, held.ram, held.vram, { withEndpoint: true }) }, 200);

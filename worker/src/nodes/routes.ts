@@ -28,7 +28,7 @@ export const heartbeat = createRoute({
   description:
     "At most one per HEARTBEAT_MIN_INTERVAL_SEC per node (429 with Retry-After otherwise). The response's `contracts` lists every pending and active contract the node must hold (the same list the push channel `GET /ws/nodes/{id}` sends at once on every change; heartbeats are the fallback). Delivery does not activate a contract: the node's agent opens the lease and calls `POST /api/nodes/{id}/contracts/{contract_id}/ready`. A node that cannot hold a contract calls `…/reject`, or lists it in rejected_contracts on its next heartbeat, and the contract is failed over. `endpoint` updates the node's lease endpoint; `lease_reports` carries the live counters of every open lease and the end-of-lease receipts (stored only from an accepted heartbeat: after a 429, send them again). Reported free memory never releases what contracts hold. An offline node comes back active with its heartbeat; a node in maintenance stays in maintenance.",
   request: { params: IdParam, body: jsonBody(s.HeartbeatBody) },
-  responses: { 200: jsonContent(s.HeartbeatResponse, "Accepted"), ...errors(401, 403, 404, 429) },
+  responses: { 200: jsonContent(s.HeartbeatResponse, "Accepted"), ...errors(401, 403, 404, 410, 429) },
 });
 
 export const listNodes = createRoute({
@@ -74,7 +74,7 @@ export const updateNode = createRoute({
   summary: "Update a node (owner)",
   description: "Price changes apply to new contracts; running contracts keep the price they were made at.",
   request: { params: IdParam, body: jsonBody(s.UpdateNodeBody) },
-  responses: { 200: jsonContent(z.object({ node: s.NodeSchema }), "The node"), ...errors(401, 403, 404) },
+  responses: { 200: jsonContent(z.object({ node: s.NodeSchema }), "The node"), ...errors(401, 403, 404, 409) },
 });
 
 export const deleteNode = createRoute({
@@ -83,7 +83,9 @@ export const deleteNode = createRoute({
   tags,
   security: auth,
   middleware: [requireAuth("provider")] as const,
-  summary: "Take a node off the market (owner); its running contracts are failed over",
+  summary: "Retire a node (owner): status offline for good, no longer matched; its pending and active contracts are failed over",
+  description:
+    "Retiring is final and idempotent: a second DELETE answers the same node. The node's later heartbeats answer 410 `gone`, and PUT cannot make it active again (409); register a new node instead.",
   request: { params: IdParam },
   responses: { 200: jsonContent(z.object({ node: s.NodeSchema }), "The node, now offline"), ...errors(401, 403, 404) },
 });

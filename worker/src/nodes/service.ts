@@ -211,5 +211,6 @@ export function nodeFromRaw(r: Record<string, unknown>): NodeRow {
     lastHeartbeatAt: r.last_heartbeat_at as number | null,
     createdAt: r.created_at as number,
     updatedAt: r.updated_at as number,
+    retiredAt: (r.retired_at as number | null | undefined) ?? null,
   };
 }

@@ -216,6 +216,19 @@ export class RegionCluster extends DurableObject<Env> {
     return dropped;
   }
 
+  /**
+   * The reconciler found a D1 contract that is pending or active but unknown here (storage lost,
+   * a release that should not have happened): hold its capacity again. No capacity check on
+   * purpose: the contract already occupies that memory on the node.
+   */
+  async rehold(region: string, r: Reservation): Promise<boolean> {
+    await this.ensureRegion(region);
+    if (this.reservations.has(r.contractId)) return false;
+    this.writeReservation({ ...r, state: "held" });
+    this.marketChanged();
+    return true;
+  }
+
   /** A heartbeat: the node's reported free memory (never touching what contracts hold). */
   async heartbeat(region: string, nodeId: string, report: Partial<NodeSnapshot>): Promise<NodeLive | null> {
     await this.ensureRegion(region);

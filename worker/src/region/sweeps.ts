@@ -4,11 +4,11 @@
  * period; running contracts are metered; half-made reservations are reconciled with D1.
  */
 import { config, type Env } from "../env";
-import type { ContractRow } from "../db/schema";
 import { createDb } from "../db/client";
 import { contracts } from "../db/schema";
 import { and, eq, inArray } from "drizzle-orm";
-import { endContract, failOverNode, renewOrGrace, type ClusterPort, type Ports } from "../contracts/lifecycle";
+import { expireIfDue, failOver, loadContract, type ClusterPort, type Ports } from "../contracts/lifecycle";
+import { reconcileRegion } from "../settlement/reconcile";
 import { regionStub } from "./client";
 import { sweepReadyTimeouts } from "../contracts/activation";
 import { nodeFromRaw, snapshotOf } from "../nodes/service";
@@ -25,6 +25,15 @@ export async function loadRegionFromD1(env: Env, region: string): Promise<{ node
 }
 
 
+/** One step of the sweep for one item; a failure is logged and retried on the next tick, never fatal to the rest. */
+async function step(what: string, id: string, fn: () => Promise<unknown>): Promise<void> {
+  try {
+    await fn();
+  } catch (e) {
+    console.error(JSON.stringify({ level: "error", sweep: what, id, error: String((e as Error)?.message ?? e) }));
+  }
+}
+
 export async function runRegionSweeps(env: Env, region: string, self: ClusterPort, now: number, staleProvisional: string[]): Promise<{ wakeAt: number | null }> {
   const ports: Ports = { env, cluster: (r) => (r === region ? self : (regionStub(env, r) as unknown as ClusterPort)) };
   const cfg = config(env);
@@ -38,11 +47,27 @@ export async function runRegionSweeps(env: Env, region: string, self: ClusterPor
     .all<Record<string, unknown>>();
   for (const raw of silent.results) {
     const node = nodeFromRaw(raw);
-    await self.upsertNode(snapshotOf(node));
-    await failOverNode(env, node, "node went silent", ports);
+    await step("offline", node.id, () => self.upsertNode(snapshotOf(node)));
   }
 
-  // 2. Terms that have run out: renew, wait out the grace period, or end and settle.
+  // 2. Failover, per contract, of every open contract on an offline node of the region — not only
+  //    of the nodes that fell silent in this tick: a failover that threw last time is retried now,
+  //    and one contract's failure never strands the others.
+  const stranded = await env.DB.prepare(
+    `SELECT k.*, n.retired_at AS node_retired_at FROM contracts k JOIN nodes n ON n.id = k.node_id
+     WHERE k.region = ?1 AND k.status IN ('pending','active') AND k.ended_at IS NULL AND n.status = 'offline'`,
+  )
+    .bind(region)
+    .all<Record<string, unknown>>();
+  for (const raw of stranded.results) {
+    const id = raw.id as string;
+    await step("failover", id, async () => {
+      const k = await loadContract(env, id);
+      await failOver(ports, k, raw.node_retired_at !== null ? "node withdrawn by its provider" : "node went silent", now);
+    });
+  }
+
+  // 3. Terms that have run out: renew, wait out the grace period, or end and settle.
   const due = await createDb(env.DB)
     .select()
     .from(contracts)
@@ -52,12 +77,13 @@ export async function runRegionSweeps(env: Env, region: string, self: ClusterPor
   for (const k of due) {
     if (k.endedAt !== null || k.endTime === null) continue;
     if (k.endTime > now) continue;
-    await expire(ports, k, now);
-    const after = await env.DB.prepare(`SELECT grace_until, ended_at FROM contracts WHERE id = ?`).bind(k.id).first<{ grace_until: number | null; ended_at: number | null }>();
-    if (after && after.ended_at === null && after.grace_until !== null) wakeAt = wakeAt === null ? after.grace_until : Math.min(wakeAt, after.grace_until);
+    await step("expiry", k.id, async () => {
+      const after = await expireIfDue(ports, k, now);
+      if (after.endedAt === null && after.graceUntil !== null) wakeAt = wakeAt === null ? after.graceUntil : Math.min(wakeAt, after.graceUntil);
+    });
   }
 
-  // 3. Metering: the accrued cost of every running contract, in one statement (same rounding as
+  // 4. Metering: the accrued cost of every running contract, in one statement (same rounding as
   //    domain/money.ts: per started second, at least the minimum, rounded up to the micro-USD).
   //    D1 binds every JS number as REAL: the CAST keeps the divisions integer divisions.
   await env.DB.prepare(
@@ -69,26 +95,22 @@ export async function runRegionSweeps(env: Env, region: string, self: ClusterPor
     .bind(now, region)
     .run();
 
-  // 4. Pending contracts their node never made ready are failed over, never charged.
-  const nextReadyTimeout = await sweepReadyTimeouts(ports, region, now);
-  if (nextReadyTimeout !== null) wakeAt = wakeAt === null ? nextReadyTimeout : Math.min(wakeAt, nextReadyTimeout);
+  // 5. Pending contracts their node never made ready are failed over, never charged.
+  await step("ready-timeouts", region, async () => {
+    const nextReadyTimeout = await sweepReadyTimeouts(ports, region, now);
+    if (nextReadyTimeout !== null) wakeAt = wakeAt === null ? nextReadyTimeout : Math.min(wakeAt, nextReadyTimeout);
+  });
 
-  // 5. Reservations whose contract never reached D1 are released; those that did are confirmed.
+  // 6. Reservations whose contract never reached D1 are released; those that did are confirmed.
   for (const id of staleProvisional) {
-    const k = await env.DB.prepare(`SELECT status FROM contracts WHERE id = ?`).bind(id).first<{ status: string }>();
-    if (k && (k.status === "pending" || k.status === "active")) await self.confirm(region, id);
-    else await self.release(region, id);
+    await step("provisional", id, async () => {
+      const k = await env.DB.prepare(`SELECT status FROM contracts WHERE id = ?`).bind(id).first<{ status: string }>();
+      if (k && (k.status === "pending" || k.status === "active")) await self.confirm(region, id);
+      else await self.release(region, id);
+    });
   }
-  return { wakeAt };
-}
 
-async function expire(ports: Ports, k: ContractRow, now: number) {
-  if (k.autoRenew === 1) {
-    const renewed = await renewOrGrace(ports, k, now);
-    if (renewed.graceUntil === null || renewed.endedAt !== null) return;
-    if (now < renewed.graceUntil) return;
-    await endContract(ports, renewed, { at: renewed.graceUntil, status: "completed", reason: "balance ran out after the grace period" });
-    return;
-  }
-  await endContract(ports, k, { at: k.endTime!, status: "completed", reason: "term ended" });
+  // 7. Money and capacity left half-done by a failure elsewhere (settlement/reconcile.ts).
+  await step("reconcile", region, () => reconcileRegion(env, region, self, now));
+  return { wakeAt };
 }

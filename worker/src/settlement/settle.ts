@@ -9,12 +9,13 @@ import { config, type Env } from "../env";
 import type { ContractRow } from "../db/schema";
 import { splitFee } from "../domain/money";
 import { ApiError } from "../lib/errors";
-import { AlreadyApplied, chargeStatement, postLedger, type EntryDraft } from "../ledger/service";
+import { AlreadyApplied, appendLedger, chargeIfStatement, type EntryDraft } from "../ledger/service";
 
 export type SettleOutcome = "settled" | "already_settled" | "not_ended" | "missing";
 
 export async function settleContractMoney(env: Env, contractId: string): Promise<SettleOutcome> {
-  for (let attempt = 0; attempt < 5; attempt++) {
+  // Each retry means a hold landed on the renter's account between the read and the write.
+  for (let attempt = 0; attempt < 25; attempt++) {
     const k = await env.DB.prepare(`SELECT * FROM contracts WHERE id = ?`).bind(contractId).first<Record<string, unknown>>();
     if (!k) return "missing";
     if (k.ended_at === null) return "not_ended";
@@ -37,11 +38,20 @@ export async function settleContractMoney(env: Env, contractId: string): Promise
       { kind: "platform_fee", userId: null, contractId, amountMicro: feeMicro, idempotencyKey: `fee:${contractId}` },
     ];
     if (released > 0) drafts.push({ kind: "release", userId, contractId, amountMicro: released, idempotencyKey: `release:${contractId}:final` });
+    // Guarded on the contract as read (ended, not yet charged, this hold): a settlement racing
+    // another one (a cancel settling at once while the queue delivers) writes nothing.
+    const guard = { sql: `EXISTS (SELECT 1 FROM contracts WHERE id = ? AND ended_at IS NOT NULL AND charged_micro IS NULL AND held_micro = ?)`, binds: [contractId, hold] };
     try {
-      await postLedger(env.DB, drafts, (posted) => [
-        chargeStatement(env.DB, client.id, hold, charged),
-        env.DB.prepare(`UPDATE contracts SET charged_micro = ?1, held_micro = 0, settlement_hash = ?2 WHERE id = ?3 AND charged_micro IS NULL`).bind(charged, posted[0].hash, contractId),
-      ]);
+      const { applied } = await appendLedger(
+        env.DB,
+        drafts,
+        (posted) => [
+          chargeIfStatement(env.DB, client.id, hold, charged, guard),
+          env.DB.prepare(`UPDATE contracts SET charged_micro = ?1, held_micro = 0, settlement_hash = ?2 WHERE id = ?3 AND ended_at IS NOT NULL AND charged_micro IS NULL AND held_micro = ?4`).bind(charged, posted[0].hash, contractId, hold),
+        ],
+        guard,
+      );
+      if (!applied) continue; // settled (or changed) meanwhile: read again
       return "settled";
     } catch (e) {
       if (e instanceof AlreadyApplied) return "already_settled";

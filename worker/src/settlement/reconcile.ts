@@ -1,0 +1,101 @@
+/**
+ * The region reconciler, run by the region Durable Object's alarm after the sweeps. Ending a
+ * contract is three steps (D1 update, DO release, queue message) and a failure between them must
+ * never strand money or capacity, so each tick re-derives what should be from D1, the system of
+ * record, and repairs the rest:
+ * - a contract ended but not settled for longer than a settlement normally takes is queued again
+ *   (settling is idempotent, so a duplicate message moves nothing);
+ * - a reservation the DO holds for a contract D1 has ended is released; a D1 contract that is
+ *   pending or active but unknown to the DO is held again;
+ * - dead letters (settlement messages that exhausted their retries) are settled again until they
+ *   succeed.
+ */
+import type { Env } from "../env";
+import type { Reservation } from "../region/types";
+import { settleContractMoney } from "./settle";
+
+/** Longer than a settlement normally takes (queue retries, the node's final lease report). */
+export const REQUEUE_AFTER_MS = 300_000;
+const BATCH = 100;
+
+export interface ReconcilePort {
+  reservationsOf(region: string): Promise<Reservation[]>;
+  release(region: string, contractId: string): Promise<boolean>;
+  rehold(region: string, r: Reservation): Promise<boolean>;
+}
+
+export interface ReconcileResult {
+  requeued: number;
+  released: number;
+  reheld: number;
+  deadLettersSettled: number;
+}
+
+export async function reconcileRegion(env: Env, region: string, self: ReconcilePort, now: number): Promise<ReconcileResult> {
+  const result: ReconcileResult = { requeued: 0, released: 0, reheld: 0, deadLettersSettled: 0 };
+
+  // 1. Ended, unsettled, and older than a settlement takes: queue it again.
+  const unsettled = await env.DB.prepare(
+    `SELECT id FROM contracts WHERE region = ?1 AND charged_micro IS NULL AND ended_at IS NOT NULL AND ended_at < ?2 ORDER BY ended_at LIMIT ?3`,
+  )
+    .bind(region, now - REQUEUE_AFTER_MS, BATCH)
+    .all<{ id: string }>();
+  if (unsettled.results.length) {
+    await env.SETTLEMENT_QUEUE.sendBatch(unsettled.results.map((k) => ({ body: { contract_id: k.id } })));
+    result.requeued = unsettled.results.length;
+  }
+
+  // 2. The DO's reservations against D1.
+  const open = await env.DB.prepare(
+    `SELECT id, node_id, ram_gb, vram_gb, client_user_id, status, end_time, created_at FROM contracts WHERE region = ? AND status IN ('pending','active') AND ended_at IS NULL`,
+  )
+    .bind(region)
+    .all<{ id: string; node_id: string; ram_gb: number; vram_gb: number; client_user_id: string; status: string; end_time: number | null; created_at: number }>();
+  const openIds = new Set(open.results.map((k) => k.id));
+  const reservations = await self.reservationsOf(region);
+  const known = new Set(reservations.map((r) => r.contractId));
+  for (const r of reservations) {
+    // Provisional ones belong to a creation in flight (the alarm's stale-provisional pass owns them).
+    if (r.state !== "held" || openIds.has(r.contractId)) continue;
+    // Read again right before acting: the contract may have been created after the scan above.
+    const k = await env.DB.prepare(`SELECT ended_at FROM contracts WHERE id = ?`).bind(r.contractId).first<{ ended_at: number | null }>();
+    if (k && k.ended_at !== null && (await self.release(region, r.contractId))) result.released++;
+  }
+  for (const k of open.results) {
+    if (known.has(k.id)) continue;
+    const still = await env.DB.prepare(`SELECT ended_at FROM contracts WHERE id = ?`).bind(k.id).first<{ ended_at: number | null }>();
+    if (!still || still.ended_at !== null) continue;
+    const reheld = await self.rehold(region, {
+      contractId: k.id,
+      nodeId: k.node_id,
+      ramGb: k.ram_gb,
+      vramGb: k.vram_gb,
+      clientUserId: k.client_user_id,
+      state: "held",
+      endTime: k.status === "active" ? k.end_time : null,
+      createdAt: k.created_at,
+    });
+    if (reheld) result.reheld++;
+  }
+
+  // 3. Dead letters of this region's contracts, settled again until they succeed.
+  const dead = await env.DB.prepare(
+    `SELECT d.message_id, d.contract_id FROM settlement_dead_letters d JOIN contracts k ON k.id = d.contract_id
+     WHERE d.resolved_at IS NULL AND k.region = ? ORDER BY d.received_at LIMIT 20`,
+  )
+    .bind(region)
+    .all<{ message_id: string; contract_id: string }>();
+  for (const d of dead.results) {
+    try {
+      const outcome = await settleContractMoney(env, d.contract_id);
+      if (outcome === "not_ended") continue; // nothing to settle yet; it will be queued when it ends
+      await env.DB.prepare(`UPDATE settlement_dead_letters SET resolved_at = ?1, retries = retries + 1, last_error = NULL WHERE message_id = ?2`).bind(now, d.message_id).run();
+      result.deadLettersSettled++;
+    } catch (e) {
+      await env.DB.prepare(`UPDATE settlement_dead_letters SET retries = retries + 1, last_error = ?1 WHERE message_id = ?2`)
+        .bind(String((e as Error)?.message ?? e).slice(0, 500), d.message_id)
+        .run();
+    }
+  }
+  return result;
+}
