@@ -678,6 +678,15 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
+                /** @description The resource was retired (gone) */
+                410: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
                 /** @description Too many requests (rate_limited); see Retry-After */
                 429: {
                     headers: {
@@ -899,10 +908,22 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
+                /** @description Conflict (conflict, insufficient_capacity) */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
             };
         };
         post?: never;
-        /** Take a node off the market (owner); its running contracts are failed over */
+        /**
+         * Retire a node (owner): status offline for good, no longer matched; its pending and active contracts are failed over
+         * @description Retiring is final and idempotent: a second DELETE answers the same node. The node's later heartbeats answer 410 `gone`, and PUT cannot make it active again (409); register a new node instead.
+         */
         delete: {
             parameters: {
                 query?: never;
@@ -1717,7 +1738,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Re-walk the whole hash chain and report the first broken link (admin) */
+        /**
+         * Re-walk every account's hash chain and report the first broken link per account (admin)
+         * @description Each account (a renter, a provider, platform:<region> for the platform's fees) has its own chain. root_hash (also head_hash) is SHA-256 over every account's head (account, account_seq, hash, sorted by account): one value that pins the whole ledger. first_broken is the earliest (by global seq) of the broken links in broken_accounts.
+         */
         get: {
             parameters: {
                 query?: never;
@@ -1736,14 +1760,11 @@ export interface paths {
                         "application/json": {
                             ok: boolean;
                             entries_checked: number;
+                            accounts_checked: number;
                             head_hash: string;
-                            first_broken: {
-                                seq: number;
-                                id: string;
-                                reason: string;
-                                expected: string;
-                                actual: string;
-                            } | null;
+                            root_hash: string;
+                            first_broken: components["schemas"]["LedgerChainBreak"];
+                            broken_accounts: components["schemas"]["LedgerChainBreak"][];
                         };
                     };
                 };
@@ -3418,14 +3439,17 @@ export interface paths {
                             ledger: {
                                 ok: boolean;
                                 entries_checked: number;
+                                accounts_checked: number;
                                 head_hash: string;
-                                first_broken: {
-                                    seq: number;
-                                    id: string;
-                                    reason: string;
-                                    expected: string;
-                                    actual: string;
-                                } | null;
+                                root_hash: string;
+                                first_broken: components["schemas"]["LedgerChainBreak"];
+                                broken_accounts: components["schemas"]["LedgerChainBreak"][];
+                            };
+                            /** @description unsettled_contracts: ended but not yet charged; stuck_holds_usd: money held from balances that no open contract carries (ended contracts awaiting settlement, or a hold without its contract); dead_letters: settlement messages that exhausted their retries and are not yet settled by the region reconciler. */
+                            reconciliation: {
+                                unsettled_contracts: number;
+                                stuck_holds_usd: number;
+                                dead_letters: number;
                             };
                             generated_at: string;
                         };
@@ -4092,7 +4116,11 @@ export interface components {
         LedgerEntry: {
             /** Format: uuid */
             id: string;
+            /** @description Global insertion order; the hash chain is per account (account, account_seq) */
             seq: number;
+            /** @description The chain this entry belongs to: a user id, or platform:<region> for the platform's fee account */
+            account: string | null;
+            account_seq: number | null;
             /** @enum {string} */
             kind: "topup" | "credit" | "hold" | "release" | "charge" | "provider_earning" | "platform_fee" | "payout" | "refund";
             /** @description Signed, from the account's side: money in is positive; a hold is negative (it leaves the available balance), its release positive */
@@ -4105,6 +4133,15 @@ export interface components {
             hash: string;
             prev_hash: string;
         };
+        LedgerChainBreak: {
+            account: string;
+            seq: number;
+            account_seq: number;
+            id: string;
+            reason: string;
+            expected: string;
+            actual: string;
+        } | null;
         Offer: {
             /** Format: uuid */
             node_id: string;
