@@ -39,6 +39,9 @@ const RULES: Record<string, Rule> = {
   "GET /api/nodes/{id}": { auth: "any", owner: { resource: "node", other: "public-view" } },
   "PUT /api/nodes/{id}": { auth: "provider", owner: { resource: "node", other: 403 }, body: { name: "renamed" } },
   "DELETE /api/nodes/{id}": { auth: "provider", owner: { resource: "node", other: 403 } },
+  // The node's owner (its agent's API key) answers for the contracts on it; {contract_id} is the fixture's contract.
+  "POST /api/nodes/{id}/contracts/{contract_id}/ready": { auth: "provider", owner: { resource: "node", other: 403 } },
+  "POST /api/nodes/{id}/contracts/{contract_id}/reject": { auth: "provider", owner: { resource: "node", other: 403 }, body: { reason: "matrix" } },
   "GET /api/contracts/{id}/lease": { auth: "any", owner: { resource: "contract", other: 404 } },
   "POST /api/contracts/create": { auth: "user" },
   "GET /api/contracts": { auth: "any" },
@@ -120,6 +123,7 @@ async function fixtures(): Promise<Fixtures> {
 function pathFor(template: string, f: Fixtures, rule: Rule): string {
   return template.replace(/\{([^}]+)\}/g, (_, name: string) => {
     if (name === "region") return f.region;
+    if (name === "contract_id") return f.ids.contract;
     if (rule.owner) return f.ids[rule.owner.resource];
     if (name === "node_id") return f.ids.node;
     if (name === "client_id") return f.ids.client;
@@ -179,7 +183,7 @@ describe("authorisation matrix (generated from the OpenAPI document)", () => {
       }
       if (rule.selfScoped) await rule.selfScoped(f, f.otherRenter);
     }
-    const destructive = (op: string) => op.startsWith("DELETE ") || /\/(settle|cancel)$/.test(op);
+    const destructive = (op: string) => op.startsWith("DELETE ") || /\/(settle|cancel|reject)$/.test(op);
     for (const op of [...ops.filter((o) => !destructive(o)), ...ops.filter(destructive)]) {
       const rule = RULES[op];
       if (rule.auth === "public" || rule.auth === "admin") {

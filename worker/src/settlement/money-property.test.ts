@@ -64,7 +64,13 @@ describe("money property", () => {
       activate: [9, async () => {
         const node = pick(nodes)!;
         await env.DB.prepare(`UPDATE nodes SET last_heartbeat_at = last_heartbeat_at - 40000 WHERE id = ?`).bind(node.id).run();
-        check("heartbeat", await api("POST", `/api/nodes/${node.id}/heartbeat`, { token: node.provider.token, body: { available_ram_gb: 32, available_vram_gb: 8 } }));
+        const hb = check("heartbeat", await api("POST", `/api/nodes/${node.id}/heartbeat`, { token: node.provider.token, body: { available_ram_gb: 32, available_vram_gb: 8 } }));
+        // The node's agent makes most of what it was given ready (billing starts) and rejects the rest.
+        const pending = ((hb.body?.contracts ?? []) as { id: string; status: string }[]).filter((c) => c.status === "pending");
+        for (const c of pending) {
+          if (rnd() < 0.85) check("ready", await api("POST", `/api/nodes/${node.id}/contracts/${c.id}/ready`, { token: node.provider.token }));
+          else check("reject", await api("POST", `/api/nodes/${node.id}/contracts/${c.id}/reject`, { token: node.provider.token, body: { reason: "property test" } }));
+        }
       }],
       extend: [12, async () => {
         const k = pick(contracts);
