@@ -646,6 +646,12 @@ export class Agent {
     } catch (e) {
       if (!(e instanceof ApiError)) throw e;
       if (e.status === 401 || e.status === 403) throw authFailure(e, this.configPath, `sending node ${id}'s heartbeat`);
+      if (e.status === 410) {
+        // Retired for good by its owner (DELETE /api/nodes/{id}): its contracts were failed over, so
+        // nothing here is worth keeping, and a new node must be a deliberate choice, not a retry.
+        await this.stopServing("node retired");
+        throw new FatalError(`Node ${id} was retired by its owner (410 ${e.code}); to offer this machine again, remove node_id from ${this.configPath} and start again to register a new node.`);
+      }
       if (e.status === 404) {
         this.log.warn("node_missing", `node ${id} no longer exists on the server; registering a new node`, { node_id: id });
         // The leases belonged to the old node (their tokens name it): wipe them and start afresh.

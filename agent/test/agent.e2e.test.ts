@@ -276,6 +276,16 @@ describe("mnemo-agent against the real worker", () => {
     await stop(agent);
   });
 
+  it("a retired node's agent stops with one clear sentence (410 gone) instead of retrying", async () => {
+    const { agent, nodeId } = await startNode("agent-e2e-retired");
+    await agent.waitFor(() => heartbeats(agent).length >= 1, "a heartbeat");
+    const retired = await ok("DELETE", `/api/nodes/${nodeId}`, undefined, asProvider());
+    expect(retired.node.status).toBe("offline");
+    const { code } = await agent.exited;
+    expect(code).toBe(1);
+    expect(agent.events().find((e) => e.event === "fatal")?.msg).toMatch(new RegExp(`^Node ${nodeId} was retired by its owner \\(410 gone\\)`));
+  });
+
   it("a wrong API key exits non-zero with one clear sentence and no stack trace", async () => {
     const path = nodeConfig({ api_key: "mk_this_key_does_not_exist_000000000000" });
     const r = await runCli(["start", "--config", path]);
