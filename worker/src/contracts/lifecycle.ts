@@ -139,6 +139,7 @@ export async function createContract(ports: Ports, user: Pick<AuthUser, "id">, i
     settlementHash: null,
     failedOverTo: null,
     failedOverFrom: input.failedOverFrom ?? null,
+    failoverDoneAt: null,
     createdAt: now,
     completedAt: null,
   };
@@ -402,7 +403,35 @@ export async function failOver(ports: Ports, k: ContractRow, reason: string, now
   // egress is what the node measured so far (a failing node may never send its receipt).
   await applyMeasuredEgress(env, k.id, Date.now());
   await settleContractMoney(env, k.id);
-  if (remainingSec <= 0) return loadContract(env, k.id);
+  return placeRemainder(ports, await loadContract(env, k.id), remainingSec);
+}
+
+/** The rest of a failed contract's term, in seconds, as it was when the contract ended. */
+function remainderOf(k: ContractRow): number {
+  if (k.startTime === null || k.endTime === null) return k.termSec; // never started: the whole term
+  return Math.ceil((k.endTime - (k.endedAt ?? k.endTime)) / 1000);
+}
+
+/**
+ * The second half of a failover: move the rest of the term to the best other node in the region,
+ * as a new linked contract, and record that the failover has its result (`failover_done_at`):
+ * a replacement, or none possible. A throw leaves it unrecorded, and the region reconciler calls
+ * this again (retryUnplacedFailovers) until it has a result.
+ */
+export async function placeRemainder(ports: Ports, k: ContractRow, remainingSec: number = remainderOf(k)): Promise<ContractRow> {
+  const env = ports.env;
+  const done = async () => {
+    await env.DB.prepare(`UPDATE contracts SET failover_done_at = ?1 WHERE id = ?2 AND failover_done_at IS NULL`).bind(Date.now(), k.id).run();
+    return loadContract(env, k.id);
+  };
+  if (k.failedOverTo || k.failoverDoneAt !== null) return k;
+  if (remainingSec <= 0) return done();
+  // An earlier attempt may have created the replacement and failed before linking it: link that one.
+  const earlier = await env.DB.prepare(`SELECT id FROM contracts WHERE failed_over_from = ? ORDER BY created_at LIMIT 1`).bind(k.id).first<{ id: string }>();
+  if (earlier) {
+    await env.DB.prepare(`UPDATE contracts SET failed_over_to = ?1, failover_done_at = ?2 WHERE id = ?3 AND failed_over_to IS NULL`).bind(earlier.id, Date.now(), k.id).run();
+    return loadContract(env, k.id);
+  }
 
   const origin = await env.DB.prepare(`SELECT latitude, longitude FROM nodes WHERE id = ?`).bind(k.nodeId).first<{ latitude: number | null; longitude: number | null }>();
   const { matches } = await ports.cluster(k.region).match(k.region, {
@@ -420,7 +449,7 @@ export async function failOver(ports: Ports, k: ContractRow, reason: string, now
       const { offer } = await loadNode(createDb(env.DB), m.node.id);
       const duration = Math.min(Math.max(remainingSec, offer?.minDurationSec ?? 60), offer?.maxDurationSec ?? 86_400);
       const replacement = await createContract(ports, { id: k.clientUserId }, { nodeId: m.node.id, ramGb: k.ramGb, vramGb: k.vramGb, durationSec: duration, autoRenew: k.autoRenew === 1, failedOverFrom: k.id });
-      await env.DB.prepare(`UPDATE contracts SET failed_over_to = ? WHERE id = ?`).bind(replacement.id, k.id).run();
+      await env.DB.prepare(`UPDATE contracts SET failed_over_to = ?1, failover_done_at = ?2 WHERE id = ?3`).bind(replacement.id, Date.now(), k.id).run();
       const after = await loadContract(env, k.id);
       await notifyContract(ports, after);
       return after;
@@ -429,7 +458,7 @@ export async function failOver(ports: Ports, k: ContractRow, reason: string, now
       throw e;
     }
   }
-  return loadContract(env, k.id);
+  return done(); // no node in the region can hold it: the contract stays failed, unused time never charged
 }
 
 /** Every pending or active contract of a node that went away (silent, withdrawn) is failed over. */

@@ -181,6 +181,8 @@ export const contracts = sqliteTable(
     settlementHash: text("settlement_hash"),
     failedOverTo: text("failed_over_to"),
     failedOverFrom: text("failed_over_from"),
+    /** A failed contract's failover has its result (a replacement, or none possible); null while the reconciler must retry it. */
+    failoverDoneAt: integer("failover_done_at"),
     createdAt: integer("created_at").notNull(),
     completedAt: integer("completed_at"),
   },

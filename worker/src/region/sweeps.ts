@@ -7,7 +7,7 @@ import { config, type Env } from "../env";
 import { createDb } from "../db/client";
 import { contracts } from "../db/schema";
 import { and, eq, inArray } from "drizzle-orm";
-import { expireIfDue, failOver, loadContract, type ClusterPort, type Ports } from "../contracts/lifecycle";
+import { expireIfDue, failOver, loadContract, placeRemainder, type ClusterPort, type Ports } from "../contracts/lifecycle";
 import { reconcileRegion } from "../settlement/reconcile";
 import { regionStub } from "./client";
 import { sweepReadyTimeouts } from "../contracts/activation";
@@ -24,6 +24,9 @@ export async function loadRegionFromD1(env: Env, region: string): Promise<{ node
   };
 }
 
+
+/** How long a failover's second half (placing the rest of the term) may still be running in its request. */
+export const FAILOVER_RETRY_AFTER_MS = 60_000;
 
 /** One step of the sweep for one item; a failure is logged and retried on the next tick, never fatal to the rest. */
 async function step(what: string, id: string, fn: () => Promise<unknown>): Promise<void> {
@@ -112,5 +115,15 @@ export async function runRegionSweeps(env: Env, region: string, self: ClusterPor
 
   // 7. Money and capacity left half-done by a failure elsewhere (settlement/reconcile.ts).
   await step("reconcile", region, () => reconcileRegion(env, region, self, now));
+
+  // 8. A failover that ended its contract but threw before placing the rest of the term (a replacement
+  //    node's reservation, D1 or the DO failing) is placed again until it has a result. The delay
+  //    keeps this clear of a failover still running in a request.
+  const unplaced = await env.DB.prepare(
+    `SELECT id FROM contracts WHERE region = ?1 AND status = 'failed' AND failover_done_at IS NULL AND failed_over_to IS NULL AND ended_at < ?2 ORDER BY ended_at LIMIT 20`,
+  )
+    .bind(region, now - FAILOVER_RETRY_AFTER_MS)
+    .all<{ id: string }>();
+  for (const r of unplaced.results) await step("failover-remainder", r.id, async () => placeRemainder(ports, await loadContract(env, r.id)));
   return { wakeAt };
 }

@@ -135,3 +135,33 @@ describe("finding 6: dead letters are recorded and settled again", () => {
     expect((await overview()).dead_letters).toBe(before.dead_letters);
   });
 });
+
+describe("finding 4: a failover that ended its contract but could not place the rest of its term", () => {
+  it("is placed by a later region tick, exactly once, and never while a failover may still be running", async () => {
+    const { s, spare, x } = await twoOnOne();
+    // The replacement's creation fails inside D1 (not a refusal the failover expects): the contract
+    // is already ended `failed`, and the failover throws before linking a replacement.
+    const name = `test_noplace_${x.id.replace(/-/g, "")}`;
+    await env.DB.exec(`CREATE TRIGGER ${name} BEFORE INSERT ON contracts WHEN NEW.failed_over_from = '${x.id}' BEGIN SELECT RAISE(ABORT, 'injected failure'); END;`);
+    try {
+      await silence(s.node.id);
+      await alarm(s.node.region);
+      expect(await contractRow(x.id)).toMatchObject({ status: "failed", failed_over_to: null, failover_done_at: null });
+    } finally {
+      await env.DB.exec(`DROP TRIGGER IF EXISTS ${name}`);
+    }
+    await alarm(s.node.region); // within a minute of the ending: left to a failover that may still run
+    expect((await contractRow(x.id)).failed_over_to).toBeNull();
+
+    await env.DB.prepare(`UPDATE contracts SET ended_at = ended_at - 120000 WHERE id = ?`).bind(x.id).run();
+    await alarm(s.node.region);
+    const placed = await contractRow(x.id);
+    expect(placed.failed_over_to).not.toBeNull();
+    expect(placed.failover_done_at).not.toBeNull();
+    expect(await contractRow(placed.failed_over_to)).toMatchObject({ node_id: spare.id, failed_over_from: x.id });
+
+    await alarm(s.node.region); // a result is final: no second replacement
+    const n = await env.DB.prepare(`SELECT COUNT(*) AS n FROM contracts WHERE failed_over_from = ?`).bind(x.id).first<{ n: number }>();
+    expect(n!.n).toBe(1);
+  });
+});

@@ -8,7 +8,9 @@
  * - a reservation the DO holds for a contract D1 has ended is released; a D1 contract that is
  *   pending or active but unknown to the DO is held again;
  * - dead letters (settlement messages that exhausted their retries) are settled again until they
- *   succeed.
+ *   succeed;
+ * - a failover that ended its contract but threw before placing the rest of the term elsewhere
+ *   is placed again (contracts/lifecycle.ts placeRemainder) until it has a result.
  */
 import type { Env } from "../env";
 import type { Reservation } from "../region/types";
