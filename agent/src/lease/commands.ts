@@ -110,7 +110,7 @@ const hello: Fn = (c, a) => {
       pass = a[j + 2]!;
       j += 2;
     } else if (opt === "setname" && more >= 1) {
-      setname = a[j + 1]!;
+      setname = Buffer.from(a[j + 1]!); // kept past an await: the read buffer is reused
       if (!validName(setname)) return c.reply.error("ERR Client names cannot contain spaces, newlines or special characters.");
       j++;
     } else {

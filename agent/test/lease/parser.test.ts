@@ -176,6 +176,28 @@ describe("RespParser fuzz", () => {
     );
   });
 
+  it("parses the same when every read lands in one reused buffer (detach copies what it keeps)", () => {
+    // The server reads every connection into one shared buffer: after each read, whatever the
+    // parser holds from it must survive the next read overwriting it (here: with 0xEE bytes).
+    fc.assert(
+      fc.property(fc.array(request, { minLength: 1, maxLength: 6 }), fc.array(fc.nat(), { maxLength: 12 }), (reqs, cuts) => {
+        const stream = Buffer.concat(reqs.map((r) => cmd(...r.map((a) => Buffer.from(a)))));
+        const shared = Buffer.alloc(stream.length + 1);
+        const p = new RespParser(policy());
+        const got: string[][] = [];
+        for (const piece of splitEvery(stream, cuts.map((c) => c % (stream.length + 1)))) {
+          piece.copy(shared);
+          p.feed(shared.subarray(0, piece.length));
+          for (let r = p.next(); r !== null; r = p.next()) got.push(r.args!.map((a) => a.toString("latin1")));
+          p.detach(shared.buffer);
+          shared.fill(0xee);
+        }
+        expect(got).toEqual(reqs.map((r) => r.map((a) => Buffer.from(a).toString("latin1"))));
+      }),
+      { numRuns: 100 },
+    );
+  });
+
   it("garbage never throws anything but a ProtocolError, and what is buffered stays bounded", () => {
     const frag = fc.oneof(
       fc.uint8Array({ maxLength: 64 }),
