@@ -491,6 +491,14 @@ export class Reply {
     return this.len === this.start && this.chunks.length === 0;
   }
 
+  /**
+   * Every batch taken so far has been written out (the socket holds none of it): the next
+   * replies may be assembled over the same bytes instead of in a fresh block.
+   */
+  reuse(): void {
+    if (this.chunks.length === 0) this.start = this.len = 0;
+  }
+
   /** Takes what was collected, leaving the Reply empty. */
   take(): Buffer[] {
     this.flushCur();

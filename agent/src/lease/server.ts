@@ -388,6 +388,8 @@ export class Conn implements ParserPolicy {
       }
       this.socket.uncork();
     }
+    // Written synchronously in full (the usual case): the reply block can be reused as it is.
+    if (this.socket.writableLength === 0) this.reply.reuse();
   }
 
   destroy(): void {

@@ -37,15 +37,19 @@ export type Entry = StringEntry | HashEntry;
  * A copy the store may keep. Large buffers from the parser are already private allocations
  * (RespParser gives each argument ≥ 16 KiB its own buffer), so they are kept as they are.
  */
-export function own(b: Buffer): Buffer {
+export function own(b: Buffer, ks?: Keyspace): Buffer {
   if (b.length >= OWN_ALLOC && b.byteOffset === 0 && b.buffer.byteLength === b.length) return b;
-  if (b.length >= OWN_ALLOC) {
-    const c = Buffer.allocUnsafeSlow(b.length);
+  if (b.length >= RECYCLE_MIN) {
+    // Node gives a copy this size its own ArrayBuffer anyway (its pool serves smaller ones only).
+    const c = ks?.takeBuffer(b.length) ?? Buffer.allocUnsafeSlow(b.length);
     b.copy(c);
     return c;
   }
   return Buffer.from(b);
 }
+
+/** Values from this size have their own ArrayBuffer and may be recycled (Keyspace.recycle). */
+const RECYCLE_MIN = 4096;
 
 export class Keyspace {
   readonly map = new Map<string, Entry>();
@@ -59,7 +63,7 @@ export class Keyspace {
   private cursors = new Map<number, { it: Iterator<[string, Entry]>; head: [string, Entry] | null }>();
   private readonly now: () => number;
   /**
-   * Large values an overwrite dropped, by length, handed back to the parser for the next argument
+   * Values (≥ 4 KiB) an overwrite dropped, by length, handed back for the next argument or copy
    * of that length. Every new 1 MiB ArrayBuffer counts as external memory for V8, and it answers
    * a stream of them with back-to-back full collections (most of the CPU of a 1 MiB SET, by the
    * profile); reusing the dropped ones keeps it quiet and saves the page faults of fresh memory.
@@ -87,7 +91,7 @@ export class Keyspace {
   /** Keeps a dropped value for reuse when nothing else can still see it (see takeBuffer). */
   private recycle(b: Buffer): void {
     const n = b.length;
-    if (n < OWN_ALLOC || b.byteOffset !== 0 || b.buffer.byteLength !== n) return; // a view or a slab slice
+    if (n < RECYCLE_MIN || b.byteOffset !== 0 || b.buffer.byteLength !== n) return; // a view or a slab slice
     if (this.spareBytes + n > this.spareLimit || outbound.has(b.buffer)) return;
     let list = this.spare.get(n);
     if (list === undefined) this.spare.set(n, (list = []));

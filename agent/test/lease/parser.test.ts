@@ -222,3 +222,22 @@ describe("RespParser fuzz", () => {
     );
   });
 });
+
+describe("Reply block reuse", () => {
+  it("assembles the next batch over the same bytes only once told the last one was written", () => {
+    const r = new Reply();
+    r.bulk(Buffer.from("first"));
+    const [a] = r.take();
+    r.bulk(Buffer.from("second"));
+    const [b] = r.take();
+    // Not told: the second batch follows the first, which is left intact.
+    expect(b!.byteOffset).toBe(a!.byteOffset + a!.length);
+    expect(a!.toString()).toBe("$5\r\nfirst\r\n");
+    r.reuse();
+    r.bulk(Buffer.from("third"));
+    const [c] = r.take();
+    expect(c!.buffer).toBe(a!.buffer);
+    expect(c!.byteOffset).toBe(a!.byteOffset);
+    expect(c!.toString()).toBe("$5\r\nthird\r\n");
+  });
+});

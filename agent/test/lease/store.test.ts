@@ -1,7 +1,7 @@
 /** The keyspace on its own: glob patterns as Redis matches them, SCAN's guarantee under change, accounting. */
 import { describe, expect, it } from "vitest";
 import { Reply, written } from "../../src/lease/resp.ts";
-import { globMatch, Keyspace, KEY_OVERHEAD, T_STRING } from "../../src/lease/store.ts";
+import { globMatch, Keyspace, KEY_OVERHEAD, own, T_STRING } from "../../src/lease/store.ts";
 
 describe("globMatch (Redis's stringmatchlen)", () => {
   it.each([
@@ -97,6 +97,19 @@ describe("recycled value buffers", () => {
     ks.setString("s", Buffer.from("small"), undefined, 0);
     ks.setString("s", Buffer.from("other"), ks.get("s"), 0);
     expect(ks.takeBuffer(5)).toBeUndefined();
+  });
+
+  it("recycles copies of 4 KiB or more (own ArrayBuffers), not the smaller slices of Node's pool", () => {
+    const ks = new Keyspace(() => 0, 1024 * 1024);
+    const first = own(Buffer.alloc(4096, 1), ks);
+    ks.setString("k", first, undefined, 0);
+    ks.setString("k", own(Buffer.alloc(4096, 2), ks), ks.get("k"), 0);
+    const third = own(Buffer.alloc(4096, 3), ks);
+    expect(third).toBe(first); // the dropped one, now holding the new bytes
+    expect(third[0]).toBe(3);
+    ks.setString("s", own(Buffer.alloc(100, 1), ks), undefined, 0);
+    ks.setString("s", own(Buffer.alloc(100, 2), ks), ks.get("s"), 0);
+    expect(ks.takeBuffer(100)).toBeUndefined();
   });
 
   it("never recycles a value a queued reply still references, and zero-fills spares at the wipe", () => {
