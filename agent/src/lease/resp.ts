@@ -115,6 +115,21 @@ export class RespParser {
     for (let i = 0; i < args.length; i++) if (args[i]!.buffer === shared) args[i] = Buffer.from(args[i]!);
   }
 
+  /**
+   * The rest of the large argument being received, when every byte fed so far is consumed: the
+   * socket may read into it directly (then filledDirect). Null otherwise.
+   */
+  directTarget(): Buffer | null {
+    const big = this.big;
+    if (big === null || this.pos < this.buf.length || this.bigFilled >= big.length) return null;
+    return big.subarray(this.bigFilled);
+  }
+
+  /** `n` bytes were read straight into directTarget(). */
+  filledDirect(n: number): void {
+    this.bigFilled += n;
+  }
+
   /** The next request, or null when more bytes are needed. Throws ProtocolError on a bad frame. */
   next(): Parsed | null {
     for (;;) {

@@ -103,12 +103,13 @@ export class Lease {
 let nextConnId = 1;
 
 /**
- * Makes `socket` read into `buf` and call `onRead(bytes)` instead of emitting 'data' (what the
- * `onread` option of net.Socket does; a server cannot pass that option to the sockets it
- * accepts, so it is set on the accepted, still paused socket through the same fields). False,
- * and nothing changed, when this Node does not have them: the caller then uses 'data'.
+ * Makes `socket` read into the buffer `next()` returns (asked again after every read) and call
+ * `onRead(bytes, buffer)` instead of emitting 'data' — what the `onread` option of net.Socket
+ * does. A server cannot pass that option to the sockets it accepts, so it is set on the
+ * accepted, still paused socket through the same fields. False, and nothing changed, when this
+ * Node does not have them: the caller then uses 'data'.
  */
-function useReadBuffer(socket: Socket, buf: Buffer, onRead: (n: number) => boolean): boolean {
+function useReadBuffer(socket: Socket, first: Buffer, next: () => Buffer, onRead: (n: number, buf: Buffer) => boolean): boolean {
   const s = socket as unknown as Record<symbol, unknown> & { _handle?: { useUserBuffer?: (b: Buffer) => void; reading?: boolean } };
   const syms = Object.getOwnPropertySymbols(socket);
   const kBuffer = syms.find((x) => x.description === "kBuffer");
@@ -118,9 +119,10 @@ function useReadBuffer(socket: Socket, buf: Buffer, onRead: (n: number) => boole
   if (kBuffer === undefined || kBufferCb === undefined || kBufferGen === undefined) return false;
   if (handle === undefined || typeof handle.useUserBuffer !== "function" || handle.reading) return false;
   if (s[kBuffer] !== null || s[kBufferGen] !== null) return false;
-  s[kBuffer] = buf;
-  s[kBufferCb] = (n: number) => onRead(n);
-  handle.useUserBuffer(buf);
+  s[kBuffer] = first;
+  s[kBufferGen] = next;
+  s[kBufferCb] = onRead;
+  handle.useUserBuffer(first);
   return true;
 }
 
@@ -140,6 +142,7 @@ export class Conn implements ParserPolicy {
   private authTimer: NodeJS.Timeout | null = null;
   private cmdWrite = false; // the request being read is a write (its values count against the quota)
   private cmdIsSet = false;
+  private direct: Buffer | null = null; // the part of a large argument the socket reads into now
 
   constructor(server: LeaseServer, socket: Socket) {
     this.server = server;
@@ -149,7 +152,7 @@ export class Conn implements ParserPolicy {
     this.authTimer = setTimeout(() => this.destroy(), server.authTimeoutMs);
     this.authTimer.unref();
     const shared = server.readBuffer;
-    if (shared !== null && useReadBuffer(socket, shared, (n) => this.onRead(n, shared))) {
+    if (shared !== null && useReadBuffer(socket, shared, () => this.nextReadBuffer(shared), (n, buf) => this.onRead(n, buf, shared))) {
       // Reads land in the server's one buffer (no allocation per read); see useReadBuffer.
     } else {
       socket.on("data", (chunk: Buffer) => this.onData(chunk));
@@ -216,8 +219,27 @@ export class Conn implements ParserPolicy {
     this.inflightLoose = 0;
   }
 
-  private onRead(n: number, shared: Buffer): boolean {
-    this.onData(shared.subarray(0, n));
+  /**
+   * Where the next read goes: straight into the rest of a large argument being received (one
+   * kernel copy, as Redis reads a big bulk into its final buffer), else the shared buffer.
+   */
+  private nextReadBuffer(shared: Buffer): Buffer {
+    const direct = this.closing ? null : this.parser.directTarget();
+    this.direct = direct;
+    return direct ?? shared;
+  }
+
+  private onRead(n: number, buf: Buffer, shared: Buffer): boolean {
+    if (buf === this.direct) {
+      this.direct = null;
+      if (this.closing) return true;
+      if (this.lease !== null) this.lease.bytesIn += n;
+      else this.preAuthIn += n;
+      this.parser.filledDirect(n);
+      if (!this.waiting) this.drain();
+    } else {
+      this.onData(buf.subarray(0, n));
+    }
     this.parser.detach(shared.buffer);
     return true;
   }
