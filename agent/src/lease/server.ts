@@ -154,6 +154,7 @@ export class Conn implements ParserPolicy {
     const shared = server.readBuffer;
     if (shared !== null && useReadBuffer(socket, shared, () => this.nextReadBuffer(shared), (n, buf) => this.onRead(n, buf, shared))) {
       // Reads land in the server's one buffer (no allocation per read); see useReadBuffer.
+      server.sharedReads = true;
     } else {
       socket.on("data", (chunk: Buffer) => this.onData(chunk));
     }
@@ -450,6 +451,8 @@ export class LeaseServer {
    * parser copies out what it keeps (RespParser.detach).
    */
   readonly readBuffer: Buffer | null = Buffer.allocUnsafeSlow(64 * 1024);
+  /** A connection reads into readBuffer (false: this Node lacked the fields; 'data' is used). */
+  sharedReads = false;
   private tick: NodeJS.Timeout | null = null;
 
   constructor(opts: LeaseServerOptions) {

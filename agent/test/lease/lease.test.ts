@@ -226,6 +226,9 @@ describe("isolation", () => {
     const b = await openLease(4 * MiB);
     const ca = await a.conn();
     const cb = await b.conn();
+    // The shared buffer relies on net.Socket's onread fields: a Node without them would fall
+    // back to 'data' silently (correct, but slower); this says so.
+    expect(server.sharedReads).toBe(true);
     const bytesIn = (id: string) => server.counters().find((x) => x.contract_id === id)!.bytes_in;
     const value = Buffer.alloc(20_000, "v"); // a large argument: its own buffer, filled across reads
     const frame = Buffer.concat([cmd("MSET", "key-one", "small-1", "key-two", value, "key-three", "small-3")]);
