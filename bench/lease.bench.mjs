@@ -8,7 +8,8 @@
 //      against leased bytes × 1.05 + its idle RSS.
 //
 //   node bench/lease.bench.mjs   (BENCH_QUICK=1: a short run; BENCH_LEASE_FILL_ONLY=1: part 2 alone;
-//                                 BENCH_LEASE_CASES="4 KiB,1 MiB": only those cases of part 1)
+//                                 BENCH_LEASE_CASES="4 KiB,1 MiB": only those cases of part 1;
+//                                 BENCH_LEASE_NO_FILL=1: part 1 alone)
 //   import { runLeaseBench } from "./lease.bench.mjs"   from bench/run.mjs
 import { spawn, execFileSync } from "node:child_process";
 import { connect, createServer as createNetServer } from "node:net";
@@ -246,6 +247,10 @@ export async function runLeaseBench({ quick = false, log = console.log } = {}) {
     jit.stop();
   }
 
+  if (process.env.BENCH_LEASE_NO_FILL === "1") {
+    issuer.close();
+    return rows;
+  }
   // Quota fill, in a fresh process, so its idle RSS is what a daemon has before any lease.
   const fresh = await startLeaseChild({ jwksUrl: issuer.url, nodeId, jitless: false });
   try {

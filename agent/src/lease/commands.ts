@@ -110,7 +110,7 @@ const hello: Fn = (c, a) => {
       pass = a[j + 2]!;
       j += 2;
     } else if (opt === "setname" && more >= 1) {
-      setname = a[j + 1]!;
+      setname = Buffer.from(a[j + 1]!); // kept past an await: the read buffer is reused
       if (!validName(setname)) return c.reply.error("ERR Client names cannot contain spaces, newlines or special characters.");
       j++;
     } else {
@@ -363,7 +363,7 @@ const set: Fn = (c, a) => {
   const keep = flags & KEEPTTL && old !== undefined ? old.expiresAt : expiresAt;
   if (flags & GET) replyOld();
   else c.reply.raw(R_OK);
-  store.setString(key, own(value), old, keep);
+  store.setString(key, own(value, store), old, keep);
 };
 
 /** An absolute expiry in ms, or null where Redis answers "invalid expire time". */
@@ -383,7 +383,7 @@ const setnx: Fn = (c, a) => {
   const store = ks(c);
   if (store.get(key) !== undefined) return c.reply.raw(R_ZERO);
   if (!fits(c, stringSize(key, a[2]!.length))) return;
-  store.setString(key, own(a[2]!), undefined, 0);
+  store.setString(key, own(a[2]!, store), undefined, 0);
   c.reply.raw(R_ONE);
 };
 
@@ -411,7 +411,7 @@ const mset: Fn = (c, a) => {
   if (!fits(c, delta)) return;
   for (let i = 1; i < a.length; i += 2) {
     const key = str(a[i]!);
-    store.setString(key, own(a[i + 1]!), store.get(key), 0);
+    store.setString(key, own(a[i + 1]!, store), store.get(key), 0);
   }
   c.reply.raw(R_OK);
 };

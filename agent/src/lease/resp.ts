@@ -31,6 +31,8 @@ export interface ParserPolicy {
    * the command and skip the rest of it.
    */
   admit(args: Buffer[], index: number, len: number): null | string | Buffer;
+  /** A buffer of exactly `len` bytes (≥ LARGE_ARG) for an argument, recycled where possible. */
+  largeBuffer?(len: number): Buffer;
 }
 
 /** A complete request, or a refused one whose reply must be sent in its place. */
@@ -91,6 +93,43 @@ export class RespParser {
     this.pos = 0;
   }
 
+  /**
+   * The memory of `shared` (a read buffer the socket reuses) is about to be overwritten: copies
+   * whatever the parser still needs from it — the unread tail and the arguments of a request not
+   * complete yet. Only those are copied; a request that arrived whole in one read never is.
+   */
+  detach(shared: ArrayBufferLike): void {
+    const left = this.buf.length - this.pos;
+    if (left <= 0) {
+      this.buf = EMPTY;
+      this.pos = 0;
+    } else if (this.buf.buffer === shared) {
+      const next = Buffer.allocUnsafe(Math.max(4096, 2 * left));
+      this.buf.copy(next, 0, this.pos);
+      this.own = next;
+      this.ownLen = left;
+      this.buf = next.subarray(0, left);
+      this.pos = 0;
+    }
+    const args = this.args;
+    for (let i = 0; i < args.length; i++) if (args[i]!.buffer === shared) args[i] = Buffer.from(args[i]!);
+  }
+
+  /**
+   * The rest of the large argument being received, when every byte fed so far is consumed: the
+   * socket may read into it directly (then filledDirect). Null otherwise.
+   */
+  directTarget(): Buffer | null {
+    const big = this.big;
+    if (big === null || this.pos < this.buf.length || this.bigFilled >= big.length) return null;
+    return big.subarray(this.bigFilled);
+  }
+
+  /** `n` bytes were read straight into directTarget(). */
+  filledDirect(n: number): void {
+    this.bigFilled += n;
+  }
+
   /** The next request, or null when more bytes are needed. Throws ProtocolError on a bad frame. */
   next(): Parsed | null {
     for (;;) {
@@ -134,7 +173,7 @@ export class RespParser {
           }
           this.bulkLen = len;
           if (this.skipping === null && len >= LARGE_ARG) {
-            this.big = Buffer.allocUnsafeSlow(len);
+            this.big = this.policy.largeBuffer?.(len) ?? Buffer.allocUnsafeSlow(len);
             this.bigFilled = 0;
           }
         }
@@ -342,7 +381,22 @@ export const R_ONE = smallInts[1]!;
 export const R_EMPTY_ARR = Buffer.from("*0\r\n");
 
 /** Copies below this size go into the batch; larger values are written as their own chunk. */
-const INLINE_COPY = 16 * 1024;
+export const INLINE_COPY = 16 * 1024;
+
+/**
+ * Large buffers referenced by replies not yet written, by backing store → count. A stored value
+ * dropped by an overwrite is recycled (Keyspace.recycle) only when it is not here: its bytes
+ * are about to be reused and must not change under a reply still queued for a socket.
+ */
+export const outbound = new WeakMap<ArrayBufferLike, number>();
+
+/** A queued reply chunk was written (or dropped): the buffer it referenced is free again. */
+export function written(b: Buffer): void {
+  const n = outbound.get(b.buffer);
+  if (n === undefined) return;
+  if (n <= 1) outbound.delete(b.buffer);
+  else outbound.set(b.buffer, n - 1);
+}
 
 export class Reply {
   /** RESP protocol version of the connection: 2 or 3. */
@@ -374,6 +428,7 @@ export class Reply {
     if (b.length >= INLINE_COPY) {
       this.flushCur();
       this.chunks.push(b);
+      outbound.set(b.buffer, (outbound.get(b.buffer) ?? 0) + 1);
     } else {
       this.room(b.length);
       b.copy(this.cur, this.len);
@@ -449,6 +504,14 @@ export class Reply {
 
   empty(): boolean {
     return this.len === this.start && this.chunks.length === 0;
+  }
+
+  /**
+   * Every batch taken so far has been written out (the socket holds none of it): the next
+   * replies may be assembled over the same bytes instead of in a fresh block.
+   */
+  reuse(): void {
+    if (this.chunks.length === 0) this.start = this.len = 0;
   }
 
   /** Takes what was collected, leaving the Reply empty. */

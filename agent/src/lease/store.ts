@@ -5,6 +5,7 @@
 // bytes. Values are Buffers, never strings, and are never mutated after they are stored (a reply
 // may still be in a socket's queue), except by the zero-fill at the end of the lease.
 import { createHash } from "node:crypto";
+import { outbound } from "./resp.ts";
 
 /** Bytes counted for each key on top of its key and value bytes (documented in agent/README.md). */
 export const KEY_OVERHEAD = 96;
@@ -36,15 +37,19 @@ export type Entry = StringEntry | HashEntry;
  * A copy the store may keep. Large buffers from the parser are already private allocations
  * (RespParser gives each argument ≥ 16 KiB its own buffer), so they are kept as they are.
  */
-export function own(b: Buffer): Buffer {
+export function own(b: Buffer, ks?: Keyspace): Buffer {
   if (b.length >= OWN_ALLOC && b.byteOffset === 0 && b.buffer.byteLength === b.length) return b;
-  if (b.length >= OWN_ALLOC) {
-    const c = Buffer.allocUnsafeSlow(b.length);
+  if (b.length >= RECYCLE_MIN) {
+    // Node gives a copy this size its own ArrayBuffer anyway (its pool serves smaller ones only).
+    const c = ks?.takeBuffer(b.length) ?? Buffer.allocUnsafeSlow(b.length);
     b.copy(c);
     return c;
   }
   return Buffer.from(b);
 }
+
+/** Values from this size have their own ArrayBuffer and may be recycled (Keyspace.recycle). */
+const RECYCLE_MIN = 4096;
 
 export class Keyspace {
   readonly map = new Map<string, Entry>();
@@ -57,9 +62,41 @@ export class Keyspace {
   /** SCAN positions: cursor → a live Map iterator positioned at that cursor. */
   private cursors = new Map<number, { it: Iterator<[string, Entry]>; head: [string, Entry] | null }>();
   private readonly now: () => number;
+  /**
+   * Values (≥ 4 KiB) an overwrite dropped, by length, handed back for the next argument or copy
+   * of that length. Every new 1 MiB ArrayBuffer counts as external memory for V8, and it answers
+   * a stream of them with back-to-back full collections (most of the CPU of a 1 MiB SET, by the
+   * profile); reusing the dropped ones keeps it quiet and saves the page faults of fresh memory.
+   * Bounded by `spareLimit` bytes: memory that is not leased, so it stays a few % of the quota.
+   */
+  private spare = new Map<number, Buffer[]>();
+  private spareBytes = 0;
+  private readonly spareLimit: number;
 
-  constructor(now: () => number) {
+  constructor(now: () => number, spareLimit = 0) {
     this.now = now;
+    this.spareLimit = spareLimit;
+  }
+
+  /** A recycled buffer of exactly `len` bytes (its old content is overwritten by the caller). */
+  takeBuffer(len: number): Buffer | undefined {
+    const list = this.spare.get(len);
+    const b = list?.pop();
+    if (b === undefined) return undefined;
+    if (list!.length === 0) this.spare.delete(len);
+    this.spareBytes -= len;
+    return b;
+  }
+
+  /** Keeps a dropped value for reuse when nothing else can still see it (see takeBuffer). */
+  private recycle(b: Buffer): void {
+    const n = b.length;
+    if (n < RECYCLE_MIN || b.byteOffset !== 0 || b.buffer.byteLength !== n) return; // a view or a slab slice
+    if (this.spareBytes + n > this.spareLimit || outbound.has(b.buffer)) return;
+    let list = this.spare.get(n);
+    if (list === undefined) this.spare.set(n, (list = []));
+    list.push(b);
+    this.spareBytes += n;
   }
 
   /** The live entry for a key (expired keys are removed on access, as Redis does lazily). */
@@ -85,6 +122,7 @@ export class Keyspace {
     if (old !== undefined) {
       if (old.type === T_STRING) {
         this.used += size - old.size;
+        if (old.value !== value) this.recycle(old.value);
         old.value = value;
         old.size = size;
         this.setExpiry(key, old, expiresAt);
@@ -233,6 +271,9 @@ export class Keyspace {
 
   /** Zero-fills every value held (keys and fields are strings: dropped for the collector). */
   wipe(): void {
+    for (const list of this.spare.values()) for (const b of list) b.fill(0);
+    this.spare.clear();
+    this.spareBytes = 0;
     for (const e of this.map.values()) {
       if (e.type === T_STRING) e.value.fill(0);
       else for (const v of e.value.values()) v.fill(0);

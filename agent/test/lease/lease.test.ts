@@ -219,6 +219,39 @@ describe("isolation", () => {
     await server.end(b.id);
   });
 
+  it("keeps a request split across reads intact while other connections' reads reuse the server's read buffer", async () => {
+    // Every connection reads into one shared buffer; the parser must copy out the parts of a
+    // request it keeps between two reads of its connection.
+    const a = await openLease(4 * MiB);
+    const b = await openLease(4 * MiB);
+    const ca = await a.conn();
+    const cb = await b.conn();
+    // The shared buffer relies on net.Socket's onread fields: a Node without them would fall
+    // back to 'data' silently (correct, but slower); this says so.
+    expect(server.sharedReads).toBe(true);
+    const bytesIn = (id: string) => server.counters().find((x) => x.contract_id === id)!.bytes_in;
+    const value = Buffer.alloc(20_000, "v"); // a large argument: its own buffer, filled across reads
+    const frame = Buffer.concat([cmd("MSET", "key-one", "small-1", "key-two", value, "key-three", "small-3")]);
+    const cut = [40, 60, 20_070];
+    let from = 0;
+    for (const at of [...cut, frame.length]) {
+      const before = bytesIn(a.id);
+      ca.send(frame.subarray(from, at));
+      for (let i = 0; i < 500 && bytesIn(a.id) < before + (at - from); i++) await new Promise((r) => setTimeout(r, 5));
+      expect(bytesIn(a.id)).toBe(before + (at - from)); // the server has read this part
+      from = at;
+      cb.send(cmd("SET", "noise", Buffer.alloc(3000, "x"))); // another read into the same buffer
+      expect(String((await cb.replies(1))[0])).toBe("+OK\r\n");
+    }
+    expect(String((await ca.replies(1))[0])).toBe("+OK\r\n");
+    ca.send(cmd("MGET", "key-one", "key-two", "key-three"));
+    expect(String((await ca.replies(1))[0])).toBe(`*3\r\n$7\r\nsmall-1\r\n$20000\r\n${value}\r\n$7\r\nsmall-3\r\n`);
+    ca.close();
+    cb.close();
+    await server.end(a.id);
+    await server.end(b.id);
+  });
+
   it("contains a bug in one command to its connection: an error reply, the connection closed, the agent up", async () => {
     const l = await openLease(MiB);
     const a = await l.conn();

@@ -176,6 +176,28 @@ describe("RespParser fuzz", () => {
     );
   });
 
+  it("parses the same when every read lands in one reused buffer (detach copies what it keeps)", () => {
+    // The server reads every connection into one shared buffer: after each read, whatever the
+    // parser holds from it must survive the next read overwriting it (here: with 0xEE bytes).
+    fc.assert(
+      fc.property(fc.array(request, { minLength: 1, maxLength: 6 }), fc.array(fc.nat(), { maxLength: 12 }), (reqs, cuts) => {
+        const stream = Buffer.concat(reqs.map((r) => cmd(...r.map((a) => Buffer.from(a)))));
+        const shared = Buffer.alloc(stream.length + 1);
+        const p = new RespParser(policy());
+        const got: string[][] = [];
+        for (const piece of splitEvery(stream, cuts.map((c) => c % (stream.length + 1)))) {
+          piece.copy(shared);
+          p.feed(shared.subarray(0, piece.length));
+          for (let r = p.next(); r !== null; r = p.next()) got.push(r.args!.map((a) => a.toString("latin1")));
+          p.detach(shared.buffer);
+          shared.fill(0xee);
+        }
+        expect(got).toEqual(reqs.map((r) => r.map((a) => Buffer.from(a).toString("latin1"))));
+      }),
+      { numRuns: 100 },
+    );
+  });
+
   it("garbage never throws anything but a ProtocolError, and what is buffered stays bounded", () => {
     const frag = fc.oneof(
       fc.uint8Array({ maxLength: 64 }),
@@ -198,5 +220,24 @@ describe("RespParser fuzz", () => {
       }),
       { numRuns: 400 },
     );
+  });
+});
+
+describe("Reply block reuse", () => {
+  it("assembles the next batch over the same bytes only once told the last one was written", () => {
+    const r = new Reply();
+    r.bulk(Buffer.from("first"));
+    const [a] = r.take();
+    r.bulk(Buffer.from("second"));
+    const [b] = r.take();
+    // Not told: the second batch follows the first, which is left intact.
+    expect(b!.byteOffset).toBe(a!.byteOffset + a!.length);
+    expect(a!.toString()).toBe("$5\r\nfirst\r\n");
+    r.reuse();
+    r.bulk(Buffer.from("third"));
+    const [c] = r.take();
+    expect(c!.buffer).toBe(a!.buffer);
+    expect(c!.byteOffset).toBe(a!.byteOffset);
+    expect(c!.toString()).toBe("$5\r\nthird\r\n");
   });
 });

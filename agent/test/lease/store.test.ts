@@ -1,6 +1,7 @@
 /** The keyspace on its own: glob patterns as Redis matches them, SCAN's guarantee under change, accounting. */
 import { describe, expect, it } from "vitest";
-import { globMatch, Keyspace, KEY_OVERHEAD, T_STRING } from "../../src/lease/store.ts";
+import { Reply, written } from "../../src/lease/resp.ts";
+import { globMatch, Keyspace, KEY_OVERHEAD, own, T_STRING } from "../../src/lease/store.ts";
 
 describe("globMatch (Redis's stringmatchlen)", () => {
   it.each([
@@ -73,5 +74,58 @@ describe("Keyspace", () => {
     expect(ks.get("abc")).toBeUndefined();
     expect(ks.used).toBe(0);
     expect(ks.expiredKeys).toBe(1);
+  });
+});
+
+describe("recycled value buffers", () => {
+  const big = (n: number, fill: number) => Buffer.allocUnsafeSlow(n).fill(fill);
+
+  it("hands an overwritten large value back for the next argument of that length, within its byte bound", () => {
+    const ks = new Keyspace(() => 0, 40 * 1024);
+    const a = big(20 * 1024, 1);
+    ks.setString("k", a, undefined, 0);
+    ks.setString("k", big(20 * 1024, 2), ks.get("k"), 0);
+    expect(ks.takeBuffer(20 * 1024)).toBe(a);
+    expect(ks.takeBuffer(20 * 1024)).toBeUndefined();
+    // Over the bound (40 KiB) and small or shared-slab values are left to the collector.
+    ks.setString("k", big(30 * 1024, 3), ks.get("k"), 0); // the 20 KiB one is kept
+    ks.setString("k", big(30 * 1024, 4), ks.get("k"), 0); // 20 + 30 KiB > 40 KiB: not kept
+    expect(ks.takeBuffer(30 * 1024)).toBeUndefined();
+    expect(ks.takeBuffer(20 * 1024)?.[0]).toBe(2);
+    ks.setString("k", big(30 * 1024, 5), ks.get("k"), 0); // room again
+    expect(ks.takeBuffer(30 * 1024)?.[0]).toBe(4);
+    ks.setString("s", Buffer.from("small"), undefined, 0);
+    ks.setString("s", Buffer.from("other"), ks.get("s"), 0);
+    expect(ks.takeBuffer(5)).toBeUndefined();
+  });
+
+  it("recycles copies of 4 KiB or more (own ArrayBuffers), not the smaller slices of Node's pool", () => {
+    const ks = new Keyspace(() => 0, 1024 * 1024);
+    const first = own(Buffer.alloc(4096, 1), ks);
+    ks.setString("k", first, undefined, 0);
+    ks.setString("k", own(Buffer.alloc(4096, 2), ks), ks.get("k"), 0);
+    const third = own(Buffer.alloc(4096, 3), ks);
+    expect(third).toBe(first); // the dropped one, now holding the new bytes
+    expect(third[0]).toBe(3);
+    ks.setString("s", own(Buffer.alloc(100, 1), ks), undefined, 0);
+    ks.setString("s", own(Buffer.alloc(100, 2), ks), ks.get("s"), 0);
+    expect(ks.takeBuffer(100)).toBeUndefined();
+  });
+
+  it("never recycles a value a queued reply still references, and zero-fills spares at the wipe", () => {
+    const ks = new Keyspace(() => 0, 1024 * 1024);
+    const queued = big(20 * 1024, 7);
+    ks.setString("k", queued, undefined, 0);
+    const r = new Reply();
+    r.bulk(queued); // a GET's reply, not written yet
+    ks.setString("k", big(20 * 1024, 8), ks.get("k"), 0);
+    expect(ks.takeBuffer(20 * 1024)).toBeUndefined();
+    for (const c of r.take()) written(c); // the socket is done with it
+    const spare = ks.get("k")!.value as Buffer;
+    ks.setString("k", big(20 * 1024, 9), ks.get("k"), 0);
+    ks.wipe();
+    expect(spare.every((x) => x === 0)).toBe(true);
+    expect(ks.takeBuffer(20 * 1024)).toBeUndefined();
+    expect(queued[0]).toBe(7);
   });
 });
