@@ -190,10 +190,12 @@ export async function createContract(ports: Ports, user: Pick<AuthUser, "id">, i
     ports,
     id,
     "after_create",
-    Promise.all([
-      cluster.confirmAndPush(node.region, id, node.id, { userId: user.id, message: update }),
-      home !== node.region ? ports.cluster(home).notifyUser(user.id, update) : null,
-    ]),
+    // Inside an async function, so that even a synchronous throw lands in the log, not the response.
+    (async () =>
+      Promise.all([
+        cluster.confirmAndPush(node.region, id, node.id, { userId: user.id, message: update }),
+        home !== node.region ? ports.cluster(home).notifyUser(user.id, update) : null,
+      ]))(),
   );
   return row;
 }
