@@ -7,7 +7,7 @@
 import { and, eq, inArray, sql } from "drizzle-orm";
 import { config, type Env } from "../env";
 import { createDb, toD1 } from "../db/client";
-import { clients, contracts, type ContractRow, type NodeRow } from "../db/schema";
+import { clients, contracts, nodes, offers, type ContractRow, type NodeRow } from "../db/schema";
 import { billableSeconds, costMicro, egressCostMicro } from "../domain/money";
 import type { MatchRequest } from "../domain/matching";
 import type { AuthUser } from "../lib/auth";
@@ -20,11 +20,13 @@ import { settleContractMoney } from "../settlement/settle";
 import { applyMeasuredEgress } from "../settlement/egress";
 import { contractViewOf } from "../leases/reports";
 import { notifyNode } from "../nodes/push";
+import { contractView } from "./views";
 
 /** The region DO as the lifecycle needs it; inside the DO itself this is the object, not a stub. */
 export interface ClusterPort {
   reserve(region: string, req: { contractId: string; nodeId: string; ramGb: number; vramGb: number; clientUserId: string }): Promise<ReserveResult>;
   confirm(region: string, contractId: string): Promise<boolean>;
+  confirmAndPush(region: string, contractId: string, nodeId: string, update?: { userId: string; message: { type: string; data: unknown } }): Promise<boolean>;
   activate(region: string, contractId: string, endTime: number): Promise<void>;
   release(region: string, contractId: string): Promise<boolean>;
   upsertNode(snapshot: NodeSnapshot): Promise<unknown>;
@@ -38,10 +40,31 @@ export interface ClusterPort {
 export interface Ports {
   env: Env;
   cluster(region: string): ClusterPort;
+  /**
+   * Runs post-commit work after the response (a request's `waitUntil`). Absent where nothing is
+   * waiting on a response (the DO's alarm, the queue consumer, tests): the work is then awaited.
+   */
+  defer?(work: Promise<void>): void;
 }
 
-export function portsFor(env: Env): Ports {
-  return { env, cluster: (region) => regionStub(env, region) as unknown as ClusterPort };
+export function portsFor(env: Env, ctx?: { waitUntil(p: Promise<unknown>): void }): Ports {
+  const ports: Ports = { env, cluster: (region) => regionStub(env, region) as unknown as ClusterPort };
+  if (ctx) ports.defer = (work) => ctx.waitUntil(work);
+  return ports;
+}
+
+/**
+ * Work after the commit that only speeds things up: each step has a safety net (the region alarm
+ * confirms stale reservations against D1, heartbeats carry the node's list, agents reconcile), so
+ * a failure is logged, never the caller's failure, and it may run after the response.
+ */
+async function afterCommit(ports: Ports, contractId: string, step: string, work: Promise<unknown>): Promise<void> {
+  const logged = work.then(
+    () => undefined,
+    (e) => console.error(JSON.stringify({ level: "warn", contract_id: contractId, step, error: String((e as Error)?.message ?? e) })),
+  );
+  if (ports.defer) ports.defer(logged);
+  else await logged;
 }
 
 const gbOf = (k: { ramGb: number; vramGb: number }) => k.ramGb + k.vramGb;
@@ -80,9 +103,17 @@ export async function createContract(ports: Ports, user: Pick<AuthUser, "id">, i
   const env = ports.env;
   const db = createDb(env.DB);
   if (input.ramGb + input.vramGb <= 0) throw new ApiError("validation_failed", "ram_gb + vram_gb must be > 0", [{ field: "ram_gb", message: "ram_gb + vram_gb must be > 0" }]);
-  // The node (with its offer) and the renter's account, read side by side. (Not one drizzle
-  // batch: D1 batches return rows as objects, which loses the join's same-named columns.)
-  const [{ node, offer }, client] = await Promise.all([loadNode(db, input.nodeId), db.select().from(clients).where(eq(clients.userId, user.id)).get()]);
+  // The node, its offer and the renter's account in one D1 round trip (three plain selects: a
+  // join in a D1 batch would lose its same-named columns).
+  const [nodeRows, offerRows, clientRows] = await db.batch([
+    db.select().from(nodes).where(eq(nodes.id, input.nodeId)),
+    db.select().from(offers).where(eq(offers.nodeId, input.nodeId)),
+    db.select().from(clients).where(eq(clients.userId, user.id)),
+  ]);
+  const node = nodeRows[0];
+  if (!node) throw notFound("node");
+  const offer = offerRows[0] ?? null;
+  const client = clientRows[0];
   const minDur = offer?.minDurationSec ?? 60;
   const maxDur = offer?.maxDurationSec ?? 86_400;
   if (input.durationSec < minDur || input.durationSec > maxDur) throw invalid("duration_sec", `must be between ${minDur} and ${maxDur} for this node`);
@@ -152,8 +183,21 @@ export async function createContract(ports: Ports, user: Pick<AuthUser, "id">, i
     await cluster.release(node.region, id); // the money said no: give the capacity back at once
     throw e;
   }
-  await cluster.confirm(node.region, id);
-  await notifyContract(ports, row, undefined, client.defaultRegion);
+  // Committed: the rest may follow the response. The confirm, the renter's update on the
+  // contract's region and the node's push are one call to the region object.
+  const update = { type: "contract_update", data: contractView(row) };
+  const home = client.defaultRegion ?? "global";
+  await afterCommit(
+    ports,
+    id,
+    "after_create",
+    // Inside an async function, so that even a synchronous throw lands in the log, not the response.
+    (async () =>
+      Promise.all([
+        cluster.confirmAndPush(node.region, id, node.id, { userId: user.id, message: update }),
+        home !== node.region ? ports.cluster(home).notifyUser(user.id, update) : null,
+      ]))(),
+  );
   return row;
 }
 

@@ -201,6 +201,17 @@ export class RegionCluster extends DurableObject<Env> {
     return true;
   }
 
+  /**
+   * After a creation committed in D1, in one call rather than three: the reservation becomes a
+   * hold, the renter's sockets here hear of the contract, and the node's agent gets its new list.
+   */
+  async confirmAndPush(region: string, contractId: string, nodeId: string, update?: { userId: string; message: { type: string; data: unknown } }): Promise<boolean> {
+    const confirmed = await this.confirm(region, contractId);
+    if (update) await this.notifyUser(update.userId, update.message);
+    await this.pushNodeContracts(region, nodeId);
+    return confirmed;
+  }
+
   /** The contract became active: remember when its term ends so the alarm can expire it. */
   async activate(region: string, contractId: string, endTime: number): Promise<void> {
     await this.ensureRegion(region);
