@@ -1,4 +1,3 @@
-import type { RouteConfig, RouteHandler } from "@hono/zod-openapi";
 import { eq } from "drizzle-orm";
 import { toD1 } from "../db/client";
 import { config } from "../env";
@@ -7,7 +6,7 @@ import { priceToNano, usdToMicro } from "../domain/money";
 import { DEFAULT_UPTIME_SCORE, expectedHeartbeats, uptimeScore } from "../domain/reliability";
 import { caller } from "../lib/auth";
 import { ApiError, invalid } from "../lib/errors";
-import type { AppBindings } from "../lib/openapi";
+import type { AppRouteHandler } from "../lib/openapi";
 import { failOverNode, rejectContracts } from "../contracts/lifecycle";
 import { settleAfterReceipts, storeLeaseReports } from "../leases/reports";
 import { nodeContracts } from "./push";
@@ -15,13 +14,11 @@ import { regionStub } from "../region/client";
 import type * as routes from "./routes";
 import { assertOwner, heldOf, loadNode, nodeView, nodeViewFor, queryNodes, snapshotOf, syncNode } from "./service";
 
-type H<R extends RouteConfig> = RouteHandler<R, AppBindings>;
-
 /** The schema allows 3 decimals; this drops the binary noise of e.g. 0.1 + 0.2 before storing. */
 const roundMs = (v: number) => Math.round(v * 1000) / 1000;
 const retired = () => new ApiError("gone", "this node was retired; register a new node to offer memory again");
 
-export const registerNode: H<typeof routes.registerNode> = async (c) => {
+export const registerNode: AppRouteHandler<typeof routes.registerNode> = async (c) => {
   const b = c.req.valid("json");
   const me = caller(c);
   const priceNano = priceToNano(b.price_per_gb_sec);
@@ -67,7 +64,7 @@ export const registerNode: H<typeof routes.registerNode> = async (c) => {
   return c.json({ node_id: node.id, node: nodeView(node, offer, 0, 0, { withEndpoint: true }) }, 201);
 };
 
-export const heartbeat: H<typeof routes.heartbeat> = async (c) => {
+export const heartbeat: AppRouteHandler<typeof routes.heartbeat> = async (c) => {
   const { id } = c.req.valid("param");
   const b = c.req.valid("json");
   const me = caller(c);
@@ -129,14 +126,14 @@ export const heartbeat: H<typeof routes.heartbeat> = async (c) => {
   );
 };
 
-export const listNodes: H<typeof routes.listNodes> = async (c) => {
+export const listNodes: AppRouteHandler<typeof routes.listNodes> = async (c) => {
   const q = c.req.valid("query");
   const me = caller(c);
   const page = await queryNodes(c.env, { nodeType: q.node_type, region: q.region, status: q.status, providerId: q.mine === "true" ? me.id : undefined, minRam: q.min_ram, minVram: q.min_vram }, q.limit, q.offset, me);
   return c.json({ nodes: page.nodes.map((n) => nodeViewFor(me, n)), total_count: page.total_count }, 200);
 };
 
-export const getNode: H<typeof routes.getNode> = async (c) => {
+export const getNode: AppRouteHandler<typeof routes.getNode> = async (c) => {
   const { id } = c.req.valid("param");
   const me = caller(c);
   const { node, offer } = await loadNode(c.var.db, id);
@@ -155,7 +152,7 @@ export const getNode: H<typeof routes.getNode> = async (c) => {
   return c.json({ node: nodeViewFor(me, nodeView(node, offer, held.ram, held.vram, { withEndpoint: me.role === "admin" || me.id === node.providerId })), earnings, active_contracts: counts?.n ?? 0 }, 200);
 };
 
-export const updateNode: H<typeof routes.updateNode> = async (c) => {
+export const updateNode: AppRouteHandler<typeof routes.updateNode> = async (c) => {
   const { id } = c.req.valid("param");
   const b = c.req.valid("json");
   const { node, offer } = await loadNode(c.var.db, id);
@@ -186,7 +183,7 @@ export const updateNode: H<typeof routes.updateNode> = async (c) => {
   return c.json({ node: nodeView(updated, offer, held.ram, held.vram, { withEndpoint: true }) }, 200);
 };
 
-export const deleteNode: H<typeof routes.deleteNode> = async (c) => {
+export const deleteNode: AppRouteHandler<typeof routes.deleteNode> = async (c) => {
   const { id } = c.req.valid("param");
   const { node, offer } = await loadNode(c.var.db, id);
   assertOwner(caller(c), node);
