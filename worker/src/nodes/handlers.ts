@@ -1,12 +1,16 @@
+import type { Context } from "hono";
 import { eq } from "drizzle-orm";
 import { toD1 } from "../db/client";
 import { config } from "../env";
 import { nodes, offers, type NodeRow } from "../db/schema";
 import { priceToNano, usdToMicro } from "../domain/money";
 import { DEFAULT_UPTIME_SCORE, expectedHeartbeats, uptimeScore } from "../domain/reliability";
-import { caller } from "../lib/auth";
-import { ApiError, invalid } from "../lib/errors";
-import type { AppRouteHandler } from "../lib/openapi";
+import { authenticate, caller } from "../lib/auth";
+import { ApiError, forbidden, invalid, notFound } from "../lib/errors";
+import type { AppBindings, AppRouteHandler } from "../lib/openapi";
+import { markReady, rejectContract } from "../contracts/activation";
+import { portsFor } from "../contracts/lifecycle";
+import { contractViewOf } from "../leases/reports";
 import { failOverNode, rejectContracts } from "../contracts/lifecycle";
 import { settleAfterReceipts, storeLeaseReports } from "../leases/reports";
 import { nodeContracts } from "./push";
@@ -197,4 +201,49 @@ export const deleteNode: AppRouteHandler<typeof routes.deleteNode> = async (c) =
   await failOverNode(c.env, updated, "node withdrawn by its provider");
   const held = await heldOf(c.env, id);
   return c.json({ node: nodeView(updated, offer, held.ram, held.vram, { withEndpoint: true }) }, 200);
+};
+
+async function ownedNode(c: Context<AppBindings>, id: string) {
+  const { node } = await loadNode(c.var.db, id);
+  assertOwner(caller(c), node);
+  if ((node.status as string) === "retired") throw new ApiError("gone", "this node was retired");
+  return node;
+}
+
+export const ready: AppRouteHandler<typeof routes.ready> = async (c) => {
+  const { id, contract_id } = c.req.valid("param");
+  const node = await ownedNode(c, id);
+  const k = await markReady(portsFor(c.env), node, contract_id, Date.now());
+  return c.json({ contract: await contractViewOf(c.env, k) }, 200);
+};
+
+export const reject: AppRouteHandler<typeof routes.reject> = async (c) => {
+  const { id, contract_id } = c.req.valid("param");
+  const body = c.req.header("content-type")?.includes("application/json") ? (c.req.valid("json") as { reason?: string } | undefined) : undefined;
+  const node = await ownedNode(c, id);
+  const k = await rejectContract(portsFor(c.env), node, contract_id, body?.reason, Date.now());
+  return c.json({ contract: await contractViewOf(c.env, k) }, 200);
+};
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** GET /ws/nodes/{node_id}: the push channel (nodes/push.ts), handed to the node's region Durable Object. */
+export const pushChannel = async (c: Context<AppBindings, "/ws/nodes/:node_id">) => {
+  // The owner's API key (X-API-Key; a bearer token works too). Never in the URL: URLs end up in logs.
+  const user = await authenticate(c);
+  const nodeId = c.req.param("node_id");
+  if (!UUID.test(nodeId)) throw notFound("node");
+  const node = await c.env.DB.prepare(`SELECT id, provider_id, region, status FROM nodes WHERE id = ?`).bind(nodeId).first<{ id: string; provider_id: string; region: string; status: string }>();
+  if (!node) throw notFound("node");
+  if (user.role !== "admin" && node.provider_id !== user.id) throw forbidden("this node belongs to another provider");
+  if (node.status === "retired") throw new ApiError("gone", "this node was retired");
+  if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
+    throw new ApiError("validation_failed", "this endpoint needs a WebSocket upgrade", [{ field: "upgrade", message: "must be websocket" }]);
+  }
+  const headers = new Headers(c.req.raw.headers);
+  headers.delete("x-api-key");
+  headers.delete("authorization");
+  headers.set("x-mnemo-node-id", node.id);
+  headers.set("x-mnemo-region", node.region);
+  return regionStub(c.env, node.region).fetch(new Request(c.req.url, { headers }));
 };
