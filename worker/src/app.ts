@@ -11,15 +11,14 @@ import { authRouter } from "./auth";
 import { nodeContractsRouter, nodesRouter } from "./nodes";
 import { contractsRouter } from "./contracts";
 import { billingRouter } from "./billing";
-import { adminRouter } from "./admin";
-import { adminOverviewRouter } from "./admin/overview";
+import { adminOverviewRouter, adminRouter } from "./admin";
 import { marketplaceRouter } from "./marketplace";
 import { clustersRouter } from "./clusters";
 import { realtimeRouter } from "./realtime";
 import { leasesRouter } from "./leases";
 import { opsRouter, mountDocs } from "./ops";
 import { paymentsRouter } from "./payments";
-import { walletsRouter } from "./payments/wallets";
+
 import { payoutsRouter } from "./payouts";
 import { analyticsRouter } from "./analytics";
 
@@ -45,7 +44,6 @@ const routers = [
   clustersRouter,
   realtimeRouter,
   paymentsRouter,
-  walletsRouter,
   payoutsRouter,
   analyticsRouter,
   adminOverviewRouter,
