@@ -15,7 +15,7 @@ import { ApiError, invalid, notFound } from "../lib/errors";
 import { AlreadyApplied, appendLedger, holdIfStatement, holdStatement, postLedger, type Guard } from "../ledger/service";
 import { loadNode } from "../nodes/service";
 import { regionStub } from "../region/client";
-import type { NodeSnapshot, Reservation, ReserveResult } from "../region/types";
+import type { NodeSnapshot, Reservation, ReserveResult } from "../domain/capacity";
 import { settleContractMoney } from "../settlement/settle";
 import { applyMeasuredEgress } from "../settlement/egress";
 import { contractViewOf } from "../leases/reports";

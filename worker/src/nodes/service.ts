@@ -6,8 +6,8 @@ import { nanoToPrice, microToUsd } from "../domain/money";
 import { iso } from "../lib/time";
 import { notFound, forbidden } from "../lib/errors";
 import type { AuthUser } from "../lib/auth";
-import type { NodeSnapshot } from "../region/types";
-import { availableOf } from "../region/types";
+import type { NodeSnapshot } from "../domain/capacity";
+import { availableOf } from "../domain/capacity";
 import { regionStub } from "../region/client";
 
 export function snapshotOf(n: NodeRow): NodeSnapshot {

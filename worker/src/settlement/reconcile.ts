@@ -11,7 +11,7 @@
  *   succeed.
  */
 import type { Env } from "../env";
-import type { Reservation } from "../region/types";
+import type { Reservation } from "../domain/capacity";
 import { settleContractMoney } from "./settle";
 
 /** Longer than a settlement normally takes (queue retries, the node's final lease report). */

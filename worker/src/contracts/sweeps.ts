@@ -7,12 +7,12 @@ import { config, type Env } from "../env";
 import { createDb } from "../db/client";
 import { contracts } from "../db/schema";
 import { and, eq, inArray } from "drizzle-orm";
-import { expireIfDue, failOver, loadContract, type ClusterPort, type Ports } from "../contracts/lifecycle";
+import { expireIfDue, failOver, loadContract, type ClusterPort, type Ports } from "./lifecycle";
 import { reconcileRegion } from "../settlement/reconcile";
-import { regionStub } from "./client";
-import { sweepReadyTimeouts } from "../contracts/activation";
+import { regionStub } from "../region/client";
+import { sweepReadyTimeouts } from "./activation";
 import { nodeFromRaw, snapshotOf } from "../nodes/service";
-import type { NodeSnapshot, Reservation } from "./types";
+import type { NodeSnapshot, Reservation } from "../domain/capacity";
 
 export async function loadRegionFromD1(env: Env, region: string): Promise<{ nodes: NodeSnapshot[]; reservations: Reservation[] }> {
   const db = createDb(env.DB);

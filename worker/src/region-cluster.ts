@@ -6,13 +6,13 @@
  * matching from memory, runs the region's clock (alarms) and its WebSockets.
  */
 import { DurableObject } from "cloudflare:workers";
-import { config, type Env } from "../env";
-import { NodeIndex } from "../domain/spatial-index";
-import type { Candidate, MatchRequest } from "../domain/matching";
-import type { OfferFilter } from "../domain/matching";
-import { availableOf, type NodeLive, type NodeSnapshot, type Reservation, type ReserveResult } from "./types";
-import { loadRegionFromD1, runRegionSweeps } from "./sweeps";
-import { nodeContracts } from "../nodes/push";
+import { config, type Env } from "./env";
+import { NodeIndex } from "./domain/spatial-index";
+import type { Candidate, MatchRequest } from "./domain/matching";
+import type { OfferFilter } from "./domain/matching";
+import { availableOf, type NodeLive, type NodeSnapshot, type Reservation, type ReserveResult } from "./domain/capacity";
+import { loadRegionFromD1, runRegionSweeps } from "./contracts/sweeps";
+import { nodeContracts } from "./nodes/push";
 
 const PROVISIONAL_TTL_MS = 120_000;
 /** Tag of every node agent's push socket (besides `node:<id>`). */
