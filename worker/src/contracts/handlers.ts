@@ -6,6 +6,7 @@ import type { AppBindings, AppRouteHandler } from "../lib/openapi";
 import { iso } from "../lib/time";
 import { heldOf, nodeView, nodeViewFor } from "../nodes/service";
 import { loadNode } from "../nodes/service";
+import { portsFor } from "../region/client";
 import * as life from "./lifecycle";
 import type * as routes from "./routes";
 import { contractViewOf, contractViews } from "../leases/reports";
@@ -25,7 +26,7 @@ async function ownContract(c: { env: AppBindings["Bindings"] }, user: AuthUser, 
 
 export const createContract: AppRouteHandler<typeof routes.createContract> = async (c) => {
   const b = c.req.valid("json");
-  const k = await life.createContract(life.portsFor(c.env), caller(c), { nodeId: b.node_id, ramGb: b.ram_gb, vramGb: b.vram_gb, durationSec: b.duration_sec, autoRenew: b.auto_renew });
+  const k = await life.createContract(portsFor(c.env), caller(c), { nodeId: b.node_id, ramGb: b.ram_gb, vramGb: b.vram_gb, durationSec: b.duration_sec, autoRenew: b.auto_renew });
   return c.json({ contract: await contractViewOf(c.env, k) }, 201);
 };
 
@@ -76,7 +77,7 @@ export const settleContract: AppRouteHandler<typeof routes.settleContract> = asy
   const { id } = c.req.valid("param");
   const body = c.req.header("content-type")?.includes("application/json") ? (c.req.valid("json") as { actual_egress_gb?: number } | undefined) : undefined;
   const k = await ownContract(c, caller(c), id);
-  const after = await life.settleContract(life.portsFor(c.env), k, body?.actual_egress_gb);
+  const after = await life.settleContract(portsFor(c.env), k, body?.actual_egress_gb);
   return c.json({ contract: await contractViewOf(c.env, after) }, 200);
 };
 
@@ -84,13 +85,13 @@ export const extendContract: AppRouteHandler<typeof routes.extendContract> = asy
   const { id } = c.req.valid("param");
   const { additional_sec } = c.req.valid("json");
   const k = await ownContract(c, caller(c), id);
-  const after = await life.extendContract(life.portsFor(c.env), k, additional_sec);
+  const after = await life.extendContract(portsFor(c.env), k, additional_sec);
   return c.json({ contract: await contractViewOf(c.env, after) }, 200);
 };
 
 export const cancelContract: AppRouteHandler<typeof routes.cancelContract> = async (c) => {
   const { id } = c.req.valid("param");
   const k = await ownContract(c, caller(c), id);
-  const after = await life.cancelContract(life.portsFor(c.env), k);
+  const after = await life.cancelContract(portsFor(c.env), k);
   return c.json({ contract: await contractViewOf(c.env, after) }, 200);
 };

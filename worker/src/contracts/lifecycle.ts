@@ -9,40 +9,15 @@ import { config, type Env } from "../env";
 import { createDb, toD1 } from "../db/client";
 import { clients, contracts, type ContractRow, type NodeRow } from "../db/schema";
 import { billableSeconds, costMicro, egressCostMicro } from "../domain/money";
-import type { MatchRequest } from "../domain/matching";
 import type { AuthUser } from "../lib/auth";
 import { ApiError, invalid, notFound } from "../lib/errors";
 import { AlreadyApplied, appendLedger, holdIfStatement, holdStatement, postLedger, type Guard } from "../ledger/service";
 import { loadNode } from "../nodes/service";
-import { regionStub } from "../region/client";
-import type { NodeSnapshot, Reservation, ReserveResult } from "../domain/capacity";
+import { portsFor, type Ports } from "../region/client";
 import { settleContractMoney } from "../settlement/settle";
 import { applyMeasuredEgress } from "../settlement/egress";
 import { contractViewOf } from "../leases/reports";
 import { notifyNode } from "../nodes/push";
-
-/** The region DO as the lifecycle needs it; inside the DO itself this is the object, not a stub. */
-export interface ClusterPort {
-  reserve(region: string, req: { contractId: string; nodeId: string; ramGb: number; vramGb: number; clientUserId: string }): Promise<ReserveResult>;
-  confirm(region: string, contractId: string): Promise<boolean>;
-  activate(region: string, contractId: string, endTime: number): Promise<void>;
-  release(region: string, contractId: string): Promise<boolean>;
-  upsertNode(snapshot: NodeSnapshot): Promise<unknown>;
-  match(region: string, req: MatchRequest): Promise<{ matches: { node: { id: string } }[] }>;
-  notifyUser(userId: string, message: { type: string; data: unknown }): Promise<number>;
-  pushNodeContracts(region: string, nodeId: string): Promise<number>;
-  reservationsOf(region: string): Promise<Reservation[]>;
-  rehold(region: string, r: Reservation): Promise<boolean>;
-}
-
-export interface Ports {
-  env: Env;
-  cluster(region: string): ClusterPort;
-}
-
-export function portsFor(env: Env): Ports {
-  return { env, cluster: (region) => regionStub(env, region) as unknown as ClusterPort };
-}
 
 const gbOf = (k: { ramGb: number; vramGb: number }) => k.ramGb + k.vramGb;
 

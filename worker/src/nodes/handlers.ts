@@ -9,12 +9,11 @@ import { authenticate, caller } from "../lib/auth";
 import { ApiError, forbidden, invalid, notFound } from "../lib/errors";
 import type { AppBindings, AppRouteHandler } from "../lib/openapi";
 import { markReady, rejectContract } from "../contracts/activation";
-import { portsFor } from "../contracts/lifecycle";
 import { contractViewOf } from "../leases/reports";
 import { failOverNode, rejectContracts } from "../contracts/lifecycle";
 import { settleAfterReceipts, storeLeaseReports } from "../leases/reports";
 import { nodeContracts } from "./push";
-import { regionStub } from "../region/client";
+import { portsFor, regionStub } from "../region/client";
 import type * as routes from "./routes";
 import { assertOwner, heldOf, loadNode, nodeView, nodeViewFor, queryNodes, snapshotOf, syncNode } from "./service";
 

@@ -7,7 +7,7 @@
  */
 import type { Env } from "../env";
 import { iso } from "../lib/time";
-import type { Ports } from "../contracts/lifecycle";
+import type { Ports } from "../region/client";
 
 export interface NodeContract {
   id: string;

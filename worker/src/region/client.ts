@@ -1,6 +1,37 @@
 import type { Env } from "../env";
+import type { NodeSnapshot, Reservation, ReserveResult } from "../domain/capacity";
+import type { MatchRequest } from "../domain/matching";
 
 /** The region's Durable Object (one per region, by name). */
 export function regionStub(env: Env, region: string) {
   return env.REGION_CLUSTER.get(env.REGION_CLUSTER.idFromName(region));
+}
+
+/** The region DO as the use cases need it; inside the DO itself this is the object, not a stub. */
+export interface ClusterPort {
+  reserve(region: string, req: { contractId: string; nodeId: string; ramGb: number; vramGb: number; clientUserId: string }): Promise<ReserveResult>;
+  confirm(region: string, contractId: string): Promise<boolean>;
+  activate(region: string, contractId: string, endTime: number): Promise<void>;
+  release(region: string, contractId: string): Promise<boolean>;
+  upsertNode(snapshot: NodeSnapshot): Promise<unknown>;
+  match(region: string, req: MatchRequest): Promise<{ matches: { node: { id: string } }[] }>;
+  notifyUser(userId: string, message: { type: string; data: unknown }): Promise<number>;
+  pushNodeContracts(region: string, nodeId: string): Promise<number>;
+  reservationsOf(region: string): Promise<Reservation[]>;
+  rehold(region: string, r: Reservation): Promise<boolean>;
+}
+
+/** What a use case is given to reach the outside: the bindings and the region client. */
+export interface Ports {
+  env: Env;
+  cluster(region: string): ClusterPort;
+}
+
+/**
+ * The one place a region stub becomes a ClusterPort (RPC stubs wrap every return type, hence the
+ * cast). `self` is the region DO itself when the caller runs inside it: its own region is then
+ * called directly, never through a stub to itself (that would wait on its own input gate).
+ */
+export function portsFor(env: Env, self?: { region: string; cluster: ClusterPort }): Ports {
+  return { env, cluster: (region) => (self && region === self.region ? self.cluster : (regionStub(env, region) as unknown as ClusterPort)) };
 }
