@@ -1,3 +1,5 @@
+import { config } from "../env";
+import { spreadOf, utilisationPct, type RegionRollup } from "../domain/rollup";
 import { nanoToPrice } from "../domain/money";
 import { notFound } from "../lib/errors";
 import { publicNodeView, queryNodes } from "../nodes/service";
@@ -6,13 +8,11 @@ import { knownRegions } from "../region/regions";
 import type { AppRouteHandler } from "../lib/openapi";
 import type * as routes from "./routes";
 
-type Rollup = Awaited<ReturnType<ReturnType<typeof regionStub>["rollup"]>>;
-
-async function rollupOf(env: Parameters<typeof regionStub>[0], region: string): Promise<Rollup> {
-  return regionStub(env, region).rollup(region) as Promise<Rollup>;
+async function rollupOf(env: Parameters<typeof regionStub>[0], region: string): Promise<RegionRollup> {
+  return regionStub(env, region).rollup(region) as Promise<RegionRollup>;
 }
 
-async function centerOf(env: Parameters<typeof regionStub>[0], region: string, r: Rollup) {
+async function centerOf(env: Parameters<typeof regionStub>[0], region: string, r: RegionRollup) {
   if (r.center) return r.center;
   const row = await env.DB.prepare(`SELECT center_lat, center_lng FROM clusters WHERE region = ?`).bind(region).first<{ center_lat: number | null; center_lng: number | null }>();
   return row?.center_lat != null && row.center_lng != null ? { lat: row.center_lat, lng: row.center_lng } : null;
@@ -59,22 +59,22 @@ export const stats: AppRouteHandler<typeof routes.stats> = async (c) => {
   const counts = await c.env.DB.prepare(`SELECT status, COUNT(*) AS n FROM contracts WHERE region = ? GROUP BY status`).bind(region).all<{ status: string; n: number }>();
   const byStatus = { pending: 0, active: 0, completed: 0, failed: 0, cancelled: 0 } as Record<string, number>;
   for (const x of counts.results) byStatus[x.status] = x.n;
-  const interval = Math.max(1, Number(c.env.HEARTBEAT_MIN_INTERVAL_SEC ?? 30) || 30);
+  const interval = Math.max(1, config(c.env).heartbeatMinIntervalSec);
   const late = await c.env.DB.prepare(`SELECT COUNT(*) AS n FROM nodes WHERE region = ? AND status != 'offline' AND last_heartbeat_at < ?`)
     .bind(region, Date.now() - 2 * interval * 1000)
     .first<{ n: number }>();
-  const p = r.prices;
+  const p = spreadOf(r.prices);
   return c.json(
     {
       region,
       utilization: {
-        ram_pct: r.totalRamGb ? Math.round((r.heldRamGb / r.totalRamGb) * 10000) / 100 : 0,
-        vram_pct: r.totalVramGb ? Math.round((r.heldVramGb / r.totalVramGb) * 10000) / 100 : 0,
+        ram_pct: utilisationPct(r.heldRamGb, r.totalRamGb),
+        vram_pct: utilisationPct(r.heldVramGb, r.totalVramGb),
         held_ram_gb: r.heldRamGb,
         held_vram_gb: r.heldVramGb,
       },
       contracts: byStatus as { pending: number; active: number; completed: number; failed: number; cancelled: number },
-      price_spread: p.length ? { min: nanoToPrice(p[0]), p50: nanoToPrice(p[Math.floor((p.length - 1) / 2)]), max: nanoToPrice(p[p.length - 1]), avg: nanoToPrice(r.avgPriceNano) } : null,
+      price_spread: p ? { min: nanoToPrice(p.min), p50: nanoToPrice(p.p50), max: nanoToPrice(p.max), avg: nanoToPrice(r.avgPriceNano) } : null,
       heartbeat_health: { nodes_by_status: r.byStatus, last_heartbeat_at: r.lastHeartbeatAt ? new Date(r.lastHeartbeatAt).toISOString() : null, late_nodes: late?.n ?? 0 },
     },
     200,

@@ -4,6 +4,7 @@
  * then settled (the money side, settlement/settle.ts). Routes, the region DO's alarm and the
  * settlement consumer all come through here, so each rule exists once.
  */
+import { durationBounds } from "../domain/offer";
 import { and, eq, inArray, sql } from "drizzle-orm";
 import { config, type Env } from "../env";
 import { createDb, toD1 } from "../db/client";
@@ -58,8 +59,7 @@ export async function createContract(ports: Ports, user: Pick<AuthUser, "id">, i
   // The node (with its offer) and the renter's account, read side by side. (Not one drizzle
   // batch: D1 batches return rows as objects, which loses the join's same-named columns.)
   const [{ node, offer }, client] = await Promise.all([loadNode(db, input.nodeId), db.select().from(clients).where(eq(clients.userId, user.id)).get()]);
-  const minDur = offer?.minDurationSec ?? 60;
-  const maxDur = offer?.maxDurationSec ?? 86_400;
+  const { min: minDur, max: maxDur } = durationBounds(offer);
   if (input.durationSec < minDur || input.durationSec > maxDur) throw invalid("duration_sec", `must be between ${minDur} and ${maxDur} for this node`);
   if (node.status !== "active") throw new ApiError("insufficient_capacity", `this node is ${node.status} and takes no new contracts`);
   if (input.ramGb > node.totalRamGb || input.vramGb > node.totalVramGb) throw new ApiError("insufficient_capacity", "this node does not have that much memory");
@@ -393,7 +393,8 @@ export async function failOver(ports: Ports, k: ContractRow, reason: string, now
     if (m.node.id === k.nodeId) continue;
     try {
       const { offer } = await loadNode(createDb(env.DB), m.node.id);
-      const duration = Math.min(Math.max(remainingSec, offer?.minDurationSec ?? 60), offer?.maxDurationSec ?? 86_400);
+      const bounds = durationBounds(offer);
+      const duration = Math.min(Math.max(remainingSec, bounds.min), bounds.max);
       const replacement = await createContract(ports, { id: k.clientUserId }, { nodeId: m.node.id, ramGb: k.ramGb, vramGb: k.vramGb, durationSec: duration, autoRenew: k.autoRenew === 1, failedOverFrom: k.id });
       await env.DB.prepare(`UPDATE contracts SET failed_over_to = ? WHERE id = ?`).bind(replacement.id, k.id).run();
       const after = await loadContract(env, k.id);

@@ -4,7 +4,7 @@ import { toD1 } from "../db/client";
 import { config } from "../env";
 import { nodes, offers, type NodeRow } from "../db/schema";
 import { priceToNano, usdToMicro } from "../domain/money";
-import { DEFAULT_UPTIME_SCORE, expectedHeartbeats, uptimeScore } from "../domain/reliability";
+import { DEFAULT_UPTIME_SCORE, UPTIME_WINDOW_SEC, expectedHeartbeats, uptimeScore } from "../domain/reliability";
 import { authenticate, caller } from "../lib/auth";
 import { ApiError, forbidden, invalid, notFound } from "../lib/errors";
 import type { AppBindings, AppRouteHandler } from "../lib/openapi";
@@ -16,6 +16,9 @@ import { nodeContracts } from "./push";
 import { portsFor, regionStub } from "../region/client";
 import type * as routes from "./routes";
 import { assertOwner, heldOf, loadNode, nodeView, nodeViewFor, queryNodes, snapshotOf, syncNode } from "./service";
+
+/** `last_30d_usd` of a node's earnings. */
+const RECENT_EARNINGS_MS = 30 * 86_400_000;
 
 /** The schema allows 3 decimals; this drops the binary noise of e.g. 0.1 + 0.2 before storing. */
 const roundMs = (v: number) => Math.round(v * 1000) / 1000;
@@ -80,7 +83,7 @@ export const heartbeat: AppRouteHandler<typeof routes.heartbeat> = async (c) => 
 
   // Reliability: the share of expected heartbeats received over the last 30 days (domain/reliability.ts).
   // Both counts cover the same 30-day window, so an old failure stops weighing on the score.
-  const windowStart = now - 30 * 86_400_000;
+  const windowStart = now - UPTIME_WINDOW_SEC * 1000;
   const [received, failed] = await c.env.DB.batch<{ n: number }>([
     c.env.DB.prepare(`SELECT COUNT(*) AS n FROM node_metrics WHERE node_id = ? AND recorded_at > ?`).bind(id, windowStart),
     c.env.DB.prepare(`SELECT COUNT(*) AS n FROM contracts WHERE node_id = ? AND status = 'failed' AND ended_at > ?`).bind(id, windowStart),
@@ -117,7 +120,7 @@ export const heartbeat: AppRouteHandler<typeof routes.heartbeat> = async (c) => 
   const { node: fresh } = await loadNode(c.var.db, id);
   await regionStub(c.env, fresh.region).upsertNode(snapshotOf(fresh));
   if (b.rejected_contracts?.length) await rejectContracts(c.env, fresh, b.rejected_contracts);
-  // Delivery only: a contract becomes active when the node calls `ready` (nodes/ready.ts).
+  // Delivery only: a contract becomes active when the node calls `ready` (contracts/activation.ts, through the `ready` handler).
   const leases = await nodeContracts(c.env, id);
   return c.json(
     {
@@ -148,7 +151,7 @@ export const getNode: AppRouteHandler<typeof routes.getNode> = async (c) => {
       `SELECT COALESCE(SUM(l.amount_micro),0) AS total, COALESCE(SUM(CASE WHEN l.created_at > ? THEN l.amount_micro ELSE 0 END),0) AS recent
        FROM ledger_entries l JOIN contracts k ON k.id = l.contract_id WHERE l.kind = 'provider_earning' AND k.node_id = ?`,
     )
-      .bind(Date.now() - 30 * 86_400_000, id)
+      .bind(Date.now() - RECENT_EARNINGS_MS, id)
       .first<{ total: number; recent: number }>();
     earnings = { total_usd: (e?.total ?? 0) / 1e6, last_30d_usd: (e?.recent ?? 0) / 1e6 };
   }

@@ -1,3 +1,4 @@
+import { durationBounds } from "../domain/offer";
 import { eq } from "drizzle-orm";
 import type { Env } from "../env";
 import { nodes, offers, type NodeRow, type OfferRow } from "../db/schema";
@@ -63,8 +64,8 @@ export function nodeView(n: NodeRow, offer: Pick<OfferRow, "minDurationSec" | "m
     bandwidth_mbps: n.bandwidthMbps,
     base_latency_ms: n.baseLatencyMs,
     price_per_gb_sec: nanoToPrice(n.priceNano),
-    min_duration_sec: offer?.minDurationSec ?? 60,
-    max_duration_sec: offer?.maxDurationSec ?? 86_400,
+    min_duration_sec: durationBounds(offer).min,
+    max_duration_sec: durationBounds(offer).max,
     egress_price_per_gb: microToUsd(offer?.egressPriceMicro ?? 0),
     status: n.status,
     uptime_score: n.uptimeScore,
