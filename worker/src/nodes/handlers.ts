@@ -4,7 +4,8 @@ import { toD1 } from "../db/client";
 import { config } from "../env";
 import { nodes, offers, type NodeRow } from "../db/schema";
 import { priceToNano, usdToMicro } from "../domain/money";
-import { DEFAULT_UPTIME_SCORE, UPTIME_WINDOW_SEC, expectedHeartbeats, uptimeScore } from "../domain/reliability";
+import { DEFAULT_UPTIME_SCORE } from "../domain/reliability";
+import { heartbeatRetryAfterSec, heartbeatScore, reliabilityWindowStart } from "../domain/heartbeat";
 import { authenticate, caller } from "../lib/auth";
 import { ApiError, forbidden, invalid, notFound } from "../lib/errors";
 import type { AppBindings, AppRouteHandler } from "../lib/openapi";
@@ -83,16 +84,12 @@ export const heartbeat: AppRouteHandler<typeof routes.heartbeat> = async (c) => 
 
   // Reliability: the share of expected heartbeats received over the last 30 days (domain/reliability.ts).
   // Both counts cover the same 30-day window, so an old failure stops weighing on the score.
-  const windowStart = now - UPTIME_WINDOW_SEC * 1000;
+  const windowStart = reliabilityWindowStart(now);
   const [received, failed] = await c.env.DB.batch<{ n: number }>([
     c.env.DB.prepare(`SELECT COUNT(*) AS n FROM node_metrics WHERE node_id = ? AND recorded_at > ?`).bind(id, windowStart),
     c.env.DB.prepare(`SELECT COUNT(*) AS n FROM contracts WHERE node_id = ? AND status = 'failed' AND ended_at > ?`).bind(id, windowStart),
   ]);
-  const score = uptimeScore({
-    heartbeatsReceived: (received.results[0]?.n ?? 0) + 1,
-    expectedHeartbeats: expectedHeartbeats({ registeredAtMs: node.createdAt, nowMs: now, intervalSec: Math.max(interval, 1) }) + 1,
-    failedContracts: failed.results[0]?.n ?? 0,
-  });
+  const score = heartbeatScore({ receivedInWindow: received.results[0]?.n ?? 0, failedInWindow: failed.results[0]?.n ?? 0, registeredAtMs: node.createdAt, nowMs: now, intervalSec: interval });
 
   // The rate limit and the write are one conditional statement: two racing heartbeats cannot both pass.
   const results = await c.env.DB.batch([
@@ -111,7 +108,7 @@ export const heartbeat: AppRouteHandler<typeof routes.heartbeat> = async (c) => 
   if (results[0].meta.changes === 0) {
     const { node: current } = await loadNode(c.var.db, id);
     if (current.retiredAt !== null) throw retired(); // retired while this heartbeat was in flight
-    const retry = Math.max(1, Math.ceil(((node.lastHeartbeatAt ?? now) + interval * 1000 - now) / 1000));
+    const retry = heartbeatRetryAfterSec(node.lastHeartbeatAt, now, interval);
     throw new ApiError("rate_limited", `one heartbeat per ${interval} s per node; retry in ${retry} s`, undefined, { "Retry-After": String(retry) });
   }
   // The data plane: a changed endpoint is picked up, and the leases' counters and receipts stored.
