@@ -3,13 +3,13 @@ import { spreadOf, utilisationPct, type RegionRollup } from "../domain/rollup";
 import { nanoToPrice } from "../domain/money";
 import { notFound } from "../lib/errors";
 import { publicNodeView, queryNodes } from "../nodes/service";
-import { regionStub } from "../region/client";
+import { regionReads, regionStub } from "../region/client";
 import { knownRegions } from "../region/regions";
 import type { AppRouteHandler } from "../lib/openapi";
 import type * as routes from "./routes";
 
 async function rollupOf(env: Parameters<typeof regionStub>[0], region: string): Promise<RegionRollup> {
-  return regionStub(env, region).rollup(region) as Promise<RegionRollup>;
+  return regionReads(env, region).rollup();
 }
 
 async function centerOf(env: Parameters<typeof regionStub>[0], region: string, r: RegionRollup) {

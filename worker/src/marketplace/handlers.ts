@@ -2,7 +2,7 @@ import { compareOffers, type Match, type MatchRequest, type Offer, type OfferFil
 import { nanoToPrice, priceToNano } from "../domain/money";
 import { caller } from "../lib/auth";
 import { invalid } from "../lib/errors";
-import { regionStub } from "../region/client";
+import { regionReads } from "../region/client";
 import type { AppRouteHandler } from "../lib/openapi";
 import { matchAcrossRegions, regionsFor } from "./service";
 import type * as routes from "./routes";
@@ -62,7 +62,7 @@ export const browse: AppRouteHandler<typeof routes.browse> = async (c) => {
   };
   const regions = await regionsFor(c.env, q.region);
   const page = { limit: q.offset + q.limit, offset: 0 };
-  const parts = await Promise.all(regions.map((r) => regionStub(c.env, r).browse(r, filter, page) as Promise<{ offers: Offer[]; totalCount: number }>));
+  const parts = await Promise.all(regions.map((r) => regionReads(c.env, r).browse(filter, page)));
   const byDistance = q.client_lat !== undefined;
   const all = parts.flatMap((p) => p.offers).sort((a, b) => compareOffers(a, b, byDistance));
   const total = parts.reduce((n, p) => n + p.totalCount, 0);

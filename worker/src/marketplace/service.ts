@@ -1,6 +1,6 @@
 import type { Env } from "../env";
-import { matchNodes, type Candidate, type Match, type MatchRequest, type Offer, type OfferFilter } from "../domain/matching";
-import { regionStub } from "../region/client";
+import { matchNodes, type Candidate, type Match, type MatchRequest, type OfferFilter } from "../domain/matching";
+import { regionReads } from "../region/client";
 import { knownRegions } from "../region/regions";
 
 /** The regions to ask. An unknown region is asked nothing: no Durable Object is woken for it. */
@@ -16,9 +16,9 @@ export async function regionsFor(env: Env, region: string | undefined) {
 export async function matchAcrossRegions(env: Env, req: MatchRequest): Promise<{ matches: Match[]; totalCandidates: number }> {
   const regions = await regionsFor(env, req.region ?? undefined);
   if (regions.length === 0) return { matches: [], totalCandidates: 0 };
-  if (regions.length === 1) return regionStub(env, regions[0]).match(regions[0], req) as Promise<{ matches: Match[]; totalCandidates: number }>;
+  if (regions.length === 1) return regionReads(env, regions[0]).match(req);
   const filter: OfferFilter = { minRamGb: req.ramGb, minVramGb: req.vramGb, maxPriceNano: req.maxPriceNano, minUptimeScore: req.minUptimeScore, clientLat: req.clientLat, clientLng: req.clientLng, maxDistanceKm: req.maxDistanceKm };
-  const parts = await Promise.all(regions.map((r) => regionStub(env, r).browse(r, filter) as Promise<{ offers: Offer[] }>));
+  const parts = await Promise.all(regions.map((r) => regionReads(env, r).browse(filter)));
   const candidates: Candidate[] = parts.flatMap((p) => p.offers.map((o) => o.node));
   return matchNodes(candidates, req);
 }

@@ -1,10 +1,24 @@
 import type { Env } from "../env";
 import type { NodeSnapshot, Reservation, ReserveResult } from "../domain/capacity";
-import type { MatchRequest } from "../domain/matching";
+import type { Match, MatchRequest, Offer, OfferFilter } from "../domain/matching";
+import type { RegionRollup } from "../domain/rollup";
 
 /** The region's Durable Object (one per region, by name). */
 export function regionStub(env: Env, region: string) {
   return env.REGION_CLUSTER.get(env.REGION_CLUSTER.idFromName(region));
+}
+
+/**
+ * The region's read side (the marketplace and the cluster figures), typed once here: an RPC stub
+ * wraps every value it returns, which its callers do not need.
+ */
+export function regionReads(env: Env, region: string) {
+  const stub = regionStub(env, region);
+  return {
+    browse: (filter: OfferFilter, page?: { limit: number; offset: number }) => stub.browse(region, filter, page) as Promise<{ offers: Offer[]; totalCount: number }>,
+    match: (req: MatchRequest) => stub.match(region, req) as Promise<{ matches: Match[]; totalCandidates: number }>,
+    rollup: () => stub.rollup(region) as Promise<RegionRollup>,
+  };
 }
 
 /** The region DO as the use cases need it; inside the DO itself this is the object, not a stub. */
