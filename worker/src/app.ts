@@ -8,22 +8,47 @@ import { ApiError, errorBody } from "./lib/errors";
 import { recordRequest } from "./lib/metrics";
 import { createRouter } from "./lib/openapi";
 import { authRouter } from "./auth";
-import { nodesRouter } from "./nodes";
+import { nodeContractsRouter, nodesRouter } from "./nodes";
 import { contractsRouter } from "./contracts";
 import { billingRouter } from "./billing";
-import { adminRouter } from "./admin";
+import { adminOverviewRouter, adminRouter } from "./admin";
 import { marketplaceRouter } from "./marketplace";
 import { clustersRouter } from "./clusters";
 import { realtimeRouter } from "./realtime";
 import { leasesRouter } from "./leases";
 import { opsRouter, mountDocs } from "./ops";
-import { extraRouters } from "./routers";
+import { paymentsRouter } from "./payments";
+
+import { payoutsRouter } from "./payouts";
+import { analyticsRouter } from "./analytics";
 
 /** The label a request is counted under: the matched route pattern, never the raw path. */
 function routeLabel(c: Parameters<typeof matchedRoutes>[0]): string {
   const routes = matchedRoutes(c).filter((r) => r.method !== "ALL");
   return routes.at(-1)?.path ?? "unmatched";
 }
+
+/**
+ * Every resource router, mounted in this order. The order is the order of paths in the OpenAPI
+ * document (agent/src/client/openapi.json), so a new router goes at the end.
+ */
+const routers = [
+  opsRouter,
+  authRouter,
+  nodesRouter,
+  leasesRouter,
+  contractsRouter,
+  billingRouter,
+  adminRouter,
+  marketplaceRouter,
+  clustersRouter,
+  realtimeRouter,
+  paymentsRouter,
+  payoutsRouter,
+  analyticsRouter,
+  adminOverviewRouter,
+  nodeContractsRouter,
+] as const;
 
 /** The largest request body accepted (API.md: 413 payload_too_large above it). */
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -61,17 +86,7 @@ export function createApp() {
     })(c, next);
   });
 
-  app.route("/", opsRouter);
-  app.route("/", authRouter);
-  app.route("/", nodesRouter);
-  app.route("/", leasesRouter);
-  app.route("/", contractsRouter);
-  app.route("/", billingRouter);
-  app.route("/", adminRouter);
-  app.route("/", marketplaceRouter);
-  app.route("/", clustersRouter);
-  app.route("/", realtimeRouter);
-  for (const r of extraRouters) app.route("/", r);
+  for (const r of routers) app.route("/", r);
   mountDocs(app);
 
   app.notFound((c) => c.json(errorBody("not_found", `no route for ${c.req.method} ${new URL(c.req.url).pathname}`), 404));

@@ -1,4 +1,4 @@
-import type { RegionCluster } from "./region/region-cluster";
+import type { RegionCluster } from "./region-cluster";
 
 /** The worker's bindings, vars and secrets (see the configuration table in README.md). */
 export interface Env {

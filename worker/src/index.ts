@@ -3,7 +3,7 @@ import type { Env, SettlementMessage } from "./env";
 import { handleSettlementBatch } from "./settlement/consumer";
 import { recordDeadLetters } from "./settlement/dead-letters";
 
-export { RegionCluster } from "./region/region-cluster";
+export { RegionCluster } from "./region-cluster";
 
 const app = createApp();
 

@@ -1,4 +1,3 @@
-import type { RouteConfig, RouteHandler } from "@hono/zod-openapi";
 import { and, desc, eq, isNull } from "drizzle-orm";
 import { config } from "../env";
 import { apiKeys, clients, users } from "../db/schema";
@@ -6,15 +5,13 @@ import { usdToMicro } from "../domain/money";
 import { ACCESS_TOKEN_TTL_SEC, assertConfigured, caller, issueAccessToken } from "../lib/auth";
 import { dummyPasswordHash, generateApiKey, hashPassword, verifyPassword } from "../lib/crypto";
 import { ApiError, invalid, notFound } from "../lib/errors";
-import type { AppBindings } from "../lib/openapi";
+import type { AppRouteHandler } from "../lib/openapi";
 import { iso } from "../lib/time";
 import type * as routes from "./routes";
 import { clientView, userView } from "./views";
 import { assertLoginAllowed, assertRegistrationAllowed, clientAddress, loginKeys, recordLoginFailure, recordLoginSuccess } from "./throttle";
 
-type H<R extends RouteConfig> = RouteHandler<R, AppBindings>;
-
-export const register: H<typeof routes.register> = async (c) => {
+export const register: AppRouteHandler<typeof routes.register> = async (c) => {
   const body = c.req.valid("json");
   // A server that cannot sign the session must not create the account first and then fail.
   assertConfigured(c.env);
@@ -46,7 +43,7 @@ export const register: H<typeof routes.register> = async (c) => {
   return c.json({ user: userView({ ...user }), access_token: accessToken, token_type: "bearer" as const, expires_in: ACCESS_TOKEN_TTL_SEC }, 201);
 };
 
-export const login: H<typeof routes.login> = async (c) => {
+export const login: AppRouteHandler<typeof routes.login> = async (c) => {
   const { email, password } = c.req.valid("json");
   assertConfigured(c.env);
   const now = Date.now();
@@ -64,18 +61,18 @@ export const login: H<typeof routes.login> = async (c) => {
   return c.json({ user: userView(row), access_token: accessToken, token_type: "bearer" as const, expires_in: ACCESS_TOKEN_TTL_SEC }, 200);
 };
 
-async function loadMe(c: Parameters<H<typeof routes.me>>[0], userId: string) {
+async function loadMe(c: Parameters<AppRouteHandler<typeof routes.me>>[0], userId: string) {
   const row = await c.var.db.select().from(users).innerJoin(clients, eq(clients.userId, users.id)).where(eq(users.id, userId)).get();
   if (!row) throw new ApiError("unauthenticated", "this account no longer exists");
   return row;
 }
 
-export const me: H<typeof routes.me> = async (c) => {
+export const me: AppRouteHandler<typeof routes.me> = async (c) => {
   const row = await loadMe(c, caller(c).id);
   return c.json({ user: userView(row.users), client: clientView(row.clients) }, 200);
 };
 
-export const updateClient: H<typeof routes.updateClient> = async (c) => {
+export const updateClient: AppRouteHandler<typeof routes.updateClient> = async (c) => {
   const body = c.req.valid("json");
   const me = caller(c);
   const patch: Partial<typeof clients.$inferInsert> = { updatedAt: Date.now() };
@@ -106,7 +103,7 @@ export const updateClient: H<typeof routes.updateClient> = async (c) => {
   return c.json({ client: clientView(updated) }, 200);
 };
 
-export const createApiKey: H<typeof routes.createApiKey> = async (c) => {
+export const createApiKey: AppRouteHandler<typeof routes.createApiKey> = async (c) => {
   const me = caller(c);
   let name: string | null = null;
   if (c.req.header("content-type")?.includes("application/json")) {
@@ -119,7 +116,7 @@ export const createApiKey: H<typeof routes.createApiKey> = async (c) => {
   return c.json({ id: row.id, api_key: key, prefix: display, name, created_at: iso(row.createdAt)! }, 201);
 };
 
-export const listApiKeys: H<typeof routes.listApiKeys> = async (c) => {
+export const listApiKeys: AppRouteHandler<typeof routes.listApiKeys> = async (c) => {
   const rows = await c.var.db
     .select()
     .from(apiKeys)
@@ -132,7 +129,7 @@ export const listApiKeys: H<typeof routes.listApiKeys> = async (c) => {
   );
 };
 
-export const deleteApiKey: H<typeof routes.deleteApiKey> = async (c) => {
+export const deleteApiKey: AppRouteHandler<typeof routes.deleteApiKey> = async (c) => {
   const { id } = c.req.valid("param");
   const res = await c.var.db
     .update(apiKeys)

@@ -1,22 +1,8 @@
-import { caller } from "../lib/auth";
 import { createRouter } from "../lib/openapi";
-import { entryView, verifyLedger } from "./ledger-query";
+import * as h from "./handlers";
 import * as r from "./routes";
-import { balanceOf } from "./service";
 
 export const billingRouter = createRouter()
-  .openapi(r.balance, async (c) => c.json(await balanceOf(c.env, caller(c).id), 200))
-  .openapi(r.ledger, async (c) => {
-    const q = c.req.valid("query");
-    const me = caller(c);
-    // Everyone sees their own account; admins may look at anyone's, or at the whole chain.
-    const userId = me.role === "admin" ? (q.user_id ?? null) : me.id;
-    const where = userId ? "WHERE user_id = ?" : "";
-    const params = userId ? [userId] : [];
-    const [rows, count] = await c.env.DB.batch([
-      c.env.DB.prepare(`SELECT * FROM ledger_entries ${where} ORDER BY seq DESC LIMIT ? OFFSET ?`).bind(...params, q.limit, q.offset),
-      c.env.DB.prepare(`SELECT COUNT(*) AS n FROM ledger_entries ${where}`).bind(...params),
-    ]);
-    return c.json({ entries: (rows.results as Record<string, unknown>[]).map(entryView), total_count: (count.results[0] as { n: number }).n }, 200);
-  })
-  .openapi(r.verify, async (c) => c.json(await verifyLedger(c.env), 200));
+  .openapi(r.balance, h.balance)
+  .openapi(r.ledger, h.ledger)
+  .openapi(r.verify, h.verify);

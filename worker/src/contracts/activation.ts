@@ -8,7 +8,8 @@ import { config } from "../env";
 import { createDb } from "../db/client";
 import { contracts, type ContractRow, type NodeRow } from "../db/schema";
 import { ApiError, notFound } from "../lib/errors";
-import { failOver, loadContract, notifyContract, type Ports } from "./lifecycle";
+import type { Ports } from "../region/client";
+import { failOver, loadContract, notifyContract } from "./lifecycle";
 
 /**
  * `ready`: pending → active in one guarded statement. What to answer is decided on the row as it is

@@ -6,8 +6,9 @@ import { describe, expect, it } from "vitest";
 import { runDurableObjectAlarm, runInDurableObject, SELF } from "cloudflare:test";
 import { api, credit, env, register, registerNode } from "../../test/helpers";
 import { clientRow, contractRow, ledgerOf } from "../../test/money";
-import { createContract, portsFor, type ClusterPort } from "./lifecycle";
-import type { Reservation } from "../region/types";
+import { createContract } from "./lifecycle";
+import { portsFor, type ClusterPort } from "../region/client";
+import type { Reservation } from "../domain/capacity";
 
 const stub = (region: string) => env.REGION_CLUSTER.get(env.REGION_CLUSTER.idFromName(region));
 

@@ -1,18 +1,16 @@
-import type { RouteConfig, RouteHandler } from "@hono/zod-openapi";
 import { and, count, desc, eq, type SQL } from "drizzle-orm";
 import { contracts, type ContractRow } from "../db/schema";
 import { caller, type AuthUser } from "../lib/auth";
 import { ApiError, notFound } from "../lib/errors";
-import type { AppBindings } from "../lib/openapi";
+import type { AppBindings, AppRouteHandler } from "../lib/openapi";
 import { iso } from "../lib/time";
 import { heldOf, nodeView, nodeViewFor } from "../nodes/service";
 import { loadNode } from "../nodes/service";
+import { portsFor, requestPorts } from "../region/client";
 import * as life from "./lifecycle";
 import type * as routes from "./routes";
 import { contractViewOf, contractViews } from "../leases/reports";
 import { contractView } from "./views";
-
-type H<R extends RouteConfig> = RouteHandler<R, AppBindings>;
 
 /** A contract is visible to its renter, the provider of its node and admins; to anyone else it does not exist. */
 function canSee(user: AuthUser, k: ContractRow) {
@@ -27,14 +25,14 @@ async function ownContract(c: { env: AppBindings["Bindings"] }, user: AuthUser, 
   return k;
 }
 
-export const createContract: H<typeof routes.createContract> = async (c) => {
+export const createContract: AppRouteHandler<typeof routes.createContract> = async (c) => {
   const b = c.req.valid("json");
-  const k = await life.createContract(life.portsFor(c.env, c.executionCtx), caller(c), { nodeId: b.node_id, ramGb: b.ram_gb, vramGb: b.vram_gb, durationSec: b.duration_sec, autoRenew: b.auto_renew });
+  const k = await life.createContract(requestPorts(c.env, c.executionCtx), caller(c), { nodeId: b.node_id, ramGb: b.ram_gb, vramGb: b.vram_gb, durationSec: b.duration_sec, autoRenew: b.auto_renew });
   // A contract created this instant has no lease report yet: no read for one.
   return c.json({ contract: contractView(k) }, 201);
 };
 
-export const listContracts: H<typeof routes.listContracts> = async (c) => {
+export const listContracts: AppRouteHandler<typeof routes.listContracts> = async (c) => {
   const q = c.req.valid("query");
   const me = caller(c);
   const conds: SQL[] = [];
@@ -50,7 +48,7 @@ export const listContracts: H<typeof routes.listContracts> = async (c) => {
   return c.json({ contracts: await contractViews(c.env, rows), total_count: total[0]?.n ?? 0 }, 200);
 };
 
-export const getContract: H<typeof routes.getContract> = async (c) => {
+export const getContract: AppRouteHandler<typeof routes.getContract> = async (c) => {
   const { id } = c.req.valid("param");
   const k = await life.loadContract(c.env, id);
   if (!canSee(caller(c), k)) throw notFound("contract");
@@ -77,25 +75,25 @@ export const getContract: H<typeof routes.getContract> = async (c) => {
   );
 };
 
-export const settleContract: H<typeof routes.settleContract> = async (c) => {
+export const settleContract: AppRouteHandler<typeof routes.settleContract> = async (c) => {
   const { id } = c.req.valid("param");
   const body = c.req.header("content-type")?.includes("application/json") ? (c.req.valid("json") as { actual_egress_gb?: number } | undefined) : undefined;
   const k = await ownContract(c, caller(c), id);
-  const after = await life.settleContract(life.portsFor(c.env), k, body?.actual_egress_gb);
+  const after = await life.settleContract(portsFor(c.env), k, body?.actual_egress_gb);
   return c.json({ contract: await contractViewOf(c.env, after) }, 200);
 };
 
-export const extendContract: H<typeof routes.extendContract> = async (c) => {
+export const extendContract: AppRouteHandler<typeof routes.extendContract> = async (c) => {
   const { id } = c.req.valid("param");
   const { additional_sec } = c.req.valid("json");
   const k = await ownContract(c, caller(c), id);
-  const after = await life.extendContract(life.portsFor(c.env), k, additional_sec);
+  const after = await life.extendContract(portsFor(c.env), k, additional_sec);
   return c.json({ contract: await contractViewOf(c.env, after) }, 200);
 };
 
-export const cancelContract: H<typeof routes.cancelContract> = async (c) => {
+export const cancelContract: AppRouteHandler<typeof routes.cancelContract> = async (c) => {
   const { id } = c.req.valid("param");
   const k = await ownContract(c, caller(c), id);
-  const after = await life.cancelContract(life.portsFor(c.env), k);
+  const after = await life.cancelContract(portsFor(c.env), k);
   return c.json({ contract: await contractViewOf(c.env, after) }, 200);
 };

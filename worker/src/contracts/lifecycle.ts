@@ -4,54 +4,22 @@
  * then settled (the money side, settlement/settle.ts). Routes, the region DO's alarm and the
  * settlement consumer all come through here, so each rule exists once.
  */
+import { durationBounds } from "../domain/offer";
 import { and, eq, inArray, sql } from "drizzle-orm";
 import { config, type Env } from "../env";
 import { createDb, toD1 } from "../db/client";
 import { clients, contracts, nodes, offers, type ContractRow, type NodeRow } from "../db/schema";
 import { billableSeconds, costMicro, egressCostMicro } from "../domain/money";
-import type { MatchRequest } from "../domain/matching";
 import type { AuthUser } from "../lib/auth";
 import { ApiError, invalid, notFound } from "../lib/errors";
 import { AlreadyApplied, appendLedger, holdIfStatement, holdStatement, postLedger, type Guard } from "../ledger/service";
 import { loadNode } from "../nodes/service";
-import { regionStub } from "../region/client";
-import type { NodeSnapshot, Reservation, ReserveResult } from "../region/types";
+import { portsFor, type Ports } from "../region/client";
 import { settleContractMoney } from "../settlement/settle";
 import { applyMeasuredEgress } from "../settlement/egress";
 import { contractViewOf } from "../leases/reports";
 import { notifyNode } from "../nodes/push";
 import { contractView } from "./views";
-
-/** The region DO as the lifecycle needs it; inside the DO itself this is the object, not a stub. */
-export interface ClusterPort {
-  reserve(region: string, req: { contractId: string; nodeId: string; ramGb: number; vramGb: number; clientUserId: string }): Promise<ReserveResult>;
-  confirm(region: string, contractId: string): Promise<boolean>;
-  confirmAndPush(region: string, contractId: string, nodeId: string, update?: { userId: string; message: { type: string; data: unknown } }): Promise<boolean>;
-  activate(region: string, contractId: string, endTime: number): Promise<void>;
-  release(region: string, contractId: string): Promise<boolean>;
-  upsertNode(snapshot: NodeSnapshot): Promise<unknown>;
-  match(region: string, req: MatchRequest): Promise<{ matches: { node: { id: string } }[] }>;
-  notifyUser(userId: string, message: { type: string; data: unknown }): Promise<number>;
-  pushNodeContracts(region: string, nodeId: string): Promise<number>;
-  reservationsOf(region: string): Promise<Reservation[]>;
-  rehold(region: string, r: Reservation): Promise<boolean>;
-}
-
-export interface Ports {
-  env: Env;
-  cluster(region: string): ClusterPort;
-  /**
-   * Runs post-commit work after the response (a request's `waitUntil`). Absent where nothing is
-   * waiting on a response (the DO's alarm, the queue consumer, tests): the work is then awaited.
-   */
-  defer?(work: Promise<void>): void;
-}
-
-export function portsFor(env: Env, ctx?: { waitUntil(p: Promise<unknown>): void }): Ports {
-  const ports: Ports = { env, cluster: (region) => regionStub(env, region) as unknown as ClusterPort };
-  if (ctx) ports.defer = (work) => ctx.waitUntil(work);
-  return ports;
-}
 
 /**
  * Work after the commit that only speeds things up: each step has a safety net (the region alarm
@@ -114,8 +82,7 @@ export async function createContract(ports: Ports, user: Pick<AuthUser, "id">, i
   if (!node) throw notFound("node");
   const offer = offerRows[0] ?? null;
   const client = clientRows[0];
-  const minDur = offer?.minDurationSec ?? 60;
-  const maxDur = offer?.maxDurationSec ?? 86_400;
+  const { min: minDur, max: maxDur } = durationBounds(offer);
   if (input.durationSec < minDur || input.durationSec > maxDur) throw invalid("duration_sec", `must be between ${minDur} and ${maxDur} for this node`);
   if (node.status !== "active") throw new ApiError("insufficient_capacity", `this node is ${node.status} and takes no new contracts`);
   if (input.ramGb > node.totalRamGb || input.vramGb > node.totalVramGb) throw new ApiError("insufficient_capacity", "this node does not have that much memory");
@@ -491,7 +458,8 @@ export async function placeRemainder(ports: Ports, k: ContractRow, remainingSec:
     if (m.node.id === k.nodeId) continue;
     try {
       const { offer } = await loadNode(createDb(env.DB), m.node.id);
-      const duration = Math.min(Math.max(remainingSec, offer?.minDurationSec ?? 60), offer?.maxDurationSec ?? 86_400);
+      const bounds = durationBounds(offer);
+      const duration = Math.min(Math.max(remainingSec, bounds.min), bounds.max);
       const replacement = await createContract(ports, { id: k.clientUserId }, { nodeId: m.node.id, ramGb: k.ramGb, vramGb: k.vramGb, durationSec: duration, autoRenew: k.autoRenew === 1, failedOverFrom: k.id });
       await env.DB.prepare(`UPDATE contracts SET failed_over_to = ?1, failover_done_at = ?2 WHERE id = ?3`).bind(replacement.id, Date.now(), k.id).run();
       const after = await loadContract(env, k.id);

@@ -4,6 +4,7 @@
 import { describe, expect, it } from "vitest";
 import { api, env, expectError } from "../../test/helpers";
 import { clientRow, contractRow, createContract, heartbeat, market, settled, shiftStart } from "../../test/money";
+import { portsFor } from "../region/client";
 import * as life from "./lifecycle";
 import { settleContractMoney } from "../settlement/settle";
 
@@ -62,7 +63,7 @@ describe("finding 2: a hold never exists without the contract row that carries i
     const k = await createContract(s, { ...GB, duration_sec: 600 });
     await heartbeat(s);
     const stale = (await life.loadContract(env, k.id));
-    const ports = life.portsFor(env);
+    const ports = portsFor(env);
     // The extends read the row before the settle lands, then write after it.
     await life.settleContract(ports, stale, undefined);
     const ext = await Promise.allSettled([life.extendContract(ports, stale, 60), life.extendContract(ports, stale, 120)]);
@@ -77,7 +78,7 @@ describe("finding 2: a hold never exists without the contract row that carries i
     const k = await createContract(s, { ...GB, duration_sec: 600, auto_renew: true });
     await heartbeat(s);
     const stale = await life.loadContract(env, k.id);
-    const ports = life.portsFor(env);
+    const ports = portsFor(env);
     await life.settleContract(ports, stale, undefined);
     await settled(k.id);
     await life.renewOrGrace(ports, stale, Date.now());
@@ -112,7 +113,7 @@ describe("finding 5: decisions on the current row", () => {
     const stale = await life.loadContract(env, k.id); // what the sweep read
     const ext = await api("POST", `/api/contracts/${k.id}/extend`, { token: s.renter.token, body: { additional_sec: 3600 } });
     expect(ext.status, JSON.stringify(ext.body)).toBe(200);
-    await life.expireIfDue(life.portsFor(env), stale, Date.now());
+    await life.expireIfDue(portsFor(env), stale, Date.now());
     const row = await contractRow(k.id);
     expect(row).toMatchObject({ status: "active", ended_at: null, term_sec: 4200 });
     await expectHoldsCarried(s.renter.id);
@@ -124,7 +125,7 @@ describe("finding 5: decisions on the current row", () => {
     const stale = await life.loadContract(env, k.id);
     expect(stale.status).toBe("pending");
     await heartbeat(s); // activation lands first
-    await expect(life.cancelContract(life.portsFor(env), stale)).rejects.toMatchObject({ code: "conflict" });
+    await expect(life.cancelContract(portsFor(env), stale)).rejects.toMatchObject({ code: "conflict" });
     const row = await contractRow(k.id);
     expect(row).toMatchObject({ status: "active", ended_at: null, held_micro: 2_400 });
   });

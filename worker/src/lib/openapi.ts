@@ -1,4 +1,4 @@
-import { OpenAPIHono, z, type RouteConfig } from "@hono/zod-openapi";
+import { OpenAPIHono, z, type RouteConfig, type RouteHandler } from "@hono/zod-openapi";
 import type { Env } from "../env";
 import type { AuthUser } from "./auth";
 import { ApiError, ERROR_STATUS, type ErrorCode, type ErrorDetail } from "./errors";
@@ -12,6 +12,9 @@ export type AppBindings = {
     requestId: string;
   };
 };
+
+/** A handler typed by its route: request parts validated by the route, responses checked against it. */
+export type AppRouteHandler<R extends RouteConfig> = RouteHandler<R, AppBindings>;
 
 /**
  * Whether the request carried a value at `path`. Zod 4 issues do not carry the input, so without

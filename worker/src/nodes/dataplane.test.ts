@@ -7,7 +7,8 @@ import { clientRow, ledgerOf } from "../../test/money";
 import { eq } from "drizzle-orm";
 import { createDb } from "../db/client";
 import { contracts } from "../db/schema";
-import { failOver, portsFor } from "../contracts/lifecycle";
+import { failOver } from "../contracts/lifecycle";
+import { portsFor } from "../region/client";
 
 const stub = (region: string) => env.REGION_CLUSTER.get(env.REGION_CLUSTER.idFromName(region));
 const GB = 2 ** 30;

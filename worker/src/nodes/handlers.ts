@@ -1,27 +1,31 @@
-import type { RouteConfig, RouteHandler } from "@hono/zod-openapi";
+import type { Context } from "hono";
 import { eq } from "drizzle-orm";
 import { toD1 } from "../db/client";
 import { config } from "../env";
 import { nodes, offers, type NodeRow } from "../db/schema";
 import { priceToNano, usdToMicro } from "../domain/money";
-import { DEFAULT_UPTIME_SCORE, expectedHeartbeats, uptimeScore } from "../domain/reliability";
-import { caller } from "../lib/auth";
-import { ApiError, invalid } from "../lib/errors";
-import type { AppBindings } from "../lib/openapi";
+import { DEFAULT_UPTIME_SCORE } from "../domain/reliability";
+import { heartbeatRetryAfterSec, heartbeatScore, reliabilityWindowStart } from "../domain/heartbeat";
+import { authenticate, caller } from "../lib/auth";
+import { ApiError, forbidden, invalid, notFound } from "../lib/errors";
+import type { AppBindings, AppRouteHandler } from "../lib/openapi";
+import { markReady, rejectContract } from "../contracts/activation";
+import { contractViewOf } from "../leases/reports";
 import { failOverNode, rejectContracts } from "../contracts/lifecycle";
 import { settleAfterReceipts, storeLeaseReports } from "../leases/reports";
 import { nodeContracts } from "./push";
-import { regionStub } from "../region/client";
+import { portsFor, regionStub } from "../region/client";
 import type * as routes from "./routes";
 import { assertOwner, heldOf, loadNode, nodeView, nodeViewFor, queryNodes, snapshotOf, syncNode } from "./service";
 
-type H<R extends RouteConfig> = RouteHandler<R, AppBindings>;
+/** `last_30d_usd` of a node's earnings. */
+const RECENT_EARNINGS_MS = 30 * 86_400_000;
 
 /** The schema allows 3 decimals; this drops the binary noise of e.g. 0.1 + 0.2 before storing. */
 const roundMs = (v: number) => Math.round(v * 1000) / 1000;
 const retired = () => new ApiError("gone", "this node was retired; register a new node to offer memory again");
 
-export const registerNode: H<typeof routes.registerNode> = async (c) => {
+export const registerNode: AppRouteHandler<typeof routes.registerNode> = async (c) => {
   const b = c.req.valid("json");
   const me = caller(c);
   const priceNano = priceToNano(b.price_per_gb_sec);
@@ -67,7 +71,7 @@ export const registerNode: H<typeof routes.registerNode> = async (c) => {
   return c.json({ node_id: node.id, node: nodeView(node, offer, 0, 0, { withEndpoint: true }) }, 201);
 };
 
-export const heartbeat: H<typeof routes.heartbeat> = async (c) => {
+export const heartbeat: AppRouteHandler<typeof routes.heartbeat> = async (c) => {
   const { id } = c.req.valid("param");
   const b = c.req.valid("json");
   const me = caller(c);
@@ -80,16 +84,12 @@ export const heartbeat: H<typeof routes.heartbeat> = async (c) => {
 
   // Reliability: the share of expected heartbeats received over the last 30 days (domain/reliability.ts).
   // Both counts cover the same 30-day window, so an old failure stops weighing on the score.
-  const windowStart = now - 30 * 86_400_000;
+  const windowStart = reliabilityWindowStart(now);
   const [received, failed] = await c.env.DB.batch<{ n: number }>([
     c.env.DB.prepare(`SELECT COUNT(*) AS n FROM node_metrics WHERE node_id = ? AND recorded_at > ?`).bind(id, windowStart),
     c.env.DB.prepare(`SELECT COUNT(*) AS n FROM contracts WHERE node_id = ? AND status = 'failed' AND ended_at > ?`).bind(id, windowStart),
   ]);
-  const score = uptimeScore({
-    heartbeatsReceived: (received.results[0]?.n ?? 0) + 1,
-    expectedHeartbeats: expectedHeartbeats({ registeredAtMs: node.createdAt, nowMs: now, intervalSec: Math.max(interval, 1) }) + 1,
-    failedContracts: failed.results[0]?.n ?? 0,
-  });
+  const score = heartbeatScore({ receivedInWindow: received.results[0]?.n ?? 0, failedInWindow: failed.results[0]?.n ?? 0, registeredAtMs: node.createdAt, nowMs: now, intervalSec: interval });
 
   // The rate limit and the write are one conditional statement: two racing heartbeats cannot both pass.
   const results = await c.env.DB.batch([
@@ -108,7 +108,7 @@ export const heartbeat: H<typeof routes.heartbeat> = async (c) => {
   if (results[0].meta.changes === 0) {
     const { node: current } = await loadNode(c.var.db, id);
     if (current.retiredAt !== null) throw retired(); // retired while this heartbeat was in flight
-    const retry = Math.max(1, Math.ceil(((node.lastHeartbeatAt ?? now) + interval * 1000 - now) / 1000));
+    const retry = heartbeatRetryAfterSec(node.lastHeartbeatAt, now, interval);
     throw new ApiError("rate_limited", `one heartbeat per ${interval} s per node; retry in ${retry} s`, undefined, { "Retry-After": String(retry) });
   }
   // The data plane: a changed endpoint is picked up, and the leases' counters and receipts stored.
@@ -117,7 +117,7 @@ export const heartbeat: H<typeof routes.heartbeat> = async (c) => {
   const { node: fresh } = await loadNode(c.var.db, id);
   await regionStub(c.env, fresh.region).upsertNode(snapshotOf(fresh));
   if (b.rejected_contracts?.length) await rejectContracts(c.env, fresh, b.rejected_contracts);
-  // Delivery only: a contract becomes active when the node calls `ready` (nodes/ready.ts).
+  // Delivery only: a contract becomes active when the node calls `ready` (contracts/activation.ts, through the `ready` handler).
   const leases = await nodeContracts(c.env, id);
   return c.json(
     {
@@ -129,14 +129,14 @@ export const heartbeat: H<typeof routes.heartbeat> = async (c) => {
   );
 };
 
-export const listNodes: H<typeof routes.listNodes> = async (c) => {
+export const listNodes: AppRouteHandler<typeof routes.listNodes> = async (c) => {
   const q = c.req.valid("query");
   const me = caller(c);
   const page = await queryNodes(c.env, { nodeType: q.node_type, region: q.region, status: q.status, providerId: q.mine === "true" ? me.id : undefined, minRam: q.min_ram, minVram: q.min_vram }, q.limit, q.offset, me);
   return c.json({ nodes: page.nodes.map((n) => nodeViewFor(me, n)), total_count: page.total_count }, 200);
 };
 
-export const getNode: H<typeof routes.getNode> = async (c) => {
+export const getNode: AppRouteHandler<typeof routes.getNode> = async (c) => {
   const { id } = c.req.valid("param");
   const me = caller(c);
   const { node, offer } = await loadNode(c.var.db, id);
@@ -148,14 +148,14 @@ export const getNode: H<typeof routes.getNode> = async (c) => {
       `SELECT COALESCE(SUM(l.amount_micro),0) AS total, COALESCE(SUM(CASE WHEN l.created_at > ? THEN l.amount_micro ELSE 0 END),0) AS recent
        FROM ledger_entries l JOIN contracts k ON k.id = l.contract_id WHERE l.kind = 'provider_earning' AND k.node_id = ?`,
     )
-      .bind(Date.now() - 30 * 86_400_000, id)
+      .bind(Date.now() - RECENT_EARNINGS_MS, id)
       .first<{ total: number; recent: number }>();
     earnings = { total_usd: (e?.total ?? 0) / 1e6, last_30d_usd: (e?.recent ?? 0) / 1e6 };
   }
   return c.json({ node: nodeViewFor(me, nodeView(node, offer, held.ram, held.vram, { withEndpoint: me.role === "admin" || me.id === node.providerId })), earnings, active_contracts: counts?.n ?? 0 }, 200);
 };
 
-export const updateNode: H<typeof routes.updateNode> = async (c) => {
+export const updateNode: AppRouteHandler<typeof routes.updateNode> = async (c) => {
   const { id } = c.req.valid("param");
   const b = c.req.valid("json");
   const { node, offer } = await loadNode(c.var.db, id);
@@ -186,7 +186,7 @@ export const updateNode: H<typeof routes.updateNode> = async (c) => {
   return c.json({ node: nodeView(updated, offer, held.ram, held.vram, { withEndpoint: true }) }, 200);
 };
 
-export const deleteNode: H<typeof routes.deleteNode> = async (c) => {
+export const deleteNode: AppRouteHandler<typeof routes.deleteNode> = async (c) => {
   const { id } = c.req.valid("param");
   const { node, offer } = await loadNode(c.var.db, id);
   assertOwner(caller(c), node);
@@ -200,4 +200,49 @@ export const deleteNode: H<typeof routes.deleteNode> = async (c) => {
   await failOverNode(c.env, updated, "node withdrawn by its provider");
   const held = await heldOf(c.env, id);
   return c.json({ node: nodeView(updated, offer, held.ram, held.vram, { withEndpoint: true }) }, 200);
+};
+
+async function ownedNode(c: Context<AppBindings>, id: string) {
+  const { node } = await loadNode(c.var.db, id);
+  assertOwner(caller(c), node);
+  if ((node.status as string) === "retired") throw new ApiError("gone", "this node was retired");
+  return node;
+}
+
+export const ready: AppRouteHandler<typeof routes.ready> = async (c) => {
+  const { id, contract_id } = c.req.valid("param");
+  const node = await ownedNode(c, id);
+  const k = await markReady(portsFor(c.env), node, contract_id, Date.now());
+  return c.json({ contract: await contractViewOf(c.env, k) }, 200);
+};
+
+export const reject: AppRouteHandler<typeof routes.reject> = async (c) => {
+  const { id, contract_id } = c.req.valid("param");
+  const body = c.req.header("content-type")?.includes("application/json") ? (c.req.valid("json") as { reason?: string } | undefined) : undefined;
+  const node = await ownedNode(c, id);
+  const k = await rejectContract(portsFor(c.env), node, contract_id, body?.reason, Date.now());
+  return c.json({ contract: await contractViewOf(c.env, k) }, 200);
+};
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** GET /ws/nodes/{node_id}: the push channel (nodes/push.ts), handed to the node's region Durable Object. */
+export const pushChannel = async (c: Context<AppBindings, "/ws/nodes/:node_id">) => {
+  // The owner's API key (X-API-Key; a bearer token works too). Never in the URL: URLs end up in logs.
+  const user = await authenticate(c);
+  const nodeId = c.req.param("node_id");
+  if (!UUID.test(nodeId)) throw notFound("node");
+  const node = await c.env.DB.prepare(`SELECT id, provider_id, region, status FROM nodes WHERE id = ?`).bind(nodeId).first<{ id: string; provider_id: string; region: string; status: string }>();
+  if (!node) throw notFound("node");
+  if (user.role !== "admin" && node.provider_id !== user.id) throw forbidden("this node belongs to another provider");
+  if (node.status === "retired") throw new ApiError("gone", "this node was retired");
+  if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
+    throw new ApiError("validation_failed", "this endpoint needs a WebSocket upgrade", [{ field: "upgrade", message: "must be websocket" }]);
+  }
+  const headers = new Headers(c.req.raw.headers);
+  headers.delete("x-api-key");
+  headers.delete("authorization");
+  headers.set("x-mnemo-node-id", node.id);
+  headers.set("x-mnemo-region", node.region);
+  return regionStub(c.env, node.region).fetch(new Request(c.req.url, { headers }));
 };

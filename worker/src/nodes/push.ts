@@ -6,12 +6,8 @@
  * so a lost or reordered message is repaired by the next one.
  */
 import type { Env } from "../env";
-import { createRouter } from "../lib/openapi";
-import { ApiError, forbidden, notFound } from "../lib/errors";
-import { authenticate } from "../lib/auth";
 import { iso } from "../lib/time";
-import { regionStub } from "../region/client";
-import type { Ports } from "../contracts/lifecycle";
+import type { Ports } from "../region/client";
 
 export interface NodeContract {
   id: string;
@@ -42,26 +38,3 @@ export async function notifyNode(ports: Ports, region: string, nodeId: string): 
     console.error(JSON.stringify({ level: "warn", event: "node_push_failed", node_id: nodeId, error: String((e as Error)?.message ?? e) }));
   }
 }
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-export const nodePushRouter = createRouter();
-nodePushRouter.get("/ws/nodes/:node_id", async (c) => {
-  // The owner's API key (X-API-Key; a bearer token works too). Never in the URL: URLs end up in logs.
-  const user = await authenticate(c);
-  const nodeId = c.req.param("node_id");
-  if (!UUID.test(nodeId)) throw notFound("node");
-  const node = await c.env.DB.prepare(`SELECT id, provider_id, region, status FROM nodes WHERE id = ?`).bind(nodeId).first<{ id: string; provider_id: string; region: string; status: string }>();
-  if (!node) throw notFound("node");
-  if (user.role !== "admin" && node.provider_id !== user.id) throw forbidden("this node belongs to another provider");
-  if (node.status === "retired") throw new ApiError("gone", "this node was retired");
-  if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
-    throw new ApiError("validation_failed", "this endpoint needs a WebSocket upgrade", [{ field: "upgrade", message: "must be websocket" }]);
-  }
-  const headers = new Headers(c.req.raw.headers);
-  headers.delete("x-api-key");
-  headers.delete("authorization");
-  headers.set("x-mnemo-node-id", node.id);
-  headers.set("x-mnemo-region", node.region);
-  return regionStub(c.env, node.region).fetch(new Request(c.req.url, { headers }));
-});

@@ -1,3 +1,4 @@
+import { DEFAULT_MAX_DURATION_SEC, DEFAULT_MIN_DURATION_SEC } from "../domain/offer";
 import { z } from "@hono/zod-openapi";
 import { parseEndpoint } from "../domain/endpoint";
 import { LeaseReportsField } from "../leases/reports-schema";
@@ -139,8 +140,8 @@ export const RegisterNodeBody = z
     base_latency_ms: LatencyMs,
     price_per_gb_sec: price,
     metadata: Metadata.optional(),
-    min_duration_sec: z.number().int().min(1).max(31_536_000).default(60),
-    max_duration_sec: z.number().int().min(1).max(31_536_000).default(86_400),
+    min_duration_sec: z.number().int().min(1).max(31_536_000).default(DEFAULT_MIN_DURATION_SEC),
+    max_duration_sec: z.number().int().min(1).max(31_536_000).default(DEFAULT_MAX_DURATION_SEC),
     egress_price_per_gb: z.number().min(0).max(1000).default(0).openapi({ description: "USD per GB of egress, at most 6 decimals" }),
     endpoint: endpoint.optional(),
   })

@@ -1,3 +1,4 @@
+import { durationBounds } from "../domain/offer";
 import { eq } from "drizzle-orm";
 import type { Env } from "../env";
 import { nodes, offers, type NodeRow, type OfferRow } from "../db/schema";
@@ -6,8 +7,8 @@ import { nanoToPrice, microToUsd } from "../domain/money";
 import { iso } from "../lib/time";
 import { notFound, forbidden } from "../lib/errors";
 import type { AuthUser } from "../lib/auth";
-import type { NodeSnapshot } from "../region/types";
-import { availableOf } from "../region/types";
+import type { NodeSnapshot } from "../domain/capacity";
+import { availableOf } from "../domain/capacity";
 import { regionStub } from "../region/client";
 
 export function snapshotOf(n: NodeRow): NodeSnapshot {
@@ -63,8 +64,8 @@ export function nodeView(n: NodeRow, offer: Pick<OfferRow, "minDurationSec" | "m
     bandwidth_mbps: n.bandwidthMbps,
     base_latency_ms: n.baseLatencyMs,
     price_per_gb_sec: nanoToPrice(n.priceNano),
-    min_duration_sec: offer?.minDurationSec ?? 60,
-    max_duration_sec: offer?.maxDurationSec ?? 86_400,
+    min_duration_sec: durationBounds(offer).min,
+    max_duration_sec: durationBounds(offer).max,
     egress_price_per_gb: microToUsd(offer?.egressPriceMicro ?? 0),
     status: n.status,
     uptime_score: n.uptimeScore,

@@ -2,6 +2,7 @@ import { createRoute, z } from "@hono/zod-openapi";
 import { requireAuth } from "../lib/auth";
 import { errors, jsonBody, jsonContent, security } from "../lib/openapi";
 import { WindowQuery } from "../analytics/window";
+import { ADDRESS, SIGNATURE } from "./wallets";
 
 const tags = ["Payments"];
 const auth = [...security.bearer];
@@ -136,4 +137,69 @@ export const webhook = createRoute({
     200: jsonContent(z.object({ received: z.literal(true), duplicate: z.boolean(), handled: z.boolean(), type: z.string() }), "Acknowledged"),
     ...errors(503),
   },
+});
+
+export const WalletSchema = z
+  .object({
+    id: z.uuid(),
+    blockchain: z.literal("ethereum"),
+    address: z.string().openapi({ description: "Lower-case 0x-prefixed address", example: "0x8ba1f109551bd432803012645ac136ddd64dba72" }),
+    verified: z.boolean(),
+    verified_at: z.string().nullable(),
+    created_at: z.string(),
+  })
+  .openapi("Wallet");
+
+export const createWallet = createRoute({
+  method: "post",
+  path: "/api/payments/wallets",
+  tags,
+  security: auth,
+  middleware: [requireAuth()] as const,
+  summary: "Claim a wallet for USDC payments; returns the challenge to sign",
+  description: [
+    "USDC payments (`POST /api/payments/crypto`) are credited only from a wallet the caller has proven to control: the transaction hash is public, so naming it proves nothing.",
+    "This returns `challenge`, a text naming the account, the address and a random nonce. Sign it with the wallet's `personal_sign` (EIP-191; e.g. `eth_sign`-style `personal_sign` in MetaMask, `wallet.signMessage` in ethers/viem) and send the signature to `POST /api/payments/wallets/{id}/verify`.",
+    "Claiming the same address again issues a fresh challenge (the old one stops working) until it is verified; a verified wallet is returned as it is. Only `ethereum` is supported.",
+  ].join("\n\n"),
+  request: {
+    body: jsonBody(
+      z
+        .object({
+          blockchain: z.enum(["ethereum", "solana"]).openapi({ description: "Only ethereum is supported now; solana answers 400 unsupported_blockchain" }),
+          address: z.string().regex(ADDRESS, "must be 0x followed by 40 hex digits").openapi({ example: "0x8ba1f109551bd432803012645ac136ddd64dba72" }),
+        })
+        .openapi("WalletClaim"),
+    ),
+  },
+  responses: {
+    201: jsonContent(z.object({ wallet: WalletSchema, challenge: z.string().openapi({ description: "The exact text to sign with personal_sign" }) }), "The wallet and its challenge"),
+    ...errors(401, 409),
+  },
+});
+
+export const verifyWallet = createRoute({
+  method: "post",
+  path: "/api/payments/wallets/{id}/verify",
+  tags,
+  security: auth,
+  middleware: [requireAuth()] as const,
+  summary: "Prove control of a claimed wallet with its signature of the challenge",
+  description:
+    "`signature`: the 65-byte `personal_sign` result as 0x-hex (r ‖ s ‖ v, v 27/28 or 0/1; high-s refused). The signer recovered from it must be the wallet's address, else 400. Another account's wallet id is 404. An address already verified by another account is 409.",
+  request: {
+    params: z.object({ id: z.uuid().openapi({ param: { name: "id", in: "path" } }) }),
+    body: jsonBody(z.object({ signature: z.string().regex(SIGNATURE, "must be 0x followed by 130 hex digits (65 bytes)") }).openapi("WalletProof")),
+  },
+  responses: { 200: jsonContent(z.object({ wallet: WalletSchema }), "The verified wallet"), ...errors(401, 404, 409) },
+});
+
+export const listWallets = createRoute({
+  method: "get",
+  path: "/api/payments/wallets",
+  tags,
+  security: auth,
+  middleware: [requireAuth()] as const,
+  summary: "The caller's wallets, verified or not",
+  responses: { 200: jsonContent(z.object({ wallets: z.array(WalletSchema) }), "Wallets"), ...errors(401) },
 });

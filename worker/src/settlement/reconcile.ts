@@ -13,7 +13,7 @@
  *   is placed again (contracts/lifecycle.ts placeRemainder) until it has a result.
  */
 import type { Env } from "../env";
-import type { Reservation } from "../region/types";
+import type { Reservation } from "../domain/capacity";
 import { settleContractMoney } from "./settle";
 
 /** Longer than a settlement normally takes (queue retries, the node's final lease report). */

@@ -6,13 +6,14 @@
  * matching from memory, runs the region's clock (alarms) and its WebSockets.
  */
 import { DurableObject } from "cloudflare:workers";
-import { config, type Env } from "../env";
-import { NodeIndex } from "../domain/spatial-index";
-import type { Candidate, MatchRequest } from "../domain/matching";
-import type { OfferFilter } from "../domain/matching";
-import { availableOf, type NodeLive, type NodeSnapshot, type Reservation, type ReserveResult } from "./types";
-import { loadRegionFromD1, runRegionSweeps } from "./sweeps";
-import { nodeContracts } from "../nodes/push";
+import { config, type Env } from "./env";
+import { NodeIndex } from "./domain/spatial-index";
+import type { Candidate, MatchRequest } from "./domain/matching";
+import type { OfferFilter } from "./domain/matching";
+import { availableOf, type NodeLive, type NodeSnapshot, type Reservation, type ReserveResult } from "./domain/capacity";
+import { loadRegionFromD1, runRegionSweeps } from "./contracts/sweeps";
+import { rollupRegion, type RegionRollup } from "./domain/rollup";
+import { nodeContracts } from "./nodes/push";
 
 const PROVISIONAL_TTL_MS = 120_000;
 /** Tag of every node agent's push socket (besides `node:<id>`). */
@@ -261,60 +262,15 @@ export class RegionCluster extends DurableObject<Env> {
     return this.index.browse(filter, page);
   }
 
-  async rollup(region: string) {
+  async rollup(region: string): Promise<RegionRollup> {
     await this.ensureRegion(region);
-    const composition = { datacenter: 0, edge_cluster: 0, mist_node: 0 };
-    let totalRam = 0, availRam = 0, totalVram = 0, availVram = 0, heldRam = 0, heldVram = 0, priceSum = 0, latSum = 0, lngSum = 0, located = 0, count = 0;
-    const prices: number[] = [];
-    const byStatus = { active: 0, maintenance: 0, offline: 0 };
-    let lastHeartbeat: number | null = null;
-    for (const n of this.nodes.values()) {
-      byStatus[n.status]++;
-      if (n.status === "offline") continue;
-      const l = this.live(n);
-      count++;
-      composition[n.nodeType]++;
-      totalRam += n.totalRamGb;
-      totalVram += n.totalVramGb;
-      heldRam += l.heldRamGb;
-      heldVram += l.heldVramGb;
-      if (n.status === "active") {
-        availRam += l.availableRamGb;
-        availVram += l.availableVramGb;
-      }
-      priceSum += n.priceNano;
-      prices.push(n.priceNano);
-      if (n.latitude !== null && n.longitude !== null) {
-        latSum += n.latitude;
-        lngSum += n.longitude;
-        located++;
-      }
-      if (n.lastHeartbeatAt !== null && (lastHeartbeat === null || n.lastHeartbeatAt > lastHeartbeat)) lastHeartbeat = n.lastHeartbeatAt;
-    }
-    prices.sort((a, b) => a - b);
-    return {
-      region,
-      center: located ? { lat: latSum / located, lng: lngSum / located } : null,
-      totalNodes: count,
-      composition,
-      byStatus,
-      totalRamGb: totalRam,
-      availableRamGb: availRam,
-      totalVramGb: totalVram,
-      availableVramGb: availVram,
-      heldRamGb: heldRam,
-      heldVramGb: heldVram,
-      avgPriceNano: count ? Math.round(priceSum / count) : 0,
-      prices,
-      lastHeartbeatAt: lastHeartbeat,
-      reservations: this.reservations.size,
-    };
+    return rollupRegion(region, [...this.nodes.values()].map((n) => this.live(n)), this.reservations.size);
   }
 
   // ---- the region's clock ------------------------------------------------------------------
 
   private tickMs(): number {
-    const offlineAfter = Number(this.env.NODE_OFFLINE_AFTER_SEC ?? 180) || 180;
+    const offlineAfter = config(this.env).nodeOfflineAfterSec;
     // Check often enough to notice silence within a third of the allowed time, and meter each minute.
     return Math.max(250, Math.min(30_000, Math.floor((offlineAfter * 1000) / 3)));
   }

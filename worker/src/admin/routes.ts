@@ -1,14 +1,31 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import { verifyLedger } from "../billing/ledger-query";
-import { microToUsd } from "../domain/money";
 import { requireAdmin } from "../lib/auth";
-import { ChainBreakSchema } from "../billing/routes";
-import { reconciliationFigures } from "../settlement/dead-letters";
-import { createRouter, errors, jsonContent, security } from "../lib/openapi";
+import { errors, jsonBody, jsonContent, security } from "../lib/openapi";
+import { LedgerEntrySchema, ChainBreakSchema } from "../billing/routes";
 
-const Counts = z.record(z.string(), z.number().int());
+export const credits = createRoute({
+  method: "post",
+  path: "/api/admin/credits",
+  tags: ["Administration"],
+  security: [...security.bearer],
+  middleware: [requireAdmin()] as const,
+  summary: "Credit a client's balance (promotional or corrective), written to the ledger",
+  description: "Send an `Idempotency-Key` header to make a retried request credit once.",
+  request: {
+    body: jsonBody(
+      z.object({
+        user_id: z.uuid(),
+        amount_usd: z.number().gt(0).max(1_000_000),
+        reason: z.string().trim().min(1).max(500),
+      }),
+    ),
+  },
+  responses: { 201: jsonContent(z.object({ entry: LedgerEntrySchema }), "The ledger entry"), ...errors(401, 403, 404, 409) },
+});
 
-const overview = createRoute({
+export const Counts = z.record(z.string(), z.number().int());
+
+export const overview = createRoute({
   method: "get",
   path: "/api/admin/overview",
   tags: ["Administration"],
@@ -58,44 +75,4 @@ const overview = createRoute({
     ),
     ...errors(401, 403),
   },
-});
-
-type Group = { k: string; n: number };
-const grouped = (rows: Group[]) => Object.fromEntries(rows.map((r) => [r.k, r.n]));
-const total = (rows: Group[]) => rows.reduce((s, r) => s + r.n, 0);
-
-export const adminOverviewRouter = createRouter().openapi(overview, async (c) => {
-  const db = c.env.DB;
-  const [users, nodes, contracts, money, outstanding] = await db.batch([
-    db.prepare(`SELECT role AS k, COUNT(*) AS n FROM users GROUP BY role`),
-    db.prepare(`SELECT status AS k, COUNT(*) AS n FROM nodes GROUP BY status`),
-    db.prepare(`SELECT status AS k, COUNT(*) AS n FROM contracts GROUP BY status`),
-    db.prepare(`SELECT kind AS k, COALESCE(SUM(amount_micro), 0) AS n FROM ledger_entries GROUP BY kind`),
-    db.prepare(`SELECT COALESCE(SUM(total_cost_micro - charged_micro), 0) AS n FROM contracts WHERE charged_micro IS NOT NULL AND total_cost_micro > charged_micro`),
-  ]);
-  const byKind = grouped(money.results as Group[]);
-  const kind = (k: string) => byKind[k] ?? 0;
-  const u = users.results as Group[], n = nodes.results as Group[], k = contracts.results as Group[];
-  return c.json(
-    {
-      users: { total: total(u), by_role: grouped(u) },
-      nodes: { total: total(n), by_status: grouped(n) },
-      contracts: { total: total(k), by_status: grouped(k) },
-      revenue: {
-        platform_fees_usd: microToUsd(kind("platform_fee")),
-        // Charges, refunds and payouts are negative from the account's side; shown as positive flows.
-        charges_usd: microToUsd(-kind("charge")),
-        provider_earnings_usd: microToUsd(kind("provider_earning")),
-        topups_usd: microToUsd(kind("topup")),
-        credits_usd: microToUsd(kind("credit")),
-        refunds_usd: microToUsd(-kind("refund")),
-        payouts_usd: microToUsd(-kind("payout")),
-        outstanding_usd: microToUsd((outstanding.results[0] as { n: number }).n),
-      },
-      ledger: await verifyLedger(c.env),
-      reconciliation: await reconciliationFigures(c.env),
-      generated_at: new Date().toISOString(),
-    },
-    200,
-  );
 });

@@ -7,12 +7,12 @@ import { config, type Env } from "../env";
 import { createDb } from "../db/client";
 import { contracts } from "../db/schema";
 import { and, eq, inArray } from "drizzle-orm";
-import { expireIfDue, failOver, loadContract, placeRemainder, type ClusterPort, type Ports } from "../contracts/lifecycle";
+import { expireIfDue, failOver, loadContract, placeRemainder } from "./lifecycle";
 import { reconcileRegion } from "../settlement/reconcile";
-import { regionStub } from "./client";
-import { sweepReadyTimeouts } from "../contracts/activation";
+import { portsFor, type ClusterPort, type Ports } from "../region/client";
+import { sweepReadyTimeouts } from "./activation";
 import { nodeFromRaw, snapshotOf } from "../nodes/service";
-import type { NodeSnapshot, Reservation } from "./types";
+import type { NodeSnapshot, Reservation } from "../domain/capacity";
 
 export async function loadRegionFromD1(env: Env, region: string): Promise<{ nodes: NodeSnapshot[]; reservations: Reservation[] }> {
   const db = createDb(env.DB);
@@ -38,7 +38,7 @@ async function step(what: string, id: string, fn: () => Promise<unknown>): Promi
 }
 
 export async function runRegionSweeps(env: Env, region: string, self: ClusterPort, now: number, staleProvisional: string[]): Promise<{ wakeAt: number | null }> {
-  const ports: Ports = { env, cluster: (r) => (r === region ? self : (regionStub(env, r) as unknown as ClusterPort)) };
+  const ports: Ports = portsFor(env, { region, cluster: self });
   const cfg = config(env);
 
   // 1. Silence: a node that missed NODE_OFFLINE_AFTER_SEC goes offline; the condition on

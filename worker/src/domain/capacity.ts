@@ -1,4 +1,4 @@
-import type { NodeType } from "../domain/matching";
+import type { NodeType } from "./matching";
 
 /** What the region Durable Object knows of a node (a copy of D1's row plus its offer terms). */
 export interface NodeSnapshot {
