@@ -95,7 +95,18 @@ const fmt = (n, d = 1) => (Number.isFinite(n) ? n.toFixed(d) : "n/a");
 export async function runAgentBench({ url, apiKey, seconds = 60, log = console.log }) {
   const dir = mkdtempSync(join(tmpdir(), "mnemo-agent-bench-"));
   const config = join(dir, "agent.json");
-  writeFileSync(config, JSON.stringify({ api_url: url, api_key: apiKey, region: "bench", name: `bench-agent-${process.pid}`, endpoint_host: "127.0.0.1", endpoint_bind: "127.0.0.1", endpoint_port: 0 }));
+  writeFileSync(
+    config,
+    JSON.stringify({
+      api_url: url,
+      api_key: apiKey,
+      region: "bench",
+      name: `bench-agent-${process.pid}`,
+      endpoint_host: "127.0.0.1",
+      endpoint_bind: "127.0.0.1",
+      endpoint_port: 0,
+    }),
+  );
   const env = { ...process.env, MNEMO_API_URL: "", MNEMO_API_KEY: "" };
   delete env.MNEMO_API_URL;
   delete env.MNEMO_API_KEY;
@@ -113,11 +124,22 @@ export async function runAgentBench({ url, apiKey, seconds = 60, log = console.l
     await waitForLine(agent, (e) => e.event === "heartbeat", 60_000, "first heartbeat");
     const counted0 = heartbeats;
     const [a, b] = await Promise.all([measure(agent.pid, seconds), measure(baseline.pid, seconds)]);
-    const result = { ...a, baseline: b, heartbeats: heartbeats - counted0, intervalSec, seconds, pass: a.rssMbMax <= TARGETS.rssMb && a.cpuPct <= TARGETS.cpuPct };
+    const result = {
+      ...a,
+      baseline: b,
+      heartbeats: heartbeats - counted0,
+      intervalSec,
+      seconds,
+      pass: a.rssMbMax <= TARGETS.rssMb && a.cpuPct <= TARGETS.cpuPct,
+    };
     log(`agent: ${result.heartbeats} heartbeats in ${seconds} s at the server's interval (${intervalSec ?? "?"} s)`);
-    log(`agent: RSS max ${fmt(a.rssMbMax)} MB, avg ${fmt(a.rssMbAvg)} MB (target ≤ ${TARGETS.rssMb} MB) ${a.rssMbMax <= TARGETS.rssMb ? "ok" : "OVER"}`);
+    log(
+      `agent: RSS max ${fmt(a.rssMbMax)} MB, avg ${fmt(a.rssMbAvg)} MB (target ≤ ${TARGETS.rssMb} MB) ${a.rssMbMax <= TARGETS.rssMb ? "ok" : "OVER"}`,
+    );
     log(`agent: CPU ${fmt(a.cpuPct, 3)} % of a core (target ≤ ${TARGETS.cpuPct} %) ${a.cpuPct <= TARGETS.cpuPct ? "ok" : "OVER"}`);
-    log(`baseline (bare node): RSS max ${fmt(b.rssMbMax)} MB, CPU ${fmt(b.cpuPct, 3)} %; agent/baseline RSS ×${fmt(a.rssMbMax / b.rssMbMax, 2)}, CPU ${b.cpuPct > 0 ? `×${fmt(a.cpuPct / b.cpuPct, 1)}` : `+${fmt(a.cpuPct - b.cpuPct, 3)} points`}`);
+    log(
+      `baseline (bare node): RSS max ${fmt(b.rssMbMax)} MB, CPU ${fmt(b.cpuPct, 3)} %; agent/baseline RSS ×${fmt(a.rssMbMax / b.rssMbMax, 2)}, CPU ${b.cpuPct > 0 ? `×${fmt(a.cpuPct / b.cpuPct, 1)}` : `+${fmt(a.cpuPct - b.cpuPct, 3)} points`}`,
+    );
     return result;
   } finally {
     agent.kill("SIGTERM");
@@ -129,12 +151,20 @@ export async function runAgentBench({ url, apiKey, seconds = 60, log = console.l
 
 async function provisionProvider(url) {
   const post = async (path, body, headers = {}) => {
-    const r = await fetch(url + path, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(body) });
+    const r = await fetch(url + path, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...headers },
+      body: JSON.stringify(body),
+    });
     const j = await r.json();
     if (!r.ok) throw new Error(`${path}: ${r.status} ${JSON.stringify(j)}`);
     return j;
   };
-  const { access_token } = await post("/api/auth/register", { email: `bench-${Date.now()}@agent.bench`, password: "bench-password-123", role: "provider" });
+  const { access_token } = await post("/api/auth/register", {
+    email: `bench-${Date.now()}@agent.bench`,
+    password: "bench-password-123",
+    role: "provider",
+  });
   return (await post("/api/auth/api-keys", { name: "agent bench" }, { authorization: `Bearer ${access_token}` })).api_key;
 }
 

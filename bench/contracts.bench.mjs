@@ -7,22 +7,38 @@
 export const ADMIN_EMAIL = "bench-money-admin@bench.local";
 
 async function json(url, method, path, body, token) {
-  const r = await fetch(url + path, { method, headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: body ? JSON.stringify(body) : undefined });
+  const r = await fetch(url + path, {
+    method,
+    headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
   return { status: r.status, body: await r.json().catch(() => null) };
 }
 
 async function pool(n, width, fn) {
   let next = 0;
-  await Promise.all(Array.from({ length: width }, async () => {
-    while (next < n) await fn(next++);
-  }));
+  await Promise.all(
+    Array.from({ length: width }, async () => {
+      while (next < n) await fn(next++);
+    }),
+  );
 }
 
-const tally = (statuses) => Object.entries(statuses.reduce((m, s) => ((m[s] = (m[s] ?? 0) + 1), m), {})).map(([s, n]) => `${n} × ${s}`).join(", ");
+const tally = (statuses) =>
+  Object.entries(statuses.reduce((m, s) => ((m[s] = (m[s] ?? 0) + 1), m), {}))
+    .map(([s, n]) => `${n} × ${s}`)
+    .join(", ");
 
 async function burst(n, fn) {
   const t = performance.now();
-  const statuses = await Promise.all(Array.from({ length: n }, (_, i) => fn(i).then((r) => r.status, () => 599)));
+  const statuses = await Promise.all(
+    Array.from({ length: n }, (_, i) =>
+      fn(i).then(
+        (r) => r.status,
+        () => 599,
+      ),
+    ),
+  );
   return { ms: performance.now() - t, statuses };
 }
 
@@ -40,10 +56,24 @@ export async function runContractCreationBench({ url, log = console.log, nodes: 
   const t0 = performance.now();
   const nodeIds = [];
   await pool(NODES, 8, async (i) => {
-    const r = await json(url, "POST", "/api/nodes/register", {
-      node_type: "datacenter", name: `money-${i}`, region, latitude: 48 + (i % 20) * 0.1, longitude: 2 + Math.floor(i / 20) * 0.1,
-      total_ram_gb: 64, total_vram_gb: 0, bandwidth_mbps: 1000, base_latency_ms: 5, price_per_gb_sec: 0.000001,
-    }, provider.token);
+    const r = await json(
+      url,
+      "POST",
+      "/api/nodes/register",
+      {
+        node_type: "datacenter",
+        name: `money-${i}`,
+        region,
+        latitude: 48 + (i % 20) * 0.1,
+        longitude: 2 + Math.floor(i / 20) * 0.1,
+        total_ram_gb: 64,
+        total_vram_gb: 0,
+        bandwidth_mbps: 1000,
+        base_latency_ms: 5,
+        price_per_gb_sec: 0.000001,
+      },
+      provider.token,
+    );
     if (r.status !== 201) throw new Error(`node registration failed: ${JSON.stringify(r.body)}`);
     nodeIds[i] = r.body.node_id;
   });
@@ -57,14 +87,17 @@ export async function runContractCreationBench({ url, log = console.log, nodes: 
 
   // Warm both paths, then measure the baseline and the creations back to back.
   for (let i = 0; i < 20; i++) await fetch(url + "/health").then((r) => r.text());
-  const create = (renter, nodeId) => json(url, "POST", "/api/contracts/create", { node_id: nodeId, ram_gb: 4, vram_gb: 0, duration_sec: 600 }, renter.token);
+  const create = (renter, nodeId) =>
+    json(url, "POST", "/api/contracts/create", { node_id: nodeId, ram_gb: 4, vram_gb: 0, duration_sec: 600 }, renter.token);
   await create(renters[0], nodeIds[0]);
   const health = await burst(NODES, () => fetch(url + "/health").then(async (r) => (await r.text(), r)));
   const many = await burst(NODES, (i) => create(renters[i % RENTERS], nodeIds[i]));
   const ratio = many.ms / health.ms;
   const fivexx = many.statuses.filter((s) => s >= 500).length;
   log(`${NODES} concurrent GET /health:              ${health.ms.toFixed(0)} ms (${tally(health.statuses)})`);
-  log(`${NODES} concurrent contract creations:        ${many.ms.toFixed(0)} ms (${tally(many.statuses)}) → ${ratio.toFixed(2)}× the /health burst (target ≤ 2×), ${(NODES / (many.ms / 1000)).toFixed(0)} contracts/s`);
+  log(
+    `${NODES} concurrent contract creations:        ${many.ms.toFixed(0)} ms (${tally(many.statuses)}) → ${ratio.toFixed(2)}× the /health burst (target ≤ 2×), ${(NODES / (many.ms / 1000)).toFixed(0)} contracts/s`,
+  );
 
   // One renter, 60 at once, money for 30: 4 GB × 600 s × 1,000 nano = 2,400 micro each.
   const solo = await account(`bench-money-solo-${tag}@bench.local`, "user");

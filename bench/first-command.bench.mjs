@@ -30,7 +30,11 @@ const pct = (xs, p) => {
 const fmt = (n, d = 0) => (Number.isFinite(n) ? n.toFixed(d) : "n/a");
 
 async function api(url, method, path, body, headers = {}) {
-  const r = await fetch(url + path, { method, headers: { "content-type": "application/json", ...headers }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const r = await fetch(url + path, {
+    method,
+    headers: { "content-type": "application/json", ...headers },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
   const text = await r.text();
   return { status: r.status, body: text ? JSON.parse(text) : null };
 }
@@ -44,7 +48,10 @@ async function must(url, method, path, body, headers) {
 function waitForEvent(child, pred, timeoutMs, what) {
   return new Promise((resolveWait, reject) => {
     let buf = "";
-    const t = setTimeout(() => reject(new Error(`first-command bench: no ${what} within ${timeoutMs / 1000} s:\n${buf.slice(-2000)}`)), timeoutMs);
+    const t = setTimeout(
+      () => reject(new Error(`first-command bench: no ${what} within ${timeoutMs / 1000} s:\n${buf.slice(-2000)}`)),
+      timeoutMs,
+    );
     const onData = (d) => {
       buf += d;
       for (const line of buf.split("\n")) {
@@ -69,18 +76,46 @@ function waitForEvent(child, pred, timeoutMs, what) {
  */
 export async function runFirstCommandBench({ url, rentals = 20, log = console.log }) {
   const tag = `${process.pid}-${Date.now()}`;
-  const admin = await must(url, "POST", "/api/auth/register", { email: ADMIN_EMAIL, password: "bench password" }).catch(() => must(url, "POST", "/api/auth/login", { email: ADMIN_EMAIL, password: "bench password" }));
-  const provider = await must(url, "POST", "/api/auth/register", { email: `fc-provider-${tag}@bench.local`, password: "bench password", role: "provider" });
-  const key = await must(url, "POST", "/api/auth/api-keys", { name: "first-command bench" }, { authorization: `Bearer ${provider.access_token}` });
+  const admin = await must(url, "POST", "/api/auth/register", { email: ADMIN_EMAIL, password: "bench password" }).catch(() =>
+    must(url, "POST", "/api/auth/login", { email: ADMIN_EMAIL, password: "bench password" }),
+  );
+  const provider = await must(url, "POST", "/api/auth/register", {
+    email: `fc-provider-${tag}@bench.local`,
+    password: "bench password",
+    role: "provider",
+  });
+  const key = await must(
+    url,
+    "POST",
+    "/api/auth/api-keys",
+    { name: "first-command bench" },
+    { authorization: `Bearer ${provider.access_token}` },
+  );
   const renter = await must(url, "POST", "/api/auth/register", { email: `fc-renter-${tag}@bench.local`, password: "bench password" });
-  await must(url, "POST", "/api/admin/credits", { user_id: renter.user.id, amount_usd: 100, reason: "bench" }, { authorization: `Bearer ${admin.access_token}` });
+  await must(
+    url,
+    "POST",
+    "/api/admin/credits",
+    { user_id: renter.user.id, amount_usd: 100, reason: "bench" },
+    { authorization: `Bearer ${admin.access_token}` },
+  );
   const asRenter = { authorization: `Bearer ${renter.access_token}` };
 
   const dir = mkdtempSync(join(tmpdir(), "mnemo-first-command-"));
   const config = join(dir, "agent.json");
   writeFileSync(
     config,
-    JSON.stringify({ api_url: url, api_key: key.api_key, region: `bench-fc-${process.pid}`, name: `first-command-${process.pid}`, reserve_ram_gb: 0, simulate_ram_gb: 16, endpoint_host: "127.0.0.1", endpoint_bind: "127.0.0.1", endpoint_port: 0 }),
+    JSON.stringify({
+      api_url: url,
+      api_key: key.api_key,
+      region: `bench-fc-${process.pid}`,
+      name: `first-command-${process.pid}`,
+      reserve_ram_gb: 0,
+      simulate_ram_gb: 16,
+      endpoint_host: "127.0.0.1",
+      endpoint_bind: "127.0.0.1",
+      endpoint_port: 0,
+    }),
   );
   const env = { ...process.env };
   delete env.MNEMO_API_URL;
@@ -96,7 +131,13 @@ export async function runFirstCommandBench({ url, rentals = 20, log = console.lo
     const nodeId = registered.node_id;
     for (let i = 0; i < rentals + 2; i++) {
       const t0 = performance.now();
-      const { contract } = await must(url, "POST", "/api/contracts/create", { node_id: nodeId, ram_gb: 1, vram_gb: 0, duration_sec: 60 }, asRenter);
+      const { contract } = await must(
+        url,
+        "POST",
+        "/api/contracts/create",
+        { node_id: nodeId, ram_gb: 1, vram_gb: 0, duration_sec: 60 },
+        asRenter,
+      );
       const tCreate = performance.now() - t0;
       let lease = null;
       for (let polls = 0; polls < 1500 && !lease; polls++) {
@@ -136,8 +177,10 @@ export async function runFirstCommandBench({ url, rentals = 20, log = console.lo
   };
   result.pass = result.p50 <= TARGET_P50_MS;
   log(`create round trip (baseline)        p50 ${fmt(result.createP50)} ms  p99 ${fmt(result.createP99)} ms`);
-  log(`create → first SET OK on the lease  p50 ${fmt(result.p50)} ms  p99 ${fmt(result.p99)} ms  max ${fmt(result.max)} ms over ${result.rentals} rentals ` +
-    `(${fmt(result.p50 / result.createP50, 1)}× the create call; target p50 ≤ ${TARGET_P50_MS} ms) ${result.pass ? "ok" : "OVER"}`);
+  log(
+    `create → first SET OK on the lease  p50 ${fmt(result.p50)} ms  p99 ${fmt(result.p99)} ms  max ${fmt(result.max)} ms over ${result.rentals} rentals ` +
+      `(${fmt(result.p50 / result.createP50, 1)}× the create call; target p50 ≤ ${TARGET_P50_MS} ms) ${result.pass ? "ok" : "OVER"}`,
+  );
   return result;
 }
 

@@ -48,7 +48,9 @@ async function startIssuer(nodeId) {
   await new Promise((r) => server.listen(0, "127.0.0.1", r));
   const now = Math.floor(Date.now() / 1000);
   const token = (sub) =>
-    new SignJWT({ sub, aud: nodeId, iss: "mnemo", nbf: now - 5, exp: now + 7200 }).setProtectedHeader({ alg: "ES256", kid: "bench" }).sign(privateKey);
+    new SignJWT({ sub, aud: nodeId, iss: "mnemo", nbf: now - 5, exp: now + 7200 })
+      .setProtectedHeader({ alg: "ES256", kid: "bench" })
+      .sign(privateKey);
   return { url: `http://127.0.0.1:${server.address().port}/jwks.json`, token, close: () => server.close() };
 }
 
@@ -113,9 +115,32 @@ async function startLeaseChild({ jwksUrl, nodeId, jitless }) {
 
 async function startRedis(user, pass) {
   const port = await freePort();
-  const child = spawn("/usr/bin/redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--user", user, "on", `>${pass}`, "~*", "&*", "+@all", "--user", "default", "off"], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const child = spawn(
+    "/usr/bin/redis-server",
+    [
+      "--port",
+      String(port),
+      "--bind",
+      "127.0.0.1",
+      "--save",
+      "",
+      "--appendonly",
+      "no",
+      "--user",
+      user,
+      "on",
+      `>${pass}`,
+      "~*",
+      "&*",
+      "+@all",
+      "--user",
+      "default",
+      "off",
+    ],
+    {
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
   let out = "";
   child.stdout.on("data", (d) => (out += d));
   const deadline = Date.now() + 15_000;
@@ -129,7 +154,27 @@ async function startRedis(user, pass) {
 /** One redis-benchmark run; returns requests per second by test name (SET, GET). */
 function redisBenchmark(port, user, pass, { n, size, pipeline = 1 }) {
   return new Promise((resolvePromise, reject) => {
-    const args = ["-h", "127.0.0.1", "-p", String(port), "--user", user, "-a", pass, "-c", "50", "-n", String(n), "-d", String(size), "-P", String(pipeline), "-t", "set,get", "--csv"];
+    const args = [
+      "-h",
+      "127.0.0.1",
+      "-p",
+      String(port),
+      "--user",
+      user,
+      "-a",
+      pass,
+      "-c",
+      "50",
+      "-n",
+      String(n),
+      "-d",
+      String(size),
+      "-P",
+      String(pipeline),
+      "-t",
+      "set,get",
+      "--csv",
+    ];
     const child = spawn("/usr/bin/redis-benchmark", args, { stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
     let err = "";
@@ -221,7 +266,10 @@ export async function runLeaseBench({ quick = false, log = console.log } = {}) {
       const base = { SET: 0, GET: 0 };
       const ours = { SET: 0, GET: 0 };
       for (let round = 0; round < 2; round++) {
-        for (const [into, port] of [[base, redis.port], [ours, jit.port]]) {
+        for (const [into, port] of [
+          [base, redis.port],
+          [ours, jit.port],
+        ]) {
           const r = await redisBenchmark(port, cid, token, c);
           into.SET = Math.max(into.SET, r.SET);
           into.GET = Math.max(into.GET, r.GET);
@@ -229,13 +277,31 @@ export async function runLeaseBench({ quick = false, log = console.log } = {}) {
       }
       for (const t of ["SET", "GET"]) {
         const ratio = ours[t] / base[t];
-        log(`  ${c.name.padEnd(11)} ${t}  redis-server ${base[t].toFixed(0).padStart(8)}   lease ${ours[t].toFixed(0).padStart(8)}   → ${ratio.toFixed(2)}×${c.target ? ` (target ≥ ${c.target}×)` : " (reported)"}`);
-        rows.push({ bench: `lease ${t} ${c.name}`, figure: `${ours[t].toFixed(0)}/s`, baseline: `redis-server ${base[t].toFixed(0)}/s`, ratio: `${ratio.toFixed(2)}×`, target: c.target ? `≥ ${c.target}×` : "—", ok: c.target ? ratio >= c.target : true });
+        log(
+          `  ${c.name.padEnd(11)} ${t}  redis-server ${base[t].toFixed(0).padStart(8)}   lease ${ours[t].toFixed(0).padStart(8)}   → ${ratio.toFixed(2)}×${c.target ? ` (target ≥ ${c.target}×)` : " (reported)"}`,
+        );
+        rows.push({
+          bench: `lease ${t} ${c.name}`,
+          figure: `${ours[t].toFixed(0)}/s`,
+          baseline: `redis-server ${base[t].toFixed(0)}/s`,
+          ratio: `${ratio.toFixed(2)}×`,
+          target: c.target ? `≥ ${c.target}×` : "—",
+          ok: c.target ? ratio >= c.target : true,
+        });
       }
       if (c.size === 64 && c.pipeline === undefined) {
         const slow = await redisBenchmark(jitless.port, cid, token, c);
-        log(`  ${c.name.padEnd(11)}      as the daemon runs today (--no-opt --no-maglev): SET ${slow.SET.toFixed(0)}/s (${(slow.SET / base.SET).toFixed(2)}×), GET ${slow.GET.toFixed(0)}/s (${(slow.GET / base.GET).toFixed(2)}×)`);
-        rows.push({ bench: "lease SET 64 B, jitless daemon", figure: `${slow.SET.toFixed(0)}/s`, baseline: `redis-server ${base.SET.toFixed(0)}/s`, ratio: `${(slow.SET / base.SET).toFixed(2)}×`, target: "(info)", ok: true });
+        log(
+          `  ${c.name.padEnd(11)}      as the daemon runs today (--no-opt --no-maglev): SET ${slow.SET.toFixed(0)}/s (${(slow.SET / base.SET).toFixed(2)}×), GET ${slow.GET.toFixed(0)}/s (${(slow.GET / base.GET).toFixed(2)}×)`,
+        );
+        rows.push({
+          bench: "lease SET 64 B, jitless daemon",
+          figure: `${slow.SET.toFixed(0)}/s`,
+          baseline: `redis-server ${base.SET.toFixed(0)}/s`,
+          ratio: `${(slow.SET / base.SET).toFixed(2)}×`,
+          target: "(info)",
+          ok: true,
+        });
       }
     }
   } catch (e) {
@@ -267,9 +333,25 @@ export async function runLeaseBench({ quick = false, log = console.log } = {}) {
     const limit = (quota / MiB) * TARGETS.rssOverhead + idle;
     const usable = stored / quota;
     log(`quota fill: ${quota / MiB} MiB lease, 1 MiB values: ${(usable * 100).toFixed(2)} % stored (target ≥ ${TARGETS.usable * 100} %)`);
-    log(`  RSS idle ${idle.toFixed(1)} MB, full ${full.toFixed(1)} MB; limit leased × ${TARGETS.rssOverhead} + idle = ${limit.toFixed(1)} MB → ${((full - idle) / (quota / MiB)).toFixed(3)}× the leased bytes`);
-    rows.push({ bench: "lease quota usable (1 MiB values)", figure: `${(usable * 100).toFixed(2)} %`, baseline: `${quota / MiB} MiB leased`, ratio: "—", target: "≥ 99 %", ok: usable >= TARGETS.usable });
-    rows.push({ bench: "lease RSS when full", figure: `${full.toFixed(0)} MB`, baseline: `idle ${idle.toFixed(0)} MB`, ratio: `${((full - idle) / (quota / MiB)).toFixed(3)}× leased`, target: `≤ ${TARGETS.rssOverhead}× + idle`, ok: full <= limit });
+    log(
+      `  RSS idle ${idle.toFixed(1)} MB, full ${full.toFixed(1)} MB; limit leased × ${TARGETS.rssOverhead} + idle = ${limit.toFixed(1)} MB → ${((full - idle) / (quota / MiB)).toFixed(3)}× the leased bytes`,
+    );
+    rows.push({
+      bench: "lease quota usable (1 MiB values)",
+      figure: `${(usable * 100).toFixed(2)} %`,
+      baseline: `${quota / MiB} MiB leased`,
+      ratio: "—",
+      target: "≥ 99 %",
+      ok: usable >= TARGETS.usable,
+    });
+    rows.push({
+      bench: "lease RSS when full",
+      figure: `${full.toFixed(0)} MB`,
+      baseline: `idle ${idle.toFixed(0)} MB`,
+      ratio: `${((full - idle) / (quota / MiB)).toFixed(3)}× leased`,
+      target: `≤ ${TARGETS.rssOverhead}× + idle`,
+      ok: full <= limit,
+    });
     const { receipt } = await fresh.ask({ op: "end", id: fid });
     log(`  end: ${receipt.keys} keys digested and wiped (${receipt.digest.slice(0, 16)}…)`);
   } finally {
@@ -287,5 +369,8 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
     process.exit(1);
   }
   const rows = await runLeaseBench({ quick: process.env.BENCH_QUICK === "1" });
-  for (const r of rows) console.log(`${r.bench.padEnd(36)} ${r.figure.padEnd(14)} ${r.baseline.padEnd(26)} ${r.ratio.padEnd(14)} ${r.target.padEnd(14)} ${r.ok ? "yes" : "NO"}`);
+  for (const r of rows)
+    console.log(
+      `${r.bench.padEnd(36)} ${r.figure.padEnd(14)} ${r.baseline.padEnd(26)} ${r.ratio.padEnd(14)} ${r.target.padEnd(14)} ${r.ok ? "yes" : "NO"}`,
+    );
 }

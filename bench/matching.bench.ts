@@ -37,9 +37,10 @@ export interface MatchingBenchResult {
 
 const REGION = "eu-central";
 // One region spread over ~10° × 10° of central Europe.
-const LAT0 = 43, LNG0 = 3, SPAN = 10;
+const LAT0 = 43,
+  LNG0 = 3,
+  SPAN = 10;
 const NEAR_ME_TARGET_MS = 10;
-
 
 function gaussian(rnd: () => number): number {
   return Math.sqrt(-2 * Math.log(1 - rnd())) * Math.cos(2 * Math.PI * rnd());
@@ -74,9 +75,11 @@ export function buildNodes(count: number, seed = 1): Candidate[] {
       lng = LNG0 + rnd() * SPAN;
     }
     const [ram, vram, price] =
-      nodeType === "datacenter" ? [int(256, 2048), rnd() < 0.6 ? int(80, 640) : 0, int(300, 900)]
-      : nodeType === "edge_cluster" ? [int(32, 256), rnd() < 0.5 ? int(16, 96) : 0, int(500, 1500)]
-      : [int(2, 32), rnd() < 0.4 ? int(4, 24) : 0, int(200, 1200)];
+      nodeType === "datacenter"
+        ? [int(256, 2048), rnd() < 0.6 ? int(80, 640) : 0, int(300, 900)]
+        : nodeType === "edge_cluster"
+          ? [int(32, 256), rnd() < 0.5 ? int(16, 96) : 0, int(500, 1500)]
+          : [int(2, 32), rnd() < 0.4 ? int(4, 24) : 0, int(200, 1200)];
     const busy = rnd(); // share already held by contracts
     const state = rnd();
     nodes.push({
@@ -154,7 +157,10 @@ export async function runMatchingBench(): Promise<MatchingBenchResult[]> {
     for (const n of nodes) index.upsert(n);
     const buildMs = performance.now() - t0;
 
-    for (const [label, withRadius] of [["near_me_200km", true], ["anywhere_no_radius", false]] as const) {
+    for (const [label, withRadius] of [
+      ["near_me_200km", true],
+      ["anywhere_no_radius", false],
+    ] as const) {
       const requests = buildRequests(64, withRadius, withRadius ? 2 : 3);
       let candidates = 0;
       for (const req of requests) {
@@ -197,8 +203,8 @@ function printTable(results: MatchingBenchResult[]): void {
     "brute p50 ms": r.bruteForceP50Ms,
     "brute p99 ms": r.bruteForceP99Ms,
     "speed-up (p50)": `${r.speedupP50}×`,
-    "candidates": r.avgCandidates,
-    "target": r.targetP50Ms === null ? "" : `≤ ${r.targetP50Ms} ms: ${r.meetsTarget ? "met" : "MISSED"}`,
+    candidates: r.avgCandidates,
+    target: r.targetP50Ms === null ? "" : `≤ ${r.targetP50Ms} ms: ${r.meetsTarget ? "met" : "MISSED"}`,
   }));
   console.table(rows);
   for (const size of new Set(results.map((r) => r.nodes))) {
@@ -212,6 +218,6 @@ if (invokedDirectly) {
   const started = performance.now();
   const results = await runMatchingBench();
   printTable(results);
-  console.log(`total ${(performance.now() - started) / 1000 | 0} s`);
+  console.log(`total ${((performance.now() - started) / 1000) | 0} s`);
   if (results.some((r) => r.meetsTarget === false)) process.exitCode = 1;
 }

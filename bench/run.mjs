@@ -28,39 +28,63 @@ const pct = (xs, p) => {
 const fmt = (n, d = 2) => (Number.isFinite(n) ? n.toFixed(d) : String(n));
 
 async function json(url, method, path, body, token) {
-  const r = await fetch(url + path, { method, headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: body ? JSON.stringify(body) : undefined });
+  const r = await fetch(url + path, {
+    method,
+    headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
   return { status: r.status, body: await r.json().catch(() => null) };
 }
 
 async function pool(n, width, fn) {
   let next = 0;
-  await Promise.all(Array.from({ length: width }, async () => {
-    while (next < n) await fn(next++);
-  }));
+  await Promise.all(
+    Array.from({ length: width }, async () => {
+      while (next < n) await fn(next++);
+    }),
+  );
 }
 
 async function httpMatchBench(url) {
   const NODES = 2000;
   say(`\n1. HTTP match over ${NODES} nodes in one region (wrangler dev, workerd, local D1)`);
   const admin = await json(url, "POST", "/api/auth/register", { email: "bench-admin@bench.local", password: "bench password" });
-  const provider = await json(url, "POST", "/api/auth/register", { email: "bench-provider@bench.local", password: "bench password", role: "provider" });
+  const provider = await json(url, "POST", "/api/auth/register", {
+    email: "bench-provider@bench.local",
+    password: "bench password",
+    role: "provider",
+  });
   const renter = await json(url, "POST", "/api/auth/register", { email: "bench-renter@bench.local", password: "bench password" });
   const t0 = Date.now();
   let rnd = 42;
-  const rand = () => ((rnd = (rnd * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const rand = () => (rnd = (rnd * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
   await pool(NODES, 8, async (i) => {
-    const r = await json(url, "POST", "/api/nodes/register", {
-      node_type: ["datacenter", "edge_cluster", "mist_node"][i % 3], name: `bench-${i}`, region: "bench",
-      latitude: 45 + rand() * 10, longitude: 0 + rand() * 10, total_ram_gb: 8 + Math.floor(rand() * 500), total_vram_gb: Math.floor(rand() * 80),
-      bandwidth_mbps: 1000, base_latency_ms: 2 + Math.floor(rand() * 10), price_per_gb_sec: Math.round((0.0000005 + rand() * 0.000001) * 1e9) / 1e9,
-    }, provider.body.access_token);
+    const r = await json(
+      url,
+      "POST",
+      "/api/nodes/register",
+      {
+        node_type: ["datacenter", "edge_cluster", "mist_node"][i % 3],
+        name: `bench-${i}`,
+        region: "bench",
+        latitude: 45 + rand() * 10,
+        longitude: 0 + rand() * 10,
+        total_ram_gb: 8 + Math.floor(rand() * 500),
+        total_vram_gb: Math.floor(rand() * 80),
+        bandwidth_mbps: 1000,
+        base_latency_ms: 2 + Math.floor(rand() * 10),
+        price_per_gb_sec: Math.round((0.0000005 + rand() * 0.000001) * 1e9) / 1e9,
+      },
+      provider.body.access_token,
+    );
     if (r.status !== 201) throw new Error(`node registration failed: ${JSON.stringify(r.body)}`);
     if (i % 500 === 499) say(`   registered ${i + 1}/${NODES} nodes…`);
   });
   say(`   ${NODES} nodes registered in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   const body = { ram_gb: 16, vram_gb: 8, duration_sec: 3600, region: "bench", client_lat: 50, client_lng: 5, limit: 10 };
   const N = quick ? 100 : 400;
-  const health = [], match = [];
+  const health = [],
+    match = [];
   for (let i = 0; i < 20; i++) {
     await fetch(url + "/health").then((r) => r.text());
     await json(url, "POST", "/api/marketplace/request", body, renter.body.access_token);
@@ -75,11 +99,24 @@ async function httpMatchBench(url) {
     match.push(performance.now() - t);
     if (r.status !== 200 || r.body.total_candidates < 1) throw new Error(`match failed: ${JSON.stringify(r.body)}`);
   }
-  const row = { name: "HTTP match, 2,000 nodes", p50: pct(match, 50), p99: pct(match, 99), base50: pct(health, 50), base99: pct(health, 99) };
+  const row = {
+    name: "HTTP match, 2,000 nodes",
+    p50: pct(match, 50),
+    p99: pct(match, 99),
+    base50: pct(health, 50),
+    base99: pct(health, 99),
+  };
   row.ratio = row.p50 / row.base50;
   say(`   bare /health   p50 ${fmt(row.base50)} ms  p99 ${fmt(row.base99)} ms`);
   say(`   match request  p50 ${fmt(row.p50)} ms  p99 ${fmt(row.p99)} ms   → ${fmt(row.ratio)}× the bare round trip (target ≤ 1.5×)`);
-  results.push({ bench: row.name, figure: `p50 ${fmt(row.p50)} ms / p99 ${fmt(row.p99)} ms`, baseline: `/health p50 ${fmt(row.base50)} ms`, ratio: `${fmt(row.ratio)}×`, target: "≤ 1.5×", ok: row.ratio <= 1.5 });
+  results.push({
+    bench: row.name,
+    figure: `p50 ${fmt(row.p50)} ms / p99 ${fmt(row.p99)} ms`,
+    baseline: `/health p50 ${fmt(row.base50)} ms`,
+    ratio: `${fmt(row.ratio)}×`,
+    target: "≤ 1.5×",
+    ok: row.ratio <= 1.5,
+  });
   return { admin, provider };
 }
 
@@ -90,15 +127,28 @@ async function matchingBench() {
   const rows = await runMatchingBench();
   await unregister();
   for (const r of rows) {
-    say(`   ${r.name.padEnd(34)} p50 ${fmt(r.p50Ms, 3)} ms  p99 ${fmt(r.p99Ms, 3)} ms   brute force p50 ${fmt(r.bruteForceP50Ms, 3)} ms  (${fmt(r.speedupP50, 1)}× faster)`);
-    results.push({ bench: r.name, figure: `p50 ${fmt(r.p50Ms, 3)} ms`, baseline: `brute force ${fmt(r.bruteForceP50Ms, 3)} ms`, ratio: `${fmt(r.speedupP50, 1)}× faster`, target: r.targetP50Ms ? `≤ ${r.targetP50Ms} ms` : "—", ok: r.meetsTarget ?? true });
+    say(
+      `   ${r.name.padEnd(34)} p50 ${fmt(r.p50Ms, 3)} ms  p99 ${fmt(r.p99Ms, 3)} ms   brute force p50 ${fmt(r.bruteForceP50Ms, 3)} ms  (${fmt(r.speedupP50, 1)}× faster)`,
+    );
+    results.push({
+      bench: r.name,
+      figure: `p50 ${fmt(r.p50Ms, 3)} ms`,
+      baseline: `brute force ${fmt(r.bruteForceP50Ms, 3)} ms`,
+      ratio: `${fmt(r.speedupP50, 1)}× faster`,
+      target: r.targetP50Ms ? `≤ ${r.targetP50Ms} ms` : "—",
+      ok: r.meetsTarget ?? true,
+    });
   }
 }
 
 async function reservationBench() {
   say("\n3. Reservations per second through one region Durable Object (Miniflare, the built worker)");
   const out = mkdtempSync(join(tmpdir(), "mnemo-bench-build-"));
-  const build = spawnSync(join(ROOT, "node_modules/.bin/wrangler"), ["deploy", "--dry-run", "--outdir", out], { cwd: ROOT, encoding: "utf8", env: { ...process.env, WRANGLER_SEND_METRICS: "false" } });
+  const build = spawnSync(join(ROOT, "node_modules/.bin/wrangler"), ["deploy", "--dry-run", "--outdir", out], {
+    cwd: ROOT,
+    encoding: "utf8",
+    env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
+  });
   if (build.status !== 0) throw new Error(`wrangler build failed: ${build.stderr}`);
   // A small driver worker calls the real RegionCluster (from the built worker) over RPC inside
   // workerd, the way the API's routes do, and times N reservations with 32 in flight.
@@ -149,7 +199,9 @@ async function reservationBench() {
   try {
     // The same migrations as everywhere else: the DO hydrates its view from D1 on first use.
     const db = await mf.getD1Database("DB", "mnemo");
-    for (const f of readdirSync(join(ROOT, "migrations")).filter((f) => f.endsWith(".sql")).sort()) {
+    for (const f of readdirSync(join(ROOT, "migrations"))
+      .filter((f) => f.endsWith(".sql"))
+      .sort()) {
       for (const stmt of readFileSync(join(ROOT, "migrations", f), "utf8").split("--> statement-breakpoint")) {
         if (stmt.replace(/--.*$/gm, "").trim()) await db.prepare(stmt).run();
       }
@@ -167,7 +219,14 @@ async function reservationBench() {
     const readRps = await run("read", N);
     say(`   read-only RPC (getNode)  ${fmt(readRps, 0)}/s   (baseline: the same RPC path without a write)`);
     say(`   reserve (check + write)  ${fmt(rps, 0)}/s   → ${fmt(rps / readRps)}× the read path (target ≥ 1,000/s)`);
-    results.push({ bench: "DO reservations", figure: `${fmt(rps, 0)}/s`, baseline: `read RPC ${fmt(readRps, 0)}/s`, ratio: `${fmt(rps / readRps)}×`, target: "≥ 1,000/s", ok: rps >= 1000 });
+    results.push({
+      bench: "DO reservations",
+      figure: `${fmt(rps, 0)}/s`,
+      baseline: `read RPC ${fmt(readRps, 0)}/s`,
+      ratio: `${fmt(rps / readRps)}×`,
+      target: "≥ 1,000/s",
+      ok: rps >= 1000,
+    });
   } finally {
     await mf.dispose();
     rmSync(out, { recursive: true, force: true });
@@ -179,8 +238,22 @@ async function agentBench(url, provider) {
   const { runAgentBench, TARGETS } = await import("./agent.bench.mjs");
   const key = await json(url, "POST", "/api/auth/api-keys", { name: "bench" }, provider.body.access_token);
   const r = await runAgentBench({ url, apiKey: key.body.api_key, seconds: quick ? 15 : 60, log: (l) => say("   " + l) });
-  results.push({ bench: "agent RSS", figure: `${fmt(r.rssMbMax, 1)} MB max`, baseline: r.baseline ? `bare node ${fmt(r.baseline.rssMbMax, 1)} MB` : "—", ratio: r.baseline ? `${fmt(r.rssMbMax / r.baseline.rssMbMax)}×` : "—", target: `≤ ${TARGETS.rssMb} MB`, ok: r.rssMbMax <= TARGETS.rssMb });
-  results.push({ bench: "agent CPU", figure: `${fmt(r.cpuPct, 3)} % of a core`, baseline: r.baseline ? `bare node ${fmt(r.baseline.cpuPct, 3)} %` : "—", ratio: "—", target: `≤ ${TARGETS.cpuPct} %`, ok: r.cpuPct <= TARGETS.cpuPct });
+  results.push({
+    bench: "agent RSS",
+    figure: `${fmt(r.rssMbMax, 1)} MB max`,
+    baseline: r.baseline ? `bare node ${fmt(r.baseline.rssMbMax, 1)} MB` : "—",
+    ratio: r.baseline ? `${fmt(r.rssMbMax / r.baseline.rssMbMax)}×` : "—",
+    target: `≤ ${TARGETS.rssMb} MB`,
+    ok: r.rssMbMax <= TARGETS.rssMb,
+  });
+  results.push({
+    bench: "agent CPU",
+    figure: `${fmt(r.cpuPct, 3)} % of a core`,
+    baseline: r.baseline ? `bare node ${fmt(r.baseline.cpuPct, 3)} %` : "—",
+    ratio: "—",
+    target: `≤ ${TARGETS.cpuPct} %`,
+    ok: r.cpuPct <= TARGETS.cpuPct,
+  });
 }
 
 async function firstCommandBench(url) {
@@ -188,7 +261,14 @@ async function firstCommandBench(url) {
   say(`\n6. Create → first successful command on the lease (${rentals} rentals, real agent, ioredis)`);
   const { runFirstCommandBench, TARGET_P50_MS } = await import("./first-command.bench.mjs");
   const r = await runFirstCommandBench({ url, rentals, log: (l) => say("   " + l) });
-  results.push({ bench: "create → first command", figure: `p50 ${fmt(r.p50, 0)} ms / p99 ${fmt(r.p99, 0)} ms`, baseline: `create p50 ${fmt(r.createP50, 0)} ms`, ratio: `${fmt(r.p50 / r.createP50)}×`, target: `p50 ≤ ${TARGET_P50_MS / 1000} s`, ok: r.pass });
+  results.push({
+    bench: "create → first command",
+    figure: `p50 ${fmt(r.p50, 0)} ms / p99 ${fmt(r.p99, 0)} ms`,
+    baseline: `create p50 ${fmt(r.createP50, 0)} ms`,
+    ratio: `${fmt(r.p50 / r.createP50)}×`,
+    target: `p50 ≤ ${TARGET_P50_MS / 1000} s`,
+    ok: r.pass,
+  });
 }
 
 async function leaseBench() {
@@ -239,4 +319,5 @@ else if (only === "first-command") {
 }
 say("\nSummary");
 say("bench".padEnd(36) + "figure".padEnd(26) + "baseline (same run)".padEnd(30) + "ratio".padEnd(14) + "target".padEnd(12) + "met");
-for (const r of results) say(r.bench.padEnd(36) + r.figure.padEnd(26) + r.baseline.padEnd(30) + r.ratio.padEnd(14) + r.target.padEnd(12) + (r.ok ? "yes" : "NO"));
+for (const r of results)
+  say(r.bench.padEnd(36) + r.figure.padEnd(26) + r.baseline.padEnd(30) + r.ratio.padEnd(14) + r.target.padEnd(12) + (r.ok ? "yes" : "NO"));

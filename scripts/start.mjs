@@ -18,21 +18,127 @@ const log = (...a) => console.log("[mnemo]", ...a);
 
 export const DEMO_ACCOUNTS = {
   admin: { email: "admin@mnemo.io", password: "admin123", full_name: "Mnemo Admin" },
-  provider: { email: "provider@example.com", password: "provider123", role: "provider", full_name: "Demo Provider", organization: "Idle Iron Ltd" },
+  provider: {
+    email: "provider@example.com",
+    password: "provider123",
+    role: "provider",
+    full_name: "Demo Provider",
+    organization: "Idle Iron Ltd",
+  },
   client: { email: "client@example.com", password: "client123", role: "user", full_name: "Demo Renter", organization: "Tensor Startup" },
 };
 
 export const DEMO_NODES = [
-  { name: "paris-dc-1", node_type: "datacenter", region: "eu-west", latitude: 48.8566, longitude: 2.3522, total_ram_gb: 512, total_vram_gb: 160, price_per_gb_sec: 0.0000012, base_latency_ms: 3 },
-  { name: "frankfurt-dc-1", node_type: "datacenter", region: "eu-west", latitude: 50.1109, longitude: 8.6821, total_ram_gb: 768, total_vram_gb: 320, price_per_gb_sec: 0.0000011, base_latency_ms: 3 },
-  { name: "london-edge-1", node_type: "edge_cluster", region: "eu-west", latitude: 51.5074, longitude: -0.1278, total_ram_gb: 192, total_vram_gb: 48, price_per_gb_sec: 0.0000009, base_latency_ms: 4 },
-  { name: "amsterdam-gamer", node_type: "mist_node", region: "eu-west", latitude: 52.3676, longitude: 4.9041, total_ram_gb: 32, total_vram_gb: 24, price_per_gb_sec: 0.0000006, base_latency_ms: 9 },
-  { name: "ashburn-dc-1", node_type: "datacenter", region: "us-east", latitude: 39.0438, longitude: -77.4874, total_ram_gb: 1024, total_vram_gb: 320, price_per_gb_sec: 0.000001, base_latency_ms: 2 },
-  { name: "nyc-edge-1", node_type: "edge_cluster", region: "us-east", latitude: 40.7128, longitude: -74.006, total_ram_gb: 256, total_vram_gb: 80, price_per_gb_sec: 0.00000085, base_latency_ms: 4 },
-  { name: "boston-gamer", node_type: "mist_node", region: "us-east", latitude: 42.3601, longitude: -71.0589, total_ram_gb: 64, total_vram_gb: 24, price_per_gb_sec: 0.0000005, base_latency_ms: 10 },
-  { name: "tokyo-dc-1", node_type: "datacenter", region: "ap-northeast", latitude: 35.6762, longitude: 139.6503, total_ram_gb: 512, total_vram_gb: 192, price_per_gb_sec: 0.0000013, base_latency_ms: 3 },
-  { name: "osaka-edge-1", node_type: "edge_cluster", region: "ap-northeast", latitude: 34.6937, longitude: 135.5023, total_ram_gb: 128, total_vram_gb: 48, price_per_gb_sec: 0.000001, base_latency_ms: 5 },
-  { name: "seoul-gamer", node_type: "mist_node", region: "ap-northeast", latitude: 37.5665, longitude: 126.978, total_ram_gb: 64, total_vram_gb: 16, price_per_gb_sec: 0.0000007, base_latency_ms: 8 },
+  {
+    name: "paris-dc-1",
+    node_type: "datacenter",
+    region: "eu-west",
+    latitude: 48.8566,
+    longitude: 2.3522,
+    total_ram_gb: 512,
+    total_vram_gb: 160,
+    price_per_gb_sec: 0.0000012,
+    base_latency_ms: 3,
+  },
+  {
+    name: "frankfurt-dc-1",
+    node_type: "datacenter",
+    region: "eu-west",
+    latitude: 50.1109,
+    longitude: 8.6821,
+    total_ram_gb: 768,
+    total_vram_gb: 320,
+    price_per_gb_sec: 0.0000011,
+    base_latency_ms: 3,
+  },
+  {
+    name: "london-edge-1",
+    node_type: "edge_cluster",
+    region: "eu-west",
+    latitude: 51.5074,
+    longitude: -0.1278,
+    total_ram_gb: 192,
+    total_vram_gb: 48,
+    price_per_gb_sec: 0.0000009,
+    base_latency_ms: 4,
+  },
+  {
+    name: "amsterdam-gamer",
+    node_type: "mist_node",
+    region: "eu-west",
+    latitude: 52.3676,
+    longitude: 4.9041,
+    total_ram_gb: 32,
+    total_vram_gb: 24,
+    price_per_gb_sec: 0.0000006,
+    base_latency_ms: 9,
+  },
+  {
+    name: "ashburn-dc-1",
+    node_type: "datacenter",
+    region: "us-east",
+    latitude: 39.0438,
+    longitude: -77.4874,
+    total_ram_gb: 1024,
+    total_vram_gb: 320,
+    price_per_gb_sec: 0.000001,
+    base_latency_ms: 2,
+  },
+  {
+    name: "nyc-edge-1",
+    node_type: "edge_cluster",
+    region: "us-east",
+    latitude: 40.7128,
+    longitude: -74.006,
+    total_ram_gb: 256,
+    total_vram_gb: 80,
+    price_per_gb_sec: 0.00000085,
+    base_latency_ms: 4,
+  },
+  {
+    name: "boston-gamer",
+    node_type: "mist_node",
+    region: "us-east",
+    latitude: 42.3601,
+    longitude: -71.0589,
+    total_ram_gb: 64,
+    total_vram_gb: 24,
+    price_per_gb_sec: 0.0000005,
+    base_latency_ms: 10,
+  },
+  {
+    name: "tokyo-dc-1",
+    node_type: "datacenter",
+    region: "ap-northeast",
+    latitude: 35.6762,
+    longitude: 139.6503,
+    total_ram_gb: 512,
+    total_vram_gb: 192,
+    price_per_gb_sec: 0.0000013,
+    base_latency_ms: 3,
+  },
+  {
+    name: "osaka-edge-1",
+    node_type: "edge_cluster",
+    region: "ap-northeast",
+    latitude: 34.6937,
+    longitude: 135.5023,
+    total_ram_gb: 128,
+    total_vram_gb: 48,
+    price_per_gb_sec: 0.000001,
+    base_latency_ms: 5,
+  },
+  {
+    name: "seoul-gamer",
+    node_type: "mist_node",
+    region: "ap-northeast",
+    latitude: 37.5665,
+    longitude: 126.978,
+    total_ram_gb: 64,
+    total_vram_gb: 16,
+    price_per_gb_sec: 0.0000007,
+    base_latency_ms: 8,
+  },
 ];
 
 async function call(url, method, path, body, token) {
@@ -70,13 +176,31 @@ export async function seed(url) {
       nodes.push(have.get(n.name));
       continue;
     }
-    const r = await call(url, "POST", "/api/nodes/register", { ...n, bandwidth_mbps: bandwidthOf(n), metadata: { demo: true, simulated: SIMULATED_NOTE } }, provider.access_token);
+    const r = await call(
+      url,
+      "POST",
+      "/api/nodes/register",
+      { ...n, bandwidth_mbps: bandwidthOf(n), metadata: { demo: true, simulated: SIMULATED_NOTE } },
+      provider.access_token,
+    );
     if (r.status !== 201) throw new Error(`could not register ${n.name}: ${JSON.stringify(r.body)}`);
     nodes.push(r.body.node);
   }
   if (client.created) {
-    await call(url, "PUT", "/api/auth/me/client", { default_region: "eu-west", latitude: 48.85, longitude: 2.35, org_name: "Tensor Startup" }, client.access_token);
-    const c = await call(url, "POST", "/api/admin/credits", { user_id: client.user.id, amount_usd: 100, reason: "demo credit" }, admin.access_token);
+    await call(
+      url,
+      "PUT",
+      "/api/auth/me/client",
+      { default_region: "eu-west", latitude: 48.85, longitude: 2.35, org_name: "Tensor Startup" },
+      client.access_token,
+    );
+    const c = await call(
+      url,
+      "POST",
+      "/api/admin/credits",
+      { user_id: client.user.id, amount_usd: 100, reason: "demo credit" },
+      admin.access_token,
+    );
     if (c.status !== 201) throw new Error(`could not credit the demo renter: ${JSON.stringify(c.body)}`);
   }
   return { admin, provider, client, nodes };
@@ -165,16 +289,48 @@ async function startDemoAgent(url, provider) {
     const mine = await call(url, "GET", "/api/nodes?mine=true&limit=500", undefined, provider.access_token);
     if (saved.node_id && !(mine.body?.nodes ?? []).some((n) => n.id === saved.node_id)) rmSync(config);
   }
-  const init = spawnSync(process.execPath, [bin, "init", "--config", config, "--force", "--api-url", url, "--api-key", key.body.api_key, "--region", "eu-west", "--name", "this-machine", "--latitude", "52.52", "--longitude", "13.405"], { cwd: ROOT, encoding: "utf8" });
+  const init = spawnSync(
+    process.execPath,
+    [
+      bin,
+      "init",
+      "--config",
+      config,
+      "--force",
+      "--api-url",
+      url,
+      "--api-key",
+      key.body.api_key,
+      "--region",
+      "eu-west",
+      "--name",
+      "this-machine",
+      "--latitude",
+      "52.52",
+      "--longitude",
+      "13.405",
+    ],
+    { cwd: ROOT, encoding: "utf8" },
+  );
   if (init.status !== 0) {
     log("could not configure the demo agent:", init.stderr || init.stdout);
     return null;
   }
   // Local demo: serve this machine's leases on loopback, on any free port (7379 may be taken).
   const written = JSON.parse(readFileSync(config, "utf8"));
-  writeFileSync(config, JSON.stringify({ ...written, endpoint_host: "127.0.0.1", endpoint_bind: "127.0.0.1", endpoint_port: 0 }, null, 2), { mode: 0o600 });
+  writeFileSync(config, JSON.stringify({ ...written, endpoint_host: "127.0.0.1", endpoint_bind: "127.0.0.1", endpoint_port: 0 }, null, 2), {
+    mode: 0o600,
+  });
   const child = spawn(process.execPath, [bin, "start", "--config", config], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
-  const prefix = (d) => process.stdout.write(d.toString().split("\n").filter(Boolean).map((l) => `[agent] ${l}\n`).join(""));
+  const prefix = (d) =>
+    process.stdout.write(
+      d
+        .toString()
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => `[agent] ${l}\n`)
+        .join(""),
+    );
   child.stdout.on("data", prefix);
   child.stderr.on("data", prefix);
   return child;
@@ -197,7 +353,12 @@ async function main() {
   const persistTo = join(ROOT, ".wrangler", "state");
   mkdirSync(persistTo, { recursive: true });
   log(`starting the worker (wrangler dev, local D1, Durable Objects, Queues) on ${URL_} …`);
-  const worker = await startWorker({ port: PORT, persistTo, vars: { JWT_SECRET: localSecret(), ADMIN_EMAILS: DEMO_ACCOUNTS.admin.email }, log: (l) => !/Request\.cf|workers\.cloudflare\.com|GetAddrInfoReqWrap/i.test(l) && console.log(`[worker] ${l}`) });
+  const worker = await startWorker({
+    port: PORT,
+    persistTo,
+    vars: { JWT_SECRET: localSecret(), ADMIN_EMAILS: DEMO_ACCOUNTS.admin.email },
+    log: (l) => !/Request\.cf|workers\.cloudflare\.com|GetAddrInfoReqWrap/i.test(l) && console.log(`[worker] ${l}`),
+  });
   const url = URL_;
   log("loading the demo market…");
   const demo = await seed(url);
@@ -226,7 +387,10 @@ async function main() {
     if (stopping) return;
     stopping = true;
     if (agent) agent.kill("SIGTERM");
-    await Promise.all([fleet.stop(), agent ? new Promise((r) => (agent.exitCode !== null ? r() : (agent.on("exit", r), setTimeout(r, 6000)))) : null]);
+    await Promise.all([
+      fleet.stop(),
+      agent ? new Promise((r) => (agent.exitCode !== null ? r() : (agent.on("exit", r), setTimeout(r, 6000)))) : null,
+    ]);
     await worker.stop();
     process.exit(0);
   };

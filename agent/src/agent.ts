@@ -44,7 +44,8 @@ const MAX_REPORTS = 1_000;
 const MAX_GONE = 10_000;
 
 /** Why this machine offers no VRAM (shown by `status` and logged at start). */
-export const NO_VRAM_BACKEND = "no device backend for GPU memory yet: VRAM leases come in a later release, and host RAM is never sold as VRAM";
+export const NO_VRAM_BACKEND =
+  "no device backend for GPU memory yet: VRAM leases come in a later release, and host RAM is never sold as VRAM";
 
 export interface AgentOptions {
   config: AgentConfig;
@@ -74,7 +75,9 @@ function authFailure(e: ApiError, configPath: string, what: string): FatalError 
   if (e.status === 401) {
     return new FatalError(`The API refused the API key while ${what} (401 ${e.code}): check api_key in ${configPath} or MNEMO_API_KEY.`);
   }
-  return new FatalError(`The API key's account may not do this while ${what} (403 ${e.code}: ${e.message}); it must be a provider's key, and the node must belong to that provider.`);
+  return new FatalError(
+    `The API key's account may not do this while ${what} (403 ${e.code}: ${e.message}); it must be a provider's key, and the node must belong to that provider.`,
+  );
 }
 
 function gb(n: number): string {
@@ -99,7 +102,16 @@ function endsAtMs(endTime: string | null): number | null {
 }
 
 function receiptReport(r: LeaseReceipt): LeaseReport {
-  return { contract_id: r.contract_id, bytes_in: r.bytes_in, bytes_out: r.bytes_out, keys: r.keys, used_bytes: r.used_bytes, final: true, digest: r.digest, wiped_at: r.wiped_at };
+  return {
+    contract_id: r.contract_id,
+    bytes_in: r.bytes_in,
+    bytes_out: r.bytes_out,
+    keys: r.keys,
+    used_bytes: r.used_bytes,
+    final: true,
+    digest: r.digest,
+    wiped_at: r.wiped_at,
+  };
 }
 
 export class Agent {
@@ -217,7 +229,8 @@ export class Agent {
     for (let attempt = 1; ; attempt++) {
       try {
         const out = await fn();
-        if (attempt > 1) this.log.info("api_reachable", `API reachable again after ${plural(attempt - 1, "failed attempt")}`, { attempts: attempt - 1 });
+        if (attempt > 1)
+          this.log.info("api_reachable", `API reachable again after ${plural(attempt - 1, "failed attempt")}`, { attempts: attempt - 1 });
         return out;
       } catch (e) {
         if (this.signal.aborted) throw new Stopped();
@@ -250,16 +263,23 @@ export class Agent {
       try {
         const detail = await this.withRetry("looking up the node", () => this.api.getNode(id));
         this.nodeStatus = detail.node.status;
-        this.log.info("node_reused", `reusing node ${id} (${detail.node.name}, ${detail.node.status})`, { node_id: id, status: detail.node.status });
+        this.log.info("node_reused", `reusing node ${id} (${detail.node.name}, ${detail.node.status})`, {
+          node_id: id,
+          status: detail.node.status,
+        });
         return;
       } catch (e) {
         if (!(e instanceof ApiError)) throw e;
         if (e.status === 401) throw authFailure(e, this.configPath, `looking up node ${id}`);
         if (e.status === 403) {
-          throw new FatalError(`Node ${id} in ${this.configPath} belongs to another account than this API key (403 ${e.code}); remove node_id to register this machine as a new node.`);
+          throw new FatalError(
+            `Node ${id} in ${this.configPath} belongs to another account than this API key (403 ${e.code}); remove node_id to register this machine as a new node.`,
+          );
         }
         if (e.status !== 404) throw new FatalError(`Looking up node ${id} failed: ${e.message} (${e.status} ${e.code}).`);
-        this.log.warn("node_missing", `node ${id} from ${this.configPath} does not exist on this server; registering a new node`, { node_id: id });
+        this.log.warn("node_missing", `node ${id} from ${this.configPath} does not exist on this server; registering a new node`, {
+          node_id: id,
+        });
         this.nodeId = null;
       }
     }
@@ -299,7 +319,15 @@ export class Agent {
         gpu_vram_gb: Math.floor(sample.vramTotalGb),
         platform: platform(),
         arch: arch(),
-        ...(simulated ? { simulated: { ram_gb: c.simulate_ram_gb ?? null, vram_gb: c.simulate_vram_gb ?? null, note: "demo node: capacity is a promise, VRAM is host memory" } } : {}),
+        ...(simulated
+          ? {
+              simulated: {
+                ram_gb: c.simulate_ram_gb ?? null,
+                vram_gb: c.simulate_vram_gb ?? null,
+                note: "demo node: capacity is a promise, VRAM is host memory",
+              },
+            }
+          : {}),
       },
     };
     let res: { node_id: string; node: NodeView };
@@ -317,15 +345,23 @@ export class Agent {
       saveNodeId(this.configPath, res.node_id);
     } catch (e) {
       // Without the id on disk the next start would register a duplicate node: say so loudly.
-      this.log.error("config_write_failed", `registered node ${res.node_id} but could not save node_id to ${this.configPath}: ${(e as Error).message}; add "node_id": "${res.node_id}" to the config by hand`, {
-        node_id: res.node_id,
-      });
+      this.log.error(
+        "config_write_failed",
+        `registered node ${res.node_id} but could not save node_id to ${this.configPath}: ${(e as Error).message}; add "node_id": "${res.node_id}" to the config by hand`,
+        {
+          node_id: res.node_id,
+        },
+      );
     }
-    this.log.info("registered", `registered node ${res.node_id} (${c.name}, ${c.region}) with ${gb(body.total_ram_gb)} RAM, ${gb(body.total_vram_gb)} VRAM; node_id saved to ${this.configPath}`, {
-      node_id: res.node_id,
-      total_ram_gb: body.total_ram_gb,
-      total_vram_gb: body.total_vram_gb,
-    });
+    this.log.info(
+      "registered",
+      `registered node ${res.node_id} (${c.name}, ${c.region}) with ${gb(body.total_ram_gb)} RAM, ${gb(body.total_vram_gb)} VRAM; node_id saved to ${this.configPath}`,
+      {
+        node_id: res.node_id,
+        total_ram_gb: body.total_ram_gb,
+        total_vram_gb: body.total_vram_gb,
+      },
+    );
   }
 
   /** Opens the lease endpoint for this node and the push channel. */
@@ -344,7 +380,14 @@ export class Agent {
       ({ port } = await server.listen());
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
-      const hint = code === "EADDRINUSE" ? "another program uses that port" : code === "EACCES" ? "this user may not listen there" : code === "EADDRNOTAVAIL" ? "no interface of this machine has that address" : "";
+      const hint =
+        code === "EADDRINUSE"
+          ? "another program uses that port"
+          : code === "EACCES"
+            ? "this user may not listen there"
+            : code === "EADDRNOTAVAIL"
+              ? "no interface of this machine has that address"
+              : "";
       throw new FatalError(
         `The lease endpoint cannot listen on ${c.endpoint_bind}:${c.endpoint_port} (${code}${hint ? `: ${hint}` : ""}); set endpoint_port (0 = any free port) or endpoint_bind in ${this.configPath}.`,
       );
@@ -362,10 +405,15 @@ export class Agent {
     try {
       await this.withRetry("publishing the lease endpoint", () => this.api.updateNode(nodeId, { endpoint: this.endpoint }));
     } catch (e) {
-      if (e instanceof ApiError && (e.status === 401 || e.status === 403)) throw authFailure(e, this.configPath, `publishing node ${nodeId}'s endpoint`);
+      if (e instanceof ApiError && (e.status === 401 || e.status === 403))
+        throw authFailure(e, this.configPath, `publishing node ${nodeId}'s endpoint`);
       if (!(e instanceof ApiError)) throw e;
       // The heartbeat carries it too; until then `ready` waits for it (and is retried).
-      this.log.warn("endpoint_unpublished", `could not publish the endpoint ${this.endpoint}: ${e.message} (${e.status} ${e.code}); the next heartbeat carries it`, { status: e.status });
+      this.log.warn(
+        "endpoint_unpublished",
+        `could not publish the endpoint ${this.endpoint}: ${e.message} (${e.status} ${e.code}); the next heartbeat carries it`,
+        { status: e.status },
+      );
     }
     this.push = new PushChannel({
       apiUrl: this.api.baseUrl,
@@ -407,8 +455,12 @@ export class Agent {
       this.nodeStatus = res.node?.status ?? status;
       this.log.info("node_status", `node ${id} is now ${status}: ${why}`, { node_id: id, status });
     } catch (e) {
-      if (e instanceof ApiError && (e.status === 401 || e.status === 403)) throw authFailure(e, this.configPath, `setting node ${id} ${status}`);
-      if (e instanceof ApiError) this.log.warn("node_status_failed", `could not set node ${id} ${status}: ${e.message} (${e.status} ${e.code})`, { status: e.status });
+      if (e instanceof ApiError && (e.status === 401 || e.status === 403))
+        throw authFailure(e, this.configPath, `setting node ${id} ${status}`);
+      if (e instanceof ApiError)
+        this.log.warn("node_status_failed", `could not set node ${id} ${status}: ${e.message} (${e.status} ${e.code})`, {
+          status: e.status,
+        });
       else throw e;
     }
   }
@@ -420,7 +472,8 @@ export class Agent {
       if (idle !== wasIdle) {
         if (!idle && this.nodeStatus !== "maintenance") await this.setStatus("maintenance", "outside the idle schedule, offering nothing");
         // A node left in maintenance by the last shutdown (or the schedule) goes back on the market.
-        if (idle && this.nodeStatus === "maintenance") await this.setStatus("active", wasIdle === null ? "agent started" : "idle schedule window opened");
+        if (idle && this.nodeStatus === "maintenance")
+          await this.setStatus("active", wasIdle === null ? "agent started" : "idle schedule window opened");
         wasIdle = idle;
       }
       const waitSec = await this.beat(idle);
@@ -458,7 +511,10 @@ export class Agent {
       c.simulate_ram_gb !== undefined
         ? leaseRoomGb({ availableGb: c.simulate_ram_gb, reserveGb: this.reserveRamGb, heldGb: heldRamGb, idle })
         : leaseRoomGb({ availableGb: s.availableRamGb, reserveGb: this.reserveRamGb, heldGb: heldRamGb, usedGb, idle });
-    const vram = c.simulate_vram_gb !== undefined ? leaseRoomGb({ availableGb: c.simulate_vram_gb, reserveGb: c.reserve_vram_gb, heldGb: heldVram, idle }) : 0;
+    const vram =
+      c.simulate_vram_gb !== undefined
+        ? leaseRoomGb({ availableGb: c.simulate_vram_gb, reserveGb: c.reserve_vram_gb, heldGb: heldVram, idle })
+        : 0;
     return { ram_gb: ram, vram_gb: vram };
   }
 
@@ -513,7 +569,10 @@ export class Agent {
       this.sendReady(c.id);
     }
     // What is left once the contracts that fit are held: the figure a rejected one did not fit in.
-    const left = { ram_gb: room.ram_gb - hold.reduce((a, c) => a + c.ram_gb, 0), vram_gb: room.vram_gb - hold.reduce((a, c) => a + c.vram_gb, 0) };
+    const left = {
+      ram_gb: room.ram_gb - hold.reduce((a, c) => a + c.ram_gb, 0),
+      vram_gb: room.vram_gb - hold.reduce((a, c) => a + c.vram_gb, 0),
+    };
     for (const c of reject) {
       const vramWhy = c.vram_gb > 0 && this.config.simulate_vram_gb === undefined ? ` (${NO_VRAM_BACKEND})` : "";
       this.reject(
@@ -527,7 +586,14 @@ export class Agent {
   }
 
   /** Tells the server at once; where that fails, the next heartbeat's `rejected_contracts` says it. */
-  private reject(c: HeartbeatContract, reason: string, kind: string, message?: string, fields: Record<string, unknown> = {}, seq = this.listSeq): void {
+  private reject(
+    c: HeartbeatContract,
+    reason: string,
+    kind: string,
+    message?: string,
+    fields: Record<string, unknown> = {},
+    seq = this.listSeq,
+  ): void {
     this.rejected.set(c.id, seq);
     this.forget(c.id);
     this.log.warn("contract_rejected", message ?? `rejecting contract ${c.id} (${gb(c.ram_gb)} RAM, ${gb(c.vram_gb)} VRAM): ${reason}`, {
@@ -539,7 +605,10 @@ export class Agent {
     });
     const id = this.nodeId as string;
     this.api.contractReject(id, c.id, reason).then(
-      () => this.log.info("contract_reject_sent", `contract ${c.id} rejected: the platform fails it over, the renter is not charged`, { contract_id: c.id }),
+      () =>
+        this.log.info("contract_reject_sent", `contract ${c.id} rejected: the platform fails it over, the renter is not charged`, {
+          contract_id: c.id,
+        }),
       (e) => {
         // 409: already ended, nothing to undo. Anything else: the heartbeat carries the refusal.
         if (e instanceof ApiError && e.status === 409) return;
@@ -565,22 +634,34 @@ export class Agent {
           l.contract = { ...l.contract, end_time: end, status: "active" };
           this.server?.setEnd(cid, endsAtMs(end));
         }
-        this.log.info("contract_ready", `contract ${cid} is active: the renter can connect to ${this.endpoint}`, { contract_id: cid, end_time: end, endpoint: this.endpoint });
+        this.log.info("contract_ready", `contract ${cid} is active: the renter can connect to ${this.endpoint}`, {
+          contract_id: cid,
+          end_time: end,
+          endpoint: this.endpoint,
+        });
       },
       (e) => {
         l.readyInFlight = false;
         if (this.leases.get(cid) !== l || this.signal.aborted) return;
         if (e instanceof ApiError && (e.status === 409 || e.status === 404 || e.status === 410)) {
           // The contract ended (cancelled, timed out, failed over) before it could start.
-          this.log.warn("contract_ready_refused", `contract ${cid} can no longer start (${e.status} ${e.code}: ${e.message}); closing its lease`, { contract_id: cid, status: e.status });
+          this.log.warn(
+            "contract_ready_refused",
+            `contract ${cid} can no longer start (${e.status} ${e.code}: ${e.message}); closing its lease`,
+            { contract_id: cid, status: e.status },
+          );
           void this.chain.then(() => this.endLease(cid, "ready_refused"));
           return;
         }
         const wait = backoffSec(l.readyAttempts);
-        this.log.warn("contract_ready_retry", `telling the server contract ${cid} is ready failed (${e.message}); retrying in ${wait.toFixed(1)} s`, {
-          contract_id: cid,
-          retry_in_sec: Number(wait.toFixed(3)),
-        });
+        this.log.warn(
+          "contract_ready_retry",
+          `telling the server contract ${cid} is ready failed (${e.message}); retrying in ${wait.toFixed(1)} s`,
+          {
+            contract_id: cid,
+            retry_in_sec: Number(wait.toFixed(3)),
+          },
+        );
         l.readyTimer = setTimeout(() => {
           l.readyTimer = null;
           this.sendReady(cid);
@@ -617,7 +698,14 @@ export class Agent {
     const live: LeaseReport[] = (this.server?.counters() ?? [])
       .filter((c) => !this.receipts.has(c.contract_id))
       .slice(0, MAX_REPORTS - finals.length)
-      .map((c) => ({ contract_id: c.contract_id, bytes_in: c.bytes_in, bytes_out: c.bytes_out, keys: c.keys, used_bytes: c.used_bytes, final: false }));
+      .map((c) => ({
+        contract_id: c.contract_id,
+        bytes_in: c.bytes_in,
+        bytes_out: c.bytes_out,
+        keys: c.keys,
+        used_bytes: c.used_bytes,
+        final: false,
+      }));
     return { reports: [...finals, ...live], receiptIds: finals.map((r) => r.contract_id) };
   }
 
@@ -650,7 +738,9 @@ export class Agent {
         // Retired for good by its owner (DELETE /api/nodes/{id}): its contracts were failed over, so
         // nothing here is worth keeping, and a new node must be a deliberate choice, not a retry.
         await this.stopServing("node retired");
-        throw new FatalError(`Node ${id} was retired by its owner (410 ${e.code}); to offer this machine again, remove node_id from ${this.configPath} and start again to register a new node.`);
+        throw new FatalError(
+          `Node ${id} was retired by its owner (410 ${e.code}); to offer this machine again, remove node_id from ${this.configPath} and start again to register a new node.`,
+        );
       }
       if (e.status === 404) {
         this.log.warn("node_missing", `node ${id} no longer exists on the server; registering a new node`, { node_id: id });
@@ -668,7 +758,11 @@ export class Agent {
       // node alive in the owner's logs, and try again later rather than exit.
       this.failures++;
       const wait = backoffSec(this.failures);
-      this.log.error("heartbeat_refused", `heartbeat refused: ${e.message} (${e.status} ${e.code}); retrying in ${wait.toFixed(1)} s`, { status: e.status, code: e.code, details: e.details });
+      this.log.error("heartbeat_refused", `heartbeat refused: ${e.message} (${e.status} ${e.code}); retrying in ${wait.toFixed(1)} s`, {
+        status: e.status,
+        code: e.code,
+        details: e.details,
+      });
       return wait;
     }
     this.failures = 0;
@@ -746,17 +840,28 @@ export class Agent {
       const { reports, receiptIds } = this.leaseReports();
       try {
         const s = await this.sample();
-        const body: HeartbeatBody = { available_ram_gb: 0, available_vram_gb: 0, lease_reports: reports, ...(this.endpoint ? { endpoint: this.endpoint } : {}), ...(s.cpuUsagePct !== null ? { cpu_usage_pct: s.cpuUsagePct } : {}) };
+        const body: HeartbeatBody = {
+          available_ram_gb: 0,
+          available_vram_gb: 0,
+          lease_reports: reports,
+          ...(this.endpoint ? { endpoint: this.endpoint } : {}),
+          ...(s.cpuUsagePct !== null ? { cpu_usage_pct: s.cpuUsagePct } : {}),
+        };
         try {
           await this.api.heartbeat(id, body, { timeoutMs: left() });
         } catch (e) {
           // Too soon after the last heartbeat: wait for the server's Retry-After when it fits the budget.
-          if (!(e instanceof ApiError && e.status === 429 && e.retryAfterSec !== null && e.retryAfterSec * 1000 < deadline - Date.now() - 500)) throw e;
+          if (
+            !(e instanceof ApiError && e.status === 429 && e.retryAfterSec !== null && e.retryAfterSec * 1000 < deadline - Date.now() - 500)
+          )
+            throw e;
           await new Promise((r) => setTimeout(r, (e.retryAfterSec as number) * 1000));
           await this.api.heartbeat(id, body, { timeoutMs: left() });
         }
         for (const cid of receiptIds) this.receipts.delete(cid);
-        this.log.info("receipts_reported", `${plural(receiptIds.length, "lease receipt")} reported in a last heartbeat`, { contracts: receiptIds });
+        this.log.info("receipts_reported", `${plural(receiptIds.length, "lease receipt")} reported in a last heartbeat`, {
+          contracts: receiptIds,
+        });
       } catch (e) {
         const why = e instanceof ApiError ? `${e.status} ${e.code}` : (e as Error).message;
         // Not lost: the owner's log keeps every receipt, and the renter can compare digests.
@@ -768,21 +873,33 @@ export class Agent {
     // The memory is gone: fail the contracts over now (the renter pays only for the time held and
     // gets a replacement) rather than bill them until the node is found silent minutes later.
     if (wiped.length) {
-      const results = await Promise.allSettled(wiped.map((r) => this.api.contractReject(id, r.contract_id, "the provider's agent stopped; the lease was wiped", { timeoutMs: left() })));
+      const results = await Promise.allSettled(
+        wiped.map((r) =>
+          this.api.contractReject(id, r.contract_id, "the provider's agent stopped; the lease was wiped", { timeoutMs: left() }),
+        ),
+      );
       const failed = wiped.filter((_, i) => results[i].status === "rejected").map((r) => r.contract_id);
-      this.log.info("contracts_released", `${plural(wiped.length - failed.length, "contract")} handed back to the market for failover${failed.length ? `; ${failed.length} not (the node's silence will fail them over)` : ""}`, {
-        contracts: wiped.map((r) => r.contract_id),
-        not_released: failed,
-      });
+      this.log.info(
+        "contracts_released",
+        `${plural(wiped.length - failed.length, "contract")} handed back to the market for failover${failed.length ? `; ${failed.length} not (the node's silence will fail them over)` : ""}`,
+        {
+          contracts: wiped.map((r) => r.contract_id),
+          not_released: failed,
+        },
+      );
     }
     try {
       await this.api.updateNode(id, { status: "maintenance" }, { timeoutMs: left() });
       const note = wiped.length ? `; ${plural(wiped.length, "lease")} wiped` : "";
       this.log.info("stopped", `node ${id} set to maintenance; stopped${note}`, { node_id: id, status: "maintenance", held: wiped.length });
     } catch (e) {
-      this.log.warn("stopped", `stopped, but could not set node ${id} to maintenance (${(e as Error).message}); it will go offline when heartbeats stop`, {
-        node_id: id,
-      });
+      this.log.warn(
+        "stopped",
+        `stopped, but could not set node ${id} to maintenance (${(e as Error).message}); it will go offline when heartbeats stop`,
+        {
+          node_id: id,
+        },
+      );
     }
     return 0;
   }

@@ -129,9 +129,16 @@ let httpsRequest: Promise<RequestFn> | undefined;
  * keep-alive) because heartbeats are far apart and an idle socket the server has closed is the
  * classic source of spurious ECONNRESETs.
  */
-async function send(url: string, method: string, headers: Record<string, string>, body: string | undefined, signal: AbortSignal): Promise<RawResponse> {
+async function send(
+  url: string,
+  method: string,
+  headers: Record<string, string>,
+  body: string | undefined,
+  signal: AbortSignal,
+): Promise<RawResponse> {
   const u = new URL(url);
-  const request: RequestFn = u.protocol === "https:" ? await (httpsRequest ??= import("node:https").then((m) => m.request as RequestFn)) : http.request;
+  const request: RequestFn =
+    u.protocol === "https:" ? await (httpsRequest ??= import("node:https").then((m) => m.request as RequestFn)) : http.request;
   if (body !== undefined) headers["content-length"] = String(Buffer.byteLength(body));
   return new Promise((resolve, reject) => {
     const req = request(u, { method, headers, agent: false, signal }, (res) => {
@@ -144,7 +151,11 @@ async function send(url: string, method: string, headers: Record<string, string>
       });
       res.on("end", () => {
         const ra = res.headers["retry-after"];
-        resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8"), retryAfter: Array.isArray(ra) ? ra[0] : (ra ?? null) });
+        resolve({
+          status: res.statusCode ?? 0,
+          text: Buffer.concat(chunks).toString("utf8"),
+          retryAfter: Array.isArray(ra) ? ra[0] : (ra ?? null),
+        });
       });
       res.on("error", reject);
     });
@@ -172,12 +183,18 @@ export class MnemoApi {
     const signal = this.cancel && opts.cancellable !== false ? AbortSignal.any([timeout, this.cancel]) : timeout;
     let res: RawResponse;
     try {
-      res = await send(this.baseUrl + path, method, {
-        "x-api-key": this.apiKey,
-        accept: "application/json",
-        "user-agent": USER_AGENT,
-        ...(body === undefined ? {} : { "content-type": "application/json" }),
-      }, body === undefined ? undefined : JSON.stringify(body), signal);
+      res = await send(
+        this.baseUrl + path,
+        method,
+        {
+          "x-api-key": this.apiKey,
+          accept: "application/json",
+          "user-agent": USER_AGENT,
+          ...(body === undefined ? {} : { "content-type": "application/json" }),
+        },
+        body === undefined ? undefined : JSON.stringify(body),
+        signal,
+      );
     } catch (e) {
       throw new NetworkError(`cannot reach ${this.baseUrl} (${describeCause(e, signal)})`);
     }
@@ -208,7 +225,12 @@ export class MnemoApi {
 
   /** `final`: the shutdown's last heartbeat (carrying the receipts), sent even though the agent is stopping. */
   heartbeat(nodeId: string, body: HeartbeatBody, final?: { timeoutMs: number }): Promise<HeartbeatResponse> {
-    return this.request("POST", `/api/nodes/${encodeURIComponent(nodeId)}/heartbeat`, body, final ? { timeoutMs: final.timeoutMs, cancellable: false } : {});
+    return this.request(
+      "POST",
+      `/api/nodes/${encodeURIComponent(nodeId)}/heartbeat`,
+      body,
+      final ? { timeoutMs: final.timeoutMs, cancellable: false } : {},
+    );
   }
 
   /** The lease is open on the endpoint: the contract becomes active (its term and billing start now). */
@@ -232,7 +254,12 @@ export class MnemoApi {
 
   /** `final`: the shutdown's last word, sent even though the agent is stopping. */
   updateNode(nodeId: string, patch: Record<string, unknown>, final?: { timeoutMs: number }): Promise<{ node: NodeView }> {
-    return this.request("PUT", `/api/nodes/${encodeURIComponent(nodeId)}`, patch, final ? { timeoutMs: final.timeoutMs, cancellable: false } : {});
+    return this.request(
+      "PUT",
+      `/api/nodes/${encodeURIComponent(nodeId)}`,
+      patch,
+      final ? { timeoutMs: final.timeoutMs, cancellable: false } : {},
+    );
   }
 
   listContracts(nodeId: string, status?: string): Promise<{ contracts: ContractView[]; total_count: number }> {

@@ -29,7 +29,11 @@ export interface Lease {
  * give beyond the reserve; contracts already held count against it too, since holding a lease
  * does not make the machine's free memory shrink until the renter uses it.
  */
-export function fitContracts<T extends Lease>(contracts: T[], offered: { ram_gb: number; vram_gb: number }, alreadyHeld: Lease[] = []): { hold: T[]; reject: T[] } {
+export function fitContracts<T extends Lease>(
+  contracts: T[],
+  offered: { ram_gb: number; vram_gb: number },
+  alreadyHeld: Lease[] = [],
+): { hold: T[]; reject: T[] } {
   let ram = offered.ram_gb - alreadyHeld.reduce((s, c) => s + c.ram_gb, 0);
   let vram = offered.vram_gb - alreadyHeld.reduce((s, c) => s + c.vram_gb, 0);
   const hold: T[] = [];

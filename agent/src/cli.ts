@@ -124,7 +124,9 @@ function parse<O extends ParseArgsConfig["options"]>(args: string[], options: O,
 }
 
 function startHint(path: string): string {
-  return path === resolveConfigPath(undefined, { ...process.env, MNEMO_AGENT_CONFIG: "" }) ? "mnemo-agent start" : `mnemo-agent start --config ${path}`;
+  return path === resolveConfigPath(undefined, { ...process.env, MNEMO_AGENT_CONFIG: "" })
+    ? "mnemo-agent start"
+    : `mnemo-agent start --config ${path}`;
 }
 
 async function start(args: string[]): Promise<number> {
@@ -134,7 +136,8 @@ async function start(args: string[]): Promise<number> {
   const raw = applyEnv(readConfigFile(path));
   if (values["heartbeat-interval"] !== undefined) {
     const n = Number(values["heartbeat-interval"]);
-    if (!Number.isInteger(n) || n <= 0) throw new UsageError(`--heartbeat-interval must be a whole number of seconds, got "${values["heartbeat-interval"]}".`);
+    if (!Number.isInteger(n) || n <= 0)
+      throw new UsageError(`--heartbeat-interval must be a whole number of seconds, got "${values["heartbeat-interval"]}".`);
     raw.heartbeat_interval = n;
   }
   const config = validateConfig(raw, path);

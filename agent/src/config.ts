@@ -25,7 +25,12 @@ export const configSchema = z
     api_url: z.url({ protocol: /^https?$/, error: "must be an http(s) URL such as https://mnemo.example.com" }),
     api_key: z.string().min(1, "is empty: create an API key in the dashboard or with POST /api/auth/api-keys"),
     node_type: z.enum(NODE_TYPES).default("mist_node"),
-    name: z.string().trim().min(1).max(100).default(() => hostname().slice(0, 100)),
+    name: z
+      .string()
+      .trim()
+      .min(1)
+      .max(100)
+      .default(() => hostname().slice(0, 100)),
     region: z
       .string()
       .min(1)
@@ -61,7 +66,10 @@ export const configSchema = z
     endpoint_host: z
       .string()
       .max(253)
-      .regex(/^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])$/, "must be a host name, an IPv4 address or a bracketed IPv6 address such as [::1]")
+      .regex(
+        /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])$/,
+        "must be a host name, an IPv4 address or a bracketed IPv6 address such as [::1]",
+      )
       .optional(),
     /**
      * DEMO ONLY. Pretend this machine has this many GB of RAM: offered and registered as such
@@ -76,7 +84,10 @@ export const configSchema = z
     simulate_vram_gb: z.number().int().nonnegative().max(1_000_000).optional(),
   })
   .strict()
-  .refine((c) => (c.latitude === undefined) === (c.longitude === undefined), { path: ["latitude"], message: "and longitude go together: set both or neither" })
+  .refine((c) => (c.latitude === undefined) === (c.longitude === undefined), {
+    path: ["latitude"],
+    message: "and longitude go together: set both or neither",
+  })
   .refine((c) => c.min_duration_sec === undefined || c.max_duration_sec === undefined || c.min_duration_sec <= c.max_duration_sec, {
     path: ["min_duration_sec"],
     message: "must be <= max_duration_sec",
@@ -117,7 +128,8 @@ export function describeIssues(error: z.ZodError): string {
   return error.issues
     .map((issue) => {
       const field = issue.path.length ? issue.path.join(".") : "(file)";
-      if (issue.code === "unrecognized_keys") return `unknown field${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `"${k}"`).join(", ")}`;
+      if (issue.code === "unrecognized_keys")
+        return `unknown field${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `"${k}"`).join(", ")}`;
       if (issue.code === "invalid_type" && issue.input === undefined) return `"${field}" is missing`;
       return `"${field}" ${issue.message}`;
     })
@@ -129,7 +141,8 @@ export function readConfigFile(path: string): Record<string, unknown> {
   try {
     text = readFileSync(path, "utf8");
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") throw new ConfigError(`No config file at ${path}. Create one with \`mnemo-agent init\`, or pass --config <path>.`);
+    if ((e as NodeJS.ErrnoException).code === "ENOENT")
+      throw new ConfigError(`No config file at ${path}. Create one with \`mnemo-agent init\`, or pass --config <path>.`);
     throw new ConfigError(`Cannot read ${path}: ${(e as Error).message}`);
   }
   let raw: unknown;

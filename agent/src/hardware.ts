@@ -88,7 +88,12 @@ function readNvidiaSmi(): Promise<NvidiaReading[] | null> {
           .filter(Boolean)
           .map((line) => {
             const [total, free, util, temp] = line.split(",").map((v) => Number(v.trim()));
-            return { totalMib: total, freeMib: free, utilPct: Number.isFinite(util) ? util : null, tempC: Number.isFinite(temp) ? temp : null };
+            return {
+              totalMib: total,
+              freeMib: free,
+              utilPct: Number.isFinite(util) ? util : null,
+              tempC: Number.isFinite(temp) ? temp : null,
+            };
           });
         resolve(rows.length ? rows : null);
       },

@@ -37,15 +37,33 @@ interface Question {
 
 const QUESTIONS: Question[] = [
   { flag: "api-url", field: "api_url", prompt: "Mnemo API URL", kind: "string", required: true, suggest: () => process.env.MNEMO_API_URL },
-  { flag: "api-key", field: "api_key", prompt: "API key (from the dashboard, or POST /api/auth/api-keys)", kind: "string", required: true, suggest: () => process.env.MNEMO_API_KEY },
+  {
+    flag: "api-key",
+    field: "api_key",
+    prompt: "API key (from the dashboard, or POST /api/auth/api-keys)",
+    kind: "string",
+    required: true,
+    suggest: () => process.env.MNEMO_API_KEY,
+  },
   { flag: "name", field: "name", prompt: "Node name", kind: "string", suggest: () => hostname().slice(0, 100) },
   { flag: "node-type", field: "node_type", prompt: `Node type (${NODE_TYPES.join(", ")})`, kind: "string", suggest: () => "mist_node" },
   { flag: "region", field: "region", prompt: "Region (e.g. eu-west)", kind: "string", required: true },
   { flag: "latitude", field: "latitude", prompt: "Latitude (empty to skip)", kind: "number" },
   { flag: "longitude", field: "longitude", prompt: "Longitude (empty to skip)", kind: "number" },
   { flag: "price", field: "price_per_gb_sec", prompt: "Price, USD per GB-second", kind: "number", suggest: () => "0.0000008" },
-  { flag: "idle-schedule", field: "idle_schedule", prompt: 'Idle schedule ("always" or e.g. "9am-5pm, 11pm-7am")', kind: "string", suggest: () => "always" },
-  { flag: "reserve", field: "reserve_ram_gb", prompt: "RAM kept for yourself, GB (empty: the larger of 4 GB and 20 % of total)", kind: "number" },
+  {
+    flag: "idle-schedule",
+    field: "idle_schedule",
+    prompt: 'Idle schedule ("always" or e.g. "9am-5pm, 11pm-7am")',
+    kind: "string",
+    suggest: () => "always",
+  },
+  {
+    flag: "reserve",
+    field: "reserve_ram_gb",
+    prompt: "RAM kept for yourself, GB (empty: the larger of 4 GB and 20 % of total)",
+    kind: "number",
+  },
   { flag: "bandwidth", field: "bandwidth_mbps", prompt: "Bandwidth, Mbit/s", kind: "int", suggest: () => "1000" },
   { flag: "latency", field: "base_latency_ms", prompt: "Base latency, ms", kind: "int", suggest: () => "5" },
   { flag: "heartbeat-interval", field: "heartbeat_interval", prompt: "Heartbeat interval, s (empty: the server's)", kind: "int" },
@@ -67,10 +85,16 @@ function fieldProblem(field: string, value: unknown): string | null {
 }
 
 /** `startHint`: how to start with this config ("mnemo-agent start" plus --config when it is not the default). */
-export async function runInit(path: string, flags: InitFlags, startHint: string, out: NodeJS.WritableStream = process.stdout): Promise<void> {
+export async function runInit(
+  path: string,
+  flags: InitFlags,
+  startHint: string,
+  out: NodeJS.WritableStream = process.stdout,
+): Promise<void> {
   let keep: Record<string, unknown> = {};
   if (existsSync(path)) {
-    if (!flags.force) throw new ConfigError(`${path} already exists; pass --force to overwrite it (its node_id is kept, so the node stays the same).`);
+    if (!flags.force)
+      throw new ConfigError(`${path} already exists; pass --force to overwrite it (its node_id is kept, so the node stays the same).`);
     try {
       const old = readConfigFile(path);
       if (typeof old.node_id === "string") keep = { node_id: old.node_id };
@@ -131,7 +155,9 @@ export async function runInit(path: string, flags: InitFlags, startHint: string,
     }
     const missing = QUESTIONS.filter((q) => q.required && config[q.field] === undefined).map((q) => `--${q.flag}`);
     if (missing.length) {
-      throw new ConfigError(`Missing ${missing.join(", ")}: stdin is not a terminal, so init takes flags only (see mnemo-agent init --help).`);
+      throw new ConfigError(
+        `Missing ${missing.join(", ")}: stdin is not a terminal, so init takes flags only (see mnemo-agent init --help).`,
+      );
     }
   }
 

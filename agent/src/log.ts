@@ -19,7 +19,11 @@ export function clock(d = new Date()): string {
   return `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
 }
 
-export function createLogger(json: boolean, out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): Logger {
+export function createLogger(
+  json: boolean,
+  out: NodeJS.WritableStream = process.stdout,
+  err: NodeJS.WritableStream = process.stderr,
+): Logger {
   const log = (level: Level, event: string, msg: string, fields: Record<string, unknown> = {}) => {
     if (json) {
       out.write(`${JSON.stringify({ time: new Date().toISOString(), level, event, msg, ...fields })}\n`);

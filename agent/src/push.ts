@@ -60,19 +60,24 @@ export class PushChannel {
   start(): void {
     this.closed = false;
     const limit = this.opts.silentLimitMs ?? 180_000;
-    this.watchdog = setInterval(() => {
-      const ws = this.ws;
-      if (ws && ws.readyState === 1 && Date.now() - this.lastHeardAt > limit) {
-        this.opts.logger.warn("push_silent", `push channel silent for over ${Math.round(limit / 1000)} s; reconnecting`, { node_id: this.opts.nodeId });
-        this.ws = null;
-        try {
-          ws.close(4000, "silent");
-        } catch {
-          /* already closing */
+    this.watchdog = setInterval(
+      () => {
+        const ws = this.ws;
+        if (ws && ws.readyState === 1 && Date.now() - this.lastHeardAt > limit) {
+          this.opts.logger.warn("push_silent", `push channel silent for over ${Math.round(limit / 1000)} s; reconnecting`, {
+            node_id: this.opts.nodeId,
+          });
+          this.ws = null;
+          try {
+            ws.close(4000, "silent");
+          } catch {
+            /* already closing */
+          }
+          this.scheduleReconnect("silent");
         }
-        this.scheduleReconnect("silent");
-      }
-    }, Math.min(30_000, Math.max(10, Math.floor(limit / 3))));
+      },
+      Math.min(30_000, Math.max(10, Math.floor(limit / 3))),
+    );
     this.watchdog.unref();
     this.connect();
   }
@@ -110,10 +115,14 @@ export class PushChannel {
       this.lastHeardAt = this.openedAt;
       this.up = true;
       this.warnedDown = false;
-      logger.info("push_connected", `push channel open: contracts arrive as they are made${this.attempt > 0 ? ` (after ${this.attempt} failed attempt${this.attempt === 1 ? "" : "s"})` : ""}`, {
-        node_id: nodeId,
-        attempts: this.attempt,
-      });
+      logger.info(
+        "push_connected",
+        `push channel open: contracts arrive as they are made${this.attempt > 0 ? ` (after ${this.attempt} failed attempt${this.attempt === 1 ? "" : "s"})` : ""}`,
+        {
+          node_id: nodeId,
+          attempts: this.attempt,
+        },
+      );
     });
     ws.addEventListener("message", (ev) => {
       if (this.ws !== ws) return;
@@ -149,7 +158,9 @@ export class PushChannel {
       if (this.closed) return;
       if (this.openedAt && Date.now() - this.openedAt >= HEALTHY_AFTER_MS) this.attempt = 0;
       this.openedAt = 0;
-      this.scheduleReconnect(ev.code === 1006 ? "connection failed or dropped" : `closed by the server (${ev.code}${ev.reason ? ` ${ev.reason}` : ""})`);
+      this.scheduleReconnect(
+        ev.code === 1006 ? "connection failed or dropped" : `closed by the server (${ev.code}${ev.reason ? ` ${ev.reason}` : ""})`,
+      );
     });
   }
 
@@ -159,10 +170,14 @@ export class PushChannel {
     const wait = (this.opts.backoff ?? backoffSec)(this.attempt);
     // One warning when the channel goes down, then quiet retries: heartbeats still deliver.
     if (this.up || !this.warnedDown) {
-      this.opts.logger.warn("push_down", `push channel ${this.up ? "lost" : "unavailable"} (${why}); heartbeats deliver contracts meanwhile; retrying with backoff`, {
-        node_id: this.opts.nodeId,
-        retry_in_sec: Number(wait.toFixed(3)),
-      });
+      this.opts.logger.warn(
+        "push_down",
+        `push channel ${this.up ? "lost" : "unavailable"} (${why}); heartbeats deliver contracts meanwhile; retrying with backoff`,
+        {
+          node_id: this.opts.nodeId,
+          retry_in_sec: Number(wait.toFixed(3)),
+        },
+      );
       this.warnedDown = true;
     }
     this.up = false;

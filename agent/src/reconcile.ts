@@ -65,7 +65,8 @@ export function planList(
       continue;
     }
     if (rejected.has(c.id)) plan.sayRejectAgain.push(c.id);
-    else if (gone.has(c.id)) continue; // ended here: a late list never reopens it
+    else if (gone.has(c.id))
+      continue; // ended here: a late list never reopens it
     else if (c.status === "pending") plan.fresh.push(c);
     else plan.lost.push(c);
   }

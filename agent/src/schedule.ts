@@ -53,7 +53,8 @@ export function parseIdleSchedule(text: string): IdleSchedule {
     }
     const start = parseTime(bounds[0], whole);
     const end = parseTime(bounds[1], whole);
-    if (start === end) throw new ScheduleError(`"${part.trim()}" in "${whole}" starts and ends at the same time (use "always" for all day)`);
+    if (start === end)
+      throw new ScheduleError(`"${part.trim()}" in "${whole}" starts and ends at the same time (use "always" for all day)`);
     return { start, end };
   });
   return { kind: "windows", windows, text: whole };

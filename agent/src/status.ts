@@ -61,7 +61,8 @@ function until(iso: string | null | undefined, now = Date.now()): string {
 }
 
 function authOrThrow(e: unknown, configPath: string): never {
-  if (e instanceof ApiError && e.status === 401) throw new FatalError(`The API refused the API key (401 ${e.code}): check api_key in ${configPath} or MNEMO_API_KEY.`);
+  if (e instanceof ApiError && e.status === 401)
+    throw new FatalError(`The API refused the API key (401 ${e.code}): check api_key in ${configPath} or MNEMO_API_KEY.`);
   throw e;
 }
 
@@ -112,7 +113,11 @@ export async function collectStatus(config: AgentConfig, configPath: string, hw 
   };
   if (config.node_id) {
     const id = config.node_id;
-    const [detail, active, pending] = await Promise.allSettled([api.getNode(id), api.listContracts(id, "active"), api.listContracts(id, "pending")]);
+    const [detail, active, pending] = await Promise.allSettled([
+      api.getNode(id),
+      api.listContracts(id, "active"),
+      api.listContracts(id, "pending"),
+    ]);
     if (detail.status === "fulfilled") {
       report.node = detail.value.node;
       report.node_earnings = detail.value.earnings ?? null;
@@ -142,7 +147,10 @@ export function renderStatus(r: StatusReport, now = Date.now()): string {
   lines.push(n ? `Mnemo node ${n.name}  ·  ${n.status.toUpperCase()}` : "Mnemo node (not registered yet)");
   row("Node id", r.node_id ?? "none yet: `mnemo-agent start` registers this machine");
   if (n) {
-    row("Market", `${n.node_type} in ${n.region} at ${formatPrice(n.price_per_gb_sec)}/GB·s${typeof n.uptime_score === "number" ? `, uptime score ${n.uptime_score}` : ""}`);
+    row(
+      "Market",
+      `${n.node_type} in ${n.region} at ${formatPrice(n.price_per_gb_sec)}/GB·s${typeof n.uptime_score === "number" ? `, uptime score ${n.uptime_score}` : ""}`,
+    );
     row("Capacity", `${n.total_ram_gb} GB RAM, ${n.total_vram_gb} GB VRAM total`);
     row(
       "  offered",
@@ -161,7 +169,11 @@ export function renderStatus(r: StatusReport, now = Date.now()): string {
       `${m.cpu_usage_pct !== null ? `; CPU ${m.cpu_usage_pct} %` : ""}`,
   );
   row("VRAM", m.vram_note ?? `${m.vram_offered_gb} GB offered`);
-  if (m.simulated) row("Simulated", `DEMO capacity: ${m.simulated.ram_gb ?? "real"} GB RAM, ${m.simulated.vram_gb ?? 0} GB VRAM (quota is a promise; VRAM is host memory)`);
+  if (m.simulated)
+    row(
+      "Simulated",
+      `DEMO capacity: ${m.simulated.ram_gb ?? "real"} GB RAM, ${m.simulated.vram_gb ?? 0} GB VRAM (quota is a promise; VRAM is host memory)`,
+    );
   const liveEndpoint = n && typeof n.endpoint === "string" ? n.endpoint : null;
   row(
     "Lease endpoint",
@@ -172,11 +184,15 @@ export function renderStatus(r: StatusReport, now = Date.now()): string {
   row("Contracts", r.contracts.length ? `${active} active, ${r.contracts.length - active} pending` : r.node_id ? "none right now" : "—");
   for (const c of r.contracts) {
     const accrued = c.accrued_cost_usd !== undefined ? `, accrued ${formatUsd(c.accrued_cost_usd)}` : "";
-    lines.push(`  ${c.id}  ${String(c.ram_gb).padStart(3)} GB RAM ${String(c.vram_gb).padStart(3)} GB VRAM  ${c.status.padEnd(8)} ${until(c.end_time, now)}${accrued}`);
+    lines.push(
+      `  ${c.id}  ${String(c.ram_gb).padStart(3)} GB RAM ${String(c.vram_gb).padStart(3)} GB VRAM  ${c.status.padEnd(8)} ${until(c.end_time, now)}${accrued}`,
+    );
   }
   const e = r.account_earnings;
-  if (r.node_earnings) row("Node earnings", `${formatUsd(r.node_earnings.total_usd)} total, ${formatUsd(r.node_earnings.last_30d_usd)} in the last 30 days`);
-  if (e) row("Account", `earned ${formatUsd(e.earned_usd)}, paid out ${formatUsd(e.paid_out_usd)}, pending payout ${formatUsd(e.pending_usd)}`);
+  if (r.node_earnings)
+    row("Node earnings", `${formatUsd(r.node_earnings.total_usd)} total, ${formatUsd(r.node_earnings.last_30d_usd)} in the last 30 days`);
+  if (e)
+    row("Account", `earned ${formatUsd(e.earned_usd)}, paid out ${formatUsd(e.paid_out_usd)}, pending payout ${formatUsd(e.pending_usd)}`);
   row("API", r.api_url);
   row("Config", r.config_path);
   for (const p of r.problems) lines.push(`! ${p}`);

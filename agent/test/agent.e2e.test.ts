@@ -19,7 +19,12 @@ let apiKey: string;
 let renterToken: string;
 const running: AgentProcess[] = [];
 
-async function call(method: string, path: string, body?: unknown, auth: Record<string, string> = {}): Promise<{ status: number; json: Json }> {
+async function call(
+  method: string,
+  path: string,
+  body?: unknown,
+  auth: Record<string, string> = {},
+): Promise<{ status: number; json: Json }> {
   const res = await fetch(worker.url + path, {
     method,
     headers: { "content-type": "application/json", ...auth },
@@ -67,7 +72,17 @@ async function until<T>(fn: () => Promise<T | undefined | null | false>, what: s
 
 // The lease endpoint on loopback and any free port: other suites (and other checkouts) run at once.
 function nodeConfig(extra: Record<string, unknown> = {}): string {
-  return tempConfig({ api_url: worker.url, api_key: apiKey, region: "eu-west", name: "agent-e2e", heartbeat_interval: 1, endpoint_host: "127.0.0.1", endpoint_bind: "127.0.0.1", endpoint_port: 0, ...extra });
+  return tempConfig({
+    api_url: worker.url,
+    api_key: apiKey,
+    region: "eu-west",
+    name: "agent-e2e",
+    heartbeat_interval: 1,
+    endpoint_host: "127.0.0.1",
+    endpoint_bind: "127.0.0.1",
+    endpoint_port: 0,
+    ...extra,
+  });
 }
 
 const heartbeats = (p: AgentProcess) => p.events().filter((e) => e.event === "heartbeat");
@@ -80,7 +95,12 @@ beforeAll(async () => {
   const renter = await register("renter@agent-e2e.test", "user");
   renterToken = renter.access_token;
   const admin = await register(ADMIN_EMAIL);
-  await ok("POST", "/api/admin/credits", { user_id: renter.user.id, amount_usd: 100, reason: "agent e2e" }, { authorization: `Bearer ${admin.access_token}` });
+  await ok(
+    "POST",
+    "/api/admin/credits",
+    { user_id: renter.user.id, amount_usd: 100, reason: "agent e2e" },
+    { authorization: `Bearer ${admin.access_token}` },
+  );
 }, 180_000);
 
 /**
@@ -99,7 +119,10 @@ async function heldContract(agent: AgentProcess, nodeId: string): Promise<string
   const { contract } = await ok("POST", "/api/contracts/create", { node_id: nodeId, ram_gb: 1, vram_gb: 0, duration_sec: 300 }, asRenter());
   await agent.waitForEvent((e) => e.event === "contract_held" && e.contract_id === contract.id, "holding the contract");
   await agent.waitForEvent((e) => e.event === "contract_ready" && e.contract_id === contract.id, "the ready call");
-  await until(async () => (await ok("GET", `/api/contracts/${contract.id}`, undefined, asRenter())).contract.status === "active", "the contract to become active");
+  await until(
+    async () => (await ok("GET", `/api/contracts/${contract.id}`, undefined, asRenter())).contract.status === "active",
+    "the contract to become active",
+  );
   return contract.id as string;
 }
 
@@ -141,7 +164,12 @@ describe("mnemo-agent against the real worker", () => {
   it("picks up a contract, opens its lease and makes it ready", async () => {
     const { agent, nodeId } = await startNode("agent-e2e-pickup");
     await agent.waitFor(() => heartbeats(agent).length >= 1, "a heartbeat");
-    const { contract } = await ok("POST", "/api/contracts/create", { node_id: nodeId, ram_gb: 1, vram_gb: 0, duration_sec: 300 }, asRenter());
+    const { contract } = await ok(
+      "POST",
+      "/api/contracts/create",
+      { node_id: nodeId, ram_gb: 1, vram_gb: 0, duration_sec: 300 },
+      asRenter(),
+    );
     const contractId = contract.id as string;
 
     const held = await agent.waitForEvent((e) => e.event === "contract_held" && e.contract_id === contractId, "holding the contract");
@@ -153,7 +181,10 @@ describe("mnemo-agent against the real worker", () => {
     }, "the contract to become active");
     expect(view.contract.start_time).not.toBeNull();
     expect(view.metrics).toBeTruthy();
-    await agent.waitFor(() => heartbeats(agent).some((h) => (h.contracts as string[]).includes(contractId)), "a heartbeat listing the contract");
+    await agent.waitFor(
+      () => heartbeats(agent).some((h) => (h.contracts as string[]).includes(contractId)),
+      "a heartbeat listing the contract",
+    );
 
     const listed = await ok("GET", `/api/contracts?node_id=${nodeId}`, undefined, asProvider());
     expect(listed.contracts.map((c: Json) => c.id)).toContain(contractId);
@@ -186,8 +217,13 @@ describe("mnemo-agent against the real worker", () => {
     await agent.waitFor((o) => /heartbeat: offering/.test(o), "a heartbeat line");
     // The contract from before ended with the last run (its lease was wiped): never held again.
     expect(agent.stdout()).not.toContain(`holding contract ${contractId}`);
-    const line = agent.stdout().split("\n").find((l) => l.includes("heartbeat: offering"))!;
-    expect(line).toMatch(/^\d\d:\d\d:\d\d heartbeat: offering \d+ GB RAM, \d+ GB VRAM · \d+ contracts? (\(\d+ GB RAM, \d+ GB VRAM\) )?· earned \$[\d.—]+ · next in 1 s$/);
+    const line = agent
+      .stdout()
+      .split("\n")
+      .find((l) => l.includes("heartbeat: offering"))!;
+    expect(line).toMatch(
+      /^\d\d:\d\d:\d\d heartbeat: offering \d+ GB RAM, \d+ GB VRAM · \d+ contracts? (\(\d+ GB RAM, \d+ GB VRAM\) )?· earned \$[\d.—]+ · next in 1 s$/,
+    );
     expect(JSON.parse(readFileSync(configPath, "utf8")).node_id).toBe(nodeId);
     expect((await ok("GET", `/api/nodes/${nodeId}`, undefined, asProvider())).node.status).toBe("active");
     const mine = await ok("GET", "/api/nodes?mine=true&limit=500", undefined, asProvider());
@@ -214,7 +250,9 @@ describe("mnemo-agent against the real worker", () => {
     expect(r.stdout).toMatch(/Last heartbeat\s+.*ago/);
     expect(r.stdout).toMatch(/Contracts\s+none right now/);
     expect(r.stdout).toMatch(/VRAM\s+offers 0 GB/);
-    expect(r.stdout).toMatch(/Lease endpoint\s+127\.0\.0\.1:\d+ \(as the market has it\); listens on 127\.0\.0\.1:any free port, advertised as 127\.0\.0\.1/);
+    expect(r.stdout).toMatch(
+      /Lease endpoint\s+127\.0\.0\.1:\d+ \(as the market has it\); listens on 127\.0\.0\.1:any free port, advertised as 127\.0\.0\.1/,
+    );
     expect(r.stdout).toMatch(/Account\s+earned \$/);
     const j = await runCli(["status", "--config", configPath, "--json"]);
     const report = JSON.parse(j.stdout);
@@ -228,7 +266,11 @@ describe("mnemo-agent against the real worker", () => {
     const settled = await ok("POST", `/api/contracts/${contractId}/settle`, {}, asRenter());
     expect(settled.contract.status).not.toBe("active");
     const ended = await agent.waitForEvent((e) => e.event === "contract_ended" && e.contract_id === contractId, "the contract's end");
-    expect(ended.msg).toMatch(new RegExp(`^contract ${contractId} ended \\(1 GB RAM, 0 GB VRAM released\\); lease wiped: 0 keys, \\d+ B in, \\d+ B out, digest [0-9a-f]{12}…$`));
+    expect(ended.msg).toMatch(
+      new RegExp(
+        `^contract ${contractId} ended \\(1 GB RAM, 0 GB VRAM released\\); lease wiped: 0 keys, \\d+ B in, \\d+ B out, digest [0-9a-f]{12}…$`,
+      ),
+    );
     await agent.waitFor(() => heartbeats(agent).some((h) => (h.contracts as string[]).length === 0), "a heartbeat holding nothing");
     expect((await stop(agent)).code).toBe(0);
   });
@@ -283,7 +325,9 @@ describe("mnemo-agent against the real worker", () => {
     expect(retired.node.status).toBe("offline");
     const { code } = await agent.exited;
     expect(code).toBe(1);
-    expect(agent.events().find((e) => e.event === "fatal")?.msg).toMatch(new RegExp(`^Node ${nodeId} was retired by its owner \\(410 gone\\)`));
+    expect(agent.events().find((e) => e.event === "fatal")?.msg).toMatch(
+      new RegExp(`^Node ${nodeId} was retired by its owner \\(410 gone\\)`),
+    );
   });
 
   it("a wrong API key exits non-zero with one clear sentence and no stack trace", async () => {
@@ -292,7 +336,9 @@ describe("mnemo-agent against the real worker", () => {
     expect(r.code).toBe(1);
     const errLines = r.stderr.trim().split("\n");
     expect(errLines).toHaveLength(1);
-    expect(errLines[0]).toMatch(/^\d\d:\d\d:\d\d error: The API refused the API key while registering the node \(401 unauthenticated\): check api_key in .* or MNEMO_API_KEY\.$/);
+    expect(errLines[0]).toMatch(
+      /^\d\d:\d\d:\d\d error: The API refused the API key while registering the node \(401 unauthenticated\): check api_key in .* or MNEMO_API_KEY\.$/,
+    );
     expect(r.stderr + r.stdout).not.toMatch(/\n\s+at /);
     expect(JSON.parse(readFileSync(path, "utf8")).node_id).toBeUndefined();
 

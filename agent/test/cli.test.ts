@@ -46,14 +46,35 @@ describe("mnemo-agent CLI (no server needed)", () => {
     const path = join(dir, "agent.json");
     const r = await runCli(["init", "--config", path, "--region", "eu-west"]);
     expect(r.code).toBe(78);
-    expect(r.stderr).toBe("mnemo-agent: Missing --api-url, --api-key: stdin is not a terminal, so init takes flags only (see mnemo-agent init --help).\n");
+    expect(r.stderr).toBe(
+      "mnemo-agent: Missing --api-url, --api-key: stdin is not a terminal, so init takes flags only (see mnemo-agent init --help).\n",
+    );
     expect(existsSync(path)).toBe(false);
   });
 
   it("init writes a valid config from flags (mode 0600), refuses to overwrite, and keeps node_id with --force", async () => {
     const dir = mkdtempSync(join(tmpdir(), "mnemo-init-"));
     const path = join(dir, "agent.json");
-    const flags = ["--api-url", "http://127.0.0.1:8787", "--api-key", "mk_abc", "--region", "eu-west", "--name", "desk", "--idle-schedule", "9am-5pm, 11pm-7am", "--reserve", "6", "--latitude", "48.85", "--longitude", "2.35", "--price", "0.000001"];
+    const flags = [
+      "--api-url",
+      "http://127.0.0.1:8787",
+      "--api-key",
+      "mk_abc",
+      "--region",
+      "eu-west",
+      "--name",
+      "desk",
+      "--idle-schedule",
+      "9am-5pm, 11pm-7am",
+      "--reserve",
+      "6",
+      "--latitude",
+      "48.85",
+      "--longitude",
+      "2.35",
+      "--price",
+      "0.000001",
+    ];
     const r = await runCli(["init", "--config", path, ...flags]);
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
@@ -86,10 +107,34 @@ describe("mnemo-agent CLI (no server needed)", () => {
 
   it("init validates flag values and names the field", async () => {
     const dir = mkdtempSync(join(tmpdir(), "mnemo-init-"));
-    const r = await runCli(["init", "--config", join(dir, "a.json"), "--api-url", "http://x", "--api-key", "k", "--region", "eu-west", "--idle-schedule", "sometimes"]);
+    const r = await runCli([
+      "init",
+      "--config",
+      join(dir, "a.json"),
+      "--api-url",
+      "http://x",
+      "--api-key",
+      "k",
+      "--region",
+      "eu-west",
+      "--idle-schedule",
+      "sometimes",
+    ]);
     expect(r.code).toBe(78);
     expect(r.stderr).toMatch(/Not writing .*"idle_schedule" "sometimes"/);
-    const n = await runCli(["init", "--config", join(dir, "b.json"), "--api-url", "http://x", "--api-key", "k", "--region", "eu-west", "--reserve", "lots"]);
+    const n = await runCli([
+      "init",
+      "--config",
+      join(dir, "b.json"),
+      "--api-url",
+      "http://x",
+      "--api-key",
+      "k",
+      "--region",
+      "eu-west",
+      "--reserve",
+      "lots",
+    ]);
     expect(n.code).toBe(78);
     expect(n.stderr).toContain('--reserve must be a number, got "lots"');
   });
@@ -109,9 +154,17 @@ describe("mnemo-agent init at a terminal", () => {
   it.skipIf(!hasScript)("asks for what flags leave out, re-asks wrong answers, and writes the file", async () => {
     const dir = mkdtempSync(join(tmpdir(), "mnemo-init-tty-"));
     const path = join(dir, "agent.json");
-    const child = spawn("script", ["-qc", `${JSON.stringify(process.execPath)} ${JSON.stringify(BIN)} init --config ${JSON.stringify(path)} --api-url http://127.0.0.1:8787 --name desk`, "/dev/null"], {
-      stdio: ["pipe", "pipe", "pipe"],
-    });
+    const child = spawn(
+      "script",
+      [
+        "-qc",
+        `${JSON.stringify(process.execPath)} ${JSON.stringify(BIN)} init --config ${JSON.stringify(path)} --api-url http://127.0.0.1:8787 --name desk`,
+        "/dev/null",
+      ],
+      {
+        stdio: ["pipe", "pipe", "pipe"],
+      },
+    );
     let out = "";
     child.stdout.on("data", (d) => (out += d));
     const exited = new Promise<number | null>((r) => child.on("exit", r));

@@ -51,11 +51,37 @@ describe("config", () => {
     const c = validateConfig(base, "test");
     expect(c).toMatchObject({ endpoint_port: 7379, endpoint_bind: "0.0.0.0" });
     expect(c.endpoint_host).toBeUndefined(); // resolved at start from the interfaces
-    expect(validateConfig({ ...base, endpoint_port: 0, endpoint_bind: "::", endpoint_host: "[::1]" }, "t")).toMatchObject({ endpoint_port: 0, endpoint_bind: "::", endpoint_host: "[::1]" });
+    expect(validateConfig({ ...base, endpoint_port: 0, endpoint_bind: "::", endpoint_host: "[::1]" }, "t")).toMatchObject({
+      endpoint_port: 0,
+      endpoint_bind: "::",
+      endpoint_host: "[::1]",
+    });
     expect(validateConfig({ ...base, endpoint_host: "node-7.example.com" }, "t").endpoint_host).toBe("node-7.example.com");
-    const lo = { address: "127.0.0.1", family: "IPv4", internal: true, netmask: "255.0.0.0", mac: "00:00:00:00:00:00", cidr: "127.0.0.1/8" } as const;
-    const v6 = { address: "fe80::1", family: "IPv6", internal: false, netmask: "ffff:ffff:ffff:ffff::", mac: "02:00:00:00:00:01", cidr: "fe80::1/64", scopeid: 2 } as const;
-    const lan = { address: "192.168.1.20", family: "IPv4", internal: false, netmask: "255.255.255.0", mac: "02:00:00:00:00:01", cidr: "192.168.1.20/24" } as const;
+    const lo = {
+      address: "127.0.0.1",
+      family: "IPv4",
+      internal: true,
+      netmask: "255.0.0.0",
+      mac: "00:00:00:00:00:00",
+      cidr: "127.0.0.1/8",
+    } as const;
+    const v6 = {
+      address: "fe80::1",
+      family: "IPv6",
+      internal: false,
+      netmask: "ffff:ffff:ffff:ffff::",
+      mac: "02:00:00:00:00:01",
+      cidr: "fe80::1/64",
+      scopeid: 2,
+    } as const;
+    const lan = {
+      address: "192.168.1.20",
+      family: "IPv4",
+      internal: false,
+      netmask: "255.255.255.0",
+      mac: "02:00:00:00:00:01",
+      cidr: "192.168.1.20/24",
+    } as const;
     expect(defaultEndpointHost({ lo: [lo], eth0: [v6, lan] })).toBe("192.168.1.20");
     expect(defaultEndpointHost({ lo: [lo], eth0: [v6] })).toBe("127.0.0.1");
   });

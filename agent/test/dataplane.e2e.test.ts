@@ -27,7 +27,12 @@ let adminToken: string;
 const running: AgentProcess[] = [];
 const clients: Array<{ disconnect: () => void }> = [];
 
-async function call(method: string, path: string, body?: unknown, auth: Record<string, string> = {}): Promise<{ status: number; json: Json }> {
+async function call(
+  method: string,
+  path: string,
+  body?: unknown,
+  auth: Record<string, string> = {},
+): Promise<{ status: number; json: Json }> {
   const res = await fetch(worker.url + path, {
     method,
     headers: { "content-type": "application/json", ...auth },
@@ -65,11 +70,30 @@ interface Market {
 /** A fresh provider (with an API key) and a fresh renter with $100 of credit. */
 async function market(tag: string): Promise<Market> {
   const suffix = `${tag}-${randomUUID().slice(0, 8)}`;
-  const p = await ok("POST", "/api/auth/register", { email: `provider-${suffix}@dataplane.test`, password: "correct-horse-battery", role: "provider" });
+  const p = await ok("POST", "/api/auth/register", {
+    email: `provider-${suffix}@dataplane.test`,
+    password: "correct-horse-battery",
+    role: "provider",
+  });
   const key = await ok("POST", "/api/auth/api-keys", { name: "agent" }, { authorization: `Bearer ${p.access_token}` });
-  const r = await ok("POST", "/api/auth/register", { email: `renter-${suffix}@dataplane.test`, password: "correct-horse-battery", role: "user" });
-  await ok("POST", "/api/admin/credits", { user_id: r.user.id, amount_usd: 100, reason: "dataplane e2e" }, { authorization: `Bearer ${adminToken}` });
-  return { region: `dp-${suffix}`, provider: { "x-api-key": key.api_key }, renter: { authorization: `Bearer ${r.access_token}` }, renterId: r.user.id, apiKey: key.api_key };
+  const r = await ok("POST", "/api/auth/register", {
+    email: `renter-${suffix}@dataplane.test`,
+    password: "correct-horse-battery",
+    role: "user",
+  });
+  await ok(
+    "POST",
+    "/api/admin/credits",
+    { user_id: r.user.id, amount_usd: 100, reason: "dataplane e2e" },
+    { authorization: `Bearer ${adminToken}` },
+  );
+  return {
+    region: `dp-${suffix}`,
+    provider: { "x-api-key": key.api_key },
+    renter: { authorization: `Bearer ${r.access_token}` },
+    renterId: r.user.id,
+    apiKey: key.api_key,
+  };
 }
 
 function agentConfig(m: Market, extra: Record<string, unknown> = {}): string {
@@ -103,11 +127,15 @@ async function serving(configPath: string): Promise<{ agent: AgentProcess; nodeI
 }
 
 async function rent(m: Market, nodeId: string, ramGb: number, durationSec = 300): Promise<string> {
-  return (await ok("POST", "/api/contracts/create", { node_id: nodeId, ram_gb: ramGb, vram_gb: 0, duration_sec: durationSec }, m.renter)).contract.id;
+  return (await ok("POST", "/api/contracts/create", { node_id: nodeId, ram_gb: ramGb, vram_gb: 0, duration_sec: durationSec }, m.renter))
+    .contract.id;
 }
 
 async function activeLease(m: Market, contractId: string): Promise<Json> {
-  await until(async () => (await ok("GET", `/api/contracts/${contractId}`, undefined, m.renter)).contract.status === "active", `contract ${contractId} active`);
+  await until(
+    async () => (await ok("GET", `/api/contracts/${contractId}`, undefined, m.renter)).contract.status === "active",
+    `contract ${contractId} active`,
+  );
   return ok("GET", `/api/contracts/${contractId}/lease`, undefined, m.renter);
 }
 
@@ -159,10 +187,15 @@ describe("leases served by the real agent", () => {
 
     const t0 = performance.now();
     const id = await rent(m, nodeId, 1);
-    const view = await until(async () => {
-      const v = await ok("GET", `/api/contracts/${id}`, undefined, m.renter);
-      return v.contract.status === "active" && v;
-    }, "the contract to become active", 10_000, 25);
+    const view = await until(
+      async () => {
+        const v = await ok("GET", `/api/contracts/${id}`, undefined, m.renter);
+        return v.contract.status === "active" && v;
+      },
+      "the contract to become active",
+      10_000,
+      25,
+    );
     const activeMs = performance.now() - t0;
     expect(activeMs).toBeLessThan(2000);
     expect(view.contract.start_time).not.toBeNull();
@@ -220,14 +253,17 @@ describe("leases served by the real agent", () => {
   it("demo-only simulated VRAM: offered, labelled on the node, and a VRAM lease's quota includes it", async () => {
     const m = await market("vram");
     const { agent, nodeId } = await serving(agentConfig(m, { simulate_ram_gb: 4, simulate_vram_gb: 2, reserve_ram_gb: 0 }));
-    expect(agent.events().find((e) => e.event === "start")!.msg).toMatch(/4 GB RAM \(SIMULATED, demo\).*2 GB VRAM SIMULATED with host memory \(demo\)/);
+    expect(agent.events().find((e) => e.event === "start")!.msg).toMatch(
+      /4 GB RAM \(SIMULATED, demo\).*2 GB VRAM SIMULATED with host memory \(demo\)/,
+    );
     const { node } = await ok("GET", `/api/nodes/${nodeId}`, undefined, m.provider);
     expect(node).toMatchObject({ total_ram_gb: 4, total_vram_gb: 2 });
     expect(node.metadata.simulated).toMatchObject({ ram_gb: 4, vram_gb: 2 });
     const hb = agent.events().find((e) => e.event === "heartbeat")!;
     expect(hb).toMatchObject({ available_ram_gb: 4, available_vram_gb: 2 });
 
-    const id = (await ok("POST", "/api/contracts/create", { node_id: nodeId, ram_gb: 1, vram_gb: 1, duration_sec: 300 }, m.renter)).contract.id;
+    const id = (await ok("POST", "/api/contracts/create", { node_id: nodeId, ram_gb: 1, vram_gb: 1, duration_sec: 300 }, m.renter)).contract
+      .id;
     const lease = await activeLease(m, id);
     const c = redis(lease.url);
     await c.connect();
@@ -236,10 +272,19 @@ describe("leases served by the real agent", () => {
     // The lease counts against the offer exactly once: the agent reports what the machine can give
     // (4 + 2), the market takes the contract off it (3 + 1 left), and a heartbeat with the lease
     // held does not take it off a second time.
-    await agent.waitFor(() => agent.events().some((e) => e.event === "heartbeat" && (e.contracts as string[]).includes(id)), "a heartbeat holding the lease");
-    const hb2 = agent.events().filter((e) => e.event === "heartbeat" && (e.contracts as string[]).includes(id)).at(-1)!;
+    await agent.waitFor(
+      () => agent.events().some((e) => e.event === "heartbeat" && (e.contracts as string[]).includes(id)),
+      "a heartbeat holding the lease",
+    );
+    const hb2 = agent
+      .events()
+      .filter((e) => e.event === "heartbeat" && (e.contracts as string[]).includes(id))
+      .at(-1)!;
     expect(hb2).toMatchObject({ available_ram_gb: 4, available_vram_gb: 2, held_ram_gb: 1, held_vram_gb: 1 });
-    expect((await ok("GET", `/api/nodes/${nodeId}`, undefined, m.provider)).node).toMatchObject({ available_ram_gb: 3, available_vram_gb: 1 });
+    expect((await ok("GET", `/api/nodes/${nodeId}`, undefined, m.provider)).node).toMatchObject({
+      available_ram_gb: 3,
+      available_vram_gb: 1,
+    });
   });
 
   it("a contract the agent cannot hold beside what it already holds is rejected, never started, never charged", async () => {
@@ -272,13 +317,20 @@ describe("leases served by the real agent", () => {
     expect(second.events().some((e) => e.event === "contract_held" && e.contract_id === refused)).toBe(false);
     // Never charged: whatever the ledger records for it (a hold and its release, a zero charge) nets
     // to nothing taken from the renter.
-    const settledRefused = await until(async () => {
-      const v = await ok("GET", `/api/contracts/${refused}`, undefined, m.renter);
-      return v.contract.completed_at && v;
-    }, "the refused contract's settlement", 60_000, 500);
+    const settledRefused = await until(
+      async () => {
+        const v = await ok("GET", `/api/contracts/${refused}`, undefined, m.renter);
+        return v.contract.completed_at && v;
+      },
+      "the refused contract's settlement",
+      60_000,
+      500,
+    );
     expect(Number(settledRefused.contract.total_cost_usd)).toBe(0);
     const ledger = await ok("GET", "/api/billing/ledger", undefined, m.renter);
-    const charged = ledger.entries.filter((e: Json) => e.contract_id === refused && e.kind === "charge").reduce((a: number, e: Json) => a + Math.abs(Number(e.amount_usd)), 0);
+    const charged = ledger.entries
+      .filter((e: Json) => e.contract_id === refused && e.kind === "charge")
+      .reduce((a: number, e: Json) => a + Math.abs(Number(e.amount_usd)), 0);
     expect(charged).toBe(0);
   });
 
@@ -303,7 +355,9 @@ describe("leases served by the real agent", () => {
     expect(closedAt - t0).toBeLessThan(2000);
 
     const again = await rawConnect(endpoint);
-    expect(await again.call("AUTH", id, lease.lease_token)).toEqual({ error: "WRONGPASS invalid username-password pair or user is disabled." });
+    expect(await again.call("AUTH", id, lease.lease_token)).toEqual({
+      error: "WRONGPASS invalid username-password pair or user is disabled.",
+    });
     again.destroy();
 
     const ended = await agent.waitForEvent((e) => e.event === "contract_ended" && e.contract_id === id, "the lease's end");
@@ -311,17 +365,32 @@ describe("leases served by the real agent", () => {
     expect(receipt.digest).toMatch(/^[0-9a-f]{64}$/);
     expect(receipt.keys).toBe(1);
     expect(receipt.bytes_out).toBeGreaterThanOrEqual(32 * MIB);
-    const withReceipt = await until(async () => {
-      const v = await ok("GET", `/api/contracts/${id}`, undefined, m.renter);
-      return v.contract.lease_receipt && v;
-    }, "the receipt on the contract", 30_000);
-    expect(withReceipt.contract.lease_receipt).toMatchObject({ contract_id: id, digest: receipt.digest, bytes_out: receipt.bytes_out, bytes_in: receipt.bytes_in, keys: 1 });
+    const withReceipt = await until(
+      async () => {
+        const v = await ok("GET", `/api/contracts/${id}`, undefined, m.renter);
+        return v.contract.lease_receipt && v;
+      },
+      "the receipt on the contract",
+      30_000,
+    );
+    expect(withReceipt.contract.lease_receipt).toMatchObject({
+      contract_id: id,
+      digest: receipt.digest,
+      bytes_out: receipt.bytes_out,
+      bytes_in: receipt.bytes_in,
+      keys: 1,
+    });
     expect(Number(withReceipt.contract.measured_egress_gb)).toBeCloseTo(receipt.bytes_out / GIB, 6);
 
-    const settled = await until(async () => {
-      const v = await ok("GET", `/api/contracts/${id}`, undefined, m.renter);
-      return v.contract.settlement_hash && v;
-    }, "settlement", 90_000, 500);
+    const settled = await until(
+      async () => {
+        const v = await ok("GET", `/api/contracts/${id}`, undefined, m.renter);
+        return v.contract.settlement_hash && v;
+      },
+      "settlement",
+      90_000,
+      500,
+    );
     // Time: 1 GB for the 60 s minimum at the default price; egress: measured bytes at $0.5/GB.
     const expected = 1 * 60 * 0.0000008 + (receipt.bytes_out / GIB) * 0.5;
     expect(Number(settled.contract.total_cost_usd)).toBeCloseTo(expected, 5);

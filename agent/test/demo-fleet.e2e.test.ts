@@ -17,7 +17,11 @@ let fleet: { size: number; stop: () => Promise<void> } | null = null;
 let demo: Json;
 
 async function call(method: string, path: string, body: unknown, token: string): Promise<Json> {
-  const r = await fetch(worker.url + path, { method, headers: { "content-type": "application/json", authorization: `Bearer ${token}` }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const r = await fetch(worker.url + path, {
+    method,
+    headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
   const j = (await r.json()) as Json;
   if (!r.ok) throw new Error(`${method} ${path} → ${r.status} ${JSON.stringify(j)}`);
   return j;
@@ -54,7 +58,12 @@ describe("the npm start demo fleet", () => {
     expect(mine.nodes.find((n: Json) => n.id === paris.id).metadata.simulated).toBeTruthy();
 
     const t0 = Date.now();
-    const { contract } = await call("POST", "/api/contracts/create", { node_id: paris.id, ram_gb: 4, vram_gb: 2, duration_sec: 300 }, token);
+    const { contract } = await call(
+      "POST",
+      "/api/contracts/create",
+      { node_id: paris.id, ram_gb: 4, vram_gb: 2, duration_sec: 300 },
+      token,
+    );
     let lease: Json | null = null;
     while (!lease && Date.now() - t0 < 10_000) {
       const r = await fetch(`${worker.url}/api/contracts/${contract.id}/lease`, { headers: { authorization: `Bearer ${token}` } });
@@ -62,7 +71,8 @@ describe("the npm start demo fleet", () => {
       else await new Promise((res) => setTimeout(res, 25));
     }
     expect(lease).not.toBeNull();
-    const cli = (...a: string[]) => execFileP("redis-cli", ["-u", lease!.url, "--no-auth-warning", ...a], { timeout: 10_000 }).then((r) => r.stdout.trim());
+    const cli = (...a: string[]) =>
+      execFileP("redis-cli", ["-u", lease!.url, "--no-auth-warning", ...a], { timeout: 10_000 }).then((r) => r.stdout.trim());
     expect(await cli("PING")).toBe("PONG");
     expect(Date.now() - t0).toBeLessThan(5000);
     expect(await cli("SET", "hello", "world")).toBe("OK");

@@ -49,7 +49,11 @@ describe("hardware (real systeminformation)", () => {
 
   it("summarises controllers: dedicated VRAM counts, shared memory of integrated GPUs does not", () => {
     expect(summariseGpus([])).toEqual({ model: "No GPU", vramTotalGb: 0, nvidia: false });
-    expect(summariseGpus([{ model: "Intel UHD", vendor: "Intel", vram: 128, vramDynamic: true }])).toEqual({ model: "No GPU", vramTotalGb: 0, nvidia: false });
+    expect(summariseGpus([{ model: "Intel UHD", vendor: "Intel", vram: 128, vramDynamic: true }])).toEqual({
+      model: "No GPU",
+      vramTotalGb: 0,
+      nvidia: false,
+    });
     expect(summariseGpus([{ model: "VirtIO", vram: null }])).toMatchObject({ model: "No GPU", vramTotalGb: 0 });
     expect(summariseGpus([{ model: "GeForce RTX 4090", vendor: "NVIDIA Corporation", vram: 24564, memoryTotal: 24564 }])).toEqual({
       model: "GeForce RTX 4090",

@@ -27,9 +27,19 @@ export function tempConfig(content: Record<string, unknown>): string {
   return path;
 }
 
-export function runAgent(args: string[], env: Record<string, string | undefined> = {}, opts: { stdin?: "ignore" | "pipe" } = {}): AgentProcess {
+export function runAgent(
+  args: string[],
+  env: Record<string, string | undefined> = {},
+  opts: { stdin?: "ignore" | "pipe" } = {},
+): AgentProcess {
   const cleanEnv: Record<string, string> = {};
-  for (const [k, v] of Object.entries({ ...process.env, MNEMO_API_URL: undefined, MNEMO_API_KEY: undefined, MNEMO_AGENT_CONFIG: undefined, ...env })) {
+  for (const [k, v] of Object.entries({
+    ...process.env,
+    MNEMO_API_URL: undefined,
+    MNEMO_API_KEY: undefined,
+    MNEMO_AGENT_CONFIG: undefined,
+    ...env,
+  })) {
     if (v !== undefined) cleanEnv[k] = v;
   }
   const child = spawn(process.execPath, [BIN, ...args], { env: cleanEnv, stdio: [opts.stdin ?? "ignore", "pipe", "pipe"] });
@@ -37,7 +47,9 @@ export function runAgent(args: string[], env: Record<string, string | undefined>
   let err = "";
   child.stdout!.on("data", (d) => (out += d));
   child.stderr!.on("data", (d) => (err += d));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.on("exit", (code, signal) => r({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) =>
+    child.on("exit", (code, signal) => r({ code, signal })),
+  );
   let done = false;
   void exited.then(() => (done = true));
   const events = () =>

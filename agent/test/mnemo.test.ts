@@ -28,7 +28,11 @@ const running: AgentProcess[] = [];
 const secrets = new Set<string>([PASSWORD]);
 
 async function call(method: string, path: string, body?: unknown, auth: Record<string, string> = {}): Promise<Json> {
-  const res = await fetch(worker.url + path, { method, headers: { "content-type": "application/json", ...auth }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const res = await fetch(worker.url + path, {
+    method,
+    headers: { "content-type": "application/json", ...auth },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
   const text = await res.text();
   if (res.status >= 300) throw new Error(`${method} ${path} → ${res.status} ${text}`);
   return text ? JSON.parse(text) : {};
@@ -41,9 +45,19 @@ interface Run {
 }
 
 /** One `mnemo` command, as a shell runs it: its own config home, MNEMO_API_URL set, no MNEMO_TOKEN unless given. */
-function mnemo(args: string[], opts: { home: string; env?: Record<string, string | undefined>; input?: string; timeoutMs?: number }): Promise<Run> {
+function mnemo(
+  args: string[],
+  opts: { home: string; env?: Record<string, string | undefined>; input?: string; timeoutMs?: number },
+): Promise<Run> {
   const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries({ ...process.env, MNEMO_TOKEN: undefined, MNEMO_API_URL: worker.url, XDG_CONFIG_HOME: opts.home, ...opts.env })) if (v !== undefined) env[k] = v;
+  for (const [k, v] of Object.entries({
+    ...process.env,
+    MNEMO_TOKEN: undefined,
+    MNEMO_API_URL: worker.url,
+    XDG_CONFIG_HOME: opts.home,
+    ...opts.env,
+  }))
+    if (v !== undefined) env[k] = v;
   const child = spawn(process.execPath, [MNEMO, ...args], { env, stdio: [opts.input === undefined ? "ignore" : "pipe", "pipe", "pipe"] });
   let stdout = "";
   let stderr = "";
@@ -55,7 +69,9 @@ function mnemo(args: string[], opts: { home: string; env?: Record<string, string
     child.on("exit", (code) => {
       clearTimeout(timer);
       // Checked on every run: the CLI never prints a password or an access token.
-      for (const s of secrets) if (stdout.includes(s) || stderr.includes(s)) return reject(new Error(`mnemo ${args.join(" ")} printed a secret:\n${stdout}\n${stderr}`));
+      for (const s of secrets)
+        if (stdout.includes(s) || stderr.includes(s))
+          return reject(new Error(`mnemo ${args.join(" ")} printed a secret:\n${stdout}\n${stderr}`));
       resolve({ code, stdout, stderr });
     }),
   );
@@ -89,15 +105,48 @@ async function until<T>(fn: () => Promise<T | undefined | null | false>, what: s
 }
 
 const NODES = [
-  { name: "cli-A1", node_type: "datacenter", region: "cli-a", total_ram_gb: 64, total_vram_gb: 0, price_per_gb_sec: 0.000001, latitude: 40.7, longitude: -74.0, base_latency_ms: 2 },
-  { name: "cli-A2", node_type: "mist_node", region: "cli-a", total_ram_gb: 16, total_vram_gb: 8, price_per_gb_sec: 0.0000005, latitude: 40.8, longitude: -74.1, base_latency_ms: 9 },
-  { name: "cli-B1", node_type: "edge_cluster", region: "cli-b", total_ram_gb: 32, total_vram_gb: 24, price_per_gb_sec: 0.000002, latitude: 34.0, longitude: -118.2, base_latency_ms: 5 },
+  {
+    name: "cli-A1",
+    node_type: "datacenter",
+    region: "cli-a",
+    total_ram_gb: 64,
+    total_vram_gb: 0,
+    price_per_gb_sec: 0.000001,
+    latitude: 40.7,
+    longitude: -74.0,
+    base_latency_ms: 2,
+  },
+  {
+    name: "cli-A2",
+    node_type: "mist_node",
+    region: "cli-a",
+    total_ram_gb: 16,
+    total_vram_gb: 8,
+    price_per_gb_sec: 0.0000005,
+    latitude: 40.8,
+    longitude: -74.1,
+    base_latency_ms: 9,
+  },
+  {
+    name: "cli-B1",
+    node_type: "edge_cluster",
+    region: "cli-b",
+    total_ram_gb: 32,
+    total_vram_gb: 24,
+    price_per_gb_sec: 0.000002,
+    latitude: 34.0,
+    longitude: -118.2,
+    base_latency_ms: 5,
+  },
 ] as const;
 const nodeIds: Record<string, string> = {};
 
 beforeAll(async () => {
   const { startStripeServer } = (await import(STRIPE_SERVER)) as { startStripeServer: (port: number) => Promise<typeof stripe> };
-  const { startWorker, freePort } = (await import(WORKER_SERVER)) as { startWorker: (o: unknown) => Promise<typeof worker>; freePort: () => Promise<number> };
+  const { startWorker, freePort } = (await import(WORKER_SERVER)) as {
+    startWorker: (o: unknown) => Promise<typeof worker>;
+    freePort: () => Promise<number>;
+  };
   const stripePort = await freePort();
   stripe = await startStripeServer(stripePort);
   worker = await startWorker({
@@ -110,13 +159,19 @@ beforeAll(async () => {
     },
   });
   const provider = await call("POST", "/api/auth/register", { email: "provider@mnemo-cli.test", password: PASSWORD, role: "provider" });
-  providerKey = (await call("POST", "/api/auth/api-keys", { name: "cli-test" }, { authorization: `Bearer ${provider.access_token}` })).api_key;
+  providerKey = (await call("POST", "/api/auth/api-keys", { name: "cli-test" }, { authorization: `Bearer ${provider.access_token}` }))
+    .api_key;
   for (const n of NODES) {
     nodeIds[n.name] = (await call("POST", "/api/nodes/register", { ...n, bandwidth_mbps: 1000 }, { "x-api-key": providerKey })).node_id;
   }
   const renter = await call("POST", "/api/auth/register", { email: RENTER_EMAIL, password: PASSWORD, role: "user" });
   adminToken = (await call("POST", "/api/auth/register", { email: ADMIN_EMAIL, password: PASSWORD })).access_token;
-  await call("POST", "/api/admin/credits", { user_id: renter.user.id, amount_usd: 50, reason: "cli tests" }, { authorization: `Bearer ${adminToken}` });
+  await call(
+    "POST",
+    "/api/admin/credits",
+    { user_id: renter.user.id, amount_usd: 50, reason: "cli tests" },
+    { authorization: `Bearer ${adminToken}` },
+  );
 }, 180_000);
 
 afterAll(async () => {
@@ -130,7 +185,20 @@ describe("mnemo: help and usage", () => {
     const home = newHome();
     const main = await mnemo(["--help"], { home });
     expect(main.code).toBe(0);
-    for (const cmd of ["login", "logout", "whoami", "offers search", "match", "rent", "contracts list", "lease", "balance", "topup", "ledger"]) expect(main.stdout).toContain(`mnemo ${cmd}`);
+    for (const cmd of [
+      "login",
+      "logout",
+      "whoami",
+      "offers search",
+      "match",
+      "rent",
+      "contracts list",
+      "lease",
+      "balance",
+      "topup",
+      "ledger",
+    ])
+      expect(main.stdout).toContain(`mnemo ${cmd}`);
     for (const cmd of ["login", "whoami", "offers", "match", "rent", "contracts", "lease", "balance", "topup", "ledger", "logout"]) {
       const viaFlag = await mnemo(cmd === "offers" ? ["offers", "search", "--help"] : [cmd, "--help"], { home });
       expect(viaFlag.code, cmd).toBe(0);
@@ -142,7 +210,11 @@ describe("mnemo: help and usage", () => {
   });
 
   it("npx mnemo works from the repository root (the workspace links the bin)", () => {
-    const out = execFileSync("npx", ["--no-install", "mnemo", "--version"], { cwd: join(AGENT_ROOT, ".."), encoding: "utf8", env: { ...process.env, npm_config_loglevel: "error" } });
+    const out = execFileSync("npx", ["--no-install", "mnemo", "--version"], {
+      cwd: join(AGENT_ROOT, ".."),
+      encoding: "utf8",
+      env: { ...process.env, npm_config_loglevel: "error" },
+    });
     expect(out.trim()).toMatch(/^\d+\.\d+\.\d+$/);
   });
 
@@ -176,7 +248,12 @@ describe("mnemo: help and usage", () => {
 
   it("durations accept 90s, 10m, 2h, 1d (the match request carries the seconds)", async () => {
     const home = await loggedIn();
-    for (const [text, sec] of [["90s", 90], ["10m", 600], ["2h", 7200], ["1d", 86400]] as const) {
+    for (const [text, sec] of [
+      ["90s", 90],
+      ["10m", 600],
+      ["2h", 7200],
+      ["1d", 86400],
+    ] as const) {
       const r = await mnemo(["match", "--ram", "1", "--duration", text, "--explain", "--json"], { home });
       expect(r.code, r.stderr).toBe(0);
       expect(r.stderr).toContain(`"duration_sec":${sec}`);
@@ -247,7 +324,10 @@ describe("mnemo: login, whoami, logout", () => {
     execFileSync("script", ["-qc", "true", "/dev/null"], { stdio: "ignore" }); // util-linux's script is part of the test setup
     const home = newHome();
     const cmd = `${JSON.stringify(process.execPath)} ${JSON.stringify(MNEMO)} login --api-url ${worker.url}`;
-    const child = spawn("script", ["-qc", cmd, "/dev/null"], { stdio: ["pipe", "pipe", "pipe"], env: { ...process.env, XDG_CONFIG_HOME: home, MNEMO_TOKEN: "" } });
+    const child = spawn("script", ["-qc", cmd, "/dev/null"], {
+      stdio: ["pipe", "pipe", "pipe"],
+      env: { ...process.env, XDG_CONFIG_HOME: home, MNEMO_TOKEN: "" },
+    });
     let out = "";
     child.stdout.on("data", (d) => (out += d));
     child.stderr.on("data", (d) => (out += d));
@@ -346,7 +426,10 @@ describe("mnemo offers search: the query grammar against the server", () => {
 describe("mnemo match", () => {
   it("shows the scored matches with their breakdown; the query's server filters go in the request", async () => {
     const home = await loggedIn();
-    const r = await mnemo(["match", "region=cli-a type=mist_node", "--ram", "4", "--vram", "2", "--duration", "1h", "--json", "--explain"], { home });
+    const r = await mnemo(
+      ["match", "region=cli-a type=mist_node", "--ram", "4", "--vram", "2", "--duration", "1h", "--json", "--explain"],
+      { home },
+    );
     expect(r.code, r.stderr).toBe(0);
     const body = json(r);
     expect(body.filters).toEqual({ server: { region: "cli-a" }, local: ["type=mist_node"] });
@@ -356,7 +439,9 @@ describe("mnemo match", () => {
     expect(m.score_breakdown.node_type).toBe(20);
     // (4 + 2) GB × 3600 s × 0.0000005 USD
     expect(m.estimated_cost).toBeCloseTo(0.0108, 9);
-    expect(r.stderr).toContain(`> POST ${worker.url}/api/marketplace/request {"ram_gb":4,"vram_gb":2,"duration_sec":3600,"region":"cli-a","limit":100}`);
+    expect(r.stderr).toContain(
+      `> POST ${worker.url}/api/marketplace/request {"ram_gb":4,"vram_gb":2,"duration_sec":3600,"region":"cli-a","limit":100}`,
+    );
 
     const human = await mnemo(["match", "region=cli-a", "--ram", "4", "--duration", "1h"], { home });
     expect(human.code).toBe(0);
@@ -413,7 +498,12 @@ describe("mnemo contracts (no agent: contracts stay pending)", () => {
   it("list, show, cancel; refusals exit 1 with the API's message", async () => {
     const home = await loggedIn();
     const token = JSON.parse(readFileSync(join(home, "mnemo/session.json"), "utf8")).access_token;
-    const { contract } = await call("POST", "/api/contracts/create", { node_id: nodeIds["cli-A1"], ram_gb: 2, vram_gb: 0, duration_sec: 600 }, { authorization: `Bearer ${token}` });
+    const { contract } = await call(
+      "POST",
+      "/api/contracts/create",
+      { node_id: nodeIds["cli-A1"], ram_gb: 2, vram_gb: 0, duration_sec: 600 },
+      { authorization: `Bearer ${token}` },
+    );
     const list = json(await mnemo(["contracts", "list", "--status", "pending", "--json"], { home }));
     expect(list.contracts.map((c: Json) => c.id)).toContain(contract.id);
     const human = await mnemo(["contracts", "list"], { home });
@@ -447,8 +537,23 @@ describe("mnemo rent with a real agent", () => {
   beforeAll(async () => {
     // Where the agent serves leases (src/lease/, the data plane), it must not take the default
     // port 7379: other suites run agents at the same time.
-    const endpoint = existsSync(join(AGENT_ROOT, "src/lease/index.ts")) ? { endpoint_port: 0, endpoint_host: "127.0.0.1", endpoint_bind: "127.0.0.1" } : {};
-    const agent = runAgent(["start", "--config", tempConfig({ api_url: worker.url, api_key: providerKey, region: "cli-live", name: "cli-live-agent", heartbeat_interval: 1, reserve_ram_gb: 1, ...endpoint }), "--json"]);
+    const endpoint = existsSync(join(AGENT_ROOT, "src/lease/index.ts"))
+      ? { endpoint_port: 0, endpoint_host: "127.0.0.1", endpoint_bind: "127.0.0.1" }
+      : {};
+    const agent = runAgent([
+      "start",
+      "--config",
+      tempConfig({
+        api_url: worker.url,
+        api_key: providerKey,
+        region: "cli-live",
+        name: "cli-live-agent",
+        heartbeat_interval: 1,
+        reserve_ram_gb: 1,
+        ...endpoint,
+      }),
+      "--json",
+    ]);
     running.push(agent);
     await agent.waitForEvent((e) => e.event === "heartbeat", "the agent's first heartbeat", 60_000);
     home = await loggedIn();
@@ -466,7 +571,10 @@ describe("mnemo rent with a real agent", () => {
   });
 
   it("rent --json --auto-renew: one JSON document on stdout with the active contract and its lease", async () => {
-    const r = await mnemo(["rent", "region=cli-live", "--ram", "1", "--duration", "2m", "--auto-renew", "--json"], { home, timeoutMs: 90_000 });
+    const r = await mnemo(["rent", "region=cli-live", "--ram", "1", "--duration", "2m", "--auto-renew", "--json"], {
+      home,
+      timeoutMs: 90_000,
+    });
     expect(r.code, r.stderr).toBe(0);
     const body = json(r);
     expect(body.contract).toMatchObject({ status: "active", auto_renew: true, ram_gb: 1, duration_sec: 120 });
@@ -491,9 +599,13 @@ describe("mnemo rent with a real agent", () => {
 
     // watch follows the live channel; settling ends the contract and the watch with it.
     const env: Record<string, string> = {};
-    for (const [k, v] of Object.entries({ ...process.env, MNEMO_TOKEN: undefined, MNEMO_API_URL: worker.url, XDG_CONFIG_HOME: home })) if (v !== undefined) env[k] = v;
+    for (const [k, v] of Object.entries({ ...process.env, MNEMO_TOKEN: undefined, MNEMO_API_URL: worker.url, XDG_CONFIG_HOME: home }))
+      if (v !== undefined) env[k] = v;
     // --interval 1h: within this test only the WebSocket can bring the change.
-    const watcher = spawn(process.execPath, [MNEMO, "contracts", "watch", contractId, "--json", "--explain", "--interval", "1h"], { env, stdio: ["ignore", "pipe", "pipe"] });
+    const watcher = spawn(process.execPath, [MNEMO, "contracts", "watch", contractId, "--json", "--explain", "--interval", "1h"], {
+      env,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let wout = "";
     let werr = "";
     watcher.stdout.on("data", (d) => (wout += d));
@@ -506,7 +618,10 @@ describe("mnemo rent with a real agent", () => {
     expect(settle.code, settle.stderr).toBe(0);
     expect(await exited).toBe(0);
     clearTimeout(kill);
-    const lines = wout.trim().split("\n").map((l) => JSON.parse(l));
+    const lines = wout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     expect(lines[0]).toMatchObject({ contract_id: contractId, status: "active" });
     expect(lines.at(-1)).toMatchObject({ contract_id: contractId, status: "completed", via: "websocket" });
     expect(typeof lines.at(-1).accrued_cost_usd).toBe("number");
@@ -518,7 +633,22 @@ describe("mnemo rent with a real agent", () => {
 
 describe("mnemo rent → redis-cli PING (needs the data plane: the agent's lease endpoint and the worker's ready call)", () => {
   it("prints a redis:// URL on which redis-cli answers PONG", async () => {
-    const agent = runAgent(["start", "--config", tempConfig({ api_url: worker.url, api_key: providerKey, region: "cli-plane", name: "cli-plane-agent", heartbeat_interval: 1, reserve_ram_gb: 1, endpoint_port: 0, endpoint_host: "127.0.0.1", endpoint_bind: "127.0.0.1" }), "--json"]);
+    const agent = runAgent([
+      "start",
+      "--config",
+      tempConfig({
+        api_url: worker.url,
+        api_key: providerKey,
+        region: "cli-plane",
+        name: "cli-plane-agent",
+        heartbeat_interval: 1,
+        reserve_ram_gb: 1,
+        endpoint_port: 0,
+        endpoint_host: "127.0.0.1",
+        endpoint_bind: "127.0.0.1",
+      }),
+      "--json",
+    ]);
     running.push(agent);
     await agent.waitForEvent((e) => e.event === "heartbeat", "the data-plane agent's first heartbeat", 60_000);
     const home = await loggedIn();

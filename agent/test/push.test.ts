@@ -40,7 +40,9 @@ async function wsServer(onUpgrade: (u: Upgrade) => void, refuse: () => boolean =
       return;
     }
     const accept = createHash("sha1").update(`${req.headers["sec-websocket-key"]}${GUID}`).digest("base64");
-    socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
+    socket.write(
+      `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`,
+    );
     socket.on("error", () => {});
     sockets.add(socket);
     onUpgrade({ req, socket });
@@ -52,7 +54,14 @@ async function wsServer(onUpgrade: (u: Upgrade) => void, refuse: () => boolean =
 function sink() {
   let out = "";
   const w = { write: (s: string) => ((out += s), true) } as unknown as NodeJS.WritableStream;
-  return { logger: createLogger(true, w, w), events: () => out.split("\n").filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>) };
+  return {
+    logger: createLogger(true, w, w),
+    events: () =>
+      out
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Record<string, unknown>),
+  };
 }
 
 async function until(pred: () => boolean, what: string, ms = 5000): Promise<void> {
@@ -74,7 +83,13 @@ afterEach(async () => {
 });
 
 const NODE = "3f1c7a52-0b7e-4c1a-9d3e-2a4b5c6d7e8f";
-const contract = (id: string, status: HeartbeatContract["status"] = "pending"): HeartbeatContract => ({ id, ram_gb: 1, vram_gb: 0, end_time: null, status });
+const contract = (id: string, status: HeartbeatContract["status"] = "pending"): HeartbeatContract => ({
+  id,
+  ram_gb: 1,
+  vram_gb: 0,
+  end_time: null,
+  status,
+});
 
 describe("push channel", () => {
   it("maps the API URL to the node's socket, keeping any path prefix and never a query", () => {
@@ -159,7 +174,14 @@ describe("push channel", () => {
     });
     const waits: number[] = [];
     const { logger } = sink();
-    channel = new PushChannel({ apiUrl: url, apiKey: "k", nodeId: NODE, logger, onContracts: () => {}, backoff: (a) => (waits.push(a), 0.02) });
+    channel = new PushChannel({
+      apiUrl: url,
+      apiKey: "k",
+      nodeId: NODE,
+      logger,
+      onContracts: () => {},
+      backoff: (a) => (waits.push(a), 0.02),
+    });
     channel.start();
     await until(() => waits.length >= 4, "four reconnect attempts");
     expect(waits.slice(0, 4)).toEqual([1, 2, 3, 4]);
@@ -174,7 +196,15 @@ describe("push channel", () => {
     });
     const { logger, events } = sink();
     const lists: HeartbeatContract[][] = [];
-    channel = new PushChannel({ apiUrl: url, apiKey: "k", nodeId: NODE, logger, onContracts: (l) => lists.push(l), backoff: () => 0.02, silentLimitMs: 300 });
+    channel = new PushChannel({
+      apiUrl: url,
+      apiKey: "k",
+      nodeId: NODE,
+      logger,
+      onContracts: (l) => lists.push(l),
+      backoff: () => 0.02,
+      silentLimitMs: 300,
+    });
     channel.start();
     await until(() => lists.length === 1, "the first list");
     // A ping counts as hearing from the server; then nothing at all.

@@ -36,7 +36,9 @@ function fakeApi(handler: (req: IncomingMessage, res: ServerResponse, body: stri
     req.on("data", (d) => (body += d));
     req.on("end", () => handler(req, res, body));
   });
-  return new Promise((resolve) => server!.listen(0, "127.0.0.1", () => resolve(`http://127.0.0.1:${(server!.address() as { port: number }).port}`)));
+  return new Promise((resolve) =>
+    server!.listen(0, "127.0.0.1", () => resolve(`http://127.0.0.1:${(server!.address() as { port: number }).port}`)),
+  );
 }
 
 function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
@@ -57,9 +59,14 @@ describe("an unreachable or failing API", () => {
     const path = tempConfig({ api_url: `http://127.0.0.1:${port}`, api_key: "mk_x", region: "eu-west" });
     agent = runAgent(["start", "--config", path]);
     await agent.waitFor((o) => (o.match(/retrying in/g) ?? []).length >= 4, "four retry lines", 30_000);
-    const lines = agent.stderr().split("\n").filter((l) => l.includes("retrying in"));
+    const lines = agent
+      .stderr()
+      .split("\n")
+      .filter((l) => l.includes("retrying in"));
     const delays = lines.map((l) => Number(/retrying in ([\d.]+) s/.exec(l)![1]));
-    expect(lines[0]).toMatch(/^\d\d:\d\d:\d\d warn: registering the node failed \(API unreachable: cannot reach http:\/\/127\.0\.0\.1:\d+ \(connection refused\)\); retrying in [\d.]+ s \(attempt 1\)$/);
+    expect(lines[0]).toMatch(
+      /^\d\d:\d\d:\d\d warn: registering the node failed \(API unreachable: cannot reach http:\/\/127\.0\.0\.1:\d+ \(connection refused\)\); retrying in [\d.]+ s \(attempt 1\)$/,
+    );
     // Each delay lies in its step's [half, whole]: exponential, jittered.
     delays.slice(0, 4).forEach((d, i) => {
       expect(d).toBeGreaterThanOrEqual(2 ** i / 2 - 0.05);
@@ -113,7 +120,9 @@ describe("an unreachable or failing API", () => {
     const { code } = await agent.exited;
     expect(code).toBe(1);
     expect(agent.stderr().trim().split("\n")).toHaveLength(1);
-    expect(agent.stderr()).toMatch(/error: The API key's account may not do this while registering the node \(403 forbidden: providers only\)/);
+    expect(agent.stderr()).toMatch(
+      /error: The API key's account may not do this while registering the node \(403 forbidden: providers only\)/,
+    );
   });
 
   it("without the push channel heartbeats deliver: the lease is opened and made ready, counters reported, and the receipt carried until a heartbeat is accepted", async () => {
@@ -123,7 +132,8 @@ describe("an unreachable or failing API", () => {
     const ready: string[] = [];
     const url = await fakeApi((req, res, body) => {
       if (req.url === "/api/nodes/register") return send(res, 201, { node_id: NODE_ID, node: { status: "active" } });
-      if (req.method === "PUT" && req.url === `/api/nodes/${NODE_ID}`) return send(res, 200, { node: { status: JSON.parse(body).status ?? "active" } });
+      if (req.method === "PUT" && req.url === `/api/nodes/${NODE_ID}`)
+        return send(res, 200, { node: { status: JSON.parse(body).status ?? "active" } });
       if (req.url === `/api/nodes/${NODE_ID}/contracts/${CID}/ready`) {
         ready.push(CID);
         return send(res, 200, { contract: { id: CID, status: "active", end_time: end } });
@@ -132,8 +142,10 @@ describe("an unreachable or failing API", () => {
         beats.push(JSON.parse(body));
         const n = beats.length;
         const c = { id: CID, ram_gb: 1, vram_gb: 0 };
-        if (n === 1) return send(res, 200, { status: "active", next_heartbeat_sec: 1, contracts: [{ ...c, end_time: null, status: "pending" }] });
-        if (n === 2) return send(res, 200, { status: "active", next_heartbeat_sec: 1, contracts: [{ ...c, end_time: end, status: "active" }] });
+        if (n === 1)
+          return send(res, 200, { status: "active", next_heartbeat_sec: 1, contracts: [{ ...c, end_time: null, status: "pending" }] });
+        if (n === 2)
+          return send(res, 200, { status: "active", next_heartbeat_sec: 1, contracts: [{ ...c, end_time: end, status: "active" }] });
         // The fourth (the first carrying the receipt) is refused: the fifth must carry it again.
         if (n === 4) return send(res, 429, { error: { code: "rate_limited", message: "slow down" } }, { "retry-after": "1" });
         return send(res, 200, { status: "active", next_heartbeat_sec: 1, contracts: [] });
@@ -141,7 +153,16 @@ describe("an unreachable or failing API", () => {
       if (req.url === "/api/billing/earnings") return send(res, 200, { earned_usd: 0, paid_out_usd: 0, pending_usd: 0 });
       send(res, 404, { error: { code: "not_found", message: "no" } });
     });
-    const path = tempConfig({ api_url: url, api_key: "mk_x", region: "eu-west", reserve_ram_gb: 0, simulate_ram_gb: 4, endpoint_port: 0, endpoint_bind: "127.0.0.1", endpoint_host: "127.0.0.1" });
+    const path = tempConfig({
+      api_url: url,
+      api_key: "mk_x",
+      region: "eu-west",
+      reserve_ram_gb: 0,
+      simulate_ram_gb: 4,
+      endpoint_port: 0,
+      endpoint_bind: "127.0.0.1",
+      endpoint_host: "127.0.0.1",
+    });
     agent = runAgent(["start", "--config", path, "--json"]);
     await agent.waitFor(() => beats.length >= 6, "six heartbeats", 60_000);
     const ev = agent.events();
@@ -154,7 +175,16 @@ describe("an unreachable or failing API", () => {
     expect(beats[1].lease_reports).toEqual([{ contract_id: CID, bytes_in: 0, bytes_out: 0, keys: 0, used_bytes: 0, final: false }]);
     const receipt = (ev.find((e) => e.event === "contract_ended") as Record<string, any>).receipt;
     expect(receipt.digest).toMatch(/^[0-9a-f]{64}$/);
-    const final = { contract_id: CID, bytes_in: 0, bytes_out: 0, keys: 0, used_bytes: 0, final: true, digest: receipt.digest, wiped_at: receipt.wiped_at };
+    const final = {
+      contract_id: CID,
+      bytes_in: 0,
+      bytes_out: 0,
+      keys: 0,
+      used_bytes: 0,
+      final: true,
+      digest: receipt.digest,
+      wiped_at: receipt.wiped_at,
+    };
     expect(beats[3].lease_reports).toEqual([final]); // refused (429)
     expect(beats[4].lease_reports).toEqual([final]); // sent again, accepted
     expect(beats[5].lease_reports).toBeUndefined(); // owed no more

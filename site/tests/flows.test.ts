@@ -1,7 +1,21 @@
 // The journeys of the issue, clicked through in Chromium against the real worker.
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { Browser } from "playwright-core";
-import { call, launch, openPage, PASSWORD, ready, register, SEED_ENDPOINT, seedMarket, settle, shot, startStack, type Market, type Stack } from "./support";
+import {
+  call,
+  launch,
+  openPage,
+  PASSWORD,
+  ready,
+  register,
+  SEED_ENDPOINT,
+  seedMarket,
+  settle,
+  shot,
+  startStack,
+  type Market,
+  type Stack,
+} from "./support";
 
 let stack: Stack;
 let browser: Browser;
@@ -158,8 +172,14 @@ describe("renter", () => {
 
   test("/contracts follows the contract live over the WebSocket as the node picks it up", async () => {
     const renter = await register(stack.url, "user");
-    await call(stack.url, "/api/admin/credits", { token: market.admin.token, body: { user_id: renter.user.id, amount_usd: 5, reason: "e2e" } });
-    const { contract } = await call(stack.url, "/api/contracts/create", { token: renter.token, body: { node_id: market.nodeIds[0], ram_gb: 2, vram_gb: 0, duration_sec: 600 } });
+    await call(stack.url, "/api/admin/credits", {
+      token: market.admin.token,
+      body: { user_id: renter.user.id, amount_usd: 5, reason: "e2e" },
+    });
+    const { contract } = await call(stack.url, "/api/contracts/create", {
+      token: renter.token,
+      body: { node_id: market.nodeIds[0], ram_gb: 2, vram_gb: 0, duration_sec: 600 },
+    });
     const { context, page, errors } = await openPage(browser, { account: renter });
     try {
       await page.goto(`${stack.url}/contracts`);
@@ -169,7 +189,11 @@ describe("renter", () => {
       // The node's agent holds the lease and says so: pending → active, pushed as contract_update.
       await ready(stack.url, market.apiKey, market.nodeIds[0], contract.id);
       // Well inside the 10 s polling fallback, so this is the socket at work.
-      await page.waitForFunction((id) => document.querySelector(`tr[data-contract-id="${id}"] .badge`)?.textContent === "active", contract.id, { timeout: 6_000 });
+      await page.waitForFunction(
+        (id) => document.querySelector(`tr[data-contract-id="${id}"] .badge`)?.textContent === "active",
+        contract.id,
+        { timeout: 6_000 },
+      );
       await shot(page, "flow-contracts-live");
 
       // Extend by 5 minutes, then settle; both through their dialogs.
@@ -184,7 +208,11 @@ describe("renter", () => {
 
       await row.getByRole("button", { name: /Settle/ }).click();
       await page.getByRole("dialog").getByRole("button", { name: "Settle now" }).click();
-      await page.waitForFunction((id) => document.querySelector(`tr[data-contract-id="${id}"] .badge`)?.textContent === "completed", contract.id, { timeout: 10_000 });
+      await page.waitForFunction(
+        (id) => document.querySelector(`tr[data-contract-id="${id}"] .badge`)?.textContent === "completed",
+        contract.id,
+        { timeout: 10_000 },
+      );
 
       // The balance history shows the credit and the contract's hold, newest first.
       await page.locator("#ledger summary").click();
@@ -201,8 +229,14 @@ describe("renter", () => {
 
   test("an active contract's details show its lease URL with a copy button and a redis-cli line", async () => {
     const renter = await register(stack.url, "user");
-    await call(stack.url, "/api/admin/credits", { token: market.admin.token, body: { user_id: renter.user.id, amount_usd: 5, reason: "e2e" } });
-    const { contract } = await call(stack.url, "/api/contracts/create", { token: renter.token, body: { node_id: market.nodeIds[1], ram_gb: 1, vram_gb: 0, duration_sec: 600 } });
+    await call(stack.url, "/api/admin/credits", {
+      token: market.admin.token,
+      body: { user_id: renter.user.id, amount_usd: 5, reason: "e2e" },
+    });
+    const { contract } = await call(stack.url, "/api/contracts/create", {
+      token: renter.token,
+      body: { node_id: market.nodeIds[1], ram_gb: 1, vram_gb: 0, duration_sec: 600 },
+    });
     await ready(stack.url, market.apiKey, market.nodeIds[1], contract.id);
     const lease = await call(stack.url, `/api/contracts/${contract.id}/lease`, { token: renter.token });
     expect(lease.url).toBe(`redis://${contract.id}:${lease.lease_token}@${SEED_ENDPOINT}/0`);
@@ -210,7 +244,10 @@ describe("renter", () => {
     try {
       await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: stack.url });
       await page.goto(`${stack.url}/contracts`);
-      await page.locator(`tr[data-contract-id="${contract.id}"]`).getByRole("button", { name: /Details/ }).click();
+      await page
+        .locator(`tr[data-contract-id="${contract.id}"]`)
+        .getByRole("button", { name: /Details/ })
+        .click();
       const url = page.getByRole("textbox", { name: "Lease URL", exact: true });
       await url.waitFor();
       // A token signed for the same contract and term: the same URL up to the token's iat.
@@ -232,8 +269,14 @@ describe("renter", () => {
 
   test("a pending contract can be cancelled from /contracts", async () => {
     const renter = await register(stack.url, "user");
-    await call(stack.url, "/api/admin/credits", { token: market.admin.token, body: { user_id: renter.user.id, amount_usd: 5, reason: "e2e" } });
-    await call(stack.url, "/api/contracts/create", { token: renter.token, body: { node_id: market.nodeIds[1], ram_gb: 4, vram_gb: 0, duration_sec: 600 } });
+    await call(stack.url, "/api/admin/credits", {
+      token: market.admin.token,
+      body: { user_id: renter.user.id, amount_usd: 5, reason: "e2e" },
+    });
+    await call(stack.url, "/api/contracts/create", {
+      token: renter.token,
+      body: { node_id: market.nodeIds[1], ram_gb: 4, vram_gb: 0, duration_sec: 600 },
+    });
     const { context, page, errors } = await openPage(browser, { account: renter });
     try {
       await page.goto(`${stack.url}/contracts`);
@@ -259,7 +302,9 @@ describe("anonymous visitor", () => {
       await expect(page.locator("#balance-chip").isHidden()).resolves.toBe(true);
       await page.getByRole("button", { name: "Find matches" }).click();
       await page.locator("#request-status.notice-info").waitFor();
-      await expect(page.locator("#request-status").getByRole("link", { name: "sign in" }).getAttribute("href")).resolves.toBe("/login?next=%2Fmarketplace");
+      await expect(page.locator("#request-status").getByRole("link", { name: "sign in" }).getAttribute("href")).resolves.toBe(
+        "/login?next=%2Fmarketplace",
+      );
       expect(page.url()).toMatch(/\/marketplace$/);
       await settle(page);
       expect(errors).toEqual([]);
@@ -376,7 +421,11 @@ describe("API failures are shown in words", () => {
     const { context, page, errors } = await openPage(browser, { account: market.renter });
     try {
       await page.route("**/api/marketplace?**", (r) =>
-        r.fulfill({ status: 503, contentType: "application/json", body: JSON.stringify({ error: { code: "service_unavailable", message: "the region is being rebalanced" } }) }),
+        r.fulfill({
+          status: 503,
+          contentType: "application/json",
+          body: JSON.stringify({ error: { code: "service_unavailable", message: "the region is being rebalanced" } }),
+        }),
       );
       await page.goto(`${stack.url}/marketplace`);
       await page.locator("#offers-status.notice-error").waitFor();
@@ -397,7 +446,20 @@ describe("API failures are shown in words", () => {
           status: 200,
           contentType: "application/json",
           body: JSON.stringify({
-            offers: [{ node_id: "x", node_name: '<img src=x onerror="window.__xss=1">', node_type: "mist_node", region: "eu-west", available_ram_gb: 1, available_vram_gb: 0, price_per_gb_sec: 0.000001, uptime_score: 99, distance_km: null, estimated_latency_ms: 5 }],
+            offers: [
+              {
+                node_id: "x",
+                node_name: '<img src=x onerror="window.__xss=1">',
+                node_type: "mist_node",
+                region: "eu-west",
+                available_ram_gb: 1,
+                available_vram_gb: 0,
+                price_per_gb_sec: 0.000001,
+                uptime_score: 99,
+                distance_km: null,
+                estimated_latency_ms: 5,
+              },
+            ],
             total_count: 1,
           }),
         }),

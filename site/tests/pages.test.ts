@@ -2,7 +2,18 @@
 // exception, and has no horizontal overflow at phone width (390 px).
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { Browser } from "playwright-core";
-import { horizontalOverflow, launch, openPage, seedMarket, settle, shot, startStack, type Account, type Market, type Stack } from "./support";
+import {
+  horizontalOverflow,
+  launch,
+  openPage,
+  seedMarket,
+  settle,
+  shot,
+  startStack,
+  type Account,
+  type Market,
+  type Stack,
+} from "./support";
 
 let stack: Stack;
 let browser: Browser;
@@ -93,13 +104,20 @@ describe("every page survives a failing API", () => {
       const { context, page, errors } = await openPage(browser, { account: account(p.who) });
       try {
         await context.route("**/api/**", (r) =>
-          r.fulfill({ status: 500, contentType: "application/json", body: JSON.stringify({ error: { code: "internal_error", message: "the database is on fire" } }) }),
+          r.fulfill({
+            status: 500,
+            contentType: "application/json",
+            body: JSON.stringify({ error: { code: "internal_error", message: "the database is on fire" } }),
+          }),
         );
         await page.goto(stack.url + p.path);
         await settle(page);
         await expect(page.locator("h1").first().textContent()).resolves.toMatch(p.heading);
         // The failure is said in words somewhere on the page, not left as a spinner or a blank.
-        await page.getByText(/the database is on fire|unavailable|could not be loaded/i).first().waitFor();
+        await page
+          .getByText(/the database is on fire|unavailable|could not be loaded/i)
+          .first()
+          .waitFor();
         expect(await page.locator(".notice-loading:visible").count()).toBe(0);
         // Failed requests are logged by Chromium; anything else (an exception) is a bug.
         expect(errors.filter((e) => !/status of 500/.test(e))).toEqual([]);

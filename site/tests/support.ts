@@ -24,7 +24,11 @@ function newestMtime(dir: string): number {
 /** Builds site/dist unless it is newer than every source file. */
 export function buildSite(): void {
   const index = join(SITE, "dist/index.html");
-  const sources = Math.max(newestMtime(join(SITE, "src")), newestMtime(join(SITE, "public")), statSync(join(SITE, "astro.config.mjs")).mtimeMs);
+  const sources = Math.max(
+    newestMtime(join(SITE, "src")),
+    newestMtime(join(SITE, "public")),
+    statSync(join(SITE, "astro.config.mjs")).mtimeMs,
+  );
   if (existsSync(index) && statSync(index).mtimeMs > sources) return;
   const bin = join(ROOT, "node_modules/.bin");
   const r = spawnSync(join(bin, "astro"), ["build", "--root", "site", "--silent"], {
@@ -49,13 +53,26 @@ export async function startStack(): Promise<Stack> {
 export function launch(): Promise<Browser> {
   return chromium.launch({
     executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-quic"],
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      "--disable-quic",
+    ],
   });
 }
 
 // ---- the API, called the way any client would ------------------------------------------------
 
-export async function call<T = any>(base: string, path: string, opts: { method?: string; body?: unknown; token?: string; apiKey?: string } = {}): Promise<T> {
+export async function call<T = any>(
+  base: string,
+  path: string,
+  opts: { method?: string; body?: unknown; token?: string; apiKey?: string } = {},
+): Promise<T> {
   const headers: Record<string, string> = {};
   if (opts.body !== undefined) headers["content-type"] = "application/json";
   if (opts.token) headers.authorization = `Bearer ${opts.token}`;
@@ -76,15 +93,46 @@ export interface Account {
 }
 
 let seq = 0;
-export async function register(base: string, role: "user" | "provider", email = `${role}-${Date.now()}-${++seq}@e2e.test`): Promise<Account> {
+export async function register(
+  base: string,
+  role: "user" | "provider",
+  email = `${role}-${Date.now()}-${++seq}@e2e.test`,
+): Promise<Account> {
   const r = await call(base, "/api/auth/register", { body: { email, password: PASSWORD, role, full_name: `E2E ${role}` } });
   return { email, password: PASSWORD, token: r.access_token, expiresIn: r.expires_in, user: r.user };
 }
 
 export const SEED_NODES = [
-  { name: "paris-dc-1", node_type: "datacenter", region: "eu-west", latitude: 48.8566, longitude: 2.3522, total_ram_gb: 256, total_vram_gb: 80, price_per_gb_sec: 0.0000008 },
-  { name: "ashburn-edge-1", node_type: "edge_cluster", region: "us-east", latitude: 39.0438, longitude: -77.4874, total_ram_gb: 128, total_vram_gb: 0, price_per_gb_sec: 0.0000006 },
-  { name: "singapore-mist-1", node_type: "mist_node", region: "ap-southeast", latitude: 1.3521, longitude: 103.8198, total_ram_gb: 32, total_vram_gb: 24, price_per_gb_sec: 0.0000012 },
+  {
+    name: "paris-dc-1",
+    node_type: "datacenter",
+    region: "eu-west",
+    latitude: 48.8566,
+    longitude: 2.3522,
+    total_ram_gb: 256,
+    total_vram_gb: 80,
+    price_per_gb_sec: 0.0000008,
+  },
+  {
+    name: "ashburn-edge-1",
+    node_type: "edge_cluster",
+    region: "us-east",
+    latitude: 39.0438,
+    longitude: -77.4874,
+    total_ram_gb: 128,
+    total_vram_gb: 0,
+    price_per_gb_sec: 0.0000006,
+  },
+  {
+    name: "singapore-mist-1",
+    node_type: "mist_node",
+    region: "ap-southeast",
+    latitude: 1.3521,
+    longitude: 103.8198,
+    total_ram_gb: 32,
+    total_vram_gb: 24,
+    price_per_gb_sec: 0.0000012,
+  },
 ] as const;
 
 /** Where the seeded nodes say they serve leases (nothing listens there: the site only shows it). */
@@ -109,12 +157,21 @@ export async function seedMarket(base: string, opts: { activity?: boolean } = {}
   const key = await call(base, "/api/auth/api-keys", { token: provider.token, body: { name: "e2e agent" } });
   const nodeIds: string[] = [];
   for (const n of SEED_NODES) {
-    const r = await call(base, "/api/nodes/register", { apiKey: key.api_key, body: { ...n, bandwidth_mbps: 1000, base_latency_ms: 5, endpoint: SEED_ENDPOINT } });
+    const r = await call(base, "/api/nodes/register", {
+      apiKey: key.api_key,
+      body: { ...n, bandwidth_mbps: 1000, base_latency_ms: 5, endpoint: SEED_ENDPOINT },
+    });
     nodeIds.push(r.node_id);
   }
   const renter = await register(base, "user");
   const adminReg = await call(base, "/api/auth/register", { body: { email: ADMIN_EMAIL, password: PASSWORD, role: "user" } });
-  const admin: Account = { email: ADMIN_EMAIL, password: PASSWORD, token: adminReg.access_token, expiresIn: adminReg.expires_in, user: adminReg.user };
+  const admin: Account = {
+    email: ADMIN_EMAIL,
+    password: PASSWORD,
+    token: adminReg.access_token,
+    expiresIn: adminReg.expires_in,
+    user: adminReg.user,
+  };
   // Billing is part of the product: a failed credit fails the seed, loudly.
   await call(base, "/api/admin/credits", { token: admin.token, body: { user_id: renter.user.id, amount_usd: 50, reason: "e2e seed" } });
   if (opts.activity) await seedActivity(base, renter, key.api_key, nodeIds);
@@ -127,9 +184,24 @@ export async function seedMarket(base: string, opts: { activity?: boolean } = {}
  */
 async function seedActivity(base: string, renter: Account, apiKey: string, nodeIds: string[]): Promise<void> {
   const heartbeat = (i: number) =>
-    call(base, `/api/nodes/${nodeIds[i]}/heartbeat`, { apiKey, body: { available_ram_gb: SEED_NODES[i].total_ram_gb, available_vram_gb: SEED_NODES[i].total_vram_gb, cpu_usage_pct: 22, gpu_usage_pct: 35, temperature_c: 58 } });
-  const a = await call(base, "/api/contracts/create", { token: renter.token, body: { node_id: nodeIds[0], ram_gb: 8, vram_gb: 0, duration_sec: 600 } });
-  const b = await call(base, "/api/contracts/create", { token: renter.token, body: { node_id: nodeIds[2], ram_gb: 4, vram_gb: 8, duration_sec: 3600 } });
+    call(base, `/api/nodes/${nodeIds[i]}/heartbeat`, {
+      apiKey,
+      body: {
+        available_ram_gb: SEED_NODES[i].total_ram_gb,
+        available_vram_gb: SEED_NODES[i].total_vram_gb,
+        cpu_usage_pct: 22,
+        gpu_usage_pct: 35,
+        temperature_c: 58,
+      },
+    });
+  const a = await call(base, "/api/contracts/create", {
+    token: renter.token,
+    body: { node_id: nodeIds[0], ram_gb: 8, vram_gb: 0, duration_sec: 600 },
+  });
+  const b = await call(base, "/api/contracts/create", {
+    token: renter.token,
+    body: { node_id: nodeIds[2], ram_gb: 4, vram_gb: 8, duration_sec: 3600 },
+  });
   await Promise.all([heartbeat(0), heartbeat(2)]); // delivered
   await Promise.all([ready(base, apiKey, nodeIds[0], a.contract.id), ready(base, apiKey, nodeIds[2], b.contract.id)]); // pending → active
   await call(base, `/api/contracts/${a.contract.id}/settle`, { token: renter.token, body: {} });
@@ -153,7 +225,11 @@ export interface Watched {
 /** A fresh context (own sessionStorage) with every console error and uncaught exception recorded. */
 export async function openPage(browser: Browser, opts: { account?: Account; width?: number; height?: number } = {}): Promise<Watched> {
   // Reduced motion turns chart animations off (site/src/lib/charts.ts), so screenshots show finished charts.
-  const context = await browser.newContext({ viewport: { width: opts.width ?? 1280, height: opts.height ?? 900 }, deviceScaleFactor: 1, reducedMotion: "reduce" });
+  const context = await browser.newContext({
+    viewport: { width: opts.width ?? 1280, height: opts.height ?? 900 },
+    deviceScaleFactor: 1,
+    reducedMotion: "reduce",
+  });
   if (opts.account) {
     const a = opts.account;
     // Same storage shape as site/src/lib/session.ts: signed in before the first script runs.
@@ -210,7 +286,9 @@ export async function settle(page: Page, timeoutMs = 15_000): Promise<void> {
     } else quietSince = 0;
     await new Promise((r) => setTimeout(r, 50));
   }
-  throw new Error(`the page did not settle in ${timeoutMs} ms; still in flight: ${[...inflight].map((k) => k.replace(/#\d+$/, "")).join(", ")}`);
+  throw new Error(
+    `the page did not settle in ${timeoutMs} ms; still in flight: ${[...inflight].map((k) => k.replace(/#\d+$/, "")).join(", ")}`,
+  );
 }
 
 export async function shot(page: Page, name: string): Promise<void> {

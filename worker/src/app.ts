@@ -101,12 +101,33 @@ export function createApp() {
       const status = err.status;
       if (status === 400) {
         // Hono's JSON validator: the body was not parseable JSON.
-        return c.json(errorBody("validation_failed", "malformed JSON in request body", [{ field: "body", message: "must be valid JSON" }]), 400);
+        return c.json(
+          errorBody("validation_failed", "malformed JSON in request body", [{ field: "body", message: "must be valid JSON" }]),
+          400,
+        );
       }
-      const code = status === 401 ? "unauthenticated" : status === 403 ? "forbidden" : status === 404 ? "not_found" : status === 413 ? "payload_too_large" : status === 405 ? "method_not_allowed" : "internal_error";
+      const code =
+        status === 401
+          ? "unauthenticated"
+          : status === 403
+            ? "forbidden"
+            : status === 404
+              ? "not_found"
+              : status === 413
+                ? "payload_too_large"
+                : status === 405
+                  ? "method_not_allowed"
+                  : "internal_error";
       return c.json(errorBody(code, err.message || code), status === 500 ? 500 : status);
     }
-    console.error(JSON.stringify({ level: "error", request_id: c.get("requestId"), path: new URL(c.req.url).pathname, error: String((err as Error)?.stack ?? err) }));
+    console.error(
+      JSON.stringify({
+        level: "error",
+        request_id: c.get("requestId"),
+        path: new URL(c.req.url).pathname,
+        error: String((err as Error)?.stack ?? err),
+      }),
+    );
     return c.json(errorBody("internal_error", "something went wrong on our side; it has been logged"), 500);
   });
 

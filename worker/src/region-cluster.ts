@@ -49,10 +49,26 @@ export class RegionCluster extends DurableObject<Env> {
         const n = JSON.parse(row.data) as NodeSnapshot;
         this.nodes.set(n.id, n);
       }
-      for (const r of this.sql.exec<{ contract_id: string; node_id: string; ram_gb: number; vram_gb: number; client_user_id: string; state: string; end_time: number | null; created_at: number }>(
-        `SELECT * FROM reservations`,
-      )) {
-        this.addHeld({ contractId: r.contract_id, nodeId: r.node_id, ramGb: r.ram_gb, vramGb: r.vram_gb, clientUserId: r.client_user_id, state: r.state as Reservation["state"], endTime: r.end_time, createdAt: r.created_at });
+      for (const r of this.sql.exec<{
+        contract_id: string;
+        node_id: string;
+        ram_gb: number;
+        vram_gb: number;
+        client_user_id: string;
+        state: string;
+        end_time: number | null;
+        created_at: number;
+      }>(`SELECT * FROM reservations`)) {
+        this.addHeld({
+          contractId: r.contract_id,
+          nodeId: r.node_id,
+          ramGb: r.ram_gb,
+          vramGb: r.vram_gb,
+          clientUserId: r.client_user_id,
+          state: r.state as Reservation["state"],
+          endTime: r.end_time,
+          createdAt: r.created_at,
+        });
       }
       for (const n of this.nodes.values()) this.index.upsert(this.candidate(n));
     });
@@ -131,7 +147,14 @@ export class RegionCluster extends DurableObject<Env> {
     this.addHeld(r);
     this.sql.exec(
       `INSERT OR REPLACE INTO reservations (contract_id, node_id, ram_gb, vram_gb, client_user_id, state, end_time, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-      r.contractId, r.nodeId, r.ramGb, r.vramGb, r.clientUserId, r.state, r.endTime, r.createdAt,
+      r.contractId,
+      r.nodeId,
+      r.ramGb,
+      r.vramGb,
+      r.clientUserId,
+      r.state,
+      r.endTime,
+      r.createdAt,
     );
     const n = this.nodes.get(r.nodeId);
     if (n) this.index.upsert(this.candidate(n));
@@ -152,7 +175,13 @@ export class RegionCluster extends DurableObject<Env> {
     await this.ensureRegion(snapshot.region);
     const before = this.nodes.get(snapshot.id);
     this.writeNode(snapshot);
-    if (!before || before.priceNano !== snapshot.priceNano || before.status !== snapshot.status || before.reportedRamGb !== snapshot.reportedRamGb || before.reportedVramGb !== snapshot.reportedVramGb) {
+    if (
+      !before ||
+      before.priceNano !== snapshot.priceNano ||
+      before.status !== snapshot.status ||
+      before.reportedRamGb !== snapshot.reportedRamGb ||
+      before.reportedVramGb !== snapshot.reportedVramGb
+    ) {
       this.marketChanged();
     }
     await this.scheduleAlarm(Date.now() + this.tickMs());
@@ -174,14 +203,19 @@ export class RegionCluster extends DurableObject<Env> {
    * The capacity lock. Everything between the check and the write is synchronous, so two calls
    * can never both see the same free gigabytes.
    */
-  async reserve(region: string, req: { contractId: string; nodeId: string; ramGb: number; vramGb: number; clientUserId: string }): Promise<ReserveResult> {
+  async reserve(
+    region: string,
+    req: { contractId: string; nodeId: string; ramGb: number; vramGb: number; clientUserId: string },
+  ): Promise<ReserveResult> {
     await this.ensureRegion(region);
     // ---- no await below this line until the reservation is written ----
     const n = this.nodes.get(req.nodeId);
     if (!n) return { ok: false, reason: "unknown_node", availableRamGb: 0, availableVramGb: 0 };
     const live = this.live(n);
-    if (this.reservations.has(req.contractId)) return { ok: true, availableRamGb: live.availableRamGb, availableVramGb: live.availableVramGb };
-    if (n.status !== "active") return { ok: false, reason: "node_unavailable", availableRamGb: live.availableRamGb, availableVramGb: live.availableVramGb };
+    if (this.reservations.has(req.contractId))
+      return { ok: true, availableRamGb: live.availableRamGb, availableVramGb: live.availableVramGb };
+    if (n.status !== "active")
+      return { ok: false, reason: "node_unavailable", availableRamGb: live.availableRamGb, availableVramGb: live.availableVramGb };
     if (live.availableRamGb < req.ramGb || live.availableVramGb < req.vramGb) {
       return { ok: false, reason: "insufficient_capacity", availableRamGb: live.availableRamGb, availableVramGb: live.availableVramGb };
     }
@@ -206,7 +240,12 @@ export class RegionCluster extends DurableObject<Env> {
    * After a creation committed in D1, in one call rather than three: the reservation becomes a
    * hold, the renter's sockets here hear of the contract, and the node's agent gets its new list.
    */
-  async confirmAndPush(region: string, contractId: string, nodeId: string, update?: { userId: string; message: { type: string; data: unknown } }): Promise<boolean> {
+  async confirmAndPush(
+    region: string,
+    contractId: string,
+    nodeId: string,
+    update?: { userId: string; message: { type: string; data: unknown } },
+  ): Promise<boolean> {
     const confirmed = await this.confirm(region, contractId);
     if (update) await this.notifyUser(update.userId, update.message);
     await this.pushNodeContracts(region, nodeId);
@@ -264,7 +303,11 @@ export class RegionCluster extends DurableObject<Env> {
 
   async rollup(region: string): Promise<RegionRollup> {
     await this.ensureRegion(region);
-    return rollupRegion(region, [...this.nodes.values()].map((n) => this.live(n)), this.reservations.size);
+    return rollupRegion(
+      region,
+      [...this.nodes.values()].map((n) => this.live(n)),
+      this.reservations.size,
+    );
   }
 
   // ---- the region's clock ------------------------------------------------------------------
@@ -286,8 +329,17 @@ export class RegionCluster extends DurableObject<Env> {
     this.pingNodeSockets(now);
     // Reservations whose contract never reached D1 (the request died half-way) are given back.
     const stale = [...this.reservations.values()].filter((r) => r.state === "provisional" && now - r.createdAt > PROVISIONAL_TTL_MS);
-    const result = await runRegionSweeps(this.env, this.region, this, now, stale.map((r) => r.contractId));
-    const nextEnd = [...this.reservations.values()].reduce<number | null>((min, r) => (r.endTime !== null && r.endTime > now && (min === null || r.endTime < min) ? r.endTime : min), null);
+    const result = await runRegionSweeps(
+      this.env,
+      this.region,
+      this,
+      now,
+      stale.map((r) => r.contractId),
+    );
+    const nextEnd = [...this.reservations.values()].reduce<number | null>(
+      (min, r) => (r.endTime !== null && r.endTime > now && (min === null || r.endTime < min) ? r.endTime : min),
+      null,
+    );
     let next = now + this.tickMs();
     if (nextEnd !== null && nextEnd < next) next = nextEnd;
     if (result.wakeAt !== null && result.wakeAt < next) next = Math.max(now + 100, result.wakeAt);
@@ -429,7 +481,10 @@ export class RegionCluster extends DurableObject<Env> {
   }
 
   private marketSummary() {
-    let availRam = 0, availVram = 0, active = 0, priceSum = 0;
+    let availRam = 0,
+      availVram = 0,
+      active = 0,
+      priceSum = 0;
     for (const n of this.nodes.values()) {
       if (n.status !== "active") continue;
       const l = this.live(n);
@@ -438,6 +493,12 @@ export class RegionCluster extends DurableObject<Env> {
       availVram += l.availableVramGb;
       priceSum += n.priceNano;
     }
-    return { region: this.region, active_nodes: active, available_ram_gb: availRam, available_vram_gb: availVram, avg_price_per_gb_sec: active ? priceSum / active / 1e9 : 0 };
+    return {
+      region: this.region,
+      active_nodes: active,
+      available_ram_gb: availRam,
+      available_vram_gb: availVram,
+      avg_price_per_gb_sec: active ? priceSum / active / 1e9 : 0,
+    };
   }
 }

@@ -73,7 +73,10 @@ export function adminAccount(): Promise<Account> {
 
 export async function credit(userId: string, amountUsd: number) {
   const a = await adminAccount();
-  const r = await api("POST", "/api/admin/credits", { token: a.token, body: { user_id: userId, amount_usd: amountUsd, reason: "test credit" } });
+  const r = await api("POST", "/api/admin/credits", {
+    token: a.token,
+    body: { user_id: userId, amount_usd: amountUsd, reason: "test credit" },
+  });
   expect(r.status, JSON.stringify(r.body)).toBe(201);
   return r.body;
 }

@@ -10,7 +10,13 @@ import { api, credit, env, ready, register, registerNode, type Account, type Nod
 export async function balanceOf(a: Account) {
   const r = await api("GET", "/api/billing/balance", { token: a.token });
   expect(r.status, JSON.stringify(r.body)).toBe(200);
-  return r.body as { balance_usd: number; held_usd: number; available_usd: number; burn_rate_usd_per_hour: number; runway_sec: number | null };
+  return r.body as {
+    balance_usd: number;
+    held_usd: number;
+    available_usd: number;
+    burn_rate_usd_per_hour: number;
+    runway_sec: number | null;
+  };
 }
 
 /** The raw D1 row: integer money, exactly as stored. */
@@ -19,7 +25,9 @@ export async function contractRow(id: string) {
 }
 
 export async function clientRow(userId: string) {
-  return (await env.DB.prepare(`SELECT * FROM clients WHERE user_id = ?`).bind(userId).first<{ id: string; balance_micro: number; held_micro: number }>())!;
+  return (await env.DB.prepare(`SELECT * FROM clients WHERE user_id = ?`)
+    .bind(userId)
+    .first<{ id: string; balance_micro: number; held_micro: number }>())!;
 }
 
 export async function ledgerOf(filter: { contractId?: string; userId?: string; transactionId?: string }) {
@@ -28,7 +36,9 @@ export async function ledgerOf(filter: { contractId?: string; userId?: string; t
   if (filter.contractId) conds.push("contract_id = ?"), params.push(filter.contractId);
   if (filter.userId) conds.push("user_id = ?"), params.push(filter.userId);
   if (filter.transactionId) conds.push("transaction_id = ?"), params.push(filter.transactionId);
-  const r = await env.DB.prepare(`SELECT * FROM ledger_entries ${conds.length ? "WHERE " + conds.join(" AND ") : ""} ORDER BY seq`).bind(...params).all<Record<string, any>>();
+  const r = await env.DB.prepare(`SELECT * FROM ledger_entries ${conds.length ? "WHERE " + conds.join(" AND ") : ""} ORDER BY seq`)
+    .bind(...params)
+    .all<Record<string, any>>();
   return r.results;
 }
 
@@ -56,8 +66,13 @@ export async function createContract(s: Setup, body: { ram_gb: number; vram_gb: 
 /** The node's heartbeat delivers its pending contracts and its agent makes each one ready (active). */
 export async function heartbeat(s: Setup) {
   // The node's previous heartbeat moves a minute back, so the per-node rate limit lets this one in.
-  await env.DB.prepare(`UPDATE nodes SET last_heartbeat_at = last_heartbeat_at - 60000 WHERE id = ? AND last_heartbeat_at IS NOT NULL`).bind(s.node.id).run();
-  const r = await api("POST", `/api/nodes/${s.node.id}/heartbeat`, { token: s.provider.token, body: { available_ram_gb: s.node.total_ram_gb ?? 64, available_vram_gb: s.node.total_vram_gb ?? 24 } });
+  await env.DB.prepare(`UPDATE nodes SET last_heartbeat_at = last_heartbeat_at - 60000 WHERE id = ? AND last_heartbeat_at IS NOT NULL`)
+    .bind(s.node.id)
+    .run();
+  const r = await api("POST", `/api/nodes/${s.node.id}/heartbeat`, {
+    token: s.provider.token,
+    body: { available_ram_gb: s.node.total_ram_gb ?? 64, available_vram_gb: s.node.total_vram_gb ?? 24 },
+  });
   expect(r.status, JSON.stringify(r.body)).toBe(200);
   for (const k of r.body.contracts) if (k.status === "pending") await ready(s.provider, s.node.id, k.id);
   return r.body;
@@ -77,7 +92,8 @@ export async function settled(contractId: string, timeoutMs = 10_000) {
   for (;;) {
     const k = await contractRow(contractId);
     if (k.settlement_hash) return k;
-    if (Date.now() > until) throw new Error(`contract ${contractId} was not settled in ${timeoutMs} ms (status ${k.status}, ended_at ${k.ended_at})`);
+    if (Date.now() > until)
+      throw new Error(`contract ${contractId} was not settled in ${timeoutMs} ms (status ${k.status}, ended_at ${k.ended_at})`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -100,8 +116,17 @@ export async function stripeRequests(filter: (r: StripeRecord) => boolean = () =
 const signer = new Stripe("sk_test_signer", { httpClient: Stripe.createFetchHttpClient() });
 
 /** A webhook delivery signed like Stripe signs it (t=…,v1=HMAC-SHA256(secret, `${t}.${payload}`)). */
-export async function deliverEvent(event: Record<string, unknown>, opts: { secret?: string; timestamp?: number; header?: string | null } = {}) {
-  const payload = JSON.stringify({ object: "event", api_version: "2024-06-20", created: Math.floor(Date.now() / 1000), livemode: false, ...event });
+export async function deliverEvent(
+  event: Record<string, unknown>,
+  opts: { secret?: string; timestamp?: number; header?: string | null } = {},
+) {
+  const payload = JSON.stringify({
+    object: "event",
+    api_version: "2024-06-20",
+    created: Math.floor(Date.now() / 1000),
+    livemode: false,
+    ...event,
+  });
   const header =
     opts.header !== undefined
       ? opts.header
@@ -120,22 +145,40 @@ export const PLATFORM = () => env.PLATFORM_ETH_ADDRESS!;
 export const USDC = () => env.USDC_CONTRACT_ADDRESS!;
 
 export async function chainHead(set?: number): Promise<number> {
-  const r = await fetch(`${env.ETH_RPC_URL}/__control/head`, set === undefined ? {} : { method: "POST", body: JSON.stringify({ head: set }) });
+  const r = await fetch(
+    `${env.ETH_RPC_URL}/__control/head`,
+    set === undefined ? {} : { method: "POST", body: JSON.stringify({ head: set }) },
+  );
   return ((await r.json()) as { head: number }).head;
 }
 
-export async function putTransfer(t: { hash: string; from: string; to: string; amount: string; blockNumber: number; token?: string; status?: 0 | 1 }) {
+export async function putTransfer(t: {
+  hash: string;
+  from: string;
+  to: string;
+  amount: string;
+  blockNumber: number;
+  token?: string;
+  status?: 0 | 1;
+}) {
   await fetch(`${env.ETH_RPC_URL}/__control/transfer`, { method: "POST", body: JSON.stringify({ token: USDC(), ...t }) });
 }
 
-export const randomHex = (bytes: number) => "0x" + [...crypto.getRandomValues(new Uint8Array(bytes))].map((b) => b.toString(16).padStart(2, "0")).join("");
+export const randomHex = (bytes: number) =>
+  "0x" + [...crypto.getRandomValues(new Uint8Array(bytes))].map((b) => b.toString(16).padStart(2, "0")).join("");
 
 /** A contract on `s.node` that ran `ranMs` and was settled (waits for the queue). */
-export async function settledContract(s: Setup, opts: { ram_gb: number; vram_gb: number; duration_sec: number; ranMs: number; egressGb?: number }) {
+export async function settledContract(
+  s: Setup,
+  opts: { ram_gb: number; vram_gb: number; duration_sec: number; ranMs: number; egressGb?: number },
+) {
   const k = await createContract(s, { ram_gb: opts.ram_gb, vram_gb: opts.vram_gb, duration_sec: opts.duration_sec });
   await heartbeat(s);
   await shiftStart(k.id, opts.ranMs);
-  const r = await api("POST", `/api/contracts/${k.id}/settle`, { token: s.renter.token, ...(opts.egressGb ? { body: { actual_egress_gb: opts.egressGb } } : {}) });
+  const r = await api("POST", `/api/contracts/${k.id}/settle`, {
+    token: s.renter.token,
+    ...(opts.egressGb ? { body: { actual_egress_gb: opts.egressGb } } : {}),
+  });
   expect(r.status, JSON.stringify(r.body)).toBe(200);
   return settled(k.id);
 }
@@ -166,7 +209,10 @@ export async function provenWallet(a: Account) {
   const w = ethWallet();
   const claim = await api("POST", "/api/payments/wallets", { token: a.token, body: { blockchain: "ethereum", address: w.address } });
   expect(claim.status, JSON.stringify(claim.body)).toBe(201);
-  const verified = await api("POST", `/api/payments/wallets/${claim.body.wallet.id}/verify`, { token: a.token, body: { signature: w.signMessage(claim.body.challenge) } });
+  const verified = await api("POST", `/api/payments/wallets/${claim.body.wallet.id}/verify`, {
+    token: a.token,
+    body: { signature: w.signMessage(claim.body.challenge) },
+  });
   expect(verified.status, JSON.stringify(verified.body)).toBe(200);
   expect(verified.body.wallet.verified).toBe(true);
   return w;

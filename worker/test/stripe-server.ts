@@ -56,7 +56,11 @@ function send(res: ServerResponse, status: number, body: unknown, headers: Recor
 
 const stripeError = (type: string, message: string, extra: Record<string, unknown> = {}) => ({ error: { type, message, ...extra } });
 
-const id = (prefix: string) => `${prefix}_${createHash("sha256").update(String(Math.random()) + Date.now()).digest("hex").slice(0, 24)}`;
+const id = (prefix: string) =>
+  `${prefix}_${createHash("sha256")
+    .update(String(Math.random()) + Date.now())
+    .digest("hex")
+    .slice(0, 24)}`;
 
 // ---- Stripe ------------------------------------------------------------------------------------
 
@@ -76,14 +80,31 @@ export function startStripeServer(port: number): Promise<Server> {
 
   function confirm(pi: Record<string, any>): { status: number; body: unknown } {
     if (!pi.payment_method && !pi.payment_method_data) {
-      return { status: 400, body: stripeError("invalid_request_error", "You cannot confirm this PaymentIntent because it's missing a payment method.", { code: "payment_intent_unexpected_state" }) };
+      return {
+        status: 400,
+        body: stripeError("invalid_request_error", "You cannot confirm this PaymentIntent because it's missing a payment method.", {
+          code: "payment_intent_unexpected_state",
+        }),
+      };
     }
     if (!pi.payment_method && pi.payment_method_data) pi.payment_method = id("pm");
     const o = outcome(pi);
     if (o === "declined") {
       pi.status = "requires_payment_method";
-      pi.last_payment_error = { type: "card_error", code: "card_declined", decline_code: "generic_decline", message: "Your card was declined." };
-      return { status: 402, body: stripeError("card_error", "Your card was declined.", { code: "card_declined", decline_code: "generic_decline", payment_intent: pi }) };
+      pi.last_payment_error = {
+        type: "card_error",
+        code: "card_declined",
+        decline_code: "generic_decline",
+        message: "Your card was declined.",
+      };
+      return {
+        status: 402,
+        body: stripeError("card_error", "Your card was declined.", {
+          code: "card_declined",
+          decline_code: "generic_decline",
+          payment_intent: pi,
+        }),
+      };
     }
     pi.status = o;
     if (o === "succeeded") {
@@ -95,8 +116,13 @@ export function startStripeServer(port: number): Promise<Server> {
 
   function createIntent(params: Record<string, any>): { status: number; body: unknown } {
     const amount = Number(params.amount);
-    if (!Number.isInteger(amount) || amount < 50) return { status: 400, body: stripeError("invalid_request_error", "Amount must be at least $0.50 usd", { code: "amount_too_small", param: "amount" }) };
-    if (params.currency !== "usd") return { status: 400, body: stripeError("invalid_request_error", "Invalid currency", { param: "currency" }) };
+    if (!Number.isInteger(amount) || amount < 50)
+      return {
+        status: 400,
+        body: stripeError("invalid_request_error", "Amount must be at least $0.50 usd", { code: "amount_too_small", param: "amount" }),
+      };
+    if (params.currency !== "usd")
+      return { status: 400, body: stripeError("invalid_request_error", "Invalid currency", { param: "currency" }) };
     const pi: Record<string, any> = {
       id: id("pi"),
       object: "payment_intent",
@@ -120,21 +146,49 @@ export function startStripeServer(port: number): Promise<Server> {
     let m = /^\/v1\/payment_intents\/([^/]+)(\/confirm)?$/.exec(path);
     if (m) {
       const pi = intents.get(m[1]);
-      if (!pi) return { status: 404, body: stripeError("invalid_request_error", `No such payment_intent: '${m[1]}'`, { code: "resource_missing" }) };
+      if (!pi)
+        return {
+          status: 404,
+          body: stripeError("invalid_request_error", `No such payment_intent: '${m[1]}'`, { code: "resource_missing" }),
+        };
       if (method === "GET" && !m[2]) return { status: 200, body: pi };
       if (method === "POST" && m[2]) {
-        if (pi.status === "succeeded") return { status: 400, body: stripeError("invalid_request_error", "This PaymentIntent has already succeeded.", { code: "payment_intent_unexpected_state" }) };
+        if (pi.status === "succeeded")
+          return {
+            status: 400,
+            body: stripeError("invalid_request_error", "This PaymentIntent has already succeeded.", {
+              code: "payment_intent_unexpected_state",
+            }),
+          };
         if (params.payment_method) pi.payment_method = params.payment_method;
         return confirm(pi);
       }
     }
     if (method === "POST" && path === "/v1/transfers") {
       const amount = Number(params.amount);
-      if (!Number.isInteger(amount) || amount < 1) return { status: 400, body: stripeError("invalid_request_error", "Invalid amount", { param: "amount" }) };
+      if (!Number.isInteger(amount) || amount < 1)
+        return { status: 400, body: stripeError("invalid_request_error", "Invalid amount", { param: "amount" }) };
       if (!/^acct_/.test(String(params.destination)) || /invalid/.test(String(params.destination))) {
-        return { status: 400, body: stripeError("invalid_request_error", `No such destination: '${params.destination}'`, { code: "account_invalid", param: "destination" }) };
+        return {
+          status: 400,
+          body: stripeError("invalid_request_error", `No such destination: '${params.destination}'`, {
+            code: "account_invalid",
+            param: "destination",
+          }),
+        };
       }
-      const t = { id: id("tr"), object: "transfer", amount, currency: params.currency, destination: params.destination, transfer_group: params.transfer_group ?? null, metadata: params.metadata ?? {}, created: Math.floor(Date.now() / 1000), reversed: false, livemode: false };
+      const t = {
+        id: id("tr"),
+        object: "transfer",
+        amount,
+        currency: params.currency,
+        destination: params.destination,
+        transfer_group: params.transfer_group ?? null,
+        metadata: params.metadata ?? {},
+        created: Math.floor(Date.now() / 1000),
+        reversed: false,
+        livemode: false,
+      };
       transfers.set(t.id, t);
       return { status: 200, body: t };
     }
@@ -165,7 +219,13 @@ export function startStripeServer(port: number): Promise<Server> {
       const fingerprint = `${req.method} ${url.pathname} ${raw}`;
       const prior = idempotent.get(key);
       if (prior && prior.fingerprint !== fingerprint) {
-        result = { status: 400, body: stripeError("idempotency_error", `Keys for idempotent requests can only be used with the same parameters they were first used with. Try using a key other than '${key}' if you meant to execute a different request.`) };
+        result = {
+          status: 400,
+          body: stripeError(
+            "idempotency_error",
+            `Keys for idempotent requests can only be used with the same parameters they were first used with. Try using a key other than '${key}' if you meant to execute a different request.`,
+          ),
+        };
       } else if (prior) {
         result = { status: prior.status, body: prior.body };
         replayed = true;

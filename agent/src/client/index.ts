@@ -29,7 +29,8 @@ type LeaseBase = paths["/api/contracts/{id}/lease"]["get"]["responses"][200]["co
  * work; spelled out here so callers compile against either version of the document (once the
  * document has them, the intersection is simply the generated type).
  */
-export type Lease = LeaseBase & Partial<{ endpoint: string; username: string; password: string; url: string; protocol: string; tls: boolean }>;
+export type Lease = LeaseBase &
+  Partial<{ endpoint: string; username: string; password: string; url: string; protocol: string; tls: boolean }>;
 
 export type MnemoClient = Client<paths>;
 
@@ -123,7 +124,12 @@ export async function unwrap<T>(call: Promise<Outcome<T>>, baseUrl = ""): Promis
   const { response } = out;
   if (!response.ok) {
     const env = (out.error as { error?: { code?: string; message?: string; details?: unknown } } | undefined)?.error;
-    throw new ApiError(response.status, env?.code ?? `http_${response.status}`, env?.message ?? `${response.status} ${response.statusText}`.trim(), env?.details);
+    throw new ApiError(
+      response.status,
+      env?.code ?? `http_${response.status}`,
+      env?.message ?? `${response.status} ${response.statusText}`.trim(),
+      env?.details,
+    );
   }
   return out.data as T;
 }

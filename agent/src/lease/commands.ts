@@ -592,7 +592,11 @@ const scan: Fn = (c, a) => {
     } else return c.reply.error(SYNTAX);
   }
   const wantType = typeName === null ? 0 : typeName === "string" ? T_STRING : typeName === "hash" ? T_HASH : -1;
-  const { next, keys } = ks(c).scan(cursor, count, (k, e) => (wantType === 0 || e.type === wantType) && (pattern === null || globMatch(pattern, k)));
+  const { next, keys } = ks(c).scan(
+    cursor,
+    count,
+    (k, e) => (wantType === 0 || e.type === wantType) && (pattern === null || globMatch(pattern, k)),
+  );
   c.reply.array(2);
   c.reply.bulkStr(String(next));
   c.reply.array(keys.length);

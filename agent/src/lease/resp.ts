@@ -76,7 +76,12 @@ export class RespParser {
     // An incomplete frame waits for more bytes. It is kept in a buffer of our own that grows by
     // doubling, so a frame trickling in one byte per packet costs linear time, not quadratic.
     const own = this.own;
-    if (own !== null && this.buf.buffer === own.buffer && this.buf.byteOffset + this.buf.length === own.byteOffset + this.ownLen && own.length - this.ownLen >= chunk.length) {
+    if (
+      own !== null &&
+      this.buf.buffer === own.buffer &&
+      this.buf.byteOffset + this.buf.length === own.byteOffset + this.ownLen &&
+      own.length - this.ownLen >= chunk.length
+    ) {
       chunk.copy(own, this.ownLen);
       this.ownLen += chunk.length;
       const start = this.buf.byteOffset - own.byteOffset;

@@ -152,7 +152,15 @@ export class Conn implements ParserPolicy {
     this.authTimer = setTimeout(() => this.destroy(), server.authTimeoutMs);
     this.authTimer.unref();
     const shared = server.readBuffer;
-    if (shared !== null && useReadBuffer(socket, shared, () => this.nextReadBuffer(shared), (n, buf) => this.onRead(n, buf, shared))) {
+    if (
+      shared !== null &&
+      useReadBuffer(
+        socket,
+        shared,
+        () => this.nextReadBuffer(shared),
+        (n, buf) => this.onRead(n, buf, shared),
+      )
+    ) {
       // Reads land in the server's one buffer (no allocation per read); see useReadBuffer.
       server.sharedReads = true;
     } else {
@@ -261,7 +269,9 @@ export class Conn implements ParserPolicy {
     try {
       this.drainUnsafe();
     } catch (e) {
-      this.server.logEvent("lease_internal_error", e instanceof Error ? (e.stack ?? e.message) : String(e), { contract_id: this.lease?.id ?? null });
+      this.server.logEvent("lease_internal_error", e instanceof Error ? (e.stack ?? e.message) : String(e), {
+        contract_id: this.lease?.id ?? null,
+      });
       this.release();
       this.reply.error("ERR internal error");
       this.closing = true;
@@ -537,7 +547,8 @@ export class LeaseServer {
    */
   open(spec: LeaseSpec): void {
     if (!(typeof spec.contractId === "string" && spec.contractId.length > 0)) throw new Error("lease: contractId is required");
-    if (!(Number.isSafeInteger(spec.quotaBytes) && spec.quotaBytes > 0)) throw new Error(`lease ${spec.contractId}: quotaBytes must be a positive integer`);
+    if (!(Number.isSafeInteger(spec.quotaBytes) && spec.quotaBytes > 0))
+      throw new Error(`lease ${spec.contractId}: quotaBytes must be a positive integer`);
     const cur = this.byId.get(spec.contractId);
     if (cur !== undefined) {
       if (cur.quota !== spec.quotaBytes) throw new Error(`lease ${spec.contractId} is already open with a different quota`);
@@ -546,7 +557,10 @@ export class LeaseServer {
     }
     if (this.ended.has(spec.contractId)) throw new Error(`lease ${spec.contractId} has ended`);
     this.byId.set(spec.contractId, new Lease(spec, this.now));
-    this.logEvent("lease_opened", `lease ${spec.contractId} open (${spec.quotaBytes} bytes)`, { contract_id: spec.contractId, quota_bytes: spec.quotaBytes });
+    this.logEvent("lease_opened", `lease ${spec.contractId} open (${spec.quotaBytes} bytes)`, {
+      contract_id: spec.contractId,
+      quota_bytes: spec.quotaBytes,
+    });
   }
 
   /** New end of term (extend/renew); connections stay valid to the new end. Unknown ids: no-op. */

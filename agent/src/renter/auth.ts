@@ -64,7 +64,8 @@ export async function login(ctx: Ctx, flags: { email?: string; "password-stdin"?
     if (!email) throw new UsageError("--password-stdin needs --email (standard input carries only the password).");
     password = (await readAllStdin()).replace(/\r?\n$/, "");
   } else {
-    if (!tty) throw new UsageError("Standard input is not a terminal: pass --email and the password on standard input with --password-stdin.");
+    if (!tty)
+      throw new UsageError("Standard input is not a terminal: pass --email and the password on standard input with --password-stdin.");
     if (!email) email = await ask("Email: ");
     password = await askHidden("Password: ");
   }
@@ -72,7 +73,12 @@ export async function login(ctx: Ctx, flags: { email?: string; "password-stdin"?
   if (!password) throw new UsageError("No password given.");
   const s = await ctx.call(ctx.api.POST("/api/auth/login", { body: { email, password } }));
   const expiresAt = new Date(Date.now() + s.expires_in * 1000).toISOString();
-  const path = writeSession({ api_url: ctx.apiUrl, access_token: s.access_token, expires_at: expiresAt, user: { id: s.user.id, email: s.user.email, role: s.user.role } });
+  const path = writeSession({
+    api_url: ctx.apiUrl,
+    access_token: s.access_token,
+    expires_at: expiresAt,
+    user: { id: s.user.id, email: s.user.email, role: s.user.role },
+  });
   if (ctx.json) printJson({ user: s.user, api_url: ctx.apiUrl, expires_at: expiresAt, session_path: path });
   else out(`Logged in to ${ctx.apiUrl} as ${s.user.email} (${s.user.role}). Session saved to ${path}, valid until ${expiresAt}.`);
   return 0;

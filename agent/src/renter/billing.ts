@@ -9,7 +9,12 @@ export async function balance(ctx: Ctx): Promise<number> {
     printJson(b);
     return 0;
   }
-  const runway = b.runway_sec === null ? "-" : b.runway_sec >= 86400 ? `${(b.runway_sec / 86400).toFixed(1)} days` : `${(b.runway_sec / 3600).toFixed(1)} hours`;
+  const runway =
+    b.runway_sec === null
+      ? "-"
+      : b.runway_sec >= 86400
+        ? `${(b.runway_sec / 86400).toFixed(1)} days`
+        : `${(b.runway_sec / 3600).toFixed(1)} hours`;
   out(
     [
       `balance    ${usd(b.balance_usd)}`,
@@ -30,13 +35,22 @@ export async function balance(ctx: Ctx): Promise<number> {
 export async function topup(ctx: Ctx, flags: { amount?: string; "payment-method"?: string }): Promise<number> {
   const amount = parseNumber(flags.amount, "--amount");
   if (amount === undefined) throw new UsageError("--amount is required (USD, e.g. --amount 25).");
-  if (amount < 0.5 || Math.round(amount * 100) !== Math.round(amount * 1e6) / 1e4) throw new UsageError(`--amount must be whole cents, at least 0.50, got ${flags.amount}.`);
+  if (amount < 0.5 || Math.round(amount * 100) !== Math.round(amount * 1e6) / 1e4)
+    throw new UsageError(`--amount must be whole cents, at least 0.50, got ${flags.amount}.`);
   const pm = flags["payment-method"] ?? process.env.MNEMO_STRIPE_PAYMENT_METHOD;
-  if (!pm) throw new UsageError("--payment-method is required: a Stripe PaymentMethod id (pm_...) or card token (tok_...), or set MNEMO_STRIPE_PAYMENT_METHOD.");
+  if (!pm)
+    throw new UsageError(
+      "--payment-method is required: a Stripe PaymentMethod id (pm_...) or card token (tok_...), or set MNEMO_STRIPE_PAYMENT_METHOD.",
+    );
   ctx.requireToken();
-  const { transaction } = await ctx.call(ctx.api.POST("/api/payments/create", { body: { amount_usd: amount, payment_method: "stripe", stripe_token: pm } }));
+  const { transaction } = await ctx.call(
+    ctx.api.POST("/api/payments/create", { body: { amount_usd: amount, payment_method: "stripe", stripe_token: pm } }),
+  );
   if (ctx.json) printJson({ transaction });
-  else out(`Top-up of ${usd(transaction.amount_usd)}: ${transaction.status} (transaction ${transaction.id}).${transaction.status === "completed" ? "" : " The balance is credited when Stripe confirms the payment."}`);
+  else
+    out(
+      `Top-up of ${usd(transaction.amount_usd)}: ${transaction.status} (transaction ${transaction.id}).${transaction.status === "completed" ? "" : " The balance is credited when Stripe confirms the payment."}`,
+    );
   return 0;
 }
 
@@ -54,7 +68,12 @@ export async function ledger(ctx: Ctx, flags: { limit?: string; offset?: string 
     out("No ledger entries yet.");
     return 0;
   }
-  out(table(["TIME", "KIND", "AMOUNT_USD", "CONTRACT", "MEMO", "HASH"], res.entries.map((e) => [e.created_at, e.kind, e.amount_usd, e.contract_id, e.memo, e.hash.slice(0, 12)])));
+  out(
+    table(
+      ["TIME", "KIND", "AMOUNT_USD", "CONTRACT", "MEMO", "HASH"],
+      res.entries.map((e) => [e.created_at, e.kind, e.amount_usd, e.contract_id, e.memo, e.hash.slice(0, 12)]),
+    ),
+  );
   if (res.total_count > res.entries.length) err(`${res.entries.length} of ${res.total_count} shown (--limit, --offset).`);
   return 0;
 }

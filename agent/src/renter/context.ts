@@ -34,7 +34,10 @@ export function makeCtx(flags: GlobalFlags): Ctx {
     requireToken: () => {
       if (!resolved.token) {
         const s = resolved.session;
-        if (s && s.api_url.replace(/\/+$/, "") !== resolved.apiUrl) throw new NotLoggedIn(`Not logged in for ${resolved.apiUrl} (your session is for ${s.api_url}): run mnemo login, or set MNEMO_TOKEN.`);
+        if (s && s.api_url.replace(/\/+$/, "") !== resolved.apiUrl)
+          throw new NotLoggedIn(
+            `Not logged in for ${resolved.apiUrl} (your session is for ${s.api_url}): run mnemo login, or set MNEMO_TOKEN.`,
+          );
         if (s) throw new NotLoggedIn(`Your session expired at ${s.expires_at}: run mnemo login.`);
         throw new NotLoggedIn("Not logged in: run mnemo login, or set MNEMO_TOKEN.");
       }

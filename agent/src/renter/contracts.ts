@@ -25,12 +25,15 @@ function contractLines(c: Contract): string {
 }
 
 export async function list(ctx: Ctx, flags: { status?: string; limit?: string; offset?: string }): Promise<number> {
-  if (flags.status !== undefined && !(STATUSES as readonly string[]).includes(flags.status)) throw new UsageError(`--status must be one of ${STATUSES.join(", ")}, got "${flags.status}".`);
+  if (flags.status !== undefined && !(STATUSES as readonly string[]).includes(flags.status))
+    throw new UsageError(`--status must be one of ${STATUSES.join(", ")}, got "${flags.status}".`);
   const limit = parseWholeNumber(flags.limit, "--limit", { min: 1 }) ?? 50;
   if (limit > 500) throw new UsageError(`--limit must be at most 500, got ${limit}.`);
   const offset = parseWholeNumber(flags.offset, "--offset");
   ctx.requireToken();
-  const res = await ctx.call(ctx.api.GET("/api/contracts", { params: { query: { status: flags.status as ContractStatus | undefined, limit, offset } } }));
+  const res = await ctx.call(
+    ctx.api.GET("/api/contracts", { params: { query: { status: flags.status as ContractStatus | undefined, limit, offset } } }),
+  );
   if (ctx.json) {
     printJson(res);
     return 0;
@@ -42,7 +45,17 @@ export async function list(ctx: Ctx, flags: { status?: string; limit?: string; o
   out(
     table(
       ["ID", "STATUS", "NODE", "RAM_GB", "VRAM_GB", "DURATION_S", "ACCRUED", "TOTAL", "ENDS"],
-      res.contracts.map((c) => [c.id, c.status, c.node_id, c.ram_gb, c.vram_gb, c.duration_sec, usd(c.accrued_cost_usd), usd(c.total_cost_usd), c.end_time]),
+      res.contracts.map((c) => [
+        c.id,
+        c.status,
+        c.node_id,
+        c.ram_gb,
+        c.vram_gb,
+        c.duration_sec,
+        usd(c.accrued_cost_usd),
+        usd(c.total_cost_usd),
+        c.end_time,
+      ]),
     ),
   );
   if (res.total_count > res.contracts.length) err(`${res.contracts.length} of ${res.total_count} shown (--limit, --offset).`);
@@ -58,7 +71,11 @@ export async function show(ctx: Ctx, id: string | undefined): Promise<number> {
   ctx.requireToken();
   const view = await getContract(ctx, cid);
   if (ctx.json) printJson(view);
-  else out(contractLines(view.contract) + (view.node ? `${"node name".padEnd(15)} ${view.node.name} (${view.node.node_type}, ${view.node.region})\n` : ""));
+  else
+    out(
+      contractLines(view.contract) +
+        (view.node ? `${"node name".padEnd(15)} ${view.node.name} (${view.node.node_type}, ${view.node.region})\n` : ""),
+    );
   return 0;
 }
 
@@ -66,9 +83,14 @@ export async function extend(ctx: Ctx, id: string | undefined, by: string | unde
   const cid = requireId(id, "contracts extend");
   const additional = parseDuration(by, "--by");
   ctx.requireToken();
-  const { contract } = await ctx.call(ctx.api.POST("/api/contracts/{id}/extend", { params: { path: { id: cid } }, body: { additional_sec: additional } }));
+  const { contract } = await ctx.call(
+    ctx.api.POST("/api/contracts/{id}/extend", { params: { path: { id: cid } }, body: { additional_sec: additional } }),
+  );
   if (ctx.json) printJson({ contract });
-  else out(`Extended ${cid} by ${additional} s: now ends ${contract.end_time ?? "(after it starts)"}, ${contract.duration_sec} s in all, estimated ${usd(contract.total_cost_usd)}.`);
+  else
+    out(
+      `Extended ${cid} by ${additional} s: now ends ${contract.end_time ?? "(after it starts)"}, ${contract.duration_sec} s in all, estimated ${usd(contract.total_cost_usd)}.`,
+    );
   return 0;
 }
 
@@ -113,8 +135,23 @@ export async function watch(ctx: Ctx, id: string | undefined, flags: { interval?
     const key = `${c.status}|${c.accrued_cost_usd}|${c.end_time}|${c.failed_over_to}`;
     if (key === last) return;
     last = key;
-    if (ctx.json) out(JSON.stringify({ at: new Date().toISOString(), via, contract_id: c.id, status: c.status, accrued_cost_usd: c.accrued_cost_usd, total_cost_usd: c.total_cost_usd, end_time: c.end_time, failed_over_to: c.failed_over_to }));
-    else out(`${new Date().toISOString()}  ${c.id}  ${c.status.padEnd(9)}  accrued ${usd(c.accrued_cost_usd)}  of ${usd(c.total_cost_usd)}${c.end_time ? `  ends ${c.end_time}` : ""}${c.failed_over_to ? `  failed over to ${c.failed_over_to}` : ""}`);
+    if (ctx.json)
+      out(
+        JSON.stringify({
+          at: new Date().toISOString(),
+          via,
+          contract_id: c.id,
+          status: c.status,
+          accrued_cost_usd: c.accrued_cost_usd,
+          total_cost_usd: c.total_cost_usd,
+          end_time: c.end_time,
+          failed_over_to: c.failed_over_to,
+        }),
+      );
+    else
+      out(
+        `${new Date().toISOString()}  ${c.id}  ${c.status.padEnd(9)}  accrued ${usd(c.accrued_cost_usd)}  of ${usd(c.total_cost_usd)}${c.end_time ? `  ends ${c.end_time}` : ""}${c.failed_over_to ? `  failed over to ${c.failed_over_to}` : ""}`,
+      );
     if (c.failed_over_to) {
       cid = c.failed_over_to; // the renter's memory moved: keep following it
       last = "";
@@ -173,6 +210,11 @@ export async function lease(ctx: Ctx, id: string | undefined, flags: { url?: boo
     return 0;
   }
   if (ctx.json) printJson(l);
-  else out(Object.entries(l).map(([k, v]) => `${k.padEnd(12)} ${v ?? "-"}`).join("\n"));
+  else
+    out(
+      Object.entries(l)
+        .map(([k, v]) => `${k.padEnd(12)} ${v ?? "-"}`)
+        .join("\n"),
+    );
   return 0;
 }

@@ -182,7 +182,14 @@ ${GLOBAL_HELP}
 };
 
 const LOC = { lat: { type: "string" }, lng: { type: "string" } } as const;
-const MATCH_OPTS = { ...LOC, ram: { type: "string" }, vram: { type: "string" }, duration: { type: "string" }, limit: { type: "string" }, o: { type: "string", short: "o" } } as const;
+const MATCH_OPTS = {
+  ...LOC,
+  ram: { type: "string" },
+  vram: { type: "string" },
+  duration: { type: "string" },
+  limit: { type: "string" },
+  o: { type: "string", short: "o" },
+} as const;
 const PAGE = { limit: { type: "string" }, offset: { type: "string" } } as const;
 
 function help(command?: string): number {
@@ -245,14 +252,27 @@ async function run(argv: string[]): Promise<number> {
     case "contracts": {
       const [sub, ...more] = rest;
       if (sub === "-h" || sub === "--help" || sub === undefined) return help("contracts");
-      const { values, positionals } = parse(more, { ...PAGE, status: { type: "string" }, by: { type: "string" }, interval: { type: "string" }, timeout: { type: "string" } }, "contracts");
+      const { values, positionals } = parse(
+        more,
+        { ...PAGE, status: { type: "string" }, by: { type: "string" }, interval: { type: "string" }, timeout: { type: "string" } },
+        "contracts",
+      );
       if (values.help) return help("contracts");
       const given = Object.keys(values).filter((k) => !["api-url", "json", "explain", "help"].includes(k));
-      const allowed: Record<string, string[]> = { list: ["status", "limit", "offset"], show: [], extend: ["by"], settle: [], cancel: [], watch: ["interval", "timeout"] };
-      if (!allowed[sub]) throw new UsageError(`Unknown subcommand "contracts ${sub}". Subcommands: list, show, extend, settle, cancel, watch.`);
+      const allowed: Record<string, string[]> = {
+        list: ["status", "limit", "offset"],
+        show: [],
+        extend: ["by"],
+        settle: [],
+        cancel: [],
+        watch: ["interval", "timeout"],
+      };
+      if (!allowed[sub])
+        throw new UsageError(`Unknown subcommand "contracts ${sub}". Subcommands: list, show, extend, settle, cancel, watch.`);
       const stray = given.find((k) => !allowed[sub].includes(k));
       if (stray) throw new UsageError(`mnemo contracts ${sub} does not take --${stray}. See mnemo contracts --help.`);
-      if (positionals.length > (sub === "list" ? 0 : 1)) throw new UsageError(`Unexpected argument "${positionals.at(-1)}". See mnemo contracts --help.`);
+      if (positionals.length > (sub === "list" ? 0 : 1))
+        throw new UsageError(`Unexpected argument "${positionals.at(-1)}". See mnemo contracts --help.`);
       const ctx = makeCtx(values);
       const id = positionals[0];
       switch (sub) {
@@ -304,10 +324,14 @@ export async function main(argv: string[]): Promise<number> {
     if (e instanceof ApiError) {
       const details = Array.isArray(e.details)
         ? e.details
-            .map((d: { field?: string; message?: string }) => (d && typeof d === "object" ? `${d.field ? `${d.field}: ` : ""}${d.message ?? ""}` : String(d)))
+            .map((d: { field?: string; message?: string }) =>
+              d && typeof d === "object" ? `${d.field ? `${d.field}: ` : ""}${d.message ?? ""}` : String(d),
+            )
             .filter(Boolean)
         : [];
-      err(`mnemo: ${e.message} (${e.code}, HTTP ${e.status})${details.length ? `\n  ${details.join("\n  ")}` : ""}${e.status === 401 ? "\n  Log in again: mnemo login" : ""}`);
+      err(
+        `mnemo: ${e.message} (${e.code}, HTTP ${e.status})${details.length ? `\n  ${details.join("\n  ")}` : ""}${e.status === 401 ? "\n  Log in again: mnemo login" : ""}`,
+      );
       return 1;
     }
     if (e instanceof NetworkError || e instanceof NotLoggedIn || e instanceof market.RentFailed) {

@@ -2,7 +2,20 @@
 import { ApiError, type Contract, type Lease, type Match, type Offer } from "../client/index.ts";
 import type { Ctx } from "./context.ts";
 import { applyLocal, compileQuery, parseOrder, sortRows, type CompiledQuery } from "./query.ts";
-import { err, formatDuration, out, parseDuration, parseNumber, parseWholeNumber, printJson, Progress, sleep, table, UsageError, usd } from "./util.ts";
+import {
+  err,
+  formatDuration,
+  out,
+  parseDuration,
+  parseNumber,
+  parseWholeNumber,
+  printJson,
+  Progress,
+  sleep,
+  table,
+  UsageError,
+  usd,
+} from "./util.ts";
 
 export interface LocationFlags {
   lat?: string;
@@ -27,7 +40,12 @@ async function location(ctx: Ctx, q: CompiledQuery, flags: LocationFlags): Promi
 
 function describeFilters(q: CompiledQuery): string[] {
   const lines: string[] = [];
-  if (Object.keys(q.server).length) lines.push(`Filters sent to the API: ${Object.entries(q.server).map(([k, v]) => `${k}=${v}`).join(" ")}`);
+  if (Object.keys(q.server).length)
+    lines.push(
+      `Filters sent to the API: ${Object.entries(q.server)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(" ")}`,
+    );
   if (q.local.length) lines.push(`Filters applied here (the API has no such filter): ${q.local.map((t) => t.text).join(" ")}`);
   return lines;
 }
@@ -46,7 +64,9 @@ export async function offersSearch(ctx: Ctx, query: string, flags: LocationFlags
   const fetchLimit = q.local.length || order ? 500 : limit;
   const page = await ctx.call(
     ctx.api.GET("/api/marketplace", {
-      params: { query: { ...(q.server as Record<string, never>), ...(loc ? { client_lat: loc.lat, client_lng: loc.lng } : {}), limit: fetchLimit } },
+      params: {
+        query: { ...(q.server as Record<string, never>), ...(loc ? { client_lat: loc.lat, client_lng: loc.lng } : {}), limit: fetchLimit },
+      },
     }),
   );
   const rows = sortRows(applyLocal(page.offers, q.local), order).slice(0, limit);
@@ -67,7 +87,18 @@ export async function offersSearch(ctx: Ctx, query: string, flags: LocationFlags
 function offerTable(rows: Offer[]): string {
   return table(
     ["NODE", "NAME", "TYPE", "REGION", "RAM_GB", "VRAM_GB", "USD/GB-S", "UPTIME", "KM", "MS"],
-    rows.map((o) => [o.node_id, o.node_name, o.node_type, o.region, o.available_ram_gb, o.available_vram_gb, o.price_per_gb_sec, o.uptime_score, o.distance_km === null ? null : Math.round(o.distance_km), o.estimated_latency_ms]),
+    rows.map((o) => [
+      o.node_id,
+      o.node_name,
+      o.node_type,
+      o.region,
+      o.available_ram_gb,
+      o.available_vram_gb,
+      o.price_per_gb_sec,
+      o.uptime_score,
+      o.distance_km === null ? null : Math.round(o.distance_km),
+      o.estimated_latency_ms,
+    ]),
   );
 }
 
@@ -103,7 +134,12 @@ async function findMatches(ctx: Ctx, query: string, flags: MatchFlags, defaultLi
   const body = { ram_gb: ram, vram_gb: vram, duration_sec: duration };
   const res = await ctx.call(
     ctx.api.POST("/api/marketplace/request", {
-      body: { ...body, ...(q.server as Record<string, never>), ...(loc ? { client_lat: loc.lat, client_lng: loc.lng } : {}), limit: q.local.length ? 100 : limit },
+      body: {
+        ...body,
+        ...(q.server as Record<string, never>),
+        ...(loc ? { client_lat: loc.lat, client_lng: loc.lng } : {}),
+        limit: q.local.length ? 100 : limit,
+      },
     }),
   );
   const matches = sortRows(applyLocal(res.matches, q.local), order).slice(0, limit);
@@ -118,12 +154,29 @@ export async function match(ctx: Ctx, query: string, flags: MatchFlags): Promise
   }
   for (const l of describeFilters(m.q)) err(l);
   if (!m.matches.length) {
-    out(`No node can hold ${m.body.ram_gb} GB RAM + ${m.body.vram_gb} GB VRAM for ${formatDuration(m.body.duration_sec)} with these filters.`);
+    out(
+      `No node can hold ${m.body.ram_gb} GB RAM + ${m.body.vram_gb} GB VRAM for ${formatDuration(m.body.duration_sec)} with these filters.`,
+    );
     return 0;
   }
   out(
     table(
-      ["#", "SCORE", "NODE", "NAME", "TYPE", "REGION", "USD/GB-S", "EST_COST", "KM", "PROXIMITY", "PRICE", "RELIABILITY", "CAPACITY", "NODE_TYPE"],
+      [
+        "#",
+        "SCORE",
+        "NODE",
+        "NAME",
+        "TYPE",
+        "REGION",
+        "USD/GB-S",
+        "EST_COST",
+        "KM",
+        "PROXIMITY",
+        "PRICE",
+        "RELIABILITY",
+        "CAPACITY",
+        "NODE_TYPE",
+      ],
       m.matches.map((x, i) => [
         i + 1,
         x.match_score,
@@ -142,7 +195,9 @@ export async function match(ctx: Ctx, query: string, flags: MatchFlags): Promise
       ]),
     ),
   );
-  err(`${m.matches.length} of ${m.total_candidates} candidates. Rent the first with: mnemo rent ${query ? `'${query}' ` : ""}--ram ${m.body.ram_gb}${m.body.vram_gb ? ` --vram ${m.body.vram_gb}` : ""} --duration ${formatDuration(m.body.duration_sec)}`);
+  err(
+    `${m.matches.length} of ${m.total_candidates} candidates. Rent the first with: mnemo rent ${query ? `'${query}' ` : ""}--ram ${m.body.ram_gb}${m.body.vram_gb ? ` --vram ${m.body.vram_gb}` : ""} --duration ${formatDuration(m.body.duration_sec)}`,
+  );
   return 0;
 }
 
@@ -165,17 +220,24 @@ export async function waitActive(ctx: Ctx, contractId: string, waitSec: number, 
       id = contract.failed_over_to;
       continue;
     }
-    if (ENDED.has(contract.status)) throw new RentFailed(`Contract ${id} ended ${contract.status} before the node started it${contract.end_reason ? ` (${contract.end_reason})` : ""}; nothing was charged for it.`);
+    if (ENDED.has(contract.status))
+      throw new RentFailed(
+        `Contract ${id} ended ${contract.status} before the node started it${contract.end_reason ? ` (${contract.end_reason})` : ""}; nothing was charged for it.`,
+      );
     const elapsed = Math.round((Date.now() - t0) / 1000);
     if (elapsed >= waitSec) {
       progress.done();
       // Never leave a pending hold behind a renter who has given up waiting.
       try {
         await ctx.call(ctx.api.POST("/api/contracts/{id}/cancel", { params: { path: { id } } }));
-        throw new RentFailed(`The node did not start contract ${id} within ${formatDuration(waitSec)}; it was cancelled and nothing was charged.`);
+        throw new RentFailed(
+          `The node did not start contract ${id} within ${formatDuration(waitSec)}; it was cancelled and nothing was charged.`,
+        );
       } catch (e) {
         if (e instanceof RentFailed) throw e;
-        throw new RentFailed(`The node did not start contract ${id} within ${formatDuration(waitSec)}, and cancelling it failed: ${(e as Error).message}`);
+        throw new RentFailed(
+          `The node did not start contract ${id} within ${formatDuration(waitSec)}, and cancelling it failed: ${(e as Error).message}`,
+        );
       }
     }
     progress.update(`Waiting for the node to start contract ${id} (${contract.status}, ${elapsed}s)...`);
@@ -196,14 +258,24 @@ export async function rent(ctx: Ctx, query: string, flags: MatchFlags & { "auto-
   for (const l of describeFilters(m.q)) err(l);
   if (!m.matches.length) {
     progress.done();
-    throw new RentFailed(`No node can hold ${m.body.ram_gb} GB RAM + ${m.body.vram_gb} GB VRAM for ${formatDuration(m.body.duration_sec)} with these filters (mnemo match shows the candidates).`);
+    throw new RentFailed(
+      `No node can hold ${m.body.ram_gb} GB RAM + ${m.body.vram_gb} GB VRAM for ${formatDuration(m.body.duration_sec)} with these filters (mnemo match shows the candidates).`,
+    );
   }
   let created: Contract | null = null;
   let chosen: Match | null = null;
   for (const candidate of m.matches) {
-    progress.update(`Reserving ${m.body.ram_gb} GB RAM + ${m.body.vram_gb} GB VRAM on ${candidate.node_name} (${candidate.region}, est. ${usd(candidate.estimated_cost)})...`);
+    progress.update(
+      `Reserving ${m.body.ram_gb} GB RAM + ${m.body.vram_gb} GB VRAM on ${candidate.node_name} (${candidate.region}, est. ${usd(candidate.estimated_cost)})...`,
+    );
     try {
-      created = (await ctx.call(ctx.api.POST("/api/contracts/create", { body: { node_id: candidate.node_id, ...m.body, auto_renew: Boolean(flags["auto-renew"]) } }))).contract;
+      created = (
+        await ctx.call(
+          ctx.api.POST("/api/contracts/create", {
+            body: { node_id: candidate.node_id, ...m.body, auto_renew: Boolean(flags["auto-renew"]) },
+          }),
+        )
+      ).contract;
       chosen = candidate;
       break;
     } catch (e) {
@@ -223,7 +295,7 @@ export async function rent(ctx: Ctx, query: string, flags: MatchFlags & { "auto-
   progress.done(`Created contract ${created.id} on ${chosen.node_name}.`);
   const active = await waitActive(ctx, created.id, waitSec, progress);
   progress.done(`Contract ${active.id} is active until ${active.end_time}.`);
-  const lease = await ctx.call(ctx.api.GET("/api/contracts/{id}/lease", { params: { path: { id: active.id } } })) as Lease;
+  const lease = (await ctx.call(ctx.api.GET("/api/contracts/{id}/lease", { params: { path: { id: active.id } } }))) as Lease;
   if (ctx.json) {
     printJson({ contract: active, lease });
     return 0;

@@ -42,25 +42,54 @@ export const NODE_TYPES = ["datacenter", "edge_cluster", "mist_node"] as const;
 
 export const FIELDS: Record<string, FieldDef> = {
   ram_gb: {
-    row: "available_ram_gb", kind: "int", min: 0, help: "free RAM on the node, GB",
+    row: "available_ram_gb",
+    kind: "int",
+    min: 0,
+    help: "free RAM on the node, GB",
     server: { ">=": { param: "min_ram_gb", on: ["list"] }, ">": { param: "min_ram_gb", value: (v) => Number(v) + 1, on: ["list"] } },
   },
   vram_gb: {
-    row: "available_vram_gb", kind: "int", min: 0, help: "free VRAM on the node, GB",
+    row: "available_vram_gb",
+    kind: "int",
+    min: 0,
+    help: "free VRAM on the node, GB",
     server: { ">=": { param: "min_vram_gb", on: ["list"] }, ">": { param: "min_vram_gb", value: (v) => Number(v) + 1, on: ["list"] } },
   },
   price: {
-    row: "price_per_gb_sec", kind: "number", min: 0, max: 1, help: "USD per GB-second",
+    row: "price_per_gb_sec",
+    kind: "number",
+    min: 0,
+    max: 1,
+    help: "USD per GB-second",
     server: { "<=": { param: "max_price_per_gb_sec", on: ["list", "match"] } },
   },
-  region: { row: "region", kind: "string", help: "market region, e.g. eu-west", server: { "=": { param: "region", on: ["list", "match"] } } },
-  type: { row: "node_type", kind: "enum", values: NODE_TYPES, help: NODE_TYPES.join(" | "), server: { "=": { param: "node_type", on: ["list"] } } },
+  region: {
+    row: "region",
+    kind: "string",
+    help: "market region, e.g. eu-west",
+    server: { "=": { param: "region", on: ["list", "match"] } },
+  },
+  type: {
+    row: "node_type",
+    kind: "enum",
+    values: NODE_TYPES,
+    help: NODE_TYPES.join(" | "),
+    server: { "=": { param: "node_type", on: ["list"] } },
+  },
   uptime: {
-    row: "uptime_score", kind: "number", min: 0, max: 100, help: "uptime score, 0-100",
+    row: "uptime_score",
+    kind: "number",
+    min: 0,
+    max: 100,
+    help: "uptime score, 0-100",
     server: { ">=": { param: "min_uptime_score", on: ["list", "match"] } },
   },
   distance: {
-    row: "distance_km", kind: "number", min: 0, max: 40000, help: "km from you (needs your location: --lat/--lng or your profile)",
+    row: "distance_km",
+    kind: "number",
+    min: 0,
+    max: 40000,
+    help: "km from you (needs your location: --lat/--lng or your profile)",
     server: { "<=": { param: "max_distance_km", on: ["list", "match"] } },
   },
   latency: { row: "estimated_latency_ms", kind: "number", min: 0, help: "estimated latency, ms" },
@@ -115,7 +144,9 @@ function parseValue(field: string, def: FieldDef, op: Op, raw: string): number |
     case "number": {
       const n = Number(raw);
       if (raw === "" || !Number.isFinite(n) || (def.kind === "int" && !Number.isInteger(n))) {
-        throw new UsageError(`Bad value for query field "${field}": "${raw}" is not ${def.kind === "int" ? "a whole number" : "a number"}.`);
+        throw new UsageError(
+          `Bad value for query field "${field}": "${raw}" is not ${def.kind === "int" ? "a whole number" : "a number"}.`,
+        );
       }
       if ((def.min !== undefined && n < def.min) || (def.max !== undefined && n > def.max)) {
         throw new UsageError(`Bad value for query field "${field}": ${raw} is outside ${def.min ?? "-∞"}..${def.max ?? "∞"}.`);
@@ -123,13 +154,16 @@ function parseValue(field: string, def: FieldDef, op: Op, raw: string): number |
       return n;
     }
     case "enum":
-      if (!def.values!.includes(raw)) throw new UsageError(`Bad value for query field "${field}": "${raw}" (one of ${def.values!.join(", ")}).`);
+      if (!def.values!.includes(raw))
+        throw new UsageError(`Bad value for query field "${field}": "${raw}" (one of ${def.values!.join(", ")}).`);
       return raw;
     case "uuid":
-      if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(raw)) throw new UsageError(`Bad value for query field "${field}": "${raw}" is not a UUID.`);
+      if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(raw))
+        throw new UsageError(`Bad value for query field "${field}": "${raw}" is not a UUID.`);
       return raw.toLowerCase();
     default:
-      if (!/^[A-Za-z0-9_.:-]{1,64}$/.test(raw)) throw new UsageError(`Bad value for query field "${field}": "${raw}" (letters, digits, . _ : - only, at most 64).`);
+      if (!/^[A-Za-z0-9_.:-]{1,64}$/.test(raw))
+        throw new UsageError(`Bad value for query field "${field}": "${raw}" (letters, digits, . _ : - only, at most 64).`);
       return raw;
   }
 }
@@ -184,7 +218,8 @@ export function parseOrder(spec: string | undefined): { key: keyof Row; desc: bo
   const desc = spec.endsWith("-");
   const name = desc ? spec.slice(0, -1) : spec.replace(/\+$/, "");
   const key = SORT_FIELDS[name];
-  if (!key) throw new UsageError(`Unknown sort field "${name}" for -o. Fields: ${Object.keys(SORT_FIELDS).join(", ")} (append - for descending).`);
+  if (!key)
+    throw new UsageError(`Unknown sort field "${name}" for -o. Fields: ${Object.keys(SORT_FIELDS).join(", ")} (append - for descending).`);
   return { key, desc, text: spec };
 }
 

@@ -17,7 +17,13 @@ export type GlobalFlags = { "api-url"?: string; json?: boolean; explain?: boolea
 
 export function parse<O extends ParseArgsConfig["options"]>(args: string[], options: O, command: string, positionals = true) {
   try {
-    return parseArgs({ args, options: { ...GLOBAL_OPTIONS, ...options }, allowPositionals: positionals, strict: true, allowNegative: false });
+    return parseArgs({
+      args,
+      options: { ...GLOBAL_OPTIONS, ...options },
+      allowPositionals: positionals,
+      strict: true,
+      allowNegative: false,
+    });
   } catch (e) {
     throw new UsageError(`${(e as Error).message.replace(/\. To specify.*$/s, "").replace(/\.$/, "")}. See mnemo ${command} --help.`);
   }
@@ -45,7 +51,8 @@ export function formatDuration(sec: number): string {
 export function parseWholeNumber(text: string | undefined, flag: string, { min = 0 } = {}): number | undefined {
   if (text === undefined) return undefined;
   const n = Number(text);
-  if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(n) || n < min) throw new UsageError(`${flag} must be a whole number${min ? ` ≥ ${min}` : ""}, got "${text}".`);
+  if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(n) || n < min)
+    throw new UsageError(`${flag} must be a whole number${min ? ` ≥ ${min}` : ""}, got "${text}".`);
   return n;
 }
 
@@ -58,7 +65,8 @@ export function parseNumber(text: string | undefined, flag: string): number | un
 
 export function requireId(id: string | undefined, command: string): string {
   if (!id) throw new UsageError(`mnemo ${command} needs a contract ID. See mnemo ${command} --help.`);
-  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id)) throw new UsageError(`"${id}" is not a contract ID (a UUID).`);
+  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id))
+    throw new UsageError(`"${id}" is not a contract ID (a UUID).`);
   return id;
 }
 
@@ -77,9 +85,15 @@ export function printJson(value: unknown): void {
 /** A plain text table: columns padded to their widest cell, numbers right-aligned. */
 export function table(headers: string[], rows: Array<Array<string | number | null | undefined>>): string {
   const cells = rows.map((r) => r.map((c) => (c === null || c === undefined ? "-" : String(c))));
-  const numeric = headers.map((_, i) => rows.length > 0 && rows.every((r) => typeof r[i] === "number" || r[i] === null || r[i] === undefined));
+  const numeric = headers.map(
+    (_, i) => rows.length > 0 && rows.every((r) => typeof r[i] === "number" || r[i] === null || r[i] === undefined),
+  );
   const widths = headers.map((h, i) => Math.max(h.length, ...cells.map((r) => r[i].length)));
-  const line = (r: string[]) => r.map((c, i) => (numeric[i] ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join("  ").trimEnd();
+  const line = (r: string[]) =>
+    r
+      .map((c, i) => (numeric[i] ? c.padStart(widths[i]) : c.padEnd(widths[i])))
+      .join("  ")
+      .trimEnd();
   return [line(headers), ...cells.map(line)].join("\n") + "\n";
 }
 

@@ -49,7 +49,7 @@ describe("real clients", () => {
 
       const p = r.pipeline();
       for (let i = 0; i < 50; i++) {
-        p.hset(`feast:driver:${i}`, { "trips_today": String(i), "rating": "4.9", _ts: "1700000000" });
+        p.hset(`feast:driver:${i}`, { trips_today: String(i), rating: "4.9", _ts: "1700000000" });
         p.expire(`feast:driver:${i}`, 3600);
       }
       p.hmget("feast:driver:7", "trips_today", "rating", "missing");

@@ -40,7 +40,27 @@ beforeAll(async () => {
   redisPort = await freePort();
   redis = spawn(
     "/usr/bin/redis-server",
-    ["--port", String(redisPort), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--maxmemory", String(QUOTA), "--requirepass", token, "--user", CID, "on", `>${token}`, "~*", "&*", "+@all"],
+    [
+      "--port",
+      String(redisPort),
+      "--bind",
+      "127.0.0.1",
+      "--save",
+      "",
+      "--appendonly",
+      "no",
+      "--maxmemory",
+      String(QUOTA),
+      "--requirepass",
+      token,
+      "--user",
+      CID,
+      "on",
+      `>${token}`,
+      "~*",
+      "&*",
+      "+@all",
+    ],
     { stdio: ["ignore", "pipe", "pipe"] },
   );
   let out = "";
@@ -104,17 +124,71 @@ const BIN = Buffer.from([0, 1, 2, 0xff, 0xfe, 13, 10, 0x24, 0x2a]);
 
 describe("differential: the lease endpoint replies as redis-server 7.0 does", () => {
   it("connection commands", async () => {
-    await same([["PING"], ["PING", "hi"], ["PING", "a", "b"], ["ECHO", BIN], ["ECHO"], ["SELECT", "0"], ["SELECT", "x"], ["SELECT", "99999999999"], ["QUIT", "now"]], {
-      expectClose: true,
-    });
-    await same([["CLIENT", "SETNAME", "feast-1"], ["CLIENT", "GETNAME"], ["CLIENT", "SETNAME", "bad name"], ["CLIENT", "SETNAME", ""], ["CLIENT", "GETNAME"], ["CLIENT", "NOPE"], ["CLIENT"], ["CLIENT", "ID", "x"], ["CLIENT", "SETNAME"]]);
-    await same([["CONFIG", "GET", "maxmemory"], ["CONFIG", "GET", "save"], ["CONFIG", "GET", "appendonly"], ["CONFIG", "GET", "maxmemory-policy"], ["CONFIG", "GET"], ["CONFIG", "GET", "nosuch"], ["CONFIG", "FOO"], ["COMMAND", "FOO"]]);
-    await same([["HELLO", "4"], ["HELLO", "x"], ["HELLO", "2", "FOO"], ["HELLO", "2", "AUTH", CID, "wrong"], ["AUTH", CID, token, "extra"], ["AUTH"], ["AUTH", "nobody", token]]);
+    await same(
+      [
+        ["PING"],
+        ["PING", "hi"],
+        ["PING", "a", "b"],
+        ["ECHO", BIN],
+        ["ECHO"],
+        ["SELECT", "0"],
+        ["SELECT", "x"],
+        ["SELECT", "99999999999"],
+        ["QUIT", "now"],
+      ],
+      {
+        expectClose: true,
+      },
+    );
+    await same([
+      ["CLIENT", "SETNAME", "feast-1"],
+      ["CLIENT", "GETNAME"],
+      ["CLIENT", "SETNAME", "bad name"],
+      ["CLIENT", "SETNAME", ""],
+      ["CLIENT", "GETNAME"],
+      ["CLIENT", "NOPE"],
+      ["CLIENT"],
+      ["CLIENT", "ID", "x"],
+      ["CLIENT", "SETNAME"],
+    ]);
+    await same([
+      ["CONFIG", "GET", "maxmemory"],
+      ["CONFIG", "GET", "save"],
+      ["CONFIG", "GET", "appendonly"],
+      ["CONFIG", "GET", "maxmemory-policy"],
+      ["CONFIG", "GET"],
+      ["CONFIG", "GET", "nosuch"],
+      ["CONFIG", "FOO"],
+      ["COMMAND", "FOO"],
+    ]);
+    await same([
+      ["HELLO", "4"],
+      ["HELLO", "x"],
+      ["HELLO", "2", "FOO"],
+      ["HELLO", "2", "AUTH", CID, "wrong"],
+      ["AUTH", CID, token, "extra"],
+      ["AUTH"],
+      ["AUTH", "nobody", token],
+    ]);
   });
 
   it("unknown commands, arity, inline commands", async () => {
-    await same([["FOO"], ["FOO", "a", "b"], ["foo", "x".repeat(200)], ["GET"], ["SET", "k"], ["HSET", "h", "f"], ["MSET", "a"], ["MSET", "a", "1", "b"], ["DBSIZE", "x"], ["TTL"], ["EXISTS"]]);
-    await same(["PING\r\n", "SET inline \"quoted value\\x41\\n\"\r\n", "GET inline\r\n", "  \r\n", "GET 'single q'\r\n", "EXISTS inline\n"], { count: 5 });
+    await same([
+      ["FOO"],
+      ["FOO", "a", "b"],
+      ["foo", "x".repeat(200)],
+      ["GET"],
+      ["SET", "k"],
+      ["HSET", "h", "f"],
+      ["MSET", "a"],
+      ["MSET", "a", "1", "b"],
+      ["DBSIZE", "x"],
+      ["TTL"],
+      ["EXISTS"],
+    ]);
+    await same(["PING\r\n", 'SET inline "quoted value\\x41\\n"\r\n', "GET inline\r\n", "  \r\n", "GET 'single q'\r\n", "EXISTS inline\n"], {
+      count: 5,
+    });
   });
 
   it("strings", async () => {
@@ -286,7 +360,10 @@ describe("differential: the lease endpoint replies as redis-server 7.0 does", ()
       ["TYPE", "h2"],
     ]);
     // One field only, so the order of HGETALL cannot differ.
-    await same([["HSET", "one", "field", "value"], ["HGETALL", "one"]]);
+    await same([
+      ["HSET", "one", "field", "value"],
+      ["HGETALL", "one"],
+    ]);
   });
 
   it("RESP3 after HELLO 3", async () => {
@@ -315,11 +392,34 @@ describe("differential: the lease endpoint replies as redis-server 7.0 does", ()
       ],
       { normalise: idNorm },
     );
-    await same([["HELLO", "3", "AUTH", CID, token, "SETNAME", "cli"], ["CLIENT", "GETNAME"], ["HELLO", "3", "SETNAME", "bad name"]], { auth: false, normalise: idNorm });
+    await same(
+      [
+        ["HELLO", "3", "AUTH", CID, token, "SETNAME", "cli"],
+        ["CLIENT", "GETNAME"],
+        ["HELLO", "3", "SETNAME", "bad name"],
+      ],
+      { auth: false, normalise: idNorm },
+    );
   });
 
   it("before AUTH", async () => {
-    await same([["PING"], ["GET", "k"], ["FOO", "x"], ["GET"], ["CLIENT", "NOPE"], ["CLIENT", "ID"], ["HELLO", "3"], ["HELLO"], ["AUTH", CID, "garbage"], ["AUTH", "a", "b", "c"], ["AUTH", "garbage"], ["HELLO", "3", "AUTH", CID, "bad"]], { auth: false });
+    await same(
+      [
+        ["PING"],
+        ["GET", "k"],
+        ["FOO", "x"],
+        ["GET"],
+        ["CLIENT", "NOPE"],
+        ["CLIENT", "ID"],
+        ["HELLO", "3"],
+        ["HELLO"],
+        ["AUTH", CID, "garbage"],
+        ["AUTH", "a", "b", "c"],
+        ["AUTH", "garbage"],
+        ["HELLO", "3", "AUTH", CID, "bad"],
+      ],
+      { auth: false },
+    );
     await same([["AUTH", token], ["PING"]], { auth: false });
     await same([["QUIT"]], { auth: false, expectClose: true });
   });

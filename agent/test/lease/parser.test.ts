@@ -46,7 +46,13 @@ function splitEvery(b: Buffer, at: number[]): Buffer[] {
 describe("RespParser", () => {
   it("parses multibulk, inline and pipelined requests with binary-safe values", () => {
     const bin = Buffer.from([0, 13, 10, 255, 36, 42]);
-    const stream = Buffer.concat([cmd("SET", "k", bin), Buffer.from("PING\r\nGET k\n"), cmd("GET", "k"), Buffer.from("*0\r\n*-1\r\n\r\n"), cmd("ECHO", "")]);
+    const stream = Buffer.concat([
+      cmd("SET", "k", bin),
+      Buffer.from("PING\r\nGET k\n"),
+      cmd("GET", "k"),
+      Buffer.from("*0\r\n*-1\r\n\r\n"),
+      cmd("ECHO", ""),
+    ]);
     const { reqs, error } = parseAll([stream]);
     expect(error).toBeNull();
     expect(reqs).toEqual([["SET", "k", bin.toString("latin1")], ["PING"], ["GET", "k"], ["GET", "k"], ["ECHO", ""]]);
@@ -119,7 +125,11 @@ describe("RespParser", () => {
   });
 
   it("a policy's protocol error names the limit (unauthenticated limits)", () => {
-    const unauth = policy({ maxArgs: () => 10, argsError: () => "unauthenticated multibulk length", admit: (_a, _i, len) => (len > 16384 ? "unauthenticated bulk length" : null) });
+    const unauth = policy({
+      maxArgs: () => 10,
+      argsError: () => "unauthenticated multibulk length",
+      admit: (_a, _i, len) => (len > 16384 ? "unauthenticated bulk length" : null),
+    });
     expect(parseAll([Buffer.from("*11\r\n")], new RespParser(unauth)).error).toBe("unauthenticated multibulk length");
     expect(parseAll([Buffer.from("*1\r\n$16385\r\n")], new RespParser(unauth)).error).toBe("unauthenticated bulk length");
   });
@@ -168,7 +178,12 @@ describe("RespParser fuzz", () => {
     fc.assert(
       fc.property(fc.array(request, { minLength: 1, maxLength: 8 }), fc.array(fc.nat(), { maxLength: 12 }), (reqs, cuts) => {
         const stream = Buffer.concat(reqs.map((r) => cmd(...r.map((a) => Buffer.from(a)))));
-        const { reqs: got, error } = parseAll(splitEvery(stream, cuts.map((c) => c % (stream.length + 1))));
+        const { reqs: got, error } = parseAll(
+          splitEvery(
+            stream,
+            cuts.map((c) => c % (stream.length + 1)),
+          ),
+        );
         expect(error).toBeNull();
         expect(got).toEqual(reqs.map((r) => r.map((a) => Buffer.from(a).toString("latin1"))));
       }),
@@ -185,7 +200,10 @@ describe("RespParser fuzz", () => {
         const shared = Buffer.alloc(stream.length + 1);
         const p = new RespParser(policy());
         const got: string[][] = [];
-        for (const piece of splitEvery(stream, cuts.map((c) => c % (stream.length + 1)))) {
+        for (const piece of splitEvery(
+          stream,
+          cuts.map((c) => c % (stream.length + 1)),
+        )) {
           piece.copy(shared);
           p.feed(shared.subarray(0, piece.length));
           for (let r = p.next(); r !== null; r = p.next()) got.push(r.args!.map((a) => a.toString("latin1")));
@@ -201,7 +219,23 @@ describe("RespParser fuzz", () => {
   it("garbage never throws anything but a ProtocolError, and what is buffered stays bounded", () => {
     const frag = fc.oneof(
       fc.uint8Array({ maxLength: 64 }),
-      fc.constantFrom("*", "$", "\r\n", "*3\r\n", "$-1\r\n", "$999999999999\r\n", "*-7\r\n", "$5\r\nab", "\"", "'", "\\x4", "*1\r\n$4\r\nPING\r\n", "$16384\r\n").map((s) => Buffer.from(s)),
+      fc
+        .constantFrom(
+          "*",
+          "$",
+          "\r\n",
+          "*3\r\n",
+          "$-1\r\n",
+          "$999999999999\r\n",
+          "*-7\r\n",
+          "$5\r\nab",
+          '"',
+          "'",
+          "\\x4",
+          "*1\r\n$4\r\nPING\r\n",
+          "$16384\r\n",
+        )
+        .map((s) => Buffer.from(s)),
     );
     fc.assert(
       fc.property(fc.array(frag, { maxLength: 40 }), (frags) => {

@@ -152,8 +152,21 @@ export function openDialog(opts: {
     const id = `dlg-${seq}-${f.name}`;
     const describedBy = [f.hint ? `${id}-hint` : null, `${id}-error`].filter(Boolean).join(" ");
     const control = f.options
-      ? el("select", { id, name: f.name, "aria-describedby": describedBy }, ...f.options.map((o) => el("option", { value: o.value, selected: o.value === f.value }, o.label)))
-      : el("input", { id, name: f.name, type: f.type ?? "text", value: f.value, required: f.required, min: f.min, step: f.step, "aria-describedby": describedBy });
+      ? el(
+          "select",
+          { id, name: f.name, "aria-describedby": describedBy },
+          ...f.options.map((o) => el("option", { value: o.value, selected: o.value === f.value }, o.label)),
+        )
+      : el("input", {
+          id,
+          name: f.name,
+          type: f.type ?? "text",
+          value: f.value,
+          required: f.required,
+          min: f.min,
+          step: f.step,
+          "aria-describedby": describedBy,
+        });
     grid.append(
       el(
         "div",

@@ -55,7 +55,10 @@ function linePath(ring: Ring, close: boolean): string {
 }
 
 function ringsToPath(rings: Ring[], close = true): string {
-  return rings.flatMap(unwrap).map((r) => linePath(r, close)).join("");
+  return rings
+    .flatMap(unwrap)
+    .map((r) => linePath(r, close))
+    .join("");
 }
 
 function geometryRings(g: { type: string; coordinates: unknown }): Ring[] {
@@ -67,7 +70,10 @@ function geometryRings(g: { type: string; coordinates: unknown }): Ring[] {
 }
 
 export function landPath(): string {
-  const land = feature(world, world.objects.land) as { features?: { geometry: { type: string; coordinates: unknown } }[]; geometry?: { type: string; coordinates: unknown } };
+  const land = feature(world, world.objects.land) as {
+    features?: { geometry: { type: string; coordinates: unknown } }[];
+    geometry?: { type: string; coordinates: unknown };
+  };
   const geoms = land.features ? land.features.map((f) => f.geometry) : land.geometry ? [land.geometry] : [];
   return geoms.map((g) => ringsToPath(geometryRings(g))).join("");
 }

@@ -27,7 +27,12 @@ function group(title: string, total: number | undefined, counts: Counts | undefi
   return el(
     "section",
     { class: "card" },
-    el("div", { class: "card-head" }, el("h2", { class: "group-title" }, title), el("span", { class: "muted" }, `${fmtInt(total)} in total`)),
+    el(
+      "div",
+      { class: "card-head" },
+      el("h2", { class: "group-title" }, title),
+      el("span", { class: "muted" }, `${fmtInt(total)} in total`),
+    ),
     el("div", { class: "grid grid-4" }, ...keys.map((k) => tile(NAMES[k] ?? k, fmtInt(counts?.[k] ?? 0)))),
   );
 }
@@ -46,7 +51,11 @@ function renderLedger(l: Overview["ledger"] | undefined) {
         ? `Hash chain verified over ${fmtInt(l.entries_checked)} ${l.entries_checked === 1 ? "entry" : "entries"}.`
         : `Hash chain broken at entry #${l.first_broken?.seq ?? "?"} (${l.first_broken?.reason ?? "unknown reason"}).`,
     ),
-    el("code", { class: "small head-hash", title: "Platform root: SHA-256 over every account chain's head" }, l.head_hash ? `head ${l.head_hash.slice(0, 16)}…` : ""),
+    el(
+      "code",
+      { class: "small head-hash", title: "Platform root: SHA-256 over every account chain's head" },
+      l.head_hash ? `head ${l.head_hash.slice(0, 16)}…` : "",
+    ),
   );
 }
 
@@ -57,7 +66,12 @@ function render(o: Overview) {
     el(
       "section",
       { class: "card" },
-      el("div", { class: "card-head" }, el("h2", { class: "group-title" }, "Money"), el("span", { class: "muted small" }, `as of ${fmtRelative(o.generated_at)}`)),
+      el(
+        "div",
+        { class: "card-head" },
+        el("h2", { class: "group-title" }, "Money"),
+        el("span", { class: "muted small" }, `as of ${fmtRelative(o.generated_at)}`),
+      ),
       el("div", { class: "grid grid-4" }, ...revenue.map(([k, v]) => tile(label(k), fmtUSD(v)))),
     ),
     group("Users", o.users?.total, o.users?.by_role, ["user", "provider", "admin"]),
@@ -74,7 +88,10 @@ async function load() {
     render(res);
   } catch (e) {
     byId("overview").replaceChildren();
-    const msg = e instanceof ApiError && e.status === 403 ? "This page is for administrators. Your account cannot see the market overview." : `The overview could not be loaded: ${errorMessage(e)}`;
+    const msg =
+      e instanceof ApiError && e.status === 403
+        ? "This page is for administrators. Your account cannot see the market overview."
+        : `The overview could not be loaded: ${errorMessage(e)}`;
     showStatus(status, msg, "error");
   }
 }
@@ -88,9 +105,9 @@ form.addEventListener("submit", async (ev) => {
   const amount_usd = numberOrUndefined(d.get("amount_usd"));
   const reason = String(d.get("reason") ?? "").trim();
   let ok = true;
-  if (!/^[0-9a-f-]{36}$/i.test(user_id)) (setFieldError(form, "user_id", "Paste the user's id (a UUID)."), (ok = false));
-  if (!amount_usd || amount_usd <= 0) (setFieldError(form, "amount_usd", "A positive amount in USD."), (ok = false));
-  if (!reason) (setFieldError(form, "reason", "Say why, for the ledger."), (ok = false));
+  if (!/^[0-9a-f-]{36}$/i.test(user_id)) setFieldError(form, "user_id", "Paste the user's id (a UUID)."), (ok = false);
+  if (!amount_usd || amount_usd <= 0) setFieldError(form, "amount_usd", "A positive amount in USD."), (ok = false);
+  if (!reason) setFieldError(form, "reason", "Say why, for the ledger."), (ok = false);
   if (!ok) return void form.querySelector<HTMLElement>('[aria-invalid="true"]')?.focus();
   const button = form.querySelector<HTMLButtonElement>('button[type="submit"]')!;
   setBusy(button, true, "Crediting…");

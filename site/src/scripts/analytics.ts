@@ -6,7 +6,10 @@ import { getUser } from "../lib/session";
 
 const byId = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
 
-interface Gb { ram_gb: number; vram_gb: number }
+interface Gb {
+  ram_gb: number;
+  vram_gb: number;
+}
 interface SupplyRegion {
   region: string;
   nodes: number;
@@ -39,7 +42,10 @@ async function loadSupply() {
             { label: "Requested (GB)", data: rows.map((r) => total(r.requested)), backgroundColor: PALETTE[2] },
           ],
         },
-        options: { plugins: { legend: { position: "bottom" } }, scales: { y: { beginAtZero: true, title: { display: true, text: "GB of RAM + VRAM" } } } },
+        options: {
+          plugins: { legend: { position: "bottom" } },
+          scales: { y: { beginAtZero: true, title: { display: true, text: "GB of RAM + VRAM" } } },
+        },
       },
       `Supply and demand by region: ${rows.map((r) => `${r.region} ${total(r.offered)} GB offered, ${total(r.reserved)} GB reserved, ${total(r.requested)} GB requested`).join("; ")}`,
     );
@@ -52,8 +58,18 @@ async function loadSupply() {
           el("td", { class: "cell-title" }, r.region),
           el("td", { class: "num" }, fmtInt(r.nodes)),
           el("td", { class: "num" }, `${fmtGB(r.offered?.ram_gb)} / ${fmtGB(r.offered?.vram_gb)}`),
-          el("td", { class: "num" }, el("div", {}, fmtGB(total(r.reserved))), el("div", { class: "cell-sub" }, plural(r.reserved?.contracts, "contract"))),
-          el("td", { class: "num" }, el("div", {}, fmtGB(total(r.requested))), el("div", { class: "cell-sub" }, plural(r.requested?.contracts, "contract"))),
+          el(
+            "td",
+            { class: "num" },
+            el("div", {}, fmtGB(total(r.reserved))),
+            el("div", { class: "cell-sub" }, plural(r.reserved?.contracts, "contract")),
+          ),
+          el(
+            "td",
+            { class: "num" },
+            el("div", {}, fmtGB(total(r.requested))),
+            el("div", { class: "cell-sub" }, plural(r.requested?.contracts, "contract")),
+          ),
           el("td", { class: "num" }, fmtPct(r.utilisation_pct, 1)),
         ),
       ),
@@ -74,10 +90,23 @@ async function loadRegions() {
   }
 }
 
-interface PricePoint { t: string; avg_price_per_gb_sec: number | null; min_price_per_gb_sec: number | null; max_price_per_gb_sec: number | null; contracts: number; gb: number }
+interface PricePoint {
+  t: string;
+  avg_price_per_gb_sec: number | null;
+  min_price_per_gb_sec: number | null;
+  max_price_per_gb_sec: number | null;
+  contracts: number;
+  gb: number;
+}
 
 function priceTile(label: string, value: string, sub = ""): HTMLElement {
-  return el("div", { class: "stat" }, el("div", { class: "stat-label" }, label), el("div", { class: "stat-value" }, value), sub ? el("div", { class: "stat-sub" }, sub) : null);
+  return el(
+    "div",
+    { class: "stat" },
+    el("div", { class: "stat-label" }, label),
+    el("div", { class: "stat-value" }, value),
+    sub ? el("div", { class: "stat-sub" }, sub) : null,
+  );
 }
 
 async function loadPricing() {
@@ -86,10 +115,15 @@ async function loadPricing() {
   const region = byId<HTMLSelectElement>("price-region").value;
   const bucket = byId<HTMLSelectElement>("price-bucket").value;
   try {
-    const res = await api<{ series: PricePoint[]; current: { active_nodes: number; avg_price_per_gb_sec: number | null; min_price_per_gb_sec: number | null; max_price_per_gb_sec: number | null } }>(
-      "/api/analytics/market/pricing",
-      { query: { region, bucket } },
-    );
+    const res = await api<{
+      series: PricePoint[];
+      current: {
+        active_nodes: number;
+        avg_price_per_gb_sec: number | null;
+        min_price_per_gb_sec: number | null;
+        max_price_per_gb_sec: number | null;
+      };
+    }>("/api/analytics/market/pricing", { query: { region, bucket } });
     const cur = res.current;
     byId("price-now").replaceChildren(
       priceTile("Offered now (avg)", fmtPricePerSec(cur?.avg_price_per_gb_sec), fmtPricePerHour(cur?.avg_price_per_gb_sec)),
@@ -122,7 +156,10 @@ async function loadPricing() {
           ],
         },
         options: {
-          plugins: { legend: { position: "bottom" }, tooltip: { callbacks: { label: (c) => `${c.dataset.label}: ${fmtPricePerSec(Number(c.raw))}` } } },
+          plugins: {
+            legend: { position: "bottom" },
+            tooltip: { callbacks: { label: (c) => `${c.dataset.label}: ${fmtPricePerSec(Number(c.raw))}` } },
+          },
           scales: { y: { ticks: { callback: (v) => fmtPricePerSec(Number(v)) } } },
         },
       },
@@ -147,7 +184,11 @@ async function loadSpending() {
   try {
     const { client } = await getMe();
     if (!client) throw new Error("This account has no renter profile.");
-    const res = await api<{ series: { t: string; usd: number }[]; total_usd: number; by_node: { node_id: string; node_name: string | null; region: string | null; usd: number; contracts: number }[] }>(`/api/analytics/client/${encodeURIComponent(client.id)}/spending`);
+    const res = await api<{
+      series: { t: string; usd: number }[];
+      total_usd: number;
+      by_node: { node_id: string; node_name: string | null; region: string | null; usd: number; contracts: number }[];
+    }>(`/api/analytics/client/${encodeURIComponent(client.id)}/spending`);
     const series = Array.isArray(res.series) ? res.series : [];
     byId("spend-total").textContent = fmtUSD(res.total_usd);
     drawChart(
@@ -159,12 +200,18 @@ async function loadSpending() {
           labels: series.map((p) => shortTime(p.t)),
           datasets: [{ label: "Spent (USD)", data: series.map((p) => p.usd), backgroundColor: PALETTE[0], borderRadius: 3 }],
         },
-        options: { plugins: { legend: { display: false }, tooltip: { callbacks: { label: (c) => fmtUSD(Number(c.raw)) } } }, scales: { y: { beginAtZero: true, ticks: { callback: (v) => fmtUSD(Number(v)) } } } },
+        options: {
+          plugins: { legend: { display: false }, tooltip: { callbacks: { label: (c) => fmtUSD(Number(c.raw)) } } },
+          scales: { y: { beginAtZero: true, ticks: { callback: (v) => fmtUSD(Number(v)) } } },
+        },
       },
       `Spending over time: ${fmtUSD(res.total_usd)} in total`,
     );
     byId("spend-box").hidden = !(res.total_usd > 0);
-    note.textContent = series.length && res.total_usd > 0 ? "What was charged per period (settled contracts), not what is held." : "No spending yet. Costs appear here once a contract settles.";
+    note.textContent =
+      series.length && res.total_usd > 0
+        ? "What was charged per period (settled contracts), not what is held."
+        : "No spending yet. Costs appear here once a contract settles.";
     const byNode = Array.isArray(res.by_node) ? res.by_node : [];
     if (byNode.length) {
       byId("by-node-wrap").hidden = false;

@@ -25,7 +25,11 @@ function drawMarkers(clusters: Cluster[]) {
     const freeGb = c.available_ram_gb + c.available_vram_gb;
     const r = 6 + 22 * Math.sqrt(total / maxGb);
     const rFree = r * Math.sqrt(Math.max(0, Math.min(1, total ? freeGb / total : 0)));
-    const a = svg("a", { href: `#${cardId(c.region)}`, class: "marker", "aria-label": `${c.region}: ${c.total_nodes} nodes, ${fmtGB(total)} offered, ${fmtGB(freeGb)} free` });
+    const a = svg("a", {
+      href: `#${cardId(c.region)}`,
+      class: "marker",
+      "aria-label": `${c.region}: ${c.total_nodes} nodes, ${fmtGB(total)} offered, ${fmtGB(freeGb)} free`,
+    });
     const title = svg("title", {});
     title.textContent = `${c.region}: ${c.total_nodes} nodes, ${fmtGB(total)} offered, ${fmtGB(freeGb)} free`;
     a.append(title, svg("circle", { cx: x, cy: y, r, class: "total" }), svg("circle", { cx: x, cy: y, r: rFree, class: "free" }));
@@ -62,18 +66,31 @@ function card(c: Cluster): HTMLElement {
   return el(
     "article",
     { class: "card cluster-card", id: cardId(c.region), "data-region": c.region },
-    el("h3", {}, el("span", {}, c.region), el("span", { class: "small muted" }, `${fmtInt(c.total_nodes)} node${c.total_nodes === 1 ? "" : "s"}`)),
+    el(
+      "h3",
+      {},
+      el("span", {}, c.region),
+      el("span", { class: "small muted" }, `${fmtInt(c.total_nodes)} node${c.total_nodes === 1 ? "" : "s"}`),
+    ),
     el(
       "div",
       { class: "composition" },
-      ...(["datacenter", "edge_cluster", "mist_node"] as const).filter((k) => comp[k]).map((k) => el("span", { class: `badge badge-${k} badge-plain` }, `${comp[k]} ${k.replace(/_/g, " ")}${comp[k] === 1 ? "" : "s"}`)),
+      ...(["datacenter", "edge_cluster", "mist_node"] as const)
+        .filter((k) => comp[k])
+        .map((k) => el("span", { class: `badge badge-${k} badge-plain` }, `${comp[k]} ${k.replace(/_/g, " ")}${comp[k] === 1 ? "" : "s"}`)),
     ),
     meter("RAM", c.available_ram_gb, c.total_ram_gb),
     meter("VRAM", c.available_vram_gb, c.total_vram_gb),
     el(
       "div",
       { class: "row" },
-      el("div", {}, el("div", { class: "small muted" }, "Average price"), el("div", { class: "cell-title" }, fmtPricePerSec(c.avg_price_per_gb_sec)), el("div", { class: "cell-sub" }, fmtPricePerHour(c.avg_price_per_gb_sec))),
+      el(
+        "div",
+        {},
+        el("div", { class: "small muted" }, "Average price"),
+        el("div", { class: "cell-title" }, fmtPricePerSec(c.avg_price_per_gb_sec)),
+        el("div", { class: "cell-sub" }, fmtPricePerHour(c.avg_price_per_gb_sec)),
+      ),
       el("span", { class: "spacer" }),
       show,
     ),
@@ -89,7 +106,13 @@ interface RegionStats {
 
 function statsBlock(s: RegionStats): HTMLElement {
   const tile = (label: string, value: string, sub = "") =>
-    el("div", { class: "stat" }, el("div", { class: "stat-label" }, label), el("div", { class: "stat-value" }, value), sub ? el("div", { class: "stat-sub" }, sub) : null);
+    el(
+      "div",
+      { class: "stat" },
+      el("div", { class: "stat-label" }, label),
+      el("div", { class: "stat-value" }, value),
+      sub ? el("div", { class: "stat-sub" }, sub) : null,
+    );
   const u = s.utilization;
   const c = s.contracts ?? {};
   const h = s.heartbeat_health;
@@ -99,10 +122,26 @@ function statsBlock(s: RegionStats): HTMLElement {
     { class: "grid grid-3 region-stats" },
     tile("RAM in use", fmtPct(u?.ram_pct, 1), `${fmtGB(u?.held_ram_gb)} held`),
     tile("VRAM in use", fmtPct(u?.vram_pct, 1), `${fmtGB(u?.held_vram_gb)} held`),
-    tile("Contracts running", fmtInt((c.active ?? 0) + (c.pending ?? 0)), `${fmtInt(c.completed ?? 0)} completed · ${fmtInt(c.failed ?? 0)} failed`),
-    tile("Median price", p ? fmtPricePerSec(p.p50) : "—", !p ? "no active offers" : p.min === p.max ? "every offer at this price" : `from ${fmtPricePerSec(p.min)} to ${fmtPricePerSec(p.max)}`),
-    tile("Heartbeats", h?.late_nodes ? `${fmtInt(h.late_nodes)} late` : "healthy", h?.last_heartbeat_at ? `last ${fmtRelative(h.last_heartbeat_at)}` : "none received yet"),
-    tile("Nodes", fmtInt(h?.nodes_by_status?.active ?? 0), `active · ${fmtInt(h?.nodes_by_status?.maintenance ?? 0)} maintenance · ${fmtInt(h?.nodes_by_status?.offline ?? 0)} offline`),
+    tile(
+      "Contracts running",
+      fmtInt((c.active ?? 0) + (c.pending ?? 0)),
+      `${fmtInt(c.completed ?? 0)} completed · ${fmtInt(c.failed ?? 0)} failed`,
+    ),
+    tile(
+      "Median price",
+      p ? fmtPricePerSec(p.p50) : "—",
+      !p ? "no active offers" : p.min === p.max ? "every offer at this price" : `from ${fmtPricePerSec(p.min)} to ${fmtPricePerSec(p.max)}`,
+    ),
+    tile(
+      "Heartbeats",
+      h?.late_nodes ? `${fmtInt(h.late_nodes)} late` : "healthy",
+      h?.last_heartbeat_at ? `last ${fmtRelative(h.last_heartbeat_at)}` : "none received yet",
+    ),
+    tile(
+      "Nodes",
+      fmtInt(h?.nodes_by_status?.active ?? 0),
+      `active · ${fmtInt(h?.nodes_by_status?.maintenance ?? 0)} maintenance · ${fmtInt(h?.nodes_by_status?.offline ?? 0)} offline`,
+    ),
   );
 }
 
@@ -124,7 +163,10 @@ async function selectRegion(region: string) {
     api<RegionStats>(`/api/clusters/${enc}/stats`),
   ]);
   if (statsRes.status === "fulfilled") stats.replaceChildren(statsBlock(statsRes.value));
-  else stats.replaceChildren(el("p", { class: "notice notice-error", role: "alert" }, `Statistics unavailable: ${errorMessage(statsRes.reason)}`));
+  else
+    stats.replaceChildren(
+      el("p", { class: "notice notice-error", role: "alert" }, `Statistics unavailable: ${errorMessage(statsRes.reason)}`),
+    );
   if (nodesRes.status === "fulfilled") {
     const nodes = nodesRes.value.nodes;
     body.replaceChildren(

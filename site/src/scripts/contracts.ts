@@ -1,6 +1,38 @@
-import { api, ApiError, errorMessage, getMe, type Balance, type ClientProfile, type Contract, type ContractLease, type MnemoNode } from "../lib/api";
-import { badge, clearFieldErrors, el, loadingRow, messageRow, numberOrUndefined, openDialog, setBusy, showFieldErrors, showStatus } from "../lib/dom";
-import { fmtDateTime, fmtDuration, fmtGB, fmtPct, fmtPricePerHour, fmtPricePerSec, fmtRelative, fmtUSD, shortId, toDate } from "../lib/format";
+import {
+  api,
+  ApiError,
+  errorMessage,
+  getMe,
+  type Balance,
+  type ClientProfile,
+  type Contract,
+  type ContractLease,
+  type MnemoNode,
+} from "../lib/api";
+import {
+  badge,
+  clearFieldErrors,
+  el,
+  loadingRow,
+  messageRow,
+  numberOrUndefined,
+  openDialog,
+  setBusy,
+  showFieldErrors,
+  showStatus,
+} from "../lib/dom";
+import {
+  fmtDateTime,
+  fmtDuration,
+  fmtGB,
+  fmtPct,
+  fmtPricePerHour,
+  fmtPricePerSec,
+  fmtRelative,
+  fmtUSD,
+  shortId,
+  toDate,
+} from "../lib/format";
 import { followLive, type LiveState } from "../lib/live";
 import { getUser } from "../lib/session";
 
@@ -36,7 +68,8 @@ async function loadBalance() {
     byId("b-held").textContent = fmtUSD(b.held_usd);
     byId("b-available").textContent = fmtUSD(b.available_usd);
     byId("b-burn").textContent = `${fmtUSD(b.burn_rate_usd_per_hour)}/h`;
-    byId("b-runway").textContent = b.runway_sec == null || !b.burn_rate_usd_per_hour ? "Nothing running" : `Runway ${fmtDuration(b.runway_sec)}`;
+    byId("b-runway").textContent =
+      b.runway_sec == null || !b.burn_rate_usd_per_hour ? "Nothing running" : `Runway ${fmtDuration(b.runway_sec)}`;
     byId("balance-status").hidden = true;
   } catch (e) {
     showStatus(byId("balance-status"), `Balance unavailable: ${errorMessage(e)}`, "error");
@@ -57,29 +90,59 @@ function termCell(c: Contract): HTMLElement {
     bar.style.width = `${pct}%`;
     cell.append(
       el("div", {}, `Ends ${fmtRelative(c.end_time)}`),
-      el("div", { class: "meter term-meter", role: "progressbar", "aria-valuemin": 0, "aria-valuemax": 100, "aria-valuenow": Math.round(pct), "aria-label": "Term elapsed" }, bar),
+      el(
+        "div",
+        {
+          class: "meter term-meter",
+          role: "progressbar",
+          "aria-valuemin": 0,
+          "aria-valuemax": 100,
+          "aria-valuenow": Math.round(pct),
+          "aria-label": "Term elapsed",
+        },
+        bar,
+      ),
     );
     return cell;
   }
-  cell.append(el("div", {}, fmtDuration(c.duration_sec)), el("div", { class: "cell-sub" }, c.completed_at ? `ended ${fmtRelative(c.completed_at)}` : `created ${fmtRelative(c.created_at)}`));
+  cell.append(
+    el("div", {}, fmtDuration(c.duration_sec)),
+    el("div", { class: "cell-sub" }, c.completed_at ? `ended ${fmtRelative(c.completed_at)}` : `created ${fmtRelative(c.created_at)}`),
+  );
   return cell;
 }
 
 function actionButtons(c: Contract): HTMLElement {
   const wrap = el("div", { class: "actions" });
-  const details = el("button", { class: "btn btn-secondary btn-sm", type: "button", "aria-label": `Details of contract ${shortId(c.id)}` }, "Details");
+  const details = el(
+    "button",
+    { class: "btn btn-secondary btn-sm", type: "button", "aria-label": `Details of contract ${shortId(c.id)}` },
+    "Details",
+  );
   details.addEventListener("click", () => showDetail(c.id));
   wrap.append(details);
   if (!canAct) return wrap;
   if (c.status === "active") {
-    const extend = el("button", { class: "btn btn-ghost btn-sm", type: "button", "aria-label": `Extend contract ${shortId(c.id)}` }, "Extend");
+    const extend = el(
+      "button",
+      { class: "btn btn-ghost btn-sm", type: "button", "aria-label": `Extend contract ${shortId(c.id)}` },
+      "Extend",
+    );
     extend.addEventListener("click", () => extendDialog(c));
-    const settle = el("button", { class: "btn btn-primary btn-sm", type: "button", "aria-label": `Settle contract ${shortId(c.id)}` }, "Settle");
+    const settle = el(
+      "button",
+      { class: "btn btn-primary btn-sm", type: "button", "aria-label": `Settle contract ${shortId(c.id)}` },
+      "Settle",
+    );
     settle.addEventListener("click", () => settleDialog(c));
     wrap.append(extend, settle);
   }
   if (c.status === "pending") {
-    const cancel = el("button", { class: "btn btn-danger btn-sm", type: "button", "aria-label": `Cancel contract ${shortId(c.id)}` }, "Cancel");
+    const cancel = el(
+      "button",
+      { class: "btn btn-danger btn-sm", type: "button", "aria-label": `Cancel contract ${shortId(c.id)}` },
+      "Cancel",
+    );
     cancel.addEventListener("click", () => cancelDialog(c));
     wrap.append(cancel);
   }
@@ -93,12 +156,28 @@ function row(c: Contract): HTMLTableRowElement {
     "tr",
     { "data-contract-id": c.id, class: lastFlash.has(c.id) ? "flash" : null },
     el("td", {}, el("div", { class: "cell-title mono" }, shortId(c.id)), name),
-    el("td", {}, badge(c.status), c.auto_renew ? el("div", { class: "cell-sub" }, "auto-renew") : null, c.failed_over_to ? el("div", { class: "cell-sub" }, `moved to ${shortId(c.failed_over_to)}`) : null),
+    el(
+      "td",
+      {},
+      badge(c.status),
+      c.auto_renew ? el("div", { class: "cell-sub" }, "auto-renew") : null,
+      c.failed_over_to ? el("div", { class: "cell-sub" }, `moved to ${shortId(c.failed_over_to)}`) : null,
+    ),
     el("td", { class: "num" }, el("div", {}, `${fmtGB(c.ram_gb)} RAM`), el("div", { class: "cell-sub" }, `${fmtGB(c.vram_gb)} VRAM`)),
     termCell(c),
-    el("td", { class: "num" }, el("div", {}, fmtPricePerSec(c.price_per_gb_sec)), el("div", { class: "cell-sub" }, fmtPricePerHour(c.price_per_gb_sec))),
+    el(
+      "td",
+      { class: "num" },
+      el("div", {}, fmtPricePerSec(c.price_per_gb_sec)),
+      el("div", { class: "cell-sub" }, fmtPricePerHour(c.price_per_gb_sec)),
+    ),
     el("td", { class: "num" }, fmtUSD(c.accrued_cost_usd)),
-    el("td", { class: "num" }, el("div", {}, fmtUSD(c.total_cost_usd)), el("div", { class: "cell-sub" }, c.settlement_hash ? "settled" : c.status === "completed" ? "settling…" : "estimate")),
+    el(
+      "td",
+      { class: "num" },
+      el("div", {}, fmtUSD(c.total_cost_usd)),
+      el("div", { class: "cell-sub" }, c.settlement_hash ? "settled" : c.status === "completed" ? "settling…" : "estimate"),
+    ),
     el("td", {}, actionButtons(c)),
   );
   return tr;
@@ -110,12 +189,23 @@ async function loadContracts(showSpinner = false) {
   loading = true;
   if (showSpinner) body.replaceChildren(loadingRow(8, "Loading contracts…"));
   try {
-    const res = await api<{ contracts: Contract[]; total_count: number }>("/api/contracts", { query: { status: filter.value, limit: PAGE, offset } });
+    const res = await api<{ contracts: Contract[]; total_count: number }>("/api/contracts", {
+      query: { status: filter.value, limit: PAGE, offset },
+    });
     const total = res.total_count ?? res.contracts.length;
     body.replaceChildren(
       ...(res.contracts.length
         ? res.contracts.map(row)
-        : [messageRow(8, filter.value ? `No ${filter.value} contracts.` : canAct ? "No contracts yet. Find memory in the marketplace and rent it to start one." : "No contracts on your nodes yet.")]),
+        : [
+            messageRow(
+              8,
+              filter.value
+                ? `No ${filter.value} contracts.`
+                : canAct
+                  ? "No contracts yet. Find memory in the marketplace and rent it to start one."
+                  : "No contracts on your nodes yet.",
+            ),
+          ]),
     );
     byId("range").textContent = res.contracts.length ? `Showing ${offset + 1}–${offset + res.contracts.length} of ${total}` : "";
     byId<HTMLButtonElement>("prev").disabled = offset === 0;
@@ -141,12 +231,23 @@ function extendDialog(c: Contract) {
     message: `Adds time to contract ${shortId(c.id)} at ${fmtPricePerSec(c.price_per_gb_sec)}; the added cost is held from your balance.`,
     fields: [
       { name: "amount", label: "Add", type: "number", value: "1", min: "1", step: "1", required: true },
-      { name: "unit", label: "Unit", value: "3600", options: [{ value: "60", label: "minutes" }, { value: "3600", label: "hours" }] },
+      {
+        name: "unit",
+        label: "Unit",
+        value: "3600",
+        options: [
+          { value: "60", label: "minutes" },
+          { value: "3600", label: "hours" },
+        ],
+      },
     ],
     confirmLabel: "Extend",
     onSubmit: async (d) => {
       const amount = numberOrUndefined(d.get("amount"));
-      if (!amount || amount <= 0) throw Object.assign(new Error("Enter how much time to add."), { fieldErrors: [{ field: "amount", message: "More than zero, please." }] });
+      if (!amount || amount <= 0)
+        throw Object.assign(new Error("Enter how much time to add."), {
+          fieldErrors: [{ field: "amount", message: "More than zero, please." }],
+        });
       const additional_sec = Math.round(amount * Number(d.get("unit")));
       const est = (c.ram_gb + c.vram_gb) * additional_sec * c.price_per_gb_sec;
       await api(`/api/contracts/${encodeURIComponent(c.id)}/extend`, { method: "POST", body: { additional_sec } });
@@ -160,11 +261,23 @@ function settleDialog(c: Contract) {
   openDialog({
     title: "Settle contract",
     message: `Ends contract ${shortId(c.id)} now and releases the memory. You pay for the time held so far (accrued ${fmtUSD(c.accrued_cost_usd)}); the rest of the hold returns to your balance.`,
-    fields: [{ name: "actual_egress_gb", label: "Egress used (GB, optional)", type: "number", min: "0", step: "any", hint: "Only if the offer charges for egress." }],
+    fields: [
+      {
+        name: "actual_egress_gb",
+        label: "Egress used (GB, optional)",
+        type: "number",
+        min: "0",
+        step: "any",
+        hint: "Only if the offer charges for egress.",
+      },
+    ],
     confirmLabel: "Settle now",
     onSubmit: async (d) => {
       const egress = numberOrUndefined(d.get("actual_egress_gb"));
-      await api(`/api/contracts/${encodeURIComponent(c.id)}/settle`, { method: "POST", body: egress === undefined ? {} : { actual_egress_gb: egress } });
+      await api(`/api/contracts/${encodeURIComponent(c.id)}/settle`, {
+        method: "POST",
+        body: egress === undefined ? {} : { actual_egress_gb: egress },
+      });
       showStatus(actionStatus, `Contract ${shortId(c.id)} settled. The final cost appears once settlement completes.`, "success");
       refreshAll();
     },
@@ -205,8 +318,20 @@ function fmtBytes(n: number): string {
 
 /** A read-only value with a Copy button; where the clipboard is refused, the text is selected instead. */
 function copyable(id: string, label: string, value: string): HTMLElement {
-  const input = el("input", { id, class: "mono copy-value", type: "text", readonly: true, value, "aria-label": label, spellcheck: "false" }) as HTMLInputElement;
-  const button = el("button", { class: "btn btn-secondary btn-sm", type: "button", id: `${id}-copy`, "aria-label": `Copy ${label.toLowerCase()}` }, "Copy");
+  const input = el("input", {
+    id,
+    class: "mono copy-value",
+    type: "text",
+    readonly: true,
+    value,
+    "aria-label": label,
+    spellcheck: "false",
+  }) as HTMLInputElement;
+  const button = el(
+    "button",
+    { class: "btn btn-secondary btn-sm", type: "button", id: `${id}-copy`, "aria-label": `Copy ${label.toLowerCase()}` },
+    "Copy",
+  );
   button.addEventListener("click", async () => {
     try {
       await navigator.clipboard.writeText(value);
@@ -226,7 +351,11 @@ async function leaseSection(c: Contract): Promise<HTMLElement> {
   try {
     const lease = await api<ContractLease>(`/api/contracts/${encodeURIComponent(c.id)}/lease`);
     section.append(
-      el("p", { class: "small muted" }, "Any Redis client works with this URL (redis-cli, ioredis, redis-py, LMCache's redis:// backend). Its password is your lease token: keep it to yourself."),
+      el(
+        "p",
+        { class: "small muted" },
+        "Any Redis client works with this URL (redis-cli, ioredis, redis-py, LMCache's redis:// backend). Its password is your lease token: keep it to yourself.",
+      ),
       el("label", { class: "small", for: "lease-url" }, "Lease URL"),
       copyable("lease-url", "Lease URL", lease.url),
       el("label", { class: "small", for: "lease-cli" }, "Try it"),
@@ -248,7 +377,9 @@ async function showDetail(id: string) {
   detailContent.replaceChildren(el("p", { class: "notice notice-loading", role: "status" }, "Loading…"));
   if (!detail.open) detail.showModal();
   try {
-    const res = await api<{ contract: Contract; node: MnemoNode | null; metrics: Record<string, unknown> | null }>(`/api/contracts/${encodeURIComponent(id)}`);
+    const res = await api<{ contract: Contract; node: MnemoNode | null; metrics: Record<string, unknown> | null }>(
+      `/api/contracts/${encodeURIComponent(id)}`,
+    );
     const c = res.contract;
     const parts: Node[] = [
       kv([
@@ -271,7 +402,10 @@ async function showDetail(id: string) {
     if (c.lease_receipt) {
       const r = c.lease_receipt;
       parts.push(
-        el("div", { class: "detail-section" }, el("h3", {}, "Lease receipt"),
+        el(
+          "div",
+          { class: "detail-section" },
+          el("h3", {}, "Lease receipt"),
           kv([
             ["Wiped", fmtDateTime(r.wiped_at)],
             ["Keys at the end", String(r.keys)],
@@ -284,7 +418,10 @@ async function showDetail(id: string) {
     if (res.node) {
       const n = res.node;
       parts.push(
-        el("div", { class: "detail-section" }, el("h3", {}, "Node"),
+        el(
+          "div",
+          { class: "detail-section" },
+          el("h3", {}, "Node"),
           kv([
             ["Name", n.name],
             ["Type / region", `${n.node_type.replace(/_/g, " ")} · ${n.region}`],
@@ -333,7 +470,9 @@ const budgetForm = byId<HTMLFormElement>("budget-form");
 function showBudget(c: ClientProfile) {
   const cap = c.budget_monthly_usd;
   byId("budget-summary").textContent =
-    cap == null ? `No cap · ${fmtUSD(c.current_spend_usd ?? 0)} spent this month` : `${fmtUSD(c.current_spend_usd ?? 0)} of ${fmtUSD(cap)} spent this month`;
+    cap == null
+      ? `No cap · ${fmtUSD(c.current_spend_usd ?? 0)} spent this month`
+      : `${fmtUSD(c.current_spend_usd ?? 0)} of ${fmtUSD(cap)} spent this month`;
   (budgetForm.elements.namedItem("budget_monthly_usd") as HTMLInputElement).value = cap == null ? "" : String(cap);
   (budgetForm.elements.namedItem("default_region") as HTMLInputElement).value = c.default_region ?? "";
 }
@@ -346,7 +485,10 @@ budgetForm.addEventListener("submit", async (ev) => {
   try {
     const res = await api<{ client: ClientProfile } & Partial<ClientProfile>>("/api/auth/me/client", {
       method: "PUT",
-      body: { budget_monthly_usd: numberOrUndefined(d.get("budget_monthly_usd")) ?? null, default_region: String(d.get("default_region") ?? "").trim() || null },
+      body: {
+        budget_monthly_usd: numberOrUndefined(d.get("budget_monthly_usd")) ?? null,
+        default_region: String(d.get("default_region") ?? "").trim() || null,
+      },
     });
     const client = (res.client ?? res) as ClientProfile;
     showBudget(client);
@@ -374,7 +516,15 @@ const KIND: Record<string, string> = {
   payout: "Payout",
   refund: "Refund",
 };
-interface LedgerEntry { id: string; kind: string; amount_usd: number; contract_id: string | null; memo?: string | null; created_at: string; hash: string }
+interface LedgerEntry {
+  id: string;
+  kind: string;
+  amount_usd: number;
+  contract_id: string | null;
+  memo?: string | null;
+  created_at: string;
+  hash: string;
+}
 
 async function loadLedger() {
   const body = byId("ledger-body");
@@ -389,7 +539,11 @@ async function loadLedger() {
               {},
               el("td", { title: fmtDateTime(e.created_at) }, fmtRelative(e.created_at)),
               el("td", {}, el("div", {}, KIND[e.kind] ?? e.kind), e.memo ? el("div", { class: "cell-sub" }, e.memo) : null),
-              el("td", { class: `num ${e.amount_usd >= 0 ? "amount-in" : "amount-out"}` }, `${e.amount_usd > 0 ? "+" : ""}${fmtUSD(e.amount_usd)}`),
+              el(
+                "td",
+                { class: `num ${e.amount_usd >= 0 ? "amount-in" : "amount-out"}` },
+                `${e.amount_usd > 0 ? "+" : ""}${fmtUSD(e.amount_usd)}`,
+              ),
               el("td", { class: "mono" }, e.contract_id ? shortId(e.contract_id) : "—"),
               el("td", { class: "mono", title: e.hash }, `${e.hash.slice(0, 12)}…`),
             ),

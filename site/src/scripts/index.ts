@@ -19,7 +19,13 @@ function showComparison(pricePerSec: number, live: boolean) {
 async function load() {
   try {
     const { clusters } = await api<{ clusters: Cluster[] }>("/api/clusters", { redirectOn401: false });
-    let nodes = 0, ram = 0, vram = 0, freeRam = 0, freeVram = 0, priceWeighted = 0, priceWeight = 0;
+    let nodes = 0,
+      ram = 0,
+      vram = 0,
+      freeRam = 0,
+      freeVram = 0,
+      priceWeighted = 0,
+      priceWeight = 0;
     for (const c of clusters) {
       nodes += c.total_nodes;
       ram += c.total_ram_gb;

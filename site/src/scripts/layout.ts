@@ -22,10 +22,14 @@ document.querySelector("[data-logout]")?.addEventListener("click", () => {
 
 // Phones show `table.stack-sm` rows as cards; each cell is labelled with its column header.
 function labelCells(table: HTMLTableElement) {
-  const heads = [...table.querySelectorAll("thead th")].map((th) => (th.querySelector(".sr-only") && th.textContent?.trim() === th.querySelector(".sr-only")?.textContent?.trim() ? "" : th.textContent?.trim() ?? ""));
+  const heads = [...table.querySelectorAll("thead th")].map((th) =>
+    th.querySelector(".sr-only") && th.textContent?.trim() === th.querySelector(".sr-only")?.textContent?.trim()
+      ? ""
+      : (th.textContent?.trim() ?? ""),
+  );
   table.querySelectorAll("tbody tr").forEach((tr) =>
     [...tr.children].forEach((td, i) => {
-      if (!td.hasAttribute("data-label")) td.setAttribute("data-label", td.hasAttribute("colspan") ? "" : heads[i] ?? "");
+      if (!td.hasAttribute("data-label")) td.setAttribute("data-label", td.hasAttribute("colspan") ? "" : (heads[i] ?? ""));
     }),
   );
 }

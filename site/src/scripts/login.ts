@@ -17,8 +17,8 @@ form.addEventListener("submit", async (ev) => {
   const email = String(data.get("email") ?? "").trim();
   const password = String(data.get("password") ?? "");
   let bad = false;
-  if (!email || !/^\S+@\S+\.\S+$/.test(email)) (setFieldError(form, "email", "Enter the email you registered with."), (bad = true));
-  if (!password) (setFieldError(form, "password", "Enter your password."), (bad = true));
+  if (!email || !/^\S+@\S+\.\S+$/.test(email)) setFieldError(form, "email", "Enter the email you registered with."), (bad = true);
+  if (!password) setFieldError(form, "password", "Enter your password."), (bad = true);
   if (bad) return (form.querySelector<HTMLElement>('[aria-invalid="true"]')?.focus(), undefined);
 
   const button = form.querySelector<HTMLButtonElement>('button[type="submit"]')!;

@@ -1,5 +1,17 @@
 import { api, ApiError, errorMessage, getMe, qs, type Balance, type Cluster, type Contract, type Match, type Offer } from "../lib/api";
-import { badge, clear, clearFieldErrors, el, loadingRow, messageRow, numberOrUndefined, setBusy, setFieldError, showFieldErrors, showStatus } from "../lib/dom";
+import {
+  badge,
+  clear,
+  clearFieldErrors,
+  el,
+  loadingRow,
+  messageRow,
+  numberOrUndefined,
+  setBusy,
+  setFieldError,
+  showFieldErrors,
+  showStatus,
+} from "../lib/dom";
 import { fmtDuration, fmtGB, fmtKm, fmtMs, fmtPricePerHour, fmtPricePerSec, fmtUSD } from "../lib/format";
 import { getUser } from "../lib/session";
 
@@ -53,7 +65,8 @@ async function loadProfile() {
       (locForm.elements.namedItem("client_lng") as HTMLInputElement).value = String(client.longitude);
       byId("loc-note").textContent = "From your profile; change it here for this search.";
     }
-    if (client?.default_region) (requestForm.elements.namedItem("region") as HTMLInputElement).placeholder = `Any (default ${client.default_region})`;
+    if (client?.default_region)
+      (requestForm.elements.namedItem("region") as HTMLInputElement).placeholder = `Any (default ${client.default_region})`;
   } catch {
     /* no profile: location stays empty, distances show as — */
   }
@@ -89,7 +102,10 @@ byId("save-loc").addEventListener("click", async () => {
     note.textContent = "Saved as your default location.";
   } catch (e) {
     if (e instanceof ApiError && e.fieldErrors.length) {
-      const rest = showFieldErrors(locForm, e.fieldErrors.map((f) => ({ ...f, field: f.field.replace(/^latitude$/, "client_lat").replace(/^longitude$/, "client_lng") })));
+      const rest = showFieldErrors(
+        locForm,
+        e.fieldErrors.map((f) => ({ ...f, field: f.field.replace(/^latitude$/, "client_lat").replace(/^longitude$/, "client_lng") })),
+      );
       note.textContent = rest.join(" ");
     } else note.textContent = errorMessage(e);
   }
@@ -127,7 +143,12 @@ function offerRow(o: Offer): HTMLTableRowElement {
     el("td", {}, o.region),
     el("td", { class: "num" }, fmtGB(o.available_ram_gb)),
     el("td", { class: "num" }, fmtGB(o.available_vram_gb)),
-    el("td", { class: "num" }, el("div", {}, fmtPricePerSec(o.price_per_gb_sec)), el("div", { class: "cell-sub" }, fmtPricePerHour(o.price_per_gb_sec))),
+    el(
+      "td",
+      { class: "num" },
+      el("div", {}, fmtPricePerSec(o.price_per_gb_sec)),
+      el("div", { class: "cell-sub" }, fmtPricePerHour(o.price_per_gb_sec)),
+    ),
     el("td", { class: "num" }, o.uptime_score == null ? "—" : o.uptime_score.toFixed(1)),
     el("td", { class: "num" }, fmtKm(o.distance_km)),
     el("td", { class: "num" }, fmtMs(o.estimated_latency_ms)),
@@ -145,7 +166,11 @@ async function loadOffers() {
       byId("loc-note").textContent = "Set your location to filter by distance.";
     }
     const res = await api<{ offers: Offer[]; total_count: number }>(`/api/marketplace${qs({ ...f, limit: PAGE, offset })}`);
-    offersBody.replaceChildren(...(res.offers.length ? res.offers.map(offerRow) : [messageRow(9, "No offers match these filters. Try a wider region, less memory or a higher price.")]));
+    offersBody.replaceChildren(
+      ...(res.offers.length
+        ? res.offers.map(offerRow)
+        : [messageRow(9, "No offers match these filters. Try a wider region, less memory or a higher price.")]),
+    );
     const total = res.total_count ?? res.offers.length;
     byId("offers-count").textContent = `${total} offer${total === 1 ? "" : "s"}`;
     byId("offers-range").textContent = res.offers.length ? `Showing ${offset + 1}–${offset + res.offers.length} of ${total}` : "";
@@ -194,10 +219,10 @@ function readRequest(): { body: Record<string, unknown>; input: RequestInput } |
   const amount = numberOrUndefined(d.get("duration"));
   const unit = Number(d.get("duration_unit") ?? 60);
   let ok = true;
-  if (!Number.isInteger(ram) || ram < 0) (setFieldError(requestForm, "ram_gb", "Whole GB, 0 or more."), (ok = false));
-  if (!Number.isInteger(vram) || vram < 0) (setFieldError(requestForm, "vram_gb", "Whole GB, 0 or more."), (ok = false));
-  if (ok && ram + vram <= 0) (setFieldError(requestForm, "ram_gb", "Ask for some RAM or VRAM."), (ok = false));
-  if (amount === undefined || amount <= 0) (setFieldError(requestForm, "duration", "How long you need it."), (ok = false));
+  if (!Number.isInteger(ram) || ram < 0) setFieldError(requestForm, "ram_gb", "Whole GB, 0 or more."), (ok = false);
+  if (!Number.isInteger(vram) || vram < 0) setFieldError(requestForm, "vram_gb", "Whole GB, 0 or more."), (ok = false);
+  if (ok && ram + vram <= 0) setFieldError(requestForm, "ram_gb", "Ask for some RAM or VRAM."), (ok = false);
+  if (amount === undefined || amount <= 0) setFieldError(requestForm, "duration", "How long you need it."), (ok = false);
   if (!ok) {
     requestForm.querySelector<HTMLElement>('[aria-invalid="true"]')?.focus();
     return null;
@@ -228,10 +253,17 @@ function matchCard(m: Match, rank: number, input: RequestInput): HTMLLIElement {
     const v = Number(m.score_breakdown?.[key] ?? 0);
     const bar = el("span");
     bar.style.width = `${Math.max(0, Math.min(100, (v / MAX[key]) * 100))}%`;
-    breakdown.append(el("span", {}, LABEL[key]), el("div", { class: "meter", "aria-hidden": "true" }, bar), el("span", { class: "mono" }, v.toFixed(1)));
+    breakdown.append(
+      el("span", {}, LABEL[key]),
+      el("div", { class: "meter", "aria-hidden": "true" }, bar),
+      el("span", { class: "mono" }, v.toFixed(1)),
+    );
   }
   const rent = el("button", { class: "btn btn-accent", type: "button" }, "Rent");
-  rent.setAttribute("aria-label", `Rent ${input.ram_gb} GB RAM and ${input.vram_gb} GB VRAM on ${m.node_name} for ${fmtDuration(input.duration_sec)}`);
+  rent.setAttribute(
+    "aria-label",
+    `Rent ${input.ram_gb} GB RAM and ${input.vram_gb} GB VRAM on ${m.node_name} for ${fmtDuration(input.duration_sec)}`,
+  );
   const result = el("div", { class: "small", role: "status" });
   rent.addEventListener("click", () => createContract(m, input, rent, result));
   return el(
@@ -249,7 +281,12 @@ function matchCard(m: Match, rank: number, input: RequestInput): HTMLLIElement {
         el("span", {}, `Distance ${fmtKm(m.distance_km)}`),
         el("span", {}, `Latency ${fmtMs(m.estimated_latency_ms)}`),
       ),
-      el("div", { class: "row" }, el("span", { class: "match-score" }, m.match_score.toFixed(1)), el("span", { class: "small muted" }, "match score")),
+      el(
+        "div",
+        { class: "row" },
+        el("span", { class: "match-score" }, m.match_score.toFixed(1)),
+        el("span", { class: "small muted" }, "match score"),
+      ),
     ),
     breakdown,
     el(
@@ -270,7 +307,13 @@ async function createContract(m: Match, input: RequestInput, button: HTMLButtonE
   try {
     const { contract } = await api<{ contract: Contract }>("/api/contracts/create", {
       method: "POST",
-      body: { node_id: m.node_id, ram_gb: input.ram_gb, vram_gb: input.vram_gb, duration_sec: input.duration_sec, auto_renew: input.auto_renew },
+      body: {
+        node_id: m.node_id,
+        ram_gb: input.ram_gb,
+        vram_gb: input.vram_gb,
+        duration_sec: input.duration_sec,
+        auto_renew: input.auto_renew,
+      },
     });
     button.hidden = true;
     result.className = "small notice notice-success";
@@ -309,9 +352,18 @@ requestForm.addEventListener("submit", async (ev) => {
   clear(matchesList);
   byId("request-summary").textContent = "";
   try {
-    const res = await api<{ request_id: string; matches: Match[]; total_candidates: number }>("/api/marketplace/request", { method: "POST", body: req.body });
-    byId("request-summary").textContent = `${res.matches.length} of ${res.total_candidates} candidate node${res.total_candidates === 1 ? "" : "s"} for ${fmtGB(req.input.ram_gb)} RAM + ${fmtGB(req.input.vram_gb)} VRAM over ${fmtDuration(req.input.duration_sec)}`;
-    if (!res.matches.length) showStatus(requestStatus, "No node can hold this request right now. Try less memory, a shorter duration, another region or a higher maximum price.", "info");
+    const res = await api<{ request_id: string; matches: Match[]; total_candidates: number }>("/api/marketplace/request", {
+      method: "POST",
+      body: req.body,
+    });
+    byId("request-summary").textContent =
+      `${res.matches.length} of ${res.total_candidates} candidate node${res.total_candidates === 1 ? "" : "s"} for ${fmtGB(req.input.ram_gb)} RAM + ${fmtGB(req.input.vram_gb)} VRAM over ${fmtDuration(req.input.duration_sec)}`;
+    if (!res.matches.length)
+      showStatus(
+        requestStatus,
+        "No node can hold this request right now. Try less memory, a shorter duration, another region or a higher maximum price.",
+        "info",
+      );
     matchesList.replaceChildren(...res.matches.map((m, i) => matchCard(m, i + 1, req.input)));
   } catch (e) {
     if (e instanceof ApiError && e.fieldErrors.length) {

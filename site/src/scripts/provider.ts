@@ -1,13 +1,28 @@
 import { api, ApiError, errorMessage, getMe, type ApiKeyInfo, type MnemoNode } from "../lib/api";
 import { drawChart, PALETTE, shortTime } from "../lib/charts";
-import { badge, clearFieldErrors, el, loadingRow, messageRow, openDialog, setBusy, setFieldError, showFieldErrors, showStatus } from "../lib/dom";
+import {
+  badge,
+  clearFieldErrors,
+  el,
+  loadingRow,
+  messageRow,
+  openDialog,
+  setBusy,
+  setFieldError,
+  showFieldErrors,
+  showStatus,
+} from "../lib/dom";
 import { fmtGB, fmtPricePerHour, fmtPricePerSec, fmtRelative, fmtUSD } from "../lib/format";
 import { getUser } from "../lib/session";
 
 const byId = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
 const user = getUser();
 if (user && user.role === "user") {
-  showStatus(byId("role-note"), "This is a renter account. To offer memory, create a provider account; renting stays on the Marketplace and Contracts pages.", "info");
+  showStatus(
+    byId("role-note"),
+    "This is a renter account. To offer memory, create a provider account; renting stays on the Marketplace and Contracts pages.",
+    "info",
+  );
 }
 
 byId("agent-init").textContent = `mnemo-agent init --api-url ${location.origin} --api-key YOUR_API_KEY --region eu-west`;
@@ -34,7 +49,18 @@ function capCell(total: number, used: number): HTMLElement {
     "td",
     { class: "cap" },
     el("div", { class: "meter-label" }, el("span", {}, `${fmtGB(used)} / ${fmtGB(total)} rented`)),
-    el("div", { class: "meter meter-used", role: "progressbar", "aria-valuemin": 0, "aria-valuemax": total, "aria-valuenow": used, "aria-label": `${fmtGB(used)} of ${fmtGB(total)} in use` }, bar),
+    el(
+      "div",
+      {
+        class: "meter meter-used",
+        role: "progressbar",
+        "aria-valuemin": 0,
+        "aria-valuemax": total,
+        "aria-valuenow": used,
+        "aria-label": `${fmtGB(used)} of ${fmtGB(total)} in use`,
+      },
+      bar,
+    ),
   );
 }
 
@@ -51,7 +77,11 @@ function nodeRow(n: MnemoNode): HTMLTableRowElement {
       setBusy(toggle, true);
       try {
         await api(`/api/nodes/${encodeURIComponent(n.id)}`, { method: "PUT", body: { status: toMaint ? "maintenance" : "active" } });
-        showStatus(byId("nodes-status"), `${n.name} is now ${toMaint ? "in maintenance: it is not offered to new renters" : "active"}.`, "success");
+        showStatus(
+          byId("nodes-status"),
+          `${n.name} is now ${toMaint ? "in maintenance: it is not offered to new renters" : "active"}.`,
+          "success",
+        );
         loadNodes();
       } catch (e) {
         setBusy(toggle, false);
@@ -62,7 +92,8 @@ function nodeRow(n: MnemoNode): HTMLTableRowElement {
     retire.addEventListener("click", () =>
       openDialog({
         title: `Retire ${n.name}?`,
-        message: "The node goes offline and is no longer matched. Its running contracts fail over to other nodes. The agent's next heartbeat brings it back.",
+        message:
+          "The node goes offline and is no longer matched. Its running contracts fail over to other nodes. The agent's next heartbeat brings it back.",
         confirmLabel: "Retire node",
         danger: true,
         onSubmit: async () => {
@@ -77,11 +108,21 @@ function nodeRow(n: MnemoNode): HTMLTableRowElement {
   return el(
     "tr",
     {},
-    el("td", {}, el("div", { class: "cell-title" }, n.name), el("div", { class: "cell-sub" }, `${n.node_type.replace(/_/g, " ")} · ${n.region}`)),
+    el(
+      "td",
+      {},
+      el("div", { class: "cell-title" }, n.name),
+      el("div", { class: "cell-sub" }, `${n.node_type.replace(/_/g, " ")} · ${n.region}`),
+    ),
     el("td", {}, badge(n.status)),
     capCell(n.total_ram_gb, held(n, "ram")),
     capCell(n.total_vram_gb, held(n, "vram")),
-    el("td", { class: "num" }, el("div", {}, fmtPricePerSec(n.price_per_gb_sec)), el("div", { class: "cell-sub" }, fmtPricePerHour(n.price_per_gb_sec))),
+    el(
+      "td",
+      { class: "num" },
+      el("div", {}, fmtPricePerSec(n.price_per_gb_sec)),
+      el("div", { class: "cell-sub" }, fmtPricePerHour(n.price_per_gb_sec)),
+    ),
     el("td", { class: "num" }, typeof n.uptime_score === "number" ? n.uptime_score.toFixed(1) : "—"),
     el("td", {}, n.last_heartbeat_at ? fmtRelative(n.last_heartbeat_at) : el("span", { class: "muted" }, "never")),
     el("td", {}, actions),
@@ -99,8 +140,13 @@ async function loadNodes() {
     // GET /api/nodes lists the whole market; a provider's page shows only their own. Other
     // providers' nodes come in the public view, which has no provider_id.
     myNodes = res.nodes.filter((n) => n.provider_id === me.user.id || me.user.role === "admin");
-    body.replaceChildren(...(myNodes.length ? myNodes.map(nodeRow) : [messageRow(8, "No nodes yet. Create an API key and start mnemo-agent on a machine (steps below).")]));
-    let total = 0, rented = 0;
+    body.replaceChildren(
+      ...(myNodes.length
+        ? myNodes.map(nodeRow)
+        : [messageRow(8, "No nodes yet. Create an API key and start mnemo-agent on a machine (steps below).")]),
+    );
+    let total = 0,
+      rented = 0;
     for (const n of myNodes) {
       if (n.status === "offline") continue;
       total += n.total_ram_gb + n.total_vram_gb;
@@ -133,7 +179,11 @@ function drawCapacity() {
           { label: "Free (GB)", data: freeGb, backgroundColor: "#b9e6de", stack: "c" },
         ],
       },
-      options: { indexAxis: "y", scales: { x: { stacked: true, beginAtZero: true }, y: { stacked: true } }, plugins: { legend: { position: "bottom" } } },
+      options: {
+        indexAxis: "y",
+        scales: { x: { stacked: true, beginAtZero: true }, y: { stacked: true } },
+        plugins: { legend: { position: "bottom" } },
+      },
     },
     `Capacity by node: ${live.map((n, i) => `${n.name} ${rented[i]} GB rented of ${rented[i] + freeGb[i]} GB`).join("; ") || "no nodes online"}`,
   );
@@ -149,9 +199,13 @@ async function loadEarningsChart() {
   }
   const from = new Date(Date.now() - 30 * 86400_000).toISOString();
   const results = await Promise.allSettled(
-    myNodes.slice(0, 20).map((n) =>
-      api<{ series: { t: string; usd: number }[]; total_usd: number }>(`/api/analytics/node/${encodeURIComponent(n.id)}/earnings`, { query: { bucket: "day", from } }),
-    ),
+    myNodes
+      .slice(0, 20)
+      .map((n) =>
+        api<{ series: { t: string; usd: number }[]; total_usd: number }>(`/api/analytics/node/${encodeURIComponent(n.id)}/earnings`, {
+          query: { bucket: "day", from },
+        }),
+      ),
   );
   const byDay = new Map<string, number[]>();
   let total = 0;
@@ -178,11 +232,21 @@ async function loadEarningsChart() {
       type: "bar",
       data: {
         labels: days.map((d) => shortTime(d)),
-        datasets: myNodes.slice(0, 20).map((n, i) => ({ label: n.name, data: days.map((d) => byDay.get(d)![i]), backgroundColor: PALETTE[i % PALETTE.length], stack: "e" })),
+        datasets: myNodes
+          .slice(0, 20)
+          .map((n, i) => ({
+            label: n.name,
+            data: days.map((d) => byDay.get(d)![i]),
+            backgroundColor: PALETTE[i % PALETTE.length],
+            stack: "e",
+          })),
       },
       options: {
         scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true, ticks: { callback: (v) => fmtUSD(Number(v)) } } },
-        plugins: { legend: { position: "bottom", display: myNodes.length > 1 }, tooltip: { callbacks: { label: (c) => `${c.dataset.label}: ${fmtUSD(Number(c.raw))}` } } },
+        plugins: {
+          legend: { position: "bottom", display: myNodes.length > 1 },
+          tooltip: { callbacks: { label: (c) => `${c.dataset.label}: ${fmtUSD(Number(c.raw))}` } },
+        },
       },
     },
     `Earnings over the last 30 days: ${fmtUSD(total)} in total`,
@@ -224,7 +288,8 @@ accountForm.addEventListener("submit", async (ev) => {
   ev.preventDefault();
   clearFieldErrors(accountForm);
   const id = String(new FormData(accountForm).get("stripe_account_id") ?? "").trim();
-  if (!/^acct_[A-Za-z0-9]{6,64}$/.test(id)) return setFieldError(accountForm, "stripe_account_id", "A Stripe connected account id looks like acct_1A2b3C4d5E.");
+  if (!/^acct_[A-Za-z0-9]{6,64}$/.test(id))
+    return setFieldError(accountForm, "stripe_account_id", "A Stripe connected account id looks like acct_1A2b3C4d5E.");
   const button = accountForm.querySelector<HTMLButtonElement>('button[type="submit"]')!;
   setBusy(button, true, "Saving…");
   try {
@@ -245,7 +310,10 @@ byId("payout-btn").addEventListener("click", async () => {
   const button = byId<HTMLButtonElement>("payout-btn");
   setBusy(button, true, "Paying out…");
   try {
-    const res = await api<{ payout: { amount_usd: number; destination: string }; earnings: Earnings }>("/api/billing/payouts", { method: "POST", body: {} });
+    const res = await api<{ payout: { amount_usd: number; destination: string }; earnings: Earnings }>("/api/billing/payouts", {
+      method: "POST",
+      body: {},
+    });
     showStatus(byId("payout-status"), `Paid out ${fmtUSD(res.payout.amount_usd)} to ${res.payout.destination}.`, "success");
     setBusy(button, false);
     showEarnings(res.earnings);
@@ -261,7 +329,12 @@ async function showNode(id: string) {
   content.replaceChildren(el("p", { class: "notice notice-loading", role: "status" }, "Loading…"));
   if (!dialog.open) dialog.showModal();
   try {
-    const res = await api<{ node: MnemoNode; earnings: { total_usd: number; last_30d_usd: number }; active_contracts: unknown; metrics?: Record<string, unknown>[] }>(`/api/nodes/${encodeURIComponent(id)}`);
+    const res = await api<{
+      node: MnemoNode;
+      earnings: { total_usd: number; last_30d_usd: number };
+      active_contracts: unknown;
+      metrics?: Record<string, unknown>[];
+    }>(`/api/nodes/${encodeURIComponent(id)}`);
     const n = res.node;
     byId("node-detail-title").textContent = n.name;
     const active = Array.isArray(res.active_contracts) ? res.active_contracts.length : Number(res.active_contracts ?? 0);
@@ -319,7 +392,11 @@ async function loadKeys() {
     body.replaceChildren(
       ...(api_keys.length
         ? api_keys.map((k) => {
-            const revoke = el("button", { class: "btn btn-danger btn-sm", type: "button", "aria-label": `Revoke key ${k.name ?? k.prefix}` }, "Revoke");
+            const revoke = el(
+              "button",
+              { class: "btn btn-danger btn-sm", type: "button", "aria-label": `Revoke key ${k.name ?? k.prefix}` },
+              "Revoke",
+            );
             revoke.addEventListener("click", () =>
               openDialog({
                 title: "Revoke this key?",
@@ -358,7 +435,10 @@ keyForm.addEventListener("submit", async (ev) => {
   setBusy(button, true, "Creating…");
   byId("key-status").hidden = true;
   try {
-    const res = await api<{ id: string; api_key: string; prefix: string }>("/api/auth/api-keys", { method: "POST", body: name ? { name } : {} });
+    const res = await api<{ id: string; api_key: string; prefix: string }>("/api/auth/api-keys", {
+      method: "POST",
+      body: name ? { name } : {},
+    });
     byId("new-key-value").textContent = res.api_key;
     byId("new-key").hidden = false;
     byId("agent-init").textContent = `mnemo-agent init --api-url ${location.origin} --api-key ${res.api_key} --region eu-west`;

@@ -22,8 +22,8 @@ form.addEventListener("submit", async (ev) => {
     organization: String(data.get("organization") ?? "").trim() || undefined,
   };
   let bad = false;
-  if (!/^\S+@\S+\.\S+$/.test(body.email)) (setFieldError(form, "email", "Enter a valid email address."), (bad = true));
-  if (body.password.length < 8) (setFieldError(form, "password", "Use at least 8 characters."), (bad = true));
+  if (!/^\S+@\S+\.\S+$/.test(body.email)) setFieldError(form, "email", "Enter a valid email address."), (bad = true);
+  if (body.password.length < 8) setFieldError(form, "password", "Use at least 8 characters."), (bad = true);
   if (bad) return (form.querySelector<HTMLElement>('[aria-invalid="true"]')?.focus(), undefined);
 
   const button = form.querySelector<HTMLButtonElement>('button[type="submit"]')!;

@@ -17,7 +17,15 @@ export const credits: AppRouteHandler<typeof routes.credits> = async (c) => {
   try {
     const [entry] = await postLedger(
       c.env.DB,
-      [{ kind: "credit", userId: b.user_id, amountMicro: amount, memo: `${b.reason} (by ${caller(c).email})`, idempotencyKey: key ? `credit:${caller(c).id}:${key}` : `credit:${crypto.randomUUID()}` }],
+      [
+        {
+          kind: "credit",
+          userId: b.user_id,
+          amountMicro: amount,
+          memo: `${b.reason} (by ${caller(c).email})`,
+          idempotencyKey: key ? `credit:${caller(c).id}:${key}` : `credit:${crypto.randomUUID()}`,
+        },
+      ],
       () => [creditStatement(c.env.DB, client.id, amount)],
     );
     const row = await c.env.DB.prepare(`SELECT * FROM ledger_entries WHERE id = ?`).bind(entry.id).first<Record<string, unknown>>();
@@ -41,11 +49,15 @@ export const overview: AppRouteHandler<typeof routes.overview> = async (c) => {
     db.prepare(`SELECT status AS k, COUNT(*) AS n FROM nodes GROUP BY status`),
     db.prepare(`SELECT status AS k, COUNT(*) AS n FROM contracts GROUP BY status`),
     db.prepare(`SELECT kind AS k, COALESCE(SUM(amount_micro), 0) AS n FROM ledger_entries GROUP BY kind`),
-    db.prepare(`SELECT COALESCE(SUM(total_cost_micro - charged_micro), 0) AS n FROM contracts WHERE charged_micro IS NOT NULL AND total_cost_micro > charged_micro`),
+    db.prepare(
+      `SELECT COALESCE(SUM(total_cost_micro - charged_micro), 0) AS n FROM contracts WHERE charged_micro IS NOT NULL AND total_cost_micro > charged_micro`,
+    ),
   ]);
   const byKind = grouped(money.results as Group[]);
   const kind = (k: string) => byKind[k] ?? 0;
-  const u = users.results as Group[], n = nodes.results as Group[], k = contracts.results as Group[];
+  const u = users.results as Group[],
+    n = nodes.results as Group[],
+    k = contracts.results as Group[];
   return c.json(
     {
       users: { total: total(u), by_role: grouped(u) },

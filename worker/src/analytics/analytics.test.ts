@@ -57,10 +57,22 @@ describe("analytics", () => {
     expectError(await api("GET", `/api/analytics/node/${s.node.id}/earnings`, { token: other.token }), 403, "forbidden");
     expectError(await api("GET", `/api/analytics/node/${crypto.randomUUID()}/earnings`, { token: other.token }), 404, "not_found");
     expect((await api("GET", `/api/analytics/node/${s.node.id}/earnings`, { token: (await adminAccount()).token })).status).toBe(200);
-    expectError(await api("GET", `/api/analytics/node/${s.node.id}/earnings?bucket=week`, { token: s.provider.token }), 400, "validation_failed");
-    expectError(await api("GET", `/api/analytics/node/${s.node.id}/earnings?bucket=hour&from=2020-01-01`, { token: s.provider.token }), 400, "validation_failed");
+    expectError(
+      await api("GET", `/api/analytics/node/${s.node.id}/earnings?bucket=week`, { token: s.provider.token }),
+      400,
+      "validation_failed",
+    );
+    expectError(
+      await api("GET", `/api/analytics/node/${s.node.id}/earnings?bucket=hour&from=2020-01-01`, { token: s.provider.token }),
+      400,
+      "validation_failed",
+    );
 
-    const charges = await env.DB.prepare("SELECT created_at AS t, -amount_micro AS micro FROM ledger_entries WHERE kind = 'charge' AND user_id = ?").bind(s.renter.id).all<{ t: number; micro: number }>();
+    const charges = await env.DB.prepare(
+      "SELECT created_at AS t, -amount_micro AS micro FROM ledger_entries WHERE kind = 'charge' AND user_id = ?",
+    )
+      .bind(s.renter.id)
+      .all<{ t: number; micro: number }>();
     const spentTo = Math.max(...charges.results.map((r) => r.t)) + 1;
     const sp = await api("GET", `/api/analytics/client/${s.renter.clientId}/spending?to=${iso(spentTo)}`, { token: s.renter.token });
     expect(sp.status, JSON.stringify(sp.body)).toBe(200);
@@ -69,8 +81,17 @@ describe("analytics", () => {
     expect(sp.body.by_node).toEqual([{ node_id: s.node.id, node_name: s.node.name, region: s.node.region, usd: 0.005392, contracts: 2 }]);
     expectError(await api("GET", `/api/analytics/client/${s.renter.clientId}/spending`, { token: other.token }), 404, "not_found");
     // An old window holds nothing.
-    const old = await api("GET", `/api/analytics/client/${s.renter.clientId}/spending?from=2020-01-01&to=2020-01-03`, { token: s.renter.token });
-    expect(old.body).toMatchObject({ total_usd: 0, by_node: [], series: [{ t: "2020-01-01T00:00:00.000Z", usd: 0 }, { t: "2020-01-02T00:00:00.000Z", usd: 0 }] });
+    const old = await api("GET", `/api/analytics/client/${s.renter.clientId}/spending?from=2020-01-01&to=2020-01-03`, {
+      token: s.renter.token,
+    });
+    expect(old.body).toMatchObject({
+      total_usd: 0,
+      by_node: [],
+      series: [
+        { t: "2020-01-01T00:00:00.000Z", usd: 0 },
+        { t: "2020-01-02T00:00:00.000Z", usd: 0 },
+      ],
+    });
   });
 
   it("market supply and demand by region, and the price trend", async () => {
@@ -93,20 +114,43 @@ describe("analytics", () => {
     const p2 = await register("provider");
     const cheap = await api("POST", "/api/nodes/register", {
       token: p2.token,
-      body: { node_type: "mist_node", name: "cheap", region: s.node.region, total_ram_gb: 8, total_vram_gb: 0, bandwidth_mbps: 100, base_latency_ms: 9, price_per_gb_sec: 0.000000001 },
+      body: {
+        node_type: "mist_node",
+        name: "cheap",
+        region: s.node.region,
+        total_ram_gb: 8,
+        total_vram_gb: 0,
+        bandwidth_mbps: 100,
+        base_latency_ms: 9,
+        price_per_gb_sec: 0.000000001,
+      },
     });
     expect(cheap.status).toBe(201);
-    await api("POST", "/api/contracts/create", { token: s.renter.token, body: { node_id: cheap.body.node.id, ram_gb: 2, vram_gb: 0, duration_sec: 600 } });
+    await api("POST", "/api/contracts/create", {
+      token: s.renter.token,
+      body: { node_id: cheap.body.node.id, ram_gb: 2, vram_gb: 0, duration_sec: 600 },
+    });
     await pinContracts(s.node.id);
     await pinContracts(cheap.body.node.id);
     const pr = await api("GET", `/api/analytics/market/pricing?region=${s.node.region}&bucket=hour&to=2026-01-15T13:00:00Z`);
     expect(pr.status, JSON.stringify(pr.body)).toBe(200);
     const last = pr.body.series.at(-1);
     // (16 × 2,000 + 2 × 1) nano·GB / 18 GB = 1,777.888… → 1,778 nano
-    expect(last).toMatchObject({ contracts: 3, gb: 18, avg_price_per_gb_sec: 0.000001778, min_price_per_gb_sec: 0.000000001, max_price_per_gb_sec: 0.000002 });
+    expect(last).toMatchObject({
+      contracts: 3,
+      gb: 18,
+      avg_price_per_gb_sec: 0.000001778,
+      min_price_per_gb_sec: 0.000000001,
+      max_price_per_gb_sec: 0.000002,
+    });
     expect(pr.body.series[0]).toMatchObject({ contracts: 0, avg_price_per_gb_sec: null });
     // Offered now: (2,000 + 1) / 2 = 1,000.5 → 1,001 nano.
-    expect(pr.body.current).toEqual({ active_nodes: 2, avg_price_per_gb_sec: 0.000001001, min_price_per_gb_sec: 0.000000001, max_price_per_gb_sec: 0.000002 });
+    expect(pr.body.current).toEqual({
+      active_nodes: 2,
+      avg_price_per_gb_sec: 0.000001001,
+      min_price_per_gb_sec: 0.000000001,
+      max_price_per_gb_sec: 0.000002,
+    });
     expect(pr.body.region).toBe(s.node.region);
     expect(pr.body.series).toHaveLength(24);
     expect(last.t).toBe("2026-01-15T12:00:00.000Z");
@@ -117,7 +161,10 @@ describe("analytics", () => {
     expect(all.body.series.at(-1)).toMatchObject({ t: "2026-01-15T00:00:00.000Z", contracts: 3, gb: 18 });
     expectError(await api("GET", "/api/analytics/market/pricing?from=nope"), 400, "validation_failed");
     // The day before holds none of them.
-    const dayBefore = await api("GET", `/api/analytics/market/pricing?region=${s.node.region}&from=2026-01-14T00:00:00Z&to=2026-01-15T00:00:00Z`);
+    const dayBefore = await api(
+      "GET",
+      `/api/analytics/market/pricing?region=${s.node.region}&from=2026-01-14T00:00:00Z&to=2026-01-15T00:00:00Z`,
+    );
     expect(dayBefore.body.series.every((p: any) => p.contracts === 0)).toBe(true);
   });
 });

@@ -23,7 +23,9 @@ export const clientSpendingRoute: AppRouteHandler<typeof routes.clientSpendingRo
   const { client_id } = c.req.valid("param");
   const q = c.req.valid("query");
   const me = caller(c);
-  const client = await c.env.DB.prepare(`SELECT id, user_id FROM clients WHERE id = ?`).bind(client_id).first<{ id: string; user_id: string }>();
+  const client = await c.env.DB.prepare(`SELECT id, user_id FROM clients WHERE id = ?`)
+    .bind(client_id)
+    .first<{ id: string; user_id: string }>();
   if (!client || (me.role !== "admin" && client.user_id !== me.id)) throw notFound("client");
   const { from, to } = parseWindow(q, defaultFrom(q.bucket));
   return c.json(await clientSpending(c.env, client, from, to, q.bucket), 200);

@@ -9,7 +9,10 @@ export const tags = ["Analytics"];
 
 export const auth = [...security.bearer];
 
-export const BucketParam = z.enum(["hour", "day"]).default("day").openapi({ description: "Bucket size; buckets are aligned to UTC hours/days" });
+export const BucketParam = z
+  .enum(["hour", "day"])
+  .default("day")
+  .openapi({ description: "Bucket size; buckets are aligned to UTC hours/days" });
 
 export const SeriesQuery = WindowQuery.extend({ bucket: BucketParam });
 
@@ -27,7 +30,17 @@ export const nodeEarningsRoute = createRoute({
   description: `Sum of the provider_earning ledger entries of the node's contracts (cost minus the platform fee), by the time they were written. ${windowNote}`,
   request: { params: z.object({ node_id: z.uuid().openapi({ param: { name: "node_id", in: "path" } }) }), query: SeriesQuery },
   responses: {
-    200: jsonContent(z.object({ node_id: z.uuid(), bucket: z.enum(["hour", "day"]), from: z.string(), to: z.string(), series: z.array(Point), total_usd: z.number() }), "The series"),
+    200: jsonContent(
+      z.object({
+        node_id: z.uuid(),
+        bucket: z.enum(["hour", "day"]),
+        from: z.string(),
+        to: z.string(),
+        series: z.array(Point),
+        total_usd: z.number(),
+      }),
+      "The series",
+    ),
     ...errors(401, 403, 404),
   },
 });
@@ -50,7 +63,15 @@ export const clientSpendingRoute = createRoute({
         to: z.string(),
         series: z.array(Point),
         total_usd: z.number(),
-        by_node: z.array(z.object({ node_id: z.uuid(), node_name: z.string().nullable(), region: z.string().nullable(), usd: z.number(), contracts: z.number().int() })),
+        by_node: z.array(
+          z.object({
+            node_id: z.uuid(),
+            node_name: z.string().nullable(),
+            region: z.string().nullable(),
+            usd: z.number(),
+            contracts: z.number().int(),
+          }),
+        ),
       }),
       "The series and the breakdown by node, largest first",
     ),
@@ -98,7 +119,11 @@ export const pricingRoute = createRoute({
   tags,
   summary: "Price trend: contracted prices per bucket, and the current offered prices",
   description: `series: per bucket, the GB-weighted average price of the contracts created in it (Σ price × GB / Σ GB, rounded half-up to the nano-USD), their min and max, count and GB (null prices where no contract was made). current: the simple average, min and max of the active nodes' offered prices. Optionally one region. Public. ${windowNote}`,
-  request: { query: SeriesQuery.extend({ region: RegionName.optional().openapi({ description: "Only this region; a well-formed name with no nodes gives an empty series" }) }) },
+  request: {
+    query: SeriesQuery.extend({
+      region: RegionName.optional().openapi({ description: "Only this region; a well-formed name with no nodes gives an empty series" }),
+    }),
+  },
   responses: {
     200: jsonContent(
       z.object({
@@ -106,8 +131,22 @@ export const pricingRoute = createRoute({
         bucket: z.enum(["hour", "day"]),
         from: z.string(),
         to: z.string(),
-        series: z.array(z.object({ t: z.string(), avg_price_per_gb_sec: Price, min_price_per_gb_sec: Price, max_price_per_gb_sec: Price, contracts: z.number().int(), gb: z.number().int() })),
-        current: z.object({ active_nodes: z.number().int(), avg_price_per_gb_sec: Price, min_price_per_gb_sec: Price, max_price_per_gb_sec: Price }),
+        series: z.array(
+          z.object({
+            t: z.string(),
+            avg_price_per_gb_sec: Price,
+            min_price_per_gb_sec: Price,
+            max_price_per_gb_sec: Price,
+            contracts: z.number().int(),
+            gb: z.number().int(),
+          }),
+        ),
+        current: z.object({
+          active_nodes: z.number().int(),
+          avg_price_per_gb_sec: Price,
+          min_price_per_gb_sec: Price,
+          max_price_per_gb_sec: Price,
+        }),
       }),
       "The trend",
     ),

@@ -18,7 +18,8 @@ export function bucketStarts(from: number, to: number, bucket: Bucket): number[]
   const size = BUCKET_MS[bucket];
   const first = Math.floor(from / size) * size;
   const n = Math.ceil((to - first) / size);
-  if (n > MAX_BUCKETS) throw invalid("from", `the window holds ${n} ${bucket} buckets; at most ${MAX_BUCKETS} (narrow it or use bucket=day)`);
+  if (n > MAX_BUCKETS)
+    throw invalid("from", `the window holds ${n} ${bucket} buckets; at most ${MAX_BUCKETS} (narrow it or use bucket=day)`);
   return Array.from({ length: n }, (_, i) => first + i * size);
 }
 
@@ -66,7 +67,9 @@ export async function clientSpending(env: Env, client: { id: string; user_id: st
     to: iso(to)!,
     series: filled(starts, rows),
     total_usd: microToUsd(rows.reduce((s, r) => s + r.micro, 0)),
-    by_node: (byNode.results as { node_id: string; node_name: string | null; region: string | null; micro: number; contracts: number }[]).map((r) => ({
+    by_node: (
+      byNode.results as { node_id: string; node_name: string | null; region: string | null; micro: number; contracts: number }[]
+    ).map((r) => ({
       node_id: r.node_id,
       node_name: r.node_name,
       region: r.region,
@@ -84,24 +87,40 @@ export async function marketSupply(env: Env, from: number, to: number) {
               SUM(CASE WHEN status = 'active' THEN MIN(reported_vram_gb, total_vram_gb) ELSE 0 END) AS free_vram
        FROM nodes WHERE status != 'offline' GROUP BY region`,
     ),
-    env.DB.prepare(`SELECT region, COUNT(*) AS contracts, SUM(ram_gb) AS ram, SUM(vram_gb) AS vram FROM contracts WHERE status IN ('pending','active') GROUP BY region`),
-    env.DB.prepare(`SELECT region, COUNT(*) AS contracts, SUM(ram_gb) AS ram, SUM(vram_gb) AS vram FROM contracts WHERE created_at >= ?1 AND created_at < ?2 GROUP BY region`).bind(from, to),
+    env.DB.prepare(
+      `SELECT region, COUNT(*) AS contracts, SUM(ram_gb) AS ram, SUM(vram_gb) AS vram FROM contracts WHERE status IN ('pending','active') GROUP BY region`,
+    ),
+    env.DB.prepare(
+      `SELECT region, COUNT(*) AS contracts, SUM(ram_gb) AS ram, SUM(vram_gb) AS vram FROM contracts WHERE created_at >= ?1 AND created_at < ?2 GROUP BY region`,
+    ).bind(from, to),
   ]);
   type Agg = { region: string; nodes?: number; contracts?: number; ram: number; vram: number; free_ram?: number; free_vram?: number };
   const index = (r: D1Result) => new Map((r.results as Agg[]).map((a) => [a.region, a]));
-  const o = index(offered), h = index(reserved), q = index(requested);
+  const o = index(offered),
+    h = index(reserved),
+    q = index(requested);
   const regions = [...new Set([...o.keys(), ...h.keys(), ...q.keys()])].sort();
   const pct = (part: number, whole: number) => (whole > 0 ? Math.round((part / whole) * 10_000) / 100 : 0);
   return {
     from: iso(from)!,
     to: iso(to)!,
     regions: regions.map((region) => {
-      const off = o.get(region), res = h.get(region), req = q.get(region);
-      const offeredRam = off?.ram ?? 0, offeredVram = off?.vram ?? 0, heldRam = res?.ram ?? 0, heldVram = res?.vram ?? 0;
+      const off = o.get(region),
+        res = h.get(region),
+        req = q.get(region);
+      const offeredRam = off?.ram ?? 0,
+        offeredVram = off?.vram ?? 0,
+        heldRam = res?.ram ?? 0,
+        heldVram = res?.vram ?? 0;
       return {
         region,
         nodes: off?.nodes ?? 0,
-        offered: { ram_gb: offeredRam, vram_gb: offeredVram, reported_free_ram_gb: off?.free_ram ?? 0, reported_free_vram_gb: off?.free_vram ?? 0 },
+        offered: {
+          ram_gb: offeredRam,
+          vram_gb: offeredVram,
+          reported_free_ram_gb: off?.free_ram ?? 0,
+          reported_free_vram_gb: off?.free_vram ?? 0,
+        },
         reserved: { ram_gb: heldRam, vram_gb: heldVram, contracts: res?.contracts ?? 0 },
         requested: { ram_gb: req?.ram ?? 0, vram_gb: req?.vram ?? 0, contracts: req?.contracts ?? 0 },
         utilisation_pct: pct(heldRam + heldVram, offeredRam + offeredVram),
@@ -128,7 +147,12 @@ export async function marketPricing(env: Env, region: string | undefined, from: 
        FROM nodes WHERE status = 'active' ${nodeRegionCond}`,
     ).bind(...(region ? [region] : [])),
   ]);
-  const by = new Map((series.results as { t: number; contracts: number; gb: number; avg_nano: number; min_nano: number; max_nano: number }[]).map((r) => [r.t, r]));
+  const by = new Map(
+    (series.results as { t: number; contracts: number; gb: number; avg_nano: number; min_nano: number; max_nano: number }[]).map((r) => [
+      r.t,
+      r,
+    ]),
+  );
   const cur = current.results[0] as { nodes: number; avg_nano: number | null; min_nano: number | null; max_nano: number | null };
   const price = (n: number | null | undefined) => (n === null || n === undefined ? null : nanoToPrice(n));
   return {
@@ -138,8 +162,20 @@ export async function marketPricing(env: Env, region: string | undefined, from: 
     to: iso(to)!,
     series: starts.map((t) => {
       const r = by.get(t);
-      return { t: iso(t)!, avg_price_per_gb_sec: price(r?.avg_nano), min_price_per_gb_sec: price(r?.min_nano), max_price_per_gb_sec: price(r?.max_nano), contracts: r?.contracts ?? 0, gb: r?.gb ?? 0 };
+      return {
+        t: iso(t)!,
+        avg_price_per_gb_sec: price(r?.avg_nano),
+        min_price_per_gb_sec: price(r?.min_nano),
+        max_price_per_gb_sec: price(r?.max_nano),
+        contracts: r?.contracts ?? 0,
+        gb: r?.gb ?? 0,
+      };
     }),
-    current: { active_nodes: cur.nodes, avg_price_per_gb_sec: price(cur.avg_nano), min_price_per_gb_sec: price(cur.min_nano), max_price_per_gb_sec: price(cur.max_nano) },
+    current: {
+      active_nodes: cur.nodes,
+      avg_price_per_gb_sec: price(cur.avg_nano),
+      min_price_per_gb_sec: price(cur.min_nano),
+      max_price_per_gb_sec: price(cur.max_nano),
+    },
   };
 }

@@ -3,7 +3,15 @@ import jwt from "@tsndr/cloudflare-worker-jwt";
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { api, env, expectError, register, registerNode, uniqueEmail } from "../../test/helpers";
 import { createApp } from "../app";
-import { PBKDF2_ITERATIONS, PBKDF2_MAX_ITERATIONS_ON_WORKERS, generateApiKey, hashPassword, looksLikeApiKey, sha256Hex, verifyPassword } from "../lib/crypto";
+import {
+  PBKDF2_ITERATIONS,
+  PBKDF2_MAX_ITERATIONS_ON_WORKERS,
+  generateApiKey,
+  hashPassword,
+  looksLikeApiKey,
+  sha256Hex,
+  verifyPassword,
+} from "../lib/crypto";
 
 describe("passwords and keys (pure parts)", () => {
   it("keeps PBKDF2 within the Workers production cap", () => {
@@ -34,7 +42,9 @@ describe("passwords and keys (pure parts)", () => {
 describe("register and login", () => {
   it("registers a renter with a profile and a 24 h HS256 token", async () => {
     const email = uniqueEmail();
-    const r = await api("POST", "/api/auth/register", { body: { email: email.toUpperCase(), password: "longenough", full_name: "Ada", organization: "Analytical" } });
+    const r = await api("POST", "/api/auth/register", {
+      body: { email: email.toUpperCase(), password: "longenough", full_name: "Ada", organization: "Analytical" },
+    });
     expect(r.status).toBe(201);
     expect(r.body.user).toMatchObject({ email, role: "user", full_name: "Ada", organization: "Analytical" });
     expect(r.body.user.password_hash).toBeUndefined();
@@ -64,7 +74,15 @@ describe("register and login", () => {
     const adminEnv = { ...env, ADMIN_EMAILS: ` other@test.mnemo , ${boss.toUpperCase()} ` };
     const signUp = async (email: string, role?: string) => {
       const ctx = createExecutionContext();
-      const res = await app.fetch(new Request("https://mnemo.test/api/auth/register", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ email, password: "admin password 123", ...(role ? { role } : {}) }) }), adminEnv, ctx);
+      const res = await app.fetch(
+        new Request("https://mnemo.test/api/auth/register", {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ email, password: "admin password 123", ...(role ? { role } : {}) }),
+        }),
+        adminEnv,
+        ctx,
+      );
       await waitOnExecutionContext(ctx);
       return { status: res.status, body: (await res.json()) as any };
     };
@@ -126,7 +144,10 @@ describe("tokens", () => {
     expectError(await api("GET", "/api/auth/me", { token: none }), 401, "unauthenticated");
     const tampered = `${h}.${b64({ ...claims, role: "admin" })}.${u.token.split(".")[2]}`;
     expectError(await api("GET", "/api/auth/me", { token: tampered }), 401, "unauthenticated");
-    const expired = await jwt.sign({ sub: u.id, role: "user", iss: "mnemo", iat: 1, exp: Math.floor(Date.now() / 1000) - 10 }, env.JWT_SECRET!);
+    const expired = await jwt.sign(
+      { sub: u.id, role: "user", iss: "mnemo", iat: 1, exp: Math.floor(Date.now() / 1000) - 10 },
+      env.JWT_SECRET!,
+    );
     expectError(await api("GET", "/api/auth/me", { token: expired }), 401, "unauthenticated");
   });
 });
@@ -136,11 +157,34 @@ describe("renter profile", () => {
     const u = await register();
     // default_region must name a region that exists: one node makes eu-west exist.
     await registerNode(await register("provider"), { region: "eu-west" });
-    const r = await api("PUT", "/api/auth/me/client", { token: u.token, body: { default_region: "eu-west", latitude: 52.52, longitude: 13.4, budget_monthly_usd: 250.5, prefer_local: false, max_latency_ms: 20, min_reliability: 90 } });
+    const r = await api("PUT", "/api/auth/me/client", {
+      token: u.token,
+      body: {
+        default_region: "eu-west",
+        latitude: 52.52,
+        longitude: 13.4,
+        budget_monthly_usd: 250.5,
+        prefer_local: false,
+        max_latency_ms: 20,
+        min_reliability: 90,
+      },
+    });
     expect(r.status).toBe(200);
-    expect(r.body.client).toMatchObject({ default_region: "eu-west", latitude: 52.52, longitude: 13.4, budget_monthly_usd: 250.5, prefer_local: false, max_latency_ms: 20, min_reliability: 90 });
+    expect(r.body.client).toMatchObject({
+      default_region: "eu-west",
+      latitude: 52.52,
+      longitude: 13.4,
+      budget_monthly_usd: 250.5,
+      prefer_local: false,
+      max_latency_ms: 20,
+      min_reliability: 90,
+    });
     expectError(await api("PUT", "/api/auth/me/client", { token: u.token, body: { latitude: 123 } }), 400, "validation_failed");
-    expectError(await api("PUT", "/api/auth/me/client", { token: u.token, body: { budget_monthly_usd: 1.0000001 } }), 400, "validation_failed");
+    expectError(
+      await api("PUT", "/api/auth/me/client", { token: u.token, body: { budget_monthly_usd: 1.0000001 } }),
+      400,
+      "validation_failed",
+    );
     expectError(await api("PUT", "/api/auth/me/client", { token: u.token, body: { balance_usd: 1000 } }), 400, "validation_failed");
   });
 });

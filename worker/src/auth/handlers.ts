@@ -9,7 +9,14 @@ import type { AppRouteHandler } from "../lib/openapi";
 import { iso } from "../lib/time";
 import type * as routes from "./routes";
 import { clientView, userView } from "./views";
-import { assertLoginAllowed, assertRegistrationAllowed, clientAddress, loginKeys, recordLoginFailure, recordLoginSuccess } from "./throttle";
+import {
+  assertLoginAllowed,
+  assertRegistrationAllowed,
+  clientAddress,
+  loginKeys,
+  recordLoginFailure,
+  recordLoginSuccess,
+} from "./throttle";
 
 export const register: AppRouteHandler<typeof routes.register> = async (c) => {
   const body = c.req.valid("json");
@@ -32,7 +39,9 @@ export const register: AppRouteHandler<typeof routes.register> = async (c) => {
   try {
     await c.var.db.batch([
       c.var.db.insert(users).values(user),
-      c.var.db.insert(clients).values({ id: crypto.randomUUID(), userId: user.id, orgName: body.organization ?? null, createdAt: now, updatedAt: now }),
+      c.var.db
+        .insert(clients)
+        .values({ id: crypto.randomUUID(), userId: user.id, orgName: body.organization ?? null, createdAt: now, updatedAt: now }),
     ]);
   } catch (e) {
     // The unique index decides, so two concurrent sign-ups with one email cannot both win.
@@ -40,7 +49,10 @@ export const register: AppRouteHandler<typeof routes.register> = async (c) => {
     throw e;
   }
   const accessToken = await issueAccessToken(c.env, user);
-  return c.json({ user: userView({ ...user }), access_token: accessToken, token_type: "bearer" as const, expires_in: ACCESS_TOKEN_TTL_SEC }, 201);
+  return c.json(
+    { user: userView({ ...user }), access_token: accessToken, token_type: "bearer" as const, expires_in: ACCESS_TOKEN_TTL_SEC },
+    201,
+  );
 };
 
 export const login: AppRouteHandler<typeof routes.login> = async (c) => {
@@ -80,7 +92,10 @@ export const updateClient: AppRouteHandler<typeof routes.updateClient> = async (
   if (body.default_region !== undefined) {
     // Only a region that exists: contract updates are pushed to the renter's home region's object,
     // and an invented name must not bring one into being.
-    if (body.default_region !== null && !(await c.env.DB.prepare(`SELECT 1 AS x FROM clusters WHERE region = ?`).bind(body.default_region).first())) {
+    if (
+      body.default_region !== null &&
+      !(await c.env.DB.prepare(`SELECT 1 AS x FROM clusters WHERE region = ?`).bind(body.default_region).first())
+    ) {
       throw invalid("default_region", "must be a region that exists (GET /api/clusters)");
     }
     patch.defaultRegion = body.default_region;
@@ -124,7 +139,15 @@ export const listApiKeys: AppRouteHandler<typeof routes.listApiKeys> = async (c)
     .orderBy(desc(apiKeys.createdAt))
     .all();
   return c.json(
-    { api_keys: rows.map((k) => ({ id: k.id, name: k.name, prefix: k.prefix, created_at: iso(k.createdAt)!, last_used_at: iso(k.lastUsedAt) })) },
+    {
+      api_keys: rows.map((k) => ({
+        id: k.id,
+        name: k.name,
+        prefix: k.prefix,
+        created_at: iso(k.createdAt)!,
+        last_used_at: iso(k.lastUsedAt),
+      })),
+    },
     200,
   );
 };

@@ -55,7 +55,9 @@ const lng = z.number().min(-180).max(180);
 export const ClientUpdateBody = z
   .strictObject({
     org_name: z.string().trim().max(200).nullable().optional(),
-    default_region: RegionName.nullable().optional().openapi({ description: "A region that exists (GET /api/clusters lists them); null for none" }),
+    default_region: RegionName.nullable()
+      .optional()
+      .openapi({ description: "A region that exists (GET /api/clusters lists them); null for none" }),
     latitude: lat.nullable().optional(),
     longitude: lng.nullable().optional(),
     budget_monthly_usd: z.number().min(0).max(1e9).nullable().optional(),

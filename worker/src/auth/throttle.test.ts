@@ -2,7 +2,12 @@ import { describe, expect, it } from "vitest";
 import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { api, env, expectError, register, uniqueEmail } from "../../test/helpers";
 import { createApp } from "../app";
-import { blockSeconds, LOGIN_FREE_FAILURES_PER_ADDRESS, LOGIN_FREE_FAILURES_PER_EMAIL, REGISTRATIONS_PER_ADDRESS_PER_HOUR } from "./throttle";
+import {
+  blockSeconds,
+  LOGIN_FREE_FAILURES_PER_ADDRESS,
+  LOGIN_FREE_FAILURES_PER_EMAIL,
+  REGISTRATIONS_PER_ADDRESS_PER_HOUR,
+} from "./throttle";
 
 const login = (email: string, password: string, ip?: string) =>
   api("POST", "/api/auth/login", { body: { email, password }, headers: ip ? { "cf-connecting-ip": ip } : {} });
@@ -30,7 +35,9 @@ describe("login throttling", () => {
     expect(blocked.headers.get("retry-after")).toBe("1");
     // Refused attempts are not counted: the block does not grow while it lasts.
     await login(u.email, "wrong password!");
-    expect((await env.DB.prepare("SELECT failures FROM auth_throttle WHERE key LIKE 'login-email:%' AND failures = 6").all()).results).toHaveLength(1);
+    expect(
+      (await env.DB.prepare("SELECT failures FROM auth_throttle WHERE key LIKE 'login-email:%' AND failures = 6").all()).results,
+    ).toHaveLength(1);
 
     // Once it has elapsed, each further failure doubles it.
     await elapse();
@@ -78,7 +85,8 @@ describe("login throttling", () => {
   it("blocks an address that guesses across many emails, without blocking those emails elsewhere", async () => {
     const ip = ipOf(7);
     const victims = await Promise.all([register("user"), register("user")]);
-    for (let i = 0; i < LOGIN_FREE_FAILURES_PER_ADDRESS; i++) expectError(await login(uniqueEmail("spray"), "guess-" + i, ip), 401, "unauthenticated");
+    for (let i = 0; i < LOGIN_FREE_FAILURES_PER_ADDRESS; i++)
+      expectError(await login(uniqueEmail("spray"), "guess-" + i, ip), 401, "unauthenticated");
     expectError(await login(uniqueEmail("spray"), "one more", ip), 401, "unauthenticated");
     const r = await login(victims[0].email, "correct horse battery", ip);
     expectError(r, 429, "rate_limited");
@@ -92,7 +100,11 @@ describe("login throttling", () => {
 describe("registration throttling", () => {
   it("allows a bounded number of sign-ups per address per hour", async () => {
     const ip = ipOf(20);
-    const signUp = (addr: string) => api("POST", "/api/auth/register", { body: { email: uniqueEmail("burst"), password: "correct horse battery" }, headers: { "cf-connecting-ip": addr } });
+    const signUp = (addr: string) =>
+      api("POST", "/api/auth/register", {
+        body: { email: uniqueEmail("burst"), password: "correct horse battery" },
+        headers: { "cf-connecting-ip": addr },
+      });
     for (let i = 0; i < REGISTRATIONS_PER_ADDRESS_PER_HOUR; i++) expect((await signUp(ip)).status).toBe(201);
     const users = await env.DB.prepare("SELECT COUNT(*) AS n FROM users").first<{ n: number }>();
     const refused = await signUp(ip);
@@ -111,7 +123,9 @@ describe("configuration is checked first", () => {
     const app = createApp();
     const bare = { ...env, JWT_SECRET: undefined };
     const count = async () => {
-      const r = await env.DB.batch<{ n: number }>(["users", "clients", "auth_throttle"].map((t) => env.DB.prepare(`SELECT COUNT(*) AS n FROM ${t}`)));
+      const r = await env.DB.batch<{ n: number }>(
+        ["users", "clients", "auth_throttle"].map((t) => env.DB.prepare(`SELECT COUNT(*) AS n FROM ${t}`)),
+      );
       return r.map((x) => x.results[0].n);
     };
     const before = await count();
@@ -119,7 +133,11 @@ describe("configuration is checked first", () => {
     const call = async (path: string) => {
       const ctx = createExecutionContext();
       const res = await app.fetch(
-        new Request(`https://mnemo.test${path}`, { method: "POST", headers: { "content-type": "application/json", "cf-connecting-ip": ipOf(30) }, body: JSON.stringify({ email, password: "correct horse battery" }) }),
+        new Request(`https://mnemo.test${path}`, {
+          method: "POST",
+          headers: { "content-type": "application/json", "cf-connecting-ip": ipOf(30) },
+          body: JSON.stringify({ email, password: "correct horse battery" }),
+        }),
         bare,
         ctx,
       );
@@ -136,7 +154,15 @@ describe("configuration is checked first", () => {
     expect(await env.DB.prepare("SELECT 1 FROM users WHERE email = ?").bind(email).first()).toBeNull();
     // With the secret, the same app and request work.
     const ctx = createExecutionContext();
-    const ok = await app.fetch(new Request("https://mnemo.test/api/auth/register", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ email, password: "correct horse battery" }) }), env, ctx);
+    const ok = await app.fetch(
+      new Request("https://mnemo.test/api/auth/register", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ email, password: "correct horse battery" }),
+      }),
+      env,
+      ctx,
+    );
     await waitOnExecutionContext(ctx);
     expect(ok.status).toBe(201);
   });

@@ -60,7 +60,9 @@ function rateLimited(retryMs: number, what: string): ApiError {
 /** Throws 429 when the email or the address is blocked now. */
 export async function assertLoginAllowed(env: Env, keys: LoginKeys, now: number): Promise<void> {
   const list = [keys.email, ...(keys.address ? [keys.address] : [])];
-  const rows = await env.DB.prepare(`SELECT key, blocked_until FROM auth_throttle WHERE key IN (${list.map(() => "?").join(",")}) AND blocked_until > ?`)
+  const rows = await env.DB.prepare(
+    `SELECT key, blocked_until FROM auth_throttle WHERE key IN (${list.map(() => "?").join(",")}) AND blocked_until > ?`,
+  )
     .bind(...list, now)
     .all<{ key: string; blocked_until: number }>();
   if (rows.results.length) throw rateLimited(Math.max(...rows.results.map((r) => r.blocked_until)) - now, "failed sign-in attempts");
@@ -92,7 +94,9 @@ export async function recordLoginFailure(env: Env, keys: LoginKeys, now: number)
     .map(([key, free, cap], i) => ({ key, sec: blockSeconds(counts[i].results[0]?.failures ?? 1, free, cap) }))
     .filter((b) => b.sec > 0);
   if (blocks.length) {
-    await env.DB.batch(blocks.map((b) => env.DB.prepare(`UPDATE auth_throttle SET blocked_until = ? WHERE key = ?`).bind(now + b.sec * 1000, b.key)));
+    await env.DB.batch(
+      blocks.map((b) => env.DB.prepare(`UPDATE auth_throttle SET blocked_until = ? WHERE key = ?`).bind(now + b.sec * 1000, b.key)),
+    );
   }
 }
 
@@ -114,5 +118,6 @@ export async function assertRegistrationAllowed(env: Env, address: string | null
   )
     .bind(`register-ip:${address}`, now, REGISTRATION_WINDOW_MS)
     .first<{ failures: number; window_start: number }>();
-  if (row && row.failures > REGISTRATIONS_PER_ADDRESS_PER_HOUR) throw rateLimited(row.window_start + REGISTRATION_WINDOW_MS - now, "sign-ups from this address");
+  if (row && row.failures > REGISTRATIONS_PER_ADDRESS_PER_HOUR)
+    throw rateLimited(row.window_start + REGISTRATION_WINDOW_MS - now, "sign-ups from this address");
 }

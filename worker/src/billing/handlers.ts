@@ -17,7 +17,10 @@ export const ledger: AppRouteHandler<typeof routes.ledger> = async (c) => {
     c.env.DB.prepare(`SELECT * FROM ledger_entries ${where} ORDER BY seq DESC LIMIT ? OFFSET ?`).bind(...params, q.limit, q.offset),
     c.env.DB.prepare(`SELECT COUNT(*) AS n FROM ledger_entries ${where}`).bind(...params),
   ]);
-  return c.json({ entries: (rows.results as Record<string, unknown>[]).map(entryView), total_count: (count.results[0] as { n: number }).n }, 200);
+  return c.json(
+    { entries: (rows.results as Record<string, unknown>[]).map(entryView), total_count: (count.results[0] as { n: number }).n },
+    200,
+  );
 };
 
 export const verify: AppRouteHandler<typeof routes.verify> = async (c) => c.json(await verifyLedger(c.env), 200);

@@ -91,5 +91,13 @@ export async function verifyLedger(env: Env) {
   if (account !== null) heads.push({ account, accountSeq: prevSeq, hash: prevHash });
   const root = await platformRoot(heads);
   const first = broken.reduce<ChainBreak | null>((min, b) => (min === null || b.seq < min.seq ? b : min), null);
-  return { ok: broken.length === 0, entries_checked: checked, accounts_checked: heads.length, head_hash: root, root_hash: root, first_broken: first, broken_accounts: broken };
+  return {
+    ok: broken.length === 0,
+    entries_checked: checked,
+    accounts_checked: heads.length,
+    head_hash: root,
+    root_hash: root,
+    first_broken: first,
+    broken_accounts: broken,
+  };
 }

@@ -11,7 +11,11 @@ export const BalanceSchema = z
     held_usd: z.number(),
     available_usd: z.number(),
     burn_rate_usd_per_hour: z.number(),
-    runway_sec: z.number().int().nullable().openapi({ description: "Seconds until the balance is empty at the current burn rate; null when nothing runs" }),
+    runway_sec: z
+      .number()
+      .int()
+      .nullable()
+      .openapi({ description: "Seconds until the balance is empty at the current burn rate; null when nothing runs" }),
   })
   .openapi("Balance");
 
@@ -19,10 +23,18 @@ export const LedgerEntrySchema = z
   .object({
     id: z.uuid(),
     seq: z.number().int().openapi({ description: "Global insertion order; the hash chain is per account (account, account_seq)" }),
-    account: z.string().nullable().openapi({ description: "The chain this entry belongs to: a user id, or platform:<region> for the platform's fee account" }),
+    account: z
+      .string()
+      .nullable()
+      .openapi({ description: "The chain this entry belongs to: a user id, or platform:<region> for the platform's fee account" }),
     account_seq: z.number().int().nullable(),
     kind: z.enum(["topup", "credit", "hold", "release", "charge", "provider_earning", "platform_fee", "payout", "refund"]),
-    amount_usd: z.number().openapi({ description: "Signed, from the account's side: money in is positive; a hold is negative (it leaves the available balance), its release positive" }),
+    amount_usd: z
+      .number()
+      .openapi({
+        description:
+          "Signed, from the account's side: money in is positive; a hold is negative (it leaves the available balance), its release positive",
+      }),
     contract_id: z.uuid().nullable(),
     transaction_id: z.string().nullable(),
     memo: z.string().nullable(),
@@ -33,7 +45,15 @@ export const LedgerEntrySchema = z
   .openapi("LedgerEntry");
 
 export const ChainBreakSchema = z
-  .object({ account: z.string(), seq: z.number().int(), account_seq: z.number().int(), id: z.string(), reason: z.string(), expected: z.string(), actual: z.string() })
+  .object({
+    account: z.string(),
+    seq: z.number().int(),
+    account_seq: z.number().int(),
+    id: z.string(),
+    reason: z.string(),
+    expected: z.string(),
+    actual: z.string(),
+  })
   .openapi("LedgerChainBreak");
 
 export const balance = createRoute({
@@ -60,7 +80,10 @@ export const ledger = createRoute({
       offset: z.coerce.number().int().min(0).default(0),
     }),
   },
-  responses: { 200: jsonContent(z.object({ entries: z.array(LedgerEntrySchema), total_count: z.number().int() }), "Entries"), ...errors(401) },
+  responses: {
+    200: jsonContent(z.object({ entries: z.array(LedgerEntrySchema), total_count: z.number().int() }), "Entries"),
+    ...errors(401),
+  },
 });
 
 export const verify = createRoute({

@@ -3,7 +3,9 @@ import { microToUsd } from "../domain/money";
 
 /** A renter's balance view: what they have, what running contracts hold, and how fast it burns. */
 export async function balanceOf(env: Env, userId: string) {
-  const c = await env.DB.prepare(`SELECT id, balance_micro, held_micro FROM clients WHERE user_id = ?`).bind(userId).first<{ id: string; balance_micro: number; held_micro: number }>();
+  const c = await env.DB.prepare(`SELECT id, balance_micro, held_micro FROM clients WHERE user_id = ?`)
+    .bind(userId)
+    .first<{ id: string; balance_micro: number; held_micro: number }>();
   const balance = c?.balance_micro ?? 0;
   const held = c?.held_micro ?? 0;
   // Burn rate: what the caller's active contracts cost per hour at their prices (exact to the micro).

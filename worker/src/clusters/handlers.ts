@@ -14,7 +14,9 @@ async function rollupOf(env: Parameters<typeof regionStub>[0], region: string): 
 
 async function centerOf(env: Parameters<typeof regionStub>[0], region: string, r: RegionRollup) {
   if (r.center) return r.center;
-  const row = await env.DB.prepare(`SELECT center_lat, center_lng FROM clusters WHERE region = ?`).bind(region).first<{ center_lat: number | null; center_lng: number | null }>();
+  const row = await env.DB.prepare(`SELECT center_lat, center_lng FROM clusters WHERE region = ?`)
+    .bind(region)
+    .first<{ center_lat: number | null; center_lng: number | null }>();
   return row?.center_lat != null && row.center_lng != null ? { lat: row.center_lat, lng: row.center_lng } : null;
 }
 
@@ -56,7 +58,9 @@ export const stats: AppRouteHandler<typeof routes.stats> = async (c) => {
   const { region } = c.req.valid("param");
   await assertRegion(c.env, region);
   const r = await rollupOf(c.env, region);
-  const counts = await c.env.DB.prepare(`SELECT status, COUNT(*) AS n FROM contracts WHERE region = ? GROUP BY status`).bind(region).all<{ status: string; n: number }>();
+  const counts = await c.env.DB.prepare(`SELECT status, COUNT(*) AS n FROM contracts WHERE region = ? GROUP BY status`)
+    .bind(region)
+    .all<{ status: string; n: number }>();
   const byStatus = { pending: 0, active: 0, completed: 0, failed: 0, cancelled: 0 } as Record<string, number>;
   for (const x of counts.results) byStatus[x.status] = x.n;
   const interval = Math.max(1, config(c.env).heartbeatMinIntervalSec);
@@ -74,8 +78,14 @@ export const stats: AppRouteHandler<typeof routes.stats> = async (c) => {
         held_vram_gb: r.heldVramGb,
       },
       contracts: byStatus as { pending: number; active: number; completed: number; failed: number; cancelled: number },
-      price_spread: p ? { min: nanoToPrice(p.min), p50: nanoToPrice(p.p50), max: nanoToPrice(p.max), avg: nanoToPrice(r.avgPriceNano) } : null,
-      heartbeat_health: { nodes_by_status: r.byStatus, last_heartbeat_at: r.lastHeartbeatAt ? new Date(r.lastHeartbeatAt).toISOString() : null, late_nodes: late?.n ?? 0 },
+      price_spread: p
+        ? { min: nanoToPrice(p.min), p50: nanoToPrice(p.p50), max: nanoToPrice(p.max), avg: nanoToPrice(r.avgPriceNano) }
+        : null,
+      heartbeat_health: {
+        nodes_by_status: r.byStatus,
+        last_heartbeat_at: r.lastHeartbeatAt ? new Date(r.lastHeartbeatAt).toISOString() : null,
+        late_nodes: late?.n ?? 0,
+      },
     },
     200,
   );

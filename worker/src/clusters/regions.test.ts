@@ -18,12 +18,19 @@ describe("unknown regions conjure nothing", () => {
     const browse = await api("GET", `/api/marketplace?region=${ghost}`);
     expect(browse.status).toBe(200);
     expect(browse.body).toEqual({ offers: [], total_count: 0 });
-    const match = await api("POST", "/api/marketplace/request", { token: renter.token, body: { ram_gb: 1, vram_gb: 0, duration_sec: 60, region: ghost } });
+    const match = await api("POST", "/api/marketplace/request", {
+      token: renter.token,
+      body: { ram_gb: 1, vram_gb: 0, duration_sec: 60, region: ghost },
+    });
     expect(match.status).toBe(200);
     expect(match.body).toMatchObject({ matches: [], total_candidates: 0 });
     const nodes = await api("GET", `/api/nodes?region=${ghost}`, { token: provider.token });
     expect(nodes.body).toEqual({ nodes: [], total_count: 0 });
-    expectError(await api("PUT", "/api/auth/me/client", { token: renter.token, body: { default_region: ghost } }), 400, "validation_failed");
+    expectError(
+      await api("PUT", "/api/auth/me/client", { token: renter.token, body: { default_region: ghost } }),
+      400,
+      "validation_failed",
+    );
     const ws = await api("GET", `/ws/${renter.clientId}?region=${ghost}&token=${renter.token}`, { headers: { upgrade: "websocket" } });
     expectError(ws, 404, "not_found");
     expect(await objectExists(ghost)).toBe(false);
@@ -41,7 +48,19 @@ describe("unknown regions conjure nothing", () => {
     const p = await register("provider");
     const bad = ["EU-West", "eu west", "-eu", "eu_west", "a".repeat(65), "eu%2Fwest", "%C3%A9u"];
     for (const name of bad) {
-      const reg = await api("POST", "/api/nodes/register", { token: p.token, body: { node_type: "datacenter", name: "x", region: decodeURIComponent(name), total_ram_gb: 1, total_vram_gb: 0, bandwidth_mbps: 1, base_latency_ms: 1, price_per_gb_sec: 0.000001 } });
+      const reg = await api("POST", "/api/nodes/register", {
+        token: p.token,
+        body: {
+          node_type: "datacenter",
+          name: "x",
+          region: decodeURIComponent(name),
+          total_ram_gb: 1,
+          total_vram_gb: 0,
+          bandwidth_mbps: 1,
+          base_latency_ms: 1,
+          price_per_gb_sec: 0.000001,
+        },
+      });
       expectError(reg, 400, "validation_failed");
       expect(reg.body.error.details[0].field).toBe("region");
       expectError(await api("GET", `/api/clusters/${name}/nodes`), 400, "validation_failed");
@@ -54,7 +73,9 @@ describe("unknown regions conjure nothing", () => {
   });
 
   it("the migration backfilled regions of nodes registered before it (every node's region is a known region)", async () => {
-    const orphans = await env.DB.prepare("SELECT COUNT(*) AS n FROM nodes WHERE region NOT IN (SELECT region FROM clusters)").first<{ n: number }>();
+    const orphans = await env.DB.prepare("SELECT COUNT(*) AS n FROM nodes WHERE region NOT IN (SELECT region FROM clusters)").first<{
+      n: number;
+    }>();
     expect(orphans!.n).toBe(0);
   });
 });

@@ -54,7 +54,13 @@ export const stats = createRoute({
       z.object({
         region: z.string(),
         utilization: z.object({ ram_pct: z.number(), vram_pct: z.number(), held_ram_gb: z.number().int(), held_vram_gb: z.number().int() }),
-        contracts: z.object({ pending: z.number().int(), active: z.number().int(), completed: z.number().int(), failed: z.number().int(), cancelled: z.number().int() }),
+        contracts: z.object({
+          pending: z.number().int(),
+          active: z.number().int(),
+          completed: z.number().int(),
+          failed: z.number().int(),
+          cancelled: z.number().int(),
+        }),
         price_spread: z.object({ min: z.number(), p50: z.number(), max: z.number(), avg: z.number() }).nullable(),
         heartbeat_health: z.object({
           nodes_by_status: z.object({ active: z.number().int(), maintenance: z.number().int(), offline: z.number().int() }),

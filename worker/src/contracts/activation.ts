@@ -18,7 +18,11 @@ import { failOver, loadContract, notifyContract } from "./lifecycle";
  */
 export async function markReady(ports: Ports, node: NodeRow, contractId: string, now: number): Promise<ContractRow> {
   const env = ports.env;
-  if (node.endpoint === null) throw new ApiError("conflict", "this node has not published a lease endpoint: send `endpoint` (host:port) in its registration, update or heartbeat first");
+  if (node.endpoint === null)
+    throw new ApiError(
+      "conflict",
+      "this node has not published a lease endpoint: send `endpoint` (host:port) in its registration, update or heartbeat first",
+    );
   const res = await env.DB.prepare(
     `UPDATE contracts SET status = 'active', start_time = ?1, end_time = ?1 + term_sec * 1000
      WHERE id = ?2 AND node_id = ?3 AND status = 'pending' AND ended_at IS NULL`,
@@ -40,7 +44,13 @@ export async function markReady(ports: Ports, node: NodeRow, contractId: string,
  * never started); an active one (a lease lost after ready) is failed over like a node failure.
  * Rejecting a contract that already failed answers it again.
  */
-export async function rejectContract(ports: Ports, node: NodeRow, contractId: string, reason: string | undefined, now: number): Promise<ContractRow> {
+export async function rejectContract(
+  ports: Ports,
+  node: NodeRow,
+  contractId: string,
+  reason: string | undefined,
+  now: number,
+): Promise<ContractRow> {
   const k = await loadContractOnNode(ports, node, contractId);
   if (k.endedAt === null && (k.status === "pending" || k.status === "active")) {
     await failOver(ports, k, reason ? `rejected by the node: ${reason}` : "rejected by the node", now);
@@ -51,7 +61,11 @@ export async function rejectContract(ports: Ports, node: NodeRow, contractId: st
 }
 
 async function loadContractOnNode(ports: Ports, node: NodeRow, contractId: string): Promise<ContractRow> {
-  const k = await createDb(ports.env.DB).select().from(contracts).where(and(eq(contracts.id, contractId), eq(contracts.nodeId, node.id))).get();
+  const k = await createDb(ports.env.DB)
+    .select()
+    .from(contracts)
+    .where(and(eq(contracts.id, contractId), eq(contracts.nodeId, node.id)))
+    .get();
   if (!k) throw notFound("contract"); // another node's contract is none of this node's business
   return k;
 }

@@ -104,7 +104,9 @@ describe("work deferred after a creation commits", () => {
 
     // And a reservation whose request died before D1: same age, no contract row.
     const orphan = crypto.randomUUID();
-    expect(await stub(region).reserve(region, { contractId: orphan, nodeId: node.id, ramGb: 4, vramGb: 0, clientUserId: renter.id })).toMatchObject({ ok: true });
+    expect(
+      await stub(region).reserve(region, { contractId: orphan, nodeId: node.id, ramGb: 4, vramGb: 0, clientUserId: renter.id }),
+    ).toMatchObject({ ok: true });
 
     await age(region, k.id, 121_000);
     await age(region, orphan, 121_000);

@@ -27,7 +27,13 @@ async function ownContract(c: { env: AppBindings["Bindings"] }, user: AuthUser, 
 
 export const createContract: AppRouteHandler<typeof routes.createContract> = async (c) => {
   const b = c.req.valid("json");
-  const k = await life.createContract(requestPorts(c.env, c.executionCtx), caller(c), { nodeId: b.node_id, ramGb: b.ram_gb, vramGb: b.vram_gb, durationSec: b.duration_sec, autoRenew: b.auto_renew });
+  const k = await life.createContract(requestPorts(c.env, c.executionCtx), caller(c), {
+    nodeId: b.node_id,
+    ramGb: b.ram_gb,
+    vramGb: b.vram_gb,
+    durationSec: b.duration_sec,
+    autoRenew: b.auto_renew,
+  });
   // A contract created this instant has no lease report yet: no read for one.
   return c.json({ contract: contractView(k) }, 201);
 };
@@ -54,11 +60,16 @@ export const getContract: AppRouteHandler<typeof routes.getContract> = async (c)
   if (!canSee(caller(c), k)) throw notFound("contract");
   const { node, offer } = await loadNode(c.var.db, k.nodeId);
   const held = await heldOf(c.env, k.nodeId);
-  const m = await c.env.DB.prepare(`SELECT * FROM node_metrics WHERE node_id = ? ORDER BY recorded_at DESC LIMIT 1`).bind(k.nodeId).first<Record<string, number | null>>();
+  const m = await c.env.DB.prepare(`SELECT * FROM node_metrics WHERE node_id = ? ORDER BY recorded_at DESC LIMIT 1`)
+    .bind(k.nodeId)
+    .first<Record<string, number | null>>();
   return c.json(
     {
       contract: await contractViewOf(c.env, k),
-      node: nodeViewFor(caller(c), nodeView(node, offer, held.ram, held.vram, { withEndpoint: caller(c).role === "admin" || caller(c).id === node.providerId })),
+      node: nodeViewFor(
+        caller(c),
+        nodeView(node, offer, held.ram, held.vram, { withEndpoint: caller(c).role === "admin" || caller(c).id === node.providerId }),
+      ),
       metrics: m
         ? {
             recorded_at: iso(m.recorded_at as number)!,
@@ -77,7 +88,9 @@ export const getContract: AppRouteHandler<typeof routes.getContract> = async (c)
 
 export const settleContract: AppRouteHandler<typeof routes.settleContract> = async (c) => {
   const { id } = c.req.valid("param");
-  const body = c.req.header("content-type")?.includes("application/json") ? (c.req.valid("json") as { actual_egress_gb?: number } | undefined) : undefined;
+  const body = c.req.header("content-type")?.includes("application/json")
+    ? (c.req.valid("json") as { actual_egress_gb?: number } | undefined)
+    : undefined;
   const k = await ownContract(c, caller(c), id);
   const after = await life.settleContract(portsFor(c.env), k, body?.actual_egress_gb);
   return c.json({ contract: await contractViewOf(c.env, after) }, 200);

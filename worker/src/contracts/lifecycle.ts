@@ -51,9 +51,23 @@ export async function notifyContract(ports: Ports, k: ContractRow, extra?: Recor
   await notifyNode(ports, k.region, k.nodeId);
   const message = { type: "contract_update", data: { ...(await contractViewOf(ports.env, k)), ...extra } };
   // The caller may already know the renter's home region (create does): one D1 read fewer.
-  const home = homeRegion !== undefined ? homeRegion : (await ports.env.DB.prepare(`SELECT default_region FROM clients WHERE id = ?`).bind(k.clientId).first<{ default_region: string | null }>())?.default_region;
+  const home =
+    homeRegion !== undefined
+      ? homeRegion
+      : (
+          await ports.env.DB.prepare(`SELECT default_region FROM clients WHERE id = ?`)
+            .bind(k.clientId)
+            .first<{ default_region: string | null }>()
+        )?.default_region;
   const regions = new Set([k.region, home ?? "global"]);
-  await Promise.all([...regions].map((r) => ports.cluster(r).notifyUser(k.clientUserId, message).catch(() => 0)));
+  await Promise.all(
+    [...regions].map((r) =>
+      ports
+        .cluster(r)
+        .notifyUser(k.clientUserId, message)
+        .catch(() => 0),
+    ),
+  );
 }
 
 // ---- create ---------------------------------------------------------------------------------
@@ -70,7 +84,8 @@ export interface CreateInput {
 export async function createContract(ports: Ports, user: Pick<AuthUser, "id">, input: CreateInput): Promise<ContractRow> {
   const env = ports.env;
   const db = createDb(env.DB);
-  if (input.ramGb + input.vramGb <= 0) throw new ApiError("validation_failed", "ram_gb + vram_gb must be > 0", [{ field: "ram_gb", message: "ram_gb + vram_gb must be > 0" }]);
+  if (input.ramGb + input.vramGb <= 0)
+    throw new ApiError("validation_failed", "ram_gb + vram_gb must be > 0", [{ field: "ram_gb", message: "ram_gb + vram_gb must be > 0" }]);
   // The node, its offer and the renter's account in one D1 round trip (three plain selects: a
   // join in a D1 batch would lose its same-named columns).
   const [nodeRows, offerRows, clientRows] = await db.batch([
@@ -83,20 +98,31 @@ export async function createContract(ports: Ports, user: Pick<AuthUser, "id">, i
   const offer = offerRows[0] ?? null;
   const client = clientRows[0];
   const { min: minDur, max: maxDur } = durationBounds(offer);
-  if (input.durationSec < minDur || input.durationSec > maxDur) throw invalid("duration_sec", `must be between ${minDur} and ${maxDur} for this node`);
+  if (input.durationSec < minDur || input.durationSec > maxDur)
+    throw invalid("duration_sec", `must be between ${minDur} and ${maxDur} for this node`);
   if (node.status !== "active") throw new ApiError("insufficient_capacity", `this node is ${node.status} and takes no new contracts`);
-  if (input.ramGb > node.totalRamGb || input.vramGb > node.totalVramGb) throw new ApiError("insufficient_capacity", "this node does not have that much memory");
+  if (input.ramGb > node.totalRamGb || input.vramGb > node.totalVramGb)
+    throw new ApiError("insufficient_capacity", "this node does not have that much memory");
   if (!client) throw notFound("client profile");
 
   const estimate = costMicro(input.ramGb + input.vramGb, input.durationSec, node.priceNano);
   // Fast refusal before touching the lock; the database trigger remains the authority under races.
   if (client.balanceMicro - client.heldMicro < estimate) {
-    throw new ApiError("insufficient_funds", `this contract needs $${(estimate / 1e6).toFixed(6)} available; you have $${((client.balanceMicro - client.heldMicro) / 1e6).toFixed(6)}`);
+    throw new ApiError(
+      "insufficient_funds",
+      `this contract needs $${(estimate / 1e6).toFixed(6)} available; you have $${((client.balanceMicro - client.heldMicro) / 1e6).toFixed(6)}`,
+    );
   }
 
   const id = crypto.randomUUID();
   const cluster = ports.cluster(node.region);
-  const reserved = await cluster.reserve(node.region, { contractId: id, nodeId: node.id, ramGb: input.ramGb, vramGb: input.vramGb, clientUserId: user.id });
+  const reserved = await cluster.reserve(node.region, {
+    contractId: id,
+    nodeId: node.id,
+    ramGb: input.ramGb,
+    vramGb: input.vramGb,
+    clientUserId: user.id,
+  });
   if (!reserved.ok) {
     throw new ApiError(
       "insufficient_capacity",
@@ -142,10 +168,11 @@ export async function createContract(ports: Ports, user: Pick<AuthUser, "id">, i
     completedAt: null,
   };
   try {
-    await postLedger(env.DB, [{ kind: "hold", userId: user.id, contractId: id, amountMicro: -estimate, idempotencyKey: `hold:${id}:0`, memo: "contract created" }], () => [
-      holdStatement(env.DB, client.id, estimate, now),
-      toD1(env.DB, db.insert(contracts).values(row)),
-    ]);
+    await postLedger(
+      env.DB,
+      [{ kind: "hold", userId: user.id, contractId: id, amountMicro: -estimate, idempotencyKey: `hold:${id}:0`, memo: "contract created" }],
+      () => [holdStatement(env.DB, client.id, estimate, now), toD1(env.DB, db.insert(contracts).values(row))],
+    );
   } catch (e) {
     await cluster.release(node.region, id); // the money said no: give the capacity back at once
     throw e;
@@ -265,7 +292,9 @@ export async function endContract(ports: Ports, k: ContractRow, input: EndInput)
 export async function cancelContract(ports: Ports, k: ContractRow): Promise<ContractRow> {
   if (k.status !== "pending") throw new ApiError("conflict", `only a pending contract can be cancelled; this one is ${k.status}`);
   // Decided on the current row: an activation that landed first wins, and the cancel is refused.
-  const ended = await endIfOpen(ports, k, (c) => (c.status === "pending" ? { at: Date.now(), status: "cancelled", reason: "cancelled by the renter" } : null));
+  const ended = await endIfOpen(ports, k, (c) =>
+    c.status === "pending" ? { at: Date.now(), status: "cancelled", reason: "cancelled by the renter" } : null,
+  );
   if (ended.status !== "cancelled") throw new ApiError("conflict", `only a pending contract can be cancelled; this one is ${ended.status}`);
   await settleContractMoney(ports.env, ended.id); // nothing to charge: give the hold back now
   return loadContract(ports.env, ended.id);
@@ -289,7 +318,9 @@ export async function expireIfDue(ports: Ports, k: ContractRow, now: number): Pr
     const renewed = await renewOrGrace(ports, k, now);
     if (renewed.endedAt !== null || renewed.graceUntil === null || now < renewed.graceUntil) return renewed;
     return endIfOpen(ports, renewed, (c) =>
-      c.status === "active" && c.graceUntil !== null && c.graceUntil <= now ? { at: c.graceUntil, status: "completed", reason: "balance ran out after the grace period" } : null,
+      c.status === "active" && c.graceUntil !== null && c.graceUntil <= now
+        ? { at: c.graceUntil, status: "completed", reason: "balance ran out after the grace period" }
+        : null,
     );
   }
   // Not renewing (or never on a node that is gone): the term ends where it ends.
@@ -297,7 +328,9 @@ export async function expireIfDue(ports: Ports, k: ContractRow, now: number): Pr
 }
 
 async function nodeIsLive(env: Env, nodeId: string): Promise<boolean> {
-  const n = await env.DB.prepare(`SELECT status, retired_at FROM nodes WHERE id = ?`).bind(nodeId).first<{ status: string; retired_at: number | null }>();
+  const n = await env.DB.prepare(`SELECT status, retired_at FROM nodes WHERE id = ?`)
+    .bind(nodeId)
+    .first<{ status: string; retired_at: number | null }>();
   return !!n && n.status !== "offline" && n.retired_at === null;
 }
 
@@ -313,10 +346,12 @@ export async function extendContract(ports: Ports, first: ContractRow, additiona
   const env = ports.env;
   let k = first;
   for (let attempt = 0; attempt < MAX_REDECIDE; attempt++) {
-    if (k.endedAt !== null || (k.status !== "active" && k.status !== "pending")) throw new ApiError("conflict", `a ${k.status} contract cannot be extended`);
+    if (k.endedAt !== null || (k.status !== "active" && k.status !== "pending"))
+      throw new ApiError("conflict", `a ${k.status} contract cannot be extended`);
     if (k.graceUntil !== null) throw new ApiError("conflict", "this contract is in its balance grace period; top up and it renews");
     const termSec = k.termSec + additionalSec;
-    if (termSec > k.maxDurationSec) throw invalid("additional_sec", `would make the term ${termSec} s; this offer allows at most ${k.maxDurationSec} s`);
+    if (termSec > k.maxDurationSec)
+      throw invalid("additional_sec", `would make the term ${termSec} s; this offer allows at most ${k.maxDurationSec} s`);
     const cost = costMicro(gbOf(k), additionalSec, k.priceNano);
     const now = Date.now();
     const guard = sameRow(k);
@@ -324,7 +359,16 @@ export async function extendContract(ports: Ports, first: ContractRow, additiona
     try {
       ({ applied } = await appendLedger(
         env.DB,
-        [{ kind: "hold", userId: k.clientUserId, contractId: k.id, amountMicro: -cost, idempotencyKey: `hold:${k.id}:term${k.termSec}:renewal${k.renewals}:+${additionalSec}`, memo: `extended by ${additionalSec} s` }],
+        [
+          {
+            kind: "hold",
+            userId: k.clientUserId,
+            contractId: k.id,
+            amountMicro: -cost,
+            idempotencyKey: `hold:${k.id}:term${k.termSec}:renewal${k.renewals}:+${additionalSec}`,
+            memo: `extended by ${additionalSec} s`,
+          },
+        ],
         () => [
           holdIfStatement(env.DB, k.clientId, cost, guard, now),
           env.DB.prepare(
@@ -365,7 +409,16 @@ export async function renewOrGrace(ports: Ports, k: ContractRow, now: number): P
   try {
     ({ applied } = await appendLedger(
       env.DB,
-      [{ kind: "hold", userId: k.clientUserId, contractId: k.id, amountMicro: -cost, idempotencyKey: `hold:${k.id}:renewal${k.renewals + 1}`, memo: "auto-renewal" }],
+      [
+        {
+          kind: "hold",
+          userId: k.clientUserId,
+          contractId: k.id,
+          amountMicro: -cost,
+          idempotencyKey: `hold:${k.id}:renewal${k.renewals + 1}`,
+          memo: "auto-renewal",
+        },
+      ],
       () => [
         holdIfStatement(env.DB, k.clientId, cost, guard, now),
         env.DB.prepare(
@@ -381,7 +434,11 @@ export async function renewOrGrace(ports: Ports, k: ContractRow, now: number): P
     if (e instanceof ApiError && (e.code === "insufficient_funds" || e.code === "budget_exceeded")) {
       if (k.graceUntil !== null) return k;
       const grace = (k.endTime ?? now) + config(env).balanceGraceSec * 1000;
-      await env.DB.prepare(`UPDATE contracts SET grace_until = ?1 WHERE id = ?2 AND grace_until IS NULL AND ended_at IS NULL AND renewals = ?3 AND term_sec = ?4`).bind(grace, k.id, k.renewals, k.termSec).run();
+      await env.DB.prepare(
+        `UPDATE contracts SET grace_until = ?1 WHERE id = ?2 AND grace_until IS NULL AND ended_at IS NULL AND renewals = ?3 AND term_sec = ?4`,
+      )
+        .bind(grace, k.id, k.renewals, k.termSec)
+        .run();
       const after = await loadContract(env, k.id);
       await notifyContract(ports, after, {
         warning: e.code,
@@ -404,7 +461,13 @@ export async function renewOrGrace(ports: Ports, k: ContractRow, now: number): P
  * The node lost a contract: end it `failed` (charged only for the time held), then move the rest of
  * its term to the best other node in the region that can hold it, as a new linked contract.
  */
-export async function failOver(ports: Ports, k: ContractRow, reason: string, now: number, opts: { onlyPending?: boolean } = {}): Promise<ContractRow> {
+export async function failOver(
+  ports: Ports,
+  k: ContractRow,
+  reason: string,
+  now: number,
+  opts: { onlyPending?: boolean } = {},
+): Promise<ContractRow> {
   const env = ports.env;
   const remainingSec = k.startTime !== null && k.endTime !== null ? Math.ceil((k.endTime - now) / 1000) : k.termSec;
   const failed = await endContract(ports, k, { at: now, status: "failed", reason, onlyPending: opts.onlyPending });
@@ -432,19 +495,27 @@ function remainderOf(k: ContractRow): number {
 export async function placeRemainder(ports: Ports, k: ContractRow, remainingSec: number = remainderOf(k)): Promise<ContractRow> {
   const env = ports.env;
   const done = async () => {
-    await env.DB.prepare(`UPDATE contracts SET failover_done_at = ?1 WHERE id = ?2 AND failover_done_at IS NULL`).bind(Date.now(), k.id).run();
+    await env.DB.prepare(`UPDATE contracts SET failover_done_at = ?1 WHERE id = ?2 AND failover_done_at IS NULL`)
+      .bind(Date.now(), k.id)
+      .run();
     return loadContract(env, k.id);
   };
   if (k.failedOverTo || k.failoverDoneAt !== null) return k;
   if (remainingSec <= 0) return done();
   // An earlier attempt may have created the replacement and failed before linking it: link that one.
-  const earlier = await env.DB.prepare(`SELECT id FROM contracts WHERE failed_over_from = ? ORDER BY created_at LIMIT 1`).bind(k.id).first<{ id: string }>();
+  const earlier = await env.DB.prepare(`SELECT id FROM contracts WHERE failed_over_from = ? ORDER BY created_at LIMIT 1`)
+    .bind(k.id)
+    .first<{ id: string }>();
   if (earlier) {
-    await env.DB.prepare(`UPDATE contracts SET failed_over_to = ?1, failover_done_at = ?2 WHERE id = ?3 AND failed_over_to IS NULL`).bind(earlier.id, Date.now(), k.id).run();
+    await env.DB.prepare(`UPDATE contracts SET failed_over_to = ?1, failover_done_at = ?2 WHERE id = ?3 AND failed_over_to IS NULL`)
+      .bind(earlier.id, Date.now(), k.id)
+      .run();
     return loadContract(env, k.id);
   }
 
-  const origin = await env.DB.prepare(`SELECT latitude, longitude FROM nodes WHERE id = ?`).bind(k.nodeId).first<{ latitude: number | null; longitude: number | null }>();
+  const origin = await env.DB.prepare(`SELECT latitude, longitude FROM nodes WHERE id = ?`)
+    .bind(k.nodeId)
+    .first<{ latitude: number | null; longitude: number | null }>();
   const { matches } = await ports.cluster(k.region).match(k.region, {
     ramGb: k.ramGb,
     vramGb: k.vramGb,
@@ -460,13 +531,23 @@ export async function placeRemainder(ports: Ports, k: ContractRow, remainingSec:
       const { offer } = await loadNode(createDb(env.DB), m.node.id);
       const bounds = durationBounds(offer);
       const duration = Math.min(Math.max(remainingSec, bounds.min), bounds.max);
-      const replacement = await createContract(ports, { id: k.clientUserId }, { nodeId: m.node.id, ramGb: k.ramGb, vramGb: k.vramGb, durationSec: duration, autoRenew: k.autoRenew === 1, failedOverFrom: k.id });
-      await env.DB.prepare(`UPDATE contracts SET failed_over_to = ?1, failover_done_at = ?2 WHERE id = ?3`).bind(replacement.id, Date.now(), k.id).run();
+      const replacement = await createContract(
+        ports,
+        { id: k.clientUserId },
+        { nodeId: m.node.id, ramGb: k.ramGb, vramGb: k.vramGb, durationSec: duration, autoRenew: k.autoRenew === 1, failedOverFrom: k.id },
+      );
+      await env.DB.prepare(`UPDATE contracts SET failed_over_to = ?1, failover_done_at = ?2 WHERE id = ?3`)
+        .bind(replacement.id, Date.now(), k.id)
+        .run();
       const after = await loadContract(env, k.id);
       await notifyContract(ports, after);
       return after;
     } catch (e) {
-      if (e instanceof ApiError && ["insufficient_capacity", "insufficient_funds", "budget_exceeded", "validation_failed", "not_found"].includes(e.code)) continue;
+      if (
+        e instanceof ApiError &&
+        ["insufficient_capacity", "insufficient_funds", "budget_exceeded", "validation_failed", "not_found"].includes(e.code)
+      )
+        continue;
       throw e;
     }
   }
@@ -475,7 +556,11 @@ export async function placeRemainder(ports: Ports, k: ContractRow, remainingSec:
 
 /** Every pending or active contract of a node that went away (silent, withdrawn) is failed over. */
 export async function failOverNode(env: Env, node: NodeRow, reason: string, ports: Ports = portsFor(env)): Promise<number> {
-  const open = await createDb(env.DB).select().from(contracts).where(and(eq(contracts.nodeId, node.id), inArray(contracts.status, ["pending", "active"]))).all();
+  const open = await createDb(env.DB)
+    .select()
+    .from(contracts)
+    .where(and(eq(contracts.nodeId, node.id), inArray(contracts.status, ["pending", "active"])))
+    .all();
   const now = Date.now();
   for (const k of open) {
     try {
@@ -495,7 +580,13 @@ export async function rejectContracts(env: Env, node: NodeRow, ids: string[]): P
   const open = await createDb(env.DB)
     .select()
     .from(contracts)
-    .where(and(eq(contracts.nodeId, node.id), sql`${contracts.id} IN (SELECT value FROM json_each(${JSON.stringify(ids)}))`, inArray(contracts.status, ["pending", "active"])))
+    .where(
+      and(
+        eq(contracts.nodeId, node.id),
+        sql`${contracts.id} IN (SELECT value FROM json_each(${JSON.stringify(ids)}))`,
+        inArray(contracts.status, ["pending", "active"]),
+      ),
+    )
     .all();
   const now = Date.now();
   for (const k of open) await failOver(ports, k, "rejected by the node", now);

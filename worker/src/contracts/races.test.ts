@@ -14,8 +14,14 @@ const PRICE = 0.000001; // 4 GB × 1,000 nano = 4 micro-USD per second
 /** Σ held on the renter's open contracts must equal the renter's held balance: no orphan holds. */
 async function expectHoldsCarried(userId: string) {
   const c = await clientRow(userId);
-  const open = await env.DB.prepare(`SELECT COALESCE(SUM(held_micro), 0) AS n FROM contracts WHERE client_user_id = ? AND ended_at IS NULL`).bind(userId).first<{ n: number }>();
-  const ended = await env.DB.prepare(`SELECT COALESCE(SUM(held_micro), 0) AS n FROM contracts WHERE client_user_id = ? AND ended_at IS NOT NULL AND charged_micro IS NOT NULL`).bind(userId).first<{ n: number }>();
+  const open = await env.DB.prepare(`SELECT COALESCE(SUM(held_micro), 0) AS n FROM contracts WHERE client_user_id = ? AND ended_at IS NULL`)
+    .bind(userId)
+    .first<{ n: number }>();
+  const ended = await env.DB.prepare(
+    `SELECT COALESCE(SUM(held_micro), 0) AS n FROM contracts WHERE client_user_id = ? AND ended_at IS NOT NULL AND charged_micro IS NOT NULL`,
+  )
+    .bind(userId)
+    .first<{ n: number }>();
   expect(ended!.n).toBe(0);
   expect(c.held_micro).toBe(open!.n);
 }
@@ -36,10 +42,16 @@ describe("finding 1: the budget cap governs new holds only", () => {
     expect(row.total_cost_micro).toBeGreaterThanOrEqual(100_400);
     expect(row).toMatchObject({ charged_micro: row.total_cost_micro, held_micro: 0 });
     expect(await clientRow(s.renter.id)).toMatchObject({ held_micro: 0, balance_micro: 10_000_000 - row.total_cost_micro });
-    const earning = await env.DB.prepare(`SELECT amount_micro FROM ledger_entries WHERE contract_id = ? AND kind = 'provider_earning'`).bind(k.id).first<{ amount_micro: number }>();
+    const earning = await env.DB.prepare(`SELECT amount_micro FROM ledger_entries WHERE contract_id = ? AND kind = 'provider_earning'`)
+      .bind(k.id)
+      .first<{ amount_micro: number }>();
     expect(earning!.amount_micro).toBeGreaterThan(95_000);
     // The cap still refuses a new hold.
-    expectError(await api("POST", "/api/contracts/create", { token: s.renter.token, body: { node_id: s.node.id, ...GB, duration_sec: 600 } }), 402, "budget_exceeded");
+    expectError(
+      await api("POST", "/api/contracts/create", { token: s.renter.token, body: { node_id: s.node.id, ...GB, duration_sec: 600 } }),
+      402,
+      "budget_exceeded",
+    );
   });
 });
 
@@ -48,7 +60,11 @@ describe("finding 2: a hold never exists without the contract row that carries i
     const s = await market(10, { price_per_gb_sec: PRICE, total_ram_gb: 64, total_vram_gb: 0, max_duration_sec: 86_400 });
     const k = await createContract(s, { ...GB, duration_sec: 600 });
     await heartbeat(s);
-    const results = await Promise.all(Array.from({ length: 8 }, () => api("POST", `/api/contracts/${k.id}/extend`, { token: s.renter.token, body: { additional_sec: 60 } })));
+    const results = await Promise.all(
+      Array.from({ length: 8 }, () =>
+        api("POST", `/api/contracts/${k.id}/extend`, { token: s.renter.token, body: { additional_sec: 60 } }),
+      ),
+    );
     for (const r of results) expect([200, 409], JSON.stringify(r.body)).toContain(r.status);
     const ok = results.filter((r) => r.status === 200).length;
     expect(ok).toBeGreaterThan(0);
@@ -62,7 +78,7 @@ describe("finding 2: a hold never exists without the contract row that carries i
     const s = await market(10, { price_per_gb_sec: PRICE, total_ram_gb: 64, total_vram_gb: 0 });
     const k = await createContract(s, { ...GB, duration_sec: 600 });
     await heartbeat(s);
-    const stale = (await life.loadContract(env, k.id));
+    const stale = await life.loadContract(env, k.id);
     const ports = portsFor(env);
     // The extends read the row before the settle lands, then write after it.
     await life.settleContract(ports, stale, undefined);
@@ -95,7 +111,9 @@ describe("settling twice at once (a cancel settles at once while the queue deliv
     await heartbeat(s);
     await shiftStart(k.id, 30_000);
     // Ended in D1 without the queue message, so only the two calls below settle it.
-    await env.DB.prepare(`UPDATE contracts SET status = 'completed', ended_at = start_time + 60000, total_cost_micro = 240 WHERE id = ?`).bind(k.id).run();
+    await env.DB.prepare(`UPDATE contracts SET status = 'completed', ended_at = start_time + 60000, total_cost_micro = 240 WHERE id = ?`)
+      .bind(k.id)
+      .run();
     const outcomes = await Promise.all([settleContractMoney(env, k.id), settleContractMoney(env, k.id), settleContractMoney(env, k.id)]);
     expect(outcomes.filter((o) => o === "settled")).toHaveLength(1);
     expect(outcomes.filter((o) => o === "already_settled")).toHaveLength(2);

@@ -29,7 +29,13 @@ export const listContracts = createRoute({
   middleware: [requireAuth()] as const,
   summary: "Contracts the caller may see: a renter their own, a provider those on their nodes, an admin all",
   request: { query: s.ListContractsQuery },
-  responses: { 200: jsonContent(z.object({ contracts: z.array(s.ContractSchema), total_count: z.number().int() }), "A page of contracts, newest first"), ...errors(401) },
+  responses: {
+    200: jsonContent(
+      z.object({ contracts: z.array(s.ContractSchema), total_count: z.number().int() }),
+      "A page of contracts, newest first",
+    ),
+    ...errors(401),
+  },
 });
 
 export const getContract = createRoute({
@@ -44,9 +50,19 @@ export const getContract = createRoute({
     200: jsonContent(
       z.object({
         contract: s.ContractSchema,
-        node: NodeViewSchema.nullable().openapi({ description: "The full node for its owner and admins; the public view (PublicNode) for the renter" }),
+        node: NodeViewSchema.nullable().openapi({
+          description: "The full node for its owner and admins; the public view (PublicNode) for the renter",
+        }),
         metrics: z
-          .object({ recorded_at: z.string(), available_ram_gb: z.number(), available_vram_gb: z.number(), cpu_usage_pct: z.number().nullable(), gpu_usage_pct: z.number().nullable(), temperature_c: z.number().nullable(), bandwidth_mbps: z.number().nullable() })
+          .object({
+            recorded_at: z.string(),
+            available_ram_gb: z.number(),
+            available_vram_gb: z.number(),
+            cpu_usage_pct: z.number().nullable(),
+            gpu_usage_pct: z.number().nullable(),
+            temperature_c: z.number().nullable(),
+            bandwidth_mbps: z.number().nullable(),
+          })
           .nullable(),
       }),
       "The contract",

@@ -17,13 +17,25 @@ import type { NodeSnapshot, Reservation } from "../domain/capacity";
 export async function loadRegionFromD1(env: Env, region: string): Promise<{ nodes: NodeSnapshot[]; reservations: Reservation[] }> {
   const db = createDb(env.DB);
   const nodeRows = await env.DB.prepare(`SELECT * FROM nodes WHERE region = ?`).bind(region).all<Record<string, unknown>>();
-  const open = await db.select().from(contracts).where(and(eq(contracts.region, region), inArray(contracts.status, ["pending", "active"]))).all();
+  const open = await db
+    .select()
+    .from(contracts)
+    .where(and(eq(contracts.region, region), inArray(contracts.status, ["pending", "active"])))
+    .all();
   return {
     nodes: nodeRows.results.map((r) => snapshotOf(nodeFromRaw(r))),
-    reservations: open.map((k) => ({ contractId: k.id, nodeId: k.nodeId, ramGb: k.ramGb, vramGb: k.vramGb, clientUserId: k.clientUserId, state: "held" as const, endTime: k.status === "active" ? k.endTime : null, createdAt: k.createdAt })),
+    reservations: open.map((k) => ({
+      contractId: k.id,
+      nodeId: k.nodeId,
+      ramGb: k.ramGb,
+      vramGb: k.vramGb,
+      clientUserId: k.clientUserId,
+      state: "held" as const,
+      endTime: k.status === "active" ? k.endTime : null,
+      createdAt: k.createdAt,
+    })),
   };
 }
-
 
 /** How long a failover's second half (placing the rest of the term) may still be running in its request. */
 export const FAILOVER_RETRY_AFTER_MS = 60_000;
@@ -37,7 +49,13 @@ async function step(what: string, id: string, fn: () => Promise<unknown>): Promi
   }
 }
 
-export async function runRegionSweeps(env: Env, region: string, self: ClusterPort, now: number, staleProvisional: string[]): Promise<{ wakeAt: number | null }> {
+export async function runRegionSweeps(
+  env: Env,
+  region: string,
+  self: ClusterPort,
+  now: number,
+  staleProvisional: string[],
+): Promise<{ wakeAt: number | null }> {
   const ports: Ports = portsFor(env, { region, cluster: self });
   const cfg = config(env);
 
@@ -82,7 +100,8 @@ export async function runRegionSweeps(env: Env, region: string, self: ClusterPor
     if (k.endTime > now) continue;
     await step("expiry", k.id, async () => {
       const after = await expireIfDue(ports, k, now);
-      if (after.endedAt === null && after.graceUntil !== null) wakeAt = wakeAt === null ? after.graceUntil : Math.min(wakeAt, after.graceUntil);
+      if (after.endedAt === null && after.graceUntil !== null)
+        wakeAt = wakeAt === null ? after.graceUntil : Math.min(wakeAt, after.graceUntil);
     });
   }
 
@@ -124,6 +143,7 @@ export async function runRegionSweeps(env: Env, region: string, self: ClusterPor
   )
     .bind(region, now - FAILOVER_RETRY_AFTER_MS)
     .all<{ id: string }>();
-  for (const r of unplaced.results) await step("failover-remainder", r.id, async () => placeRemainder(ports, await loadContract(env, r.id)));
+  for (const r of unplaced.results)
+    await step("failover-remainder", r.id, async () => placeRemainder(ports, await loadContract(env, r.id)));
   return { wakeAt };
 }

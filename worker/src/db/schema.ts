@@ -361,7 +361,10 @@ export const wallets = sqliteTable(
     verifiedAt: integer("verified_at"),
     createdAt: integer("created_at").notNull(),
   },
-  (t) => [index("wallets_user_idx").on(t.userId, t.blockchain, t.address), uniqueIndex("wallets_verified_unique").on(t.blockchain, t.address).where(sql`${t.verifiedAt} IS NOT NULL`)],
+  (t) => [
+    index("wallets_user_idx").on(t.userId, t.blockchain, t.address),
+    uniqueIndex("wallets_verified_unique").on(t.blockchain, t.address).where(sql`${t.verifiedAt} IS NOT NULL`),
+  ],
 );
 
 /** Settlement messages that exhausted their retries; the region reconciler retries them. */

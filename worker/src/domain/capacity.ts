@@ -47,7 +47,11 @@ export type ReserveResult =
   | { ok: false; reason: "insufficient_capacity" | "node_unavailable" | "unknown_node"; availableRamGb: number; availableVramGb: number };
 
 /** Available = min(reported free, total) − held; a heartbeat can never free what contracts hold. */
-export function availableOf(n: { totalRamGb: number; totalVramGb: number; reportedRamGb: number; reportedVramGb: number }, heldRam: number, heldVram: number) {
+export function availableOf(
+  n: { totalRamGb: number; totalVramGb: number; reportedRamGb: number; reportedVramGb: number },
+  heldRam: number,
+  heldVram: number,
+) {
   return {
     availableRamGb: Math.max(0, Math.min(n.reportedRamGb, n.totalRamGb) - heldRam),
     availableVramGb: Math.max(0, Math.min(n.reportedVramGb, n.totalVramGb) - heldVram),

@@ -114,8 +114,10 @@ describe("grid", () => {
   it("never misses a point at exactly the radius", () => {
     const rnd = mulberry32(7);
     for (let i = 0; i < 2000; i++) {
-      const lat = rnd() * 180 - 90, lng = rnd() * 360 - 180;
-      const lat2 = Math.max(-90, Math.min(90, lat + (rnd() - 0.5) * 20)), lng2 = lng + (rnd() - 0.5) * 40;
+      const lat = rnd() * 180 - 90,
+        lng = rnd() * 360 - 180;
+      const lat2 = Math.max(-90, Math.min(90, lat + (rnd() - 0.5) * 20)),
+        lng2 = lng + (rnd() - 0.5) * 40;
       const d = haversineKm(lat, lng, lat2, lng2);
       const cover = gridCover(shape, lat, lng, d);
       expect(coverHasCell(shape, cover, gridCellKey(shape, lat2, lng2))).toBe(true);
@@ -141,4 +143,3 @@ describe("geohash", () => {
     expect(() => geohashBounds("a")).toThrow(RangeError);
   });
 });
-

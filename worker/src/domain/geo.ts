@@ -24,7 +24,7 @@ export function haversineKm(lat1: number, lng1: number, lat2: number, lng2: numb
 
 /** Longitude folded into [-180, 180): 180 and -180 are the same meridian, and so are 190 and -170. */
 export function normalizeLng(lng: number): number {
-  const folded = (((lng + 180) % 360) + 360) % 360 - 180;
+  const folded = ((((lng + 180) % 360) + 360) % 360) - 180;
   return folded === 180 ? -180 : folded;
 }
 
@@ -100,7 +100,12 @@ export function gridCover(shape: GridShape, lat: number, lng: number, radiusKm: 
   const col0 = gridCol(shape, lng - halfWidth);
   const col1 = gridCol(shape, lng + halfWidth);
   const colSpans: Array<[number, number]> =
-    col0 <= col1 ? [[col0, col1]] : [[col0, shape.cols - 1], [0, col1]];
+    col0 <= col1
+      ? [[col0, col1]]
+      : [
+          [col0, shape.cols - 1],
+          [0, col1],
+        ];
   const cols = colSpans.reduce((n, [a, b]) => n + b - a + 1, 0);
   return { row0, row1, colSpans, cellCount: rows * cols };
 }
@@ -123,16 +128,33 @@ const GEOHASH_ALPHABET = "0123456789bcdefghjkmnpqrstuvwxyz";
 
 export function geohashEncode(lat: number, lng: number, precision = 6): string {
   if (!Number.isInteger(precision) || precision < 1 || precision > 12) throw new RangeError("precision must be 1..12");
-  let latLo = -90, latHi = 90, lngLo = -180, lngHi = 180;
+  let latLo = -90,
+    latHi = 90,
+    lngLo = -180,
+    lngHi = 180;
   let hash = "";
-  let bits = 0, value = 0, evenBit = true; // even bits split longitude, odd bits latitude
+  let bits = 0,
+    value = 0,
+    evenBit = true; // even bits split longitude, odd bits latitude
   while (hash.length < precision) {
     if (evenBit) {
       const mid = (lngLo + lngHi) / 2;
-      if (lng >= mid) { value = value * 2 + 1; lngLo = mid; } else { value *= 2; lngHi = mid; }
+      if (lng >= mid) {
+        value = value * 2 + 1;
+        lngLo = mid;
+      } else {
+        value *= 2;
+        lngHi = mid;
+      }
     } else {
       const mid = (latLo + latHi) / 2;
-      if (lat >= mid) { value = value * 2 + 1; latLo = mid; } else { value *= 2; latHi = mid; }
+      if (lat >= mid) {
+        value = value * 2 + 1;
+        latLo = mid;
+      } else {
+        value *= 2;
+        latHi = mid;
+      }
     }
     evenBit = !evenBit;
     if (++bits === 5) {
@@ -152,7 +174,10 @@ export interface LatLngBounds {
 }
 
 export function geohashBounds(hash: string): LatLngBounds {
-  let latLo = -90, latHi = 90, lngLo = -180, lngHi = 180;
+  let latLo = -90,
+    latHi = 90,
+    lngLo = -180,
+    lngHi = 180;
   let evenBit = true;
   for (const ch of hash.toLowerCase()) {
     const value = GEOHASH_ALPHABET.indexOf(ch);
@@ -161,10 +186,12 @@ export function geohashBounds(hash: string): LatLngBounds {
       const on = ((value >> bit) & 1) === 1;
       if (evenBit) {
         const mid = (lngLo + lngHi) / 2;
-        if (on) lngLo = mid; else lngHi = mid;
+        if (on) lngLo = mid;
+        else lngHi = mid;
       } else {
         const mid = (latLo + latHi) / 2;
-        if (on) latLo = mid; else latHi = mid;
+        if (on) latLo = mid;
+        else latHi = mid;
       }
       evenBit = !evenBit;
     }

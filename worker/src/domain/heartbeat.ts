@@ -9,10 +9,17 @@ export function reliabilityWindowStart(nowMs: number, windowSec = UPTIME_WINDOW_
  * The uptime score a heartbeat writes. The heartbeat being accepted counts both as received and as
  * owed (the counts come from before it is stored), and both counts cover the same window.
  */
-export function heartbeatScore(input: { receivedInWindow: number; failedInWindow: number; registeredAtMs: number; nowMs: number; intervalSec: number }): number {
+export function heartbeatScore(input: {
+  receivedInWindow: number;
+  failedInWindow: number;
+  registeredAtMs: number;
+  nowMs: number;
+  intervalSec: number;
+}): number {
   return uptimeScore({
     heartbeatsReceived: input.receivedInWindow + 1,
-    expectedHeartbeats: expectedHeartbeats({ registeredAtMs: input.registeredAtMs, nowMs: input.nowMs, intervalSec: Math.max(input.intervalSec, 1) }) + 1,
+    expectedHeartbeats:
+      expectedHeartbeats({ registeredAtMs: input.registeredAtMs, nowMs: input.nowMs, intervalSec: Math.max(input.intervalSec, 1) }) + 1,
     failedContracts: input.failedInWindow,
   });
 }

@@ -28,7 +28,19 @@ export const platformAccount = (region: string | null | undefined) => `platform:
 
 /** JSON of an array: strings are escaped, nulls are explicit, field order is fixed. */
 export function canonicalEntry(e: ChainedFields): string {
-  return JSON.stringify([e.account, e.accountSeq, e.id, e.kind, e.userId, e.contractId, e.transactionId, e.amountMicro, e.memo, e.idempotencyKey, e.createdAt]);
+  return JSON.stringify([
+    e.account,
+    e.accountSeq,
+    e.id,
+    e.kind,
+    e.userId,
+    e.contractId,
+    e.transactionId,
+    e.amountMicro,
+    e.memo,
+    e.idempotencyKey,
+    e.createdAt,
+  ]);
 }
 
 export async function sha256Hex(text: string): Promise<string> {
@@ -67,13 +79,23 @@ export type ChainBreak = {
  * first broken link, or null. Pure: the caller pages through storage and carries
  * `prevHash`/`prevSeq` along.
  */
-export async function verifyRun(rows: ChainRow[], prevHash: string, prevSeq: number): Promise<{ broken: ChainBreak | null; lastHash: string; lastSeq: number }> {
+export async function verifyRun(
+  rows: ChainRow[],
+  prevHash: string,
+  prevSeq: number,
+): Promise<{ broken: ChainBreak | null; lastHash: string; lastSeq: number }> {
   let hash = prevHash;
   let seq = prevSeq;
   for (const r of rows) {
     const at = { account: r.account, seq: r.seq, account_seq: r.accountSeq, id: r.id };
-    if (r.accountSeq !== seq + 1) return { broken: { ...at, reason: "seq_gap", expected: String(seq + 1), actual: String(r.accountSeq) }, lastHash: hash, lastSeq: seq };
-    if (r.prevHash !== hash) return { broken: { ...at, reason: "prev_hash_mismatch", expected: hash, actual: r.prevHash }, lastHash: hash, lastSeq: seq };
+    if (r.accountSeq !== seq + 1)
+      return {
+        broken: { ...at, reason: "seq_gap", expected: String(seq + 1), actual: String(r.accountSeq) },
+        lastHash: hash,
+        lastSeq: seq,
+      };
+    if (r.prevHash !== hash)
+      return { broken: { ...at, reason: "prev_hash_mismatch", expected: hash, actual: r.prevHash }, lastHash: hash, lastSeq: seq };
     const expected = await chainHash(hash, r);
     if (expected !== r.hash) return { broken: { ...at, reason: "hash_mismatch", expected, actual: r.hash }, lastHash: hash, lastSeq: seq };
     hash = r.hash;

@@ -1,13 +1,5 @@
 import { describe, expect, it } from "vitest";
-import {
-  type Candidate,
-  type MatchRequest,
-  compareMatches,
-  filterOffers,
-  matchNodes,
-  matchScore,
-  scoreCandidate,
-} from "./matching";
+import { type Candidate, type MatchRequest, compareMatches, filterOffers, matchNodes, matchScore, scoreCandidate } from "./matching";
 
 // One degree of arc on a sphere of R = 6371 km: 6371 × π / 180.
 const ONE_DEGREE_KM = 111.19492664455873;
@@ -58,9 +50,39 @@ function request(over: Partial<MatchRequest> = {}): MatchRequest {
  *   capacity    = 8 / 6 × 10 = 13.333333333333334, node_type = 0
  *   score       = 95.83333333333333; latency = 20 ms (no distance)
  */
-const A = node({ id: "a", nodeType: "mist_node", latitude: 1, longitude: 0, priceNano: 400, uptimeScore: 98, availableRamGb: 16, availableVramGb: 8, baseLatencyMs: 5 });
-const B = node({ id: "b", nodeType: "datacenter", latitude: 0, longitude: 2, priceNano: 800, uptimeScore: 99.5, availableRamGb: 8, availableVramGb: 4, baseLatencyMs: 3 });
-const C = node({ id: "c", nodeType: "edge_cluster", latitude: null, longitude: null, priceNano: 200, uptimeScore: 90, availableRamGb: 6, availableVramGb: 2, baseLatencyMs: 20 });
+const A = node({
+  id: "a",
+  nodeType: "mist_node",
+  latitude: 1,
+  longitude: 0,
+  priceNano: 400,
+  uptimeScore: 98,
+  availableRamGb: 16,
+  availableVramGb: 8,
+  baseLatencyMs: 5,
+});
+const B = node({
+  id: "b",
+  nodeType: "datacenter",
+  latitude: 0,
+  longitude: 2,
+  priceNano: 800,
+  uptimeScore: 99.5,
+  availableRamGb: 8,
+  availableVramGb: 4,
+  baseLatencyMs: 3,
+});
+const C = node({
+  id: "c",
+  nodeType: "edge_cluster",
+  latitude: null,
+  longitude: null,
+  priceNano: 200,
+  uptimeScore: 90,
+  availableRamGb: 6,
+  availableVramGb: 2,
+  baseLatencyMs: 20,
+});
 
 describe("matchNodes: the worked example", () => {
   const { matches, totalCandidates } = matchNodes([C, B, A], request());
@@ -86,7 +108,13 @@ describe("matchNodes: the worked example", () => {
   it("scores B exactly", () => {
     const b = matches[1];
     expect(b.distanceKm).toBeCloseTo(2 * ONE_DEGREE_KM, 9);
-    expect(b.breakdown).toEqual({ proximity: expect.closeTo(233.28304401326474, 9), price: 0, reliability: 49.75, capacity: 20, node_type: 0 });
+    expect(b.breakdown).toEqual({
+      proximity: expect.closeTo(233.28304401326474, 9),
+      price: 0,
+      reliability: 49.75,
+      capacity: 20,
+      node_type: 0,
+    });
     expect(b.score).toBeCloseTo(303.03304401326477, 9);
     expect(b.estimatedCostMicro).toBe(17280);
     expect(b.estimatedLatencyMs).toBe(5);
@@ -95,7 +123,13 @@ describe("matchNodes: the worked example", () => {
   it("scores C, which has no coordinates, with zero proximity", () => {
     const c = matches[2];
     expect(c.distanceKm).toBeNull();
-    expect(c.breakdown).toEqual({ proximity: 0, price: 37.5, reliability: 45, capacity: expect.closeTo(13.333333333333334, 12), node_type: 0 });
+    expect(c.breakdown).toEqual({
+      proximity: 0,
+      price: 37.5,
+      reliability: 45,
+      capacity: expect.closeTo(13.333333333333334, 12),
+      node_type: 0,
+    });
     expect(c.score).toBeCloseTo(95.83333333333333, 9);
     expect(c.estimatedLatencyMs).toBe(20);
   });
@@ -176,7 +210,16 @@ describe("matchNodes: max price", () => {
 });
 
 describe("matchNodes: hard filters", () => {
-  const base = node({ id: "n", latitude: 1, longitude: 0, availableRamGb: 4, availableVramGb: 2, priceNano: 500, uptimeScore: 90, region: "eu-west" });
+  const base = node({
+    id: "n",
+    latitude: 1,
+    longitude: 0,
+    availableRamGb: 4,
+    availableVramGb: 2,
+    priceNano: 500,
+    uptimeScore: 90,
+    region: "eu-west",
+  });
   const passes = (over: Partial<Candidate>, req: Partial<MatchRequest> = {}) =>
     matchNodes([{ ...base, ...over }], request(req)).totalCandidates === 1;
 
@@ -240,7 +283,10 @@ describe("matchNodes: ties", () => {
   it("then by node id, as plain strings", () => {
     // Same score, price and distance: same node twice under different ids.
     const ids = ["b", "B", "a", "a0"];
-    const { matches } = matchNodes(ids.map((id) => node({ id })), request());
+    const { matches } = matchNodes(
+      ids.map((id) => node({ id })),
+      request(),
+    );
     expect(matches.map((x) => x.node.id)).toEqual(["B", "a", "a0", "b"]);
   });
 
@@ -257,7 +303,12 @@ describe("scoreCandidate", () => {
   it("and matchScore give the very same float", () => {
     for (const c of [A, B, C]) {
       for (const req of [request(), request({ preferLocal: false }), request({ ramGb: 3, vramGb: 0 })]) {
-        for (const [max, d] of [[800, 111.19492664455873], [1000, null], [0, 0], [333, 1234.5]] as const) {
+        for (const [max, d] of [
+          [800, 111.19492664455873],
+          [1000, null],
+          [0, 0],
+          [333, 1234.5],
+        ] as const) {
           expect(matchScore(c, req, max, d)).toBe(scoreCandidate(c, req, max, d).score);
         }
       }
@@ -294,7 +345,9 @@ describe("scoreCandidate", () => {
     const n = node({ id: "n", availableRamGb: 1000, priceNano: 123 });
     expect(matchNodes([n], request({ ramGb: 1000, vramGb: 0, durationSec: 86_400 })).matches[0].estimatedCostMicro).toBe(10_627_200);
     // 1 GB × 1 s × 1 nano = 0.001 micro, rounded up to 1.
-    expect(matchNodes([node({ id: "m", priceNano: 1 })], request({ ramGb: 1, vramGb: 0, durationSec: 1 })).matches[0].estimatedCostMicro).toBe(1);
+    expect(
+      matchNodes([node({ id: "m", priceNano: 1 })], request({ ramGb: 1, vramGb: 0, durationSec: 1 })).matches[0].estimatedCostMicro,
+    ).toBe(1);
   });
 });
 
@@ -325,7 +378,10 @@ describe("filterOffers", () => {
   });
 
   it("applies each filter", () => {
-    const ids = (f: Parameters<typeof filterOffers>[1]) => filterOffers(nodes, f).map((o) => o.node.id).sort();
+    const ids = (f: Parameters<typeof filterOffers>[1]) =>
+      filterOffers(nodes, f)
+        .map((o) => o.node.id)
+        .sort();
     expect(ids({ nodeType: "mist_node" })).toEqual(["far"]);
     expect(ids({ region: "eu-north" })).toEqual(["far"]);
     expect(ids({ minVramGb: 1 })).not.toContain("gpu-less");

@@ -1,14 +1,5 @@
 import { describe, expect, it } from "vitest";
-import {
-  billableSeconds,
-  costMicro,
-  egressCostMicro,
-  microToUsd,
-  parseDecimal,
-  priceToNano,
-  splitFee,
-  usdToMicro,
-} from "./money";
+import { billableSeconds, costMicro, egressCostMicro, microToUsd, parseDecimal, priceToNano, splitFee, usdToMicro } from "./money";
 
 describe("costMicro", () => {
   it("rounds up to the next micro-USD", () => {

@@ -27,7 +27,17 @@ export interface RegionRollup {
  */
 export function rollupRegion(region: string, nodes: Iterable<NodeLive>, reservations: number): RegionRollup {
   const composition = { datacenter: 0, edge_cluster: 0, mist_node: 0 };
-  let totalRam = 0, availRam = 0, totalVram = 0, availVram = 0, heldRam = 0, heldVram = 0, priceSum = 0, latSum = 0, lngSum = 0, located = 0, count = 0;
+  let totalRam = 0,
+    availRam = 0,
+    totalVram = 0,
+    availVram = 0,
+    heldRam = 0,
+    heldVram = 0,
+    priceSum = 0,
+    latSum = 0,
+    lngSum = 0,
+    located = 0,
+    count = 0;
   const prices: number[] = [];
   const byStatus = { active: 0, maintenance: 0, offline: 0 };
   let lastHeartbeat: number | null = null;

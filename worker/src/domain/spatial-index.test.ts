@@ -4,7 +4,6 @@ import { type Candidate, type MatchRequest, type NodeType, filterOffers, matchNo
 import { NodeIndex, topK } from "./spatial-index";
 import { mulberry32 } from "../../test/prng";
 
-
 const TYPES: NodeType[] = ["datacenter", "edge_cluster", "mist_node"];
 
 /**
@@ -14,16 +13,29 @@ const TYPES: NodeType[] = ["datacenter", "edge_cluster", "mist_node"];
  */
 function randomNodes(seed: number, count: number): Candidate[] {
   const rnd = mulberry32(seed);
-  const pick = <T,>(xs: T[]): T => xs[Math.floor(rnd() * xs.length)];
+  const pick = <T>(xs: T[]): T => xs[Math.floor(rnd() * xs.length)];
   const nodes: Candidate[] = [];
   for (let i = 0; i < count; i++) {
     const where = rnd();
     let lat: number | null, lng: number | null;
-    if (where < 0.45) { lat = 48 + rnd() * 4; lng = 2 + rnd() * 4; }                  // a metro area
-    else if (where < 0.6) { lat = -30 + rnd() * 60; lng = 178 + rnd() * 4; }          // over 180°
-    else if (where < 0.7) { lat = rnd() < 0.5 ? 88 + rnd() * 2 : -90 + rnd() * 2; lng = rnd() * 360 - 180; }
-    else if (where < 0.95) { lat = rnd() * 180 - 90; lng = rnd() * 360 - 180; }
-    else { lat = null; lng = null; }
+    if (where < 0.45) {
+      lat = 48 + rnd() * 4;
+      lng = 2 + rnd() * 4;
+    } // a metro area
+    else if (where < 0.6) {
+      lat = -30 + rnd() * 60;
+      lng = 178 + rnd() * 4;
+    } // over 180°
+    else if (where < 0.7) {
+      lat = rnd() < 0.5 ? 88 + rnd() * 2 : -90 + rnd() * 2;
+      lng = rnd() * 360 - 180;
+    } else if (where < 0.95) {
+      lat = rnd() * 180 - 90;
+      lng = rnd() * 360 - 180;
+    } else {
+      lat = null;
+      lng = null;
+    }
     if (lng !== null && lng >= 180) lng -= 360;
     nodes.push({
       id: `node-${String(i).padStart(5, "0")}`,
@@ -45,7 +57,14 @@ function randomNodes(seed: number, count: number): Candidate[] {
 
 function randomRequests(seed: number, count: number): MatchRequest[] {
   const rnd = mulberry32(seed);
-  const centres: Array<[number, number]> = [[50, 4], [0, 179.9], [0, -179.95], [89.5, 10], [-89.9, -100], [10, 20]];
+  const centres: Array<[number, number]> = [
+    [50, 4],
+    [0, 179.9],
+    [0, -179.95],
+    [89.5, 10],
+    [-89.9, -100],
+    [10, 20],
+  ];
   const reqs: MatchRequest[] = [];
   for (let i = 0; i < count; i++) {
     const [lat, lng] = rnd() < 0.8 ? centres[i % centres.length] : [rnd() * 180 - 90, rnd() * 360 - 180];
@@ -80,7 +99,8 @@ describe("NodeIndex.match agrees with the brute-force scan", () => {
   for (const cellDeg of [0.5, 2]) {
     it(`on 4,000 random nodes and 150 requests (cells of ${cellDeg}°)`, () => {
       const index = indexOf(nodes, cellDeg);
-      let withRadius = 0, matched = 0;
+      let withRadius = 0,
+        matched = 0;
       for (const req of requests) {
         const expected = matchNodes(nodes, req);
         expect(index.match(req)).toEqual(expected);
@@ -113,7 +133,11 @@ describe("NodeIndex.match agrees with the brute-force scan", () => {
         index.upsert(unplaced);
         live.set(n.id, unplaced);
       } else {
-        const changed: Candidate = { ...(live.get(n.id) ?? n), availableRamGb: Math.floor(rnd() * 64), priceNano: 100 * (1 + Math.floor(rnd() * 10)) };
+        const changed: Candidate = {
+          ...(live.get(n.id) ?? n),
+          availableRamGb: Math.floor(rnd() * 64),
+          priceNano: 100 * (1 + Math.floor(rnd() * 10)),
+        };
         index.upsert(changed);
         live.set(n.id, changed);
       }
@@ -152,7 +176,12 @@ describe("NodeIndex.near", () => {
 
   it("returns every node within the radius, at the poles and across the antimeridian too", () => {
     const probes: Array<[number, number, number]> = [
-      [50, 4, 100], [0, 179.99, 300], [0, -179.99, 300], [89.95, 0, 250], [-89.95, 45, 250], [20, 20, 15000],
+      [50, 4, 100],
+      [0, 179.99, 300],
+      [0, -179.99, 300],
+      [89.95, 0, 250],
+      [-89.95, 45, 250],
+      [20, 20, 15000],
     ];
     for (const [lat, lng, r] of probes) {
       const got = new Set(Array.from(index.near(lat, lng, r), (n) => n.id));
@@ -172,14 +201,35 @@ describe("NodeIndex.near", () => {
     small.upsert({ ...nodes[0], id: "edge", latitude: 10, longitude: 179.7 });
     const d = haversineKm(10.3, -179.8, 10, 179.7);
     expect(Array.from(small.near(10.3, -179.8, d), (n) => n.id)).toEqual(["edge"]);
-    expect(small.match({ ramGb: 0, vramGb: 0, durationSec: 60, preferLocal: true, clientLat: 10.3, clientLng: -179.8, maxDistanceKm: d, limit: 1 }).totalCandidates).toBe(nodes[0].status === "active" ? 1 : 0);
+    expect(
+      small.match({
+        ramGb: 0,
+        vramGb: 0,
+        durationSec: 60,
+        preferLocal: true,
+        clientLat: 10.3,
+        clientLng: -179.8,
+        maxDistanceKm: d,
+        limit: 1,
+      }).totalCandidates,
+    ).toBe(nodes[0].status === "active" ? 1 : 0);
   });
 });
 
 describe("NodeIndex bookkeeping", () => {
   const n = (id: string, lat: number | null, lng: number | null): Candidate => ({
-    id, name: id, nodeType: "mist_node", region: "r", latitude: lat, longitude: lng, availableRamGb: 8,
-    availableVramGb: 0, priceNano: 100, uptimeScore: 95, status: "active", baseLatencyMs: 1,
+    id,
+    name: id,
+    nodeType: "mist_node",
+    region: "r",
+    latitude: lat,
+    longitude: lng,
+    availableRamGb: 8,
+    availableVramGb: 0,
+    priceNano: 100,
+    uptimeScore: 95,
+    status: "active",
+    baseLatencyMs: 1,
   });
 
   it("upserts, moves between cells, loses and regains coordinates, and removes", () => {
@@ -222,7 +272,16 @@ describe("NodeIndex bookkeeping", () => {
     index.upsert(n("here", 10, 10));
     index.upsert(n("far", 40, 40));
     index.upsert(n("unknown", null, null));
-    const res = index.match({ ramGb: 1, vramGb: 0, durationSec: 60, preferLocal: true, clientLat: 10, clientLng: 10, maxDistanceKm: 100, limit: 10 });
+    const res = index.match({
+      ramGb: 1,
+      vramGb: 0,
+      durationSec: 60,
+      preferLocal: true,
+      clientLat: 10,
+      clientLng: 10,
+      maxDistanceKm: 100,
+      limit: 10,
+    });
     expect(res.matches.map((m) => m.node.id)).toEqual(["here", "unknown"]);
     expect(res.totalCandidates).toBe(2);
   });

@@ -180,7 +180,8 @@ export class NodeIndex {
     // Same order as compareMatches, on indexes, so the heap allocates nothing per node.
     const ranksBefore = (a: number, b: number): number => {
       if (scores[a] !== scores[b]) return scores[b] - scores[a];
-      const pa = passing[a].priceNano, pb = passing[b].priceNano;
+      const pa = passing[a].priceNano,
+        pb = passing[b].priceNano;
       if (pa !== pb) return pa - pb;
       const byDistance = compareDistance(distances[a], distances[b]);
       if (byDistance !== 0) return byDistance;
@@ -284,7 +285,8 @@ export function topK(n: number, k: number, ranksBefore: (a: number, b: number) =
   };
   const siftDown = (i: number): void => {
     for (;;) {
-      const l = 2 * i + 1, r = l + 1;
+      const l = 2 * i + 1,
+        r = l + 1;
       let worst = i;
       if (l < heap.length && worse(l, worst)) worst = l;
       if (r < heap.length && worse(r, worst)) worst = r;

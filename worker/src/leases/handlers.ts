@@ -20,10 +20,29 @@ export const lease: AppRouteHandler<typeof routes.lease> = async (c) => {
   }
   const node = await c.env.DB.prepare(`SELECT endpoint FROM nodes WHERE id = ?`).bind(k.nodeId).first<{ endpoint: string | null }>();
   if (!node?.endpoint) throw new ApiError("conflict", "this contract's node has not published a lease endpoint");
-  const { token, kid } = await signLease(c.env, { contractId: k.id, nodeId: k.nodeId, clientId: k.clientId, ramGb: k.ramGb, vramGb: k.vramGb, startMs: k.startTime, endMs: k.endTime });
+  const { token, kid } = await signLease(c.env, {
+    contractId: k.id,
+    nodeId: k.nodeId,
+    clientId: k.clientId,
+    ramGb: k.ramGb,
+    vramGb: k.vramGb,
+    startMs: k.startTime,
+    endMs: k.endTime,
+  });
   // A UUID and a JWT (base64url and dots) need no escaping inside the URL's userinfo.
   return c.json(
-    { lease_token: token, kid, node_id: k.nodeId, expires_at: iso(k.endTime)!, endpoint: node.endpoint, username: k.id, password: token, url: `redis://${k.id}:${token}@${node.endpoint}/0`, protocol: "resp" as const, tls: false },
+    {
+      lease_token: token,
+      kid,
+      node_id: k.nodeId,
+      expires_at: iso(k.endTime)!,
+      endpoint: node.endpoint,
+      username: k.id,
+      password: token,
+      url: `redis://${k.id}:${token}@${node.endpoint}/0`,
+      protocol: "resp" as const,
+      tls: false,
+    },
     200,
   );
 };

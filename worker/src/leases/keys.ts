@@ -44,7 +44,9 @@ interface KeyRow {
 
 /** The current signing key, created on first use. Two isolates racing both insert; one row wins and both use it. */
 export async function currentSigningKey(env: Env): Promise<{ kid: string; privateJwk: JWK }> {
-  let row = await env.DB.prepare(`SELECT kid, public_jwk, private_jwk_sealed FROM signing_keys WHERE retired_at IS NULL ORDER BY created_at, kid LIMIT 1`).first<KeyRow>();
+  let row = await env.DB.prepare(
+    `SELECT kid, public_jwk, private_jwk_sealed FROM signing_keys WHERE retired_at IS NULL ORDER BY created_at, kid LIMIT 1`,
+  ).first<KeyRow>();
   if (!row) {
     const { publicKey, privateKey } = await generateKeyPair("ES256", { extractable: true });
     const kid = crypto.randomUUID();
@@ -53,7 +55,9 @@ export async function currentSigningKey(env: Env): Promise<{ kid: string; privat
     await env.DB.prepare(`INSERT INTO signing_keys (kid, public_jwk, private_jwk_sealed, created_at) VALUES (?, ?, ?, ?)`)
       .bind(kid, JSON.stringify(pub), await seal(env, priv), Date.now())
       .run();
-    row = await env.DB.prepare(`SELECT kid, public_jwk, private_jwk_sealed FROM signing_keys WHERE retired_at IS NULL ORDER BY created_at, kid LIMIT 1`).first<KeyRow>();
+    row = await env.DB.prepare(
+      `SELECT kid, public_jwk, private_jwk_sealed FROM signing_keys WHERE retired_at IS NULL ORDER BY created_at, kid LIMIT 1`,
+    ).first<KeyRow>();
   }
   return { kid: row!.kid, privateJwk: await unseal(env, row!.private_jwk_sealed) };
 }

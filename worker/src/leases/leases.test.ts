@@ -8,7 +8,12 @@ describe("signed leases", () => {
     const node = await registerNode(p);
     const renter = await register("user");
     await credit(renter.id, 5);
-    const k = (await api("POST", "/api/contracts/create", { token: renter.token, body: { node_id: node.id, ram_gb: 4, vram_gb: 2, duration_sec: 600 } })).body.contract;
+    const k = (
+      await api("POST", "/api/contracts/create", {
+        token: renter.token,
+        body: { node_id: node.id, ram_gb: 4, vram_gb: 2, duration_sec: 600 },
+      })
+    ).body.contract;
     expectError(await api("GET", `/api/contracts/${k.id}/lease`, { token: renter.token }), 409, "conflict"); // still pending
     await ready(p, node.id, k.id);
 
@@ -18,7 +23,10 @@ describe("signed leases", () => {
     expect(jwks.body.keys).toHaveLength(1);
     expect(jwks.body.keys[0]).toMatchObject({ kty: "EC", crv: "P-256", alg: "ES256", kid: r.body.kid });
     expect(jwks.body.keys[0].d).toBeUndefined(); // never the private half
-    const { payload, protectedHeader } = await jwtVerify(r.body.lease_token, createLocalJWKSet(jwks.body), { issuer: "mnemo", audience: node.id });
+    const { payload, protectedHeader } = await jwtVerify(r.body.lease_token, createLocalJWKSet(jwks.body), {
+      issuer: "mnemo",
+      audience: node.id,
+    });
     expect(protectedHeader).toMatchObject({ alg: "ES256", kid: r.body.kid });
     expect(payload).toMatchObject({ sub: k.id, client_id: renter.clientId, ram_gb: 4, vram_gb: 2 });
     const active = (await api("GET", `/api/contracts/${k.id}`, { token: renter.token })).body.contract;
@@ -32,9 +40,17 @@ describe("signed leases", () => {
     expect(stored!.private_jwk_sealed).not.toContain('"d"');
 
     // A lease for another node, or signed by anyone else, does not verify.
-    await expect(jwtVerify(r.body.lease_token, createLocalJWKSet(jwks.body), { issuer: "mnemo", audience: crypto.randomUUID() })).rejects.toThrow();
+    await expect(
+      jwtVerify(r.body.lease_token, createLocalJWKSet(jwks.body), { issuer: "mnemo", audience: crypto.randomUUID() }),
+    ).rejects.toThrow();
     const { privateKey } = await generateKeyPair("ES256");
-    const forged = await new SignJWT({ ram_gb: 999 }).setProtectedHeader({ alg: "ES256", kid: r.body.kid }).setIssuer("mnemo").setSubject(k.id).setAudience(node.id).setExpirationTime("1h").sign(privateKey);
+    const forged = await new SignJWT({ ram_gb: 999 })
+      .setProtectedHeader({ alg: "ES256", kid: r.body.kid })
+      .setIssuer("mnemo")
+      .setSubject(k.id)
+      .setAudience(node.id)
+      .setExpirationTime("1h")
+      .sign(privateKey);
     await expect(jwtVerify(forged, createLocalJWKSet(jwks.body), { issuer: "mnemo", audience: node.id })).rejects.toThrow();
 
     // Only the renter gets the lease.

@@ -19,7 +19,10 @@ export const LeaseReportSchema = z
       .openapi({ description: "SHA-256 over the keyspace at the end (layout in the agent README)" }),
     wiped_at: z.iso.datetime({ offset: true }).optional().openapi({ description: "When the lease's memory was zero-filled and freed" }),
   })
-  .refine((r) => !r.final || (r.digest !== undefined && r.wiped_at !== undefined), { path: ["final"], message: "a final receipt must carry digest and wiped_at" })
+  .refine((r) => !r.final || (r.digest !== undefined && r.wiped_at !== undefined), {
+    path: ["final"],
+    message: "a final receipt must carry digest and wiped_at",
+  })
   .openapi("LeaseReport");
 
 export const LeaseReportsField = z.array(LeaseReportSchema).max(1000).openapi({

@@ -55,7 +55,9 @@ export async function storeLeaseReports(env: Env, nodeId: string, reports: Lease
  */
 export async function settleAfterReceipts(env: Env, contractIds: string[]): Promise<number> {
   if (contractIds.length === 0) return 0;
-  const due = await env.DB.prepare(`SELECT id FROM contracts WHERE id IN (SELECT value FROM json_each(?1)) AND ended_at IS NOT NULL AND charged_micro IS NULL`)
+  const due = await env.DB.prepare(
+    `SELECT id FROM contracts WHERE id IN (SELECT value FROM json_each(?1)) AND ended_at IS NOT NULL AND charged_micro IS NULL`,
+  )
     .bind(JSON.stringify(contractIds))
     .all<{ id: string }>();
   if (due.results.length === 0) return 0;
@@ -66,7 +68,9 @@ export async function settleAfterReceipts(env: Env, contractIds: string[]): Prom
 export async function loadLeaseReports(env: Env, contractIds: string[]): Promise<Map<string, LeaseReportRow>> {
   const out = new Map<string, LeaseReportRow>();
   if (contractIds.length === 0) return out;
-  const rows = await env.DB.prepare(`SELECT * FROM lease_reports WHERE contract_id IN (SELECT value FROM json_each(?1))`).bind(JSON.stringify(contractIds)).all<Record<string, unknown>>();
+  const rows = await env.DB.prepare(`SELECT * FROM lease_reports WHERE contract_id IN (SELECT value FROM json_each(?1))`)
+    .bind(JSON.stringify(contractIds))
+    .all<Record<string, unknown>>();
   for (const r of rows.results) out.set(r.contract_id as string, leaseReportFromRaw(r));
   return out;
 }
@@ -90,7 +94,10 @@ export function leaseReportFromRaw(r: Record<string, unknown>): LeaseReportRow {
 
 /** Contract views with their lease fields, one read for the whole page. */
 export async function contractViews(env: Env, rows: ContractRow[]) {
-  const reports = await loadLeaseReports(env, rows.map((k) => k.id));
+  const reports = await loadLeaseReports(
+    env,
+    rows.map((k) => k.id),
+  );
   return rows.map((k) => contractView(k, reports.get(k.id) ?? null));
 }
 

@@ -54,7 +54,10 @@ async function rechainOnce(db: D1Database): Promise<number> {
       const account = (r.user_id as string | null) ?? platformAccount(r.contract_region as string | null);
       let head = heads.get(account);
       if (!head) {
-        const h = await db.prepare(`SELECT account_seq, hash FROM ledger_entries WHERE account = ? AND chain_version = 2 ORDER BY account_seq DESC LIMIT 1`).bind(account).first<{ account_seq: number; hash: string }>();
+        const h = await db
+          .prepare(`SELECT account_seq, hash FROM ledger_entries WHERE account = ? AND chain_version = 2 ORDER BY account_seq DESC LIMIT 1`)
+          .bind(account)
+          .first<{ account_seq: number; hash: string }>();
         head = { seq: h?.account_seq ?? 0, hash: h?.hash ?? GENESIS_HASH };
       }
       const entry = {
@@ -73,7 +76,9 @@ async function rechainOnce(db: D1Database): Promise<number> {
       const hash = await chainHash(head.hash, entry);
       updates.push(
         db
-          .prepare(`UPDATE ledger_entries SET account = ?1, account_seq = ?2, prev_hash = ?3, hash = ?4, chain_version = 2 WHERE seq = ?5 AND chain_version = 1`)
+          .prepare(
+            `UPDATE ledger_entries SET account = ?1, account_seq = ?2, prev_hash = ?3, hash = ?4, chain_version = 2 WHERE seq = ?5 AND chain_version = 1`,
+          )
           .bind(account, entry.accountSeq, head.hash, hash, r.seq),
       );
       heads.set(account, { seq: entry.accountSeq, hash });

@@ -60,10 +60,17 @@ const MAX_ATTEMPTS = 200;
 
 function classify(e: unknown): "seq" | "idempotent" | "insufficient_funds" | "budget_exceeded" | "other" {
   const m = String((e as Error)?.message ?? e);
-  if (m.includes("insufficient_funds") || m.includes("clients_held_within_balance") || m.includes("clients_balance_nonnegative")) return "insufficient_funds";
+  if (m.includes("insufficient_funds") || m.includes("clients_held_within_balance") || m.includes("clients_balance_nonnegative"))
+    return "insufficient_funds";
   if (m.includes("budget_exceeded")) return "budget_exceeded";
   if (m.includes("ledger_entries.idempotency_key") || m.includes("ledger_idempotency_unique")) return "idempotent";
-  if (m.includes("ledger_entries.account_seq") || m.includes("ledger_account_seq_unique") || m.includes("ledger_id_unique") || m.includes("ledger_entries.id")) return "seq";
+  if (
+    m.includes("ledger_entries.account_seq") ||
+    m.includes("ledger_account_seq_unique") ||
+    m.includes("ledger_id_unique") ||
+    m.includes("ledger_entries.id")
+  )
+    return "seq";
   return "other";
 }
 
@@ -112,7 +119,11 @@ const KNOWN_HEADS_MAX = 50_000;
 async function headsOf(db: D1Database, accounts: string[]): Promise<Map<string, { seq: number; hash: string }>> {
   const missing = accounts.filter((a) => !knownHeads.has(a));
   if (missing.length) {
-    const rows = await db.batch(missing.map((a) => db.prepare(`SELECT account_seq, hash FROM ledger_entries WHERE account = ? ORDER BY account_seq DESC LIMIT 1`).bind(a)));
+    const rows = await db.batch(
+      missing.map((a) =>
+        db.prepare(`SELECT account_seq, hash FROM ledger_entries WHERE account = ? ORDER BY account_seq DESC LIMIT 1`).bind(a),
+      ),
+    );
     if (knownHeads.size > KNOWN_HEADS_MAX) knownHeads.clear();
     missing.forEach((a, i) => {
       const h = rows[i].results[0] as { account_seq: number; hash: string } | undefined;
@@ -162,15 +173,41 @@ export async function appendLedger(
       for (let i = 0; i < drafts.length; i++) {
         const d = drafts[i];
         const h = head.get(accounts[i])!;
-        const entry = { ...d, contractId: d.contractId ?? null, transactionId: d.transactionId ?? null, memo: d.memo ?? null, account: accounts[i], accountSeq: h.seq + 1, id: crypto.randomUUID(), createdAt: now };
+        const entry = {
+          ...d,
+          contractId: d.contractId ?? null,
+          transactionId: d.transactionId ?? null,
+          memo: d.memo ?? null,
+          account: accounts[i],
+          accountSeq: h.seq + 1,
+          id: crypto.randomUUID(),
+          createdAt: now,
+        };
         const hash = await chainHash(h.hash, entry);
         posted.push({ ...entry, prevHash: h.hash, hash });
         head.set(accounts[i], { seq: entry.accountSeq, hash });
       }
       const inserts = posted.map((p) => {
-        const values = [p.id, p.kind, p.userId, p.contractId, p.transactionId, p.amountMicro, p.memo, p.idempotencyKey, p.createdAt, p.prevHash, p.hash, p.account, p.accountSeq, 2];
+        const values = [
+          p.id,
+          p.kind,
+          p.userId,
+          p.contractId,
+          p.transactionId,
+          p.amountMicro,
+          p.memo,
+          p.idempotencyKey,
+          p.createdAt,
+          p.prevHash,
+          p.hash,
+          p.account,
+          p.accountSeq,
+          2,
+        ];
         return guard
-          ? db.prepare(`INSERT INTO ledger_entries ${INSERT_COLUMNS} SELECT ${values.map(() => "?").join(", ")} WHERE ${guard.sql}`).bind(...values, ...guard.binds)
+          ? db
+              .prepare(`INSERT INTO ledger_entries ${INSERT_COLUMNS} SELECT ${values.map(() => "?").join(", ")} WHERE ${guard.sql}`)
+              .bind(...values, ...guard.binds)
           : db.prepare(`INSERT INTO ledger_entries ${INSERT_COLUMNS} VALUES (${values.map(() => "?").join(", ")})`).bind(...values);
       });
       // With a guard the ledger rows go first, while the guarded rows are still as read.
@@ -195,8 +232,10 @@ export async function appendLedger(
           continue;
         }
         if (kind === "idempotent") throw new AlreadyApplied(drafts.map((d) => d.idempotencyKey).join(","));
-        if (kind === "insufficient_funds") throw new ApiError("insufficient_funds", "your available balance cannot cover this; top up first");
-        if (kind === "budget_exceeded") throw new ApiError("budget_exceeded", "this would take this month's spend past your monthly budget");
+        if (kind === "insufficient_funds")
+          throw new ApiError("insufficient_funds", "your available balance cannot cover this; top up first");
+        if (kind === "budget_exceeded")
+          throw new ApiError("budget_exceeded", "this would take this month's spend past your monthly budget");
         throw e;
       }
     }
@@ -258,12 +297,16 @@ export function chargeStatement(db: D1Database, clientId: string, holdMicro: num
 
 /** Money in (top-up, credit, refund reversal): the balance grows. */
 export function creditStatement(db: D1Database, clientId: string, amountMicro: number, now = Date.now()) {
-  return db.prepare(`UPDATE clients SET balance_micro = balance_micro + ?1, updated_at = ?2 WHERE id = ?3`).bind(amountMicro, now, clientId);
+  return db
+    .prepare(`UPDATE clients SET balance_micro = balance_micro + ?1, updated_at = ?2 WHERE id = ?3`)
+    .bind(amountMicro, now, clientId);
 }
 
 /** Money out of the balance that is not a contract charge (a refunded top-up). Never below zero: the CHECK refuses. */
 export function debitStatement(db: D1Database, clientId: string, amountMicro: number, now = Date.now()) {
-  return db.prepare(`UPDATE clients SET balance_micro = balance_micro - ?1, updated_at = ?2 WHERE id = ?3`).bind(amountMicro, now, clientId);
+  return db
+    .prepare(`UPDATE clients SET balance_micro = balance_micro - ?1, updated_at = ?2 WHERE id = ?3`)
+    .bind(amountMicro, now, clientId);
 }
 
 /**
@@ -284,7 +327,14 @@ export function holdIfStatement(db: D1Database, clientId: string, amountMicro: n
 }
 
 /** chargeStatement, applied only while `guard` holds (its `?` number on from ?6). */
-export function chargeIfStatement(db: D1Database, clientId: string, holdMicro: number, chargedMicro: number, guard: Guard, now = Date.now()) {
+export function chargeIfStatement(
+  db: D1Database,
+  clientId: string,
+  holdMicro: number,
+  chargedMicro: number,
+  guard: Guard,
+  now = Date.now(),
+) {
   const month = monthKey(now);
   return db
     .prepare(

@@ -49,7 +49,10 @@ export async function verifyAccessToken(env: AppBindings["Bindings"], token: str
   try {
     const header = jwt.decode(token).header as { alg?: string } | undefined;
     if (header?.alg !== "HS256") return null;
-    decoded = await jwt.verify<{ sub?: string; email?: string; role?: Role; iss?: string }>(token, key, { algorithm: "HS256", throwError: false });
+    decoded = await jwt.verify<{ sub?: string; email?: string; role?: Role; iss?: string }>(token, key, {
+      algorithm: "HS256",
+      throwError: false,
+    });
   } catch {
     return null;
   }
@@ -71,7 +74,17 @@ async function userFromApiKey(c: Context<AppBindings>, key: string): Promise<Aut
   const now = Date.now();
   // Recording every use would make each heartbeat a write; once a minute is enough to show activity.
   if (!row.lastUsedAt || now - row.lastUsedAt > 60_000) {
-    c.executionCtx.waitUntil(c.var.db.update(apiKeys).set({ lastUsedAt: now }).where(eq(apiKeys.id, row.keyId)).run().then(() => undefined, () => undefined));
+    c.executionCtx.waitUntil(
+      c.var.db
+        .update(apiKeys)
+        .set({ lastUsedAt: now })
+        .where(eq(apiKeys.id, row.keyId))
+        .run()
+        .then(
+          () => undefined,
+          () => undefined,
+        ),
+    );
   }
   return { id: row.id, email: row.email, role: row.role, via: "api_key" };
 }
@@ -89,7 +102,10 @@ export async function authenticate(c: Context<AppBindings>): Promise<AuthUser> {
     user = await userFromApiKey(c, apiKey.trim());
   }
   if (!user) {
-    throw new ApiError("unauthenticated", header || apiKey ? "invalid or expired credentials" : "authentication required: send Authorization: Bearer <token> or X-API-Key");
+    throw new ApiError(
+      "unauthenticated",
+      header || apiKey ? "invalid or expired credentials" : "authentication required: send Authorization: Bearer <token> or X-API-Key",
+    );
   }
   c.set("user", user);
   return user;

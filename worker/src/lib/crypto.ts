@@ -92,5 +92,9 @@ export async function generateApiKey(): Promise<{ key: string; hash: string; dis
 }
 
 export function looksLikeApiKey(text: string): boolean {
-  return text.startsWith(API_KEY_PREFIX) && /^[0-9A-Za-z]+$/.test(text.slice(API_KEY_PREFIX.length)) && text.length === API_KEY_PREFIX.length + API_KEY_RANDOM_CHARS;
+  return (
+    text.startsWith(API_KEY_PREFIX) &&
+    /^[0-9A-Za-z]+$/.test(text.slice(API_KEY_PREFIX.length)) &&
+    text.length === API_KEY_PREFIX.length + API_KEY_RANDOM_CHARS
+  );
 }

@@ -55,5 +55,4 @@ export function errorBody(code: ErrorCode, message: string, details?: ErrorDetai
 export const notFound = (what: string) => new ApiError("not_found", `${what} not found`);
 export const forbidden = (message = "you are not allowed to do this") => new ApiError("forbidden", message);
 export const conflict = (message: string) => new ApiError("conflict", message);
-export const invalid = (field: string, message: string) =>
-  new ApiError("validation_failed", `${field} ${message}`, [{ field, message }]);
+export const invalid = (field: string, message: string) => new ApiError("validation_failed", `${field} ${message}`, [{ field, message }]);

@@ -28,7 +28,9 @@ export function recordRequest(method: string, route: string, status: number, ms:
 
 const esc = (v: string) => v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
 
-export function renderMetrics(gauges: { name: string; help: string; samples: { labels: Record<string, string>; value: number }[] }[]): string {
+export function renderMetrics(
+  gauges: { name: string; help: string; samples: { labels: Record<string, string>; value: number }[] }[],
+): string {
   const out: string[] = [];
   out.push("# HELP mnemo_http_requests_total HTTP requests served, by method, route and status.");
   out.push("# TYPE mnemo_http_requests_total counter");
@@ -50,7 +52,9 @@ export function renderMetrics(gauges: { name: string; help: string; samples: { l
     out.push(`# HELP ${g.name} ${g.help}`);
     out.push(`# TYPE ${g.name} gauge`);
     for (const smp of g.samples) {
-      const labels = Object.entries(smp.labels).map(([k, v]) => `${k}="${esc(v)}"`).join(",");
+      const labels = Object.entries(smp.labels)
+        .map(([k, v]) => `${k}="${esc(v)}"`)
+        .join(",");
       out.push(`${g.name}${labels ? `{${labels}}` : ""} ${smp.value}`);
     }
   }

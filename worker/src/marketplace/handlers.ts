@@ -74,7 +74,9 @@ export const request: AppRouteHandler<typeof routes.request> = async (c) => {
   let lat = b.client_lat ?? null;
   let lng = b.client_lng ?? null;
   if (lat === null) {
-    const profile = await c.env.DB.prepare(`SELECT latitude, longitude FROM clients WHERE user_id = ?`).bind(caller(c).id).first<{ latitude: number | null; longitude: number | null }>();
+    const profile = await c.env.DB.prepare(`SELECT latitude, longitude FROM clients WHERE user_id = ?`)
+      .bind(caller(c).id)
+      .first<{ latitude: number | null; longitude: number | null }>();
     if (profile?.latitude != null && profile.longitude != null) {
       lat = profile.latitude;
       lng = profile.longitude;

@@ -5,8 +5,26 @@ describe("browse", () => {
   it("lists only active nodes with free capacity, nearest first, with every filter", async () => {
     const p = await register("provider");
     const region = "mk-" + crypto.randomUUID().slice(0, 6);
-    const paris = await registerNode(p, { region, name: "paris", latitude: 48.8566, longitude: 2.3522, node_type: "datacenter", total_ram_gb: 128, total_vram_gb: 0, price_per_gb_sec: 0.000002 });
-    const lyon = await registerNode(p, { region, name: "lyon", latitude: 45.764, longitude: 4.8357, node_type: "mist_node", total_ram_gb: 16, total_vram_gb: 12, price_per_gb_sec: 0.000001 });
+    const paris = await registerNode(p, {
+      region,
+      name: "paris",
+      latitude: 48.8566,
+      longitude: 2.3522,
+      node_type: "datacenter",
+      total_ram_gb: 128,
+      total_vram_gb: 0,
+      price_per_gb_sec: 0.000002,
+    });
+    const lyon = await registerNode(p, {
+      region,
+      name: "lyon",
+      latitude: 45.764,
+      longitude: 4.8357,
+      node_type: "mist_node",
+      total_ram_gb: 16,
+      total_vram_gb: 12,
+      price_per_gb_sec: 0.000001,
+    });
     const off = await registerNode(p, { region, name: "maint", latitude: 48.86, longitude: 2.35 });
     await api("PUT", `/api/nodes/${off.id}`, { token: p.token, body: { status: "maintenance" } });
 
@@ -14,7 +32,17 @@ describe("browse", () => {
     expect(all.status).toBe(200);
     expect(all.body.total_count).toBe(2);
     expect(all.body.offers.map((o: any) => o.node_name)).toEqual(["paris", "lyon"]);
-    expect(all.body.offers[0]).toMatchObject({ node_id: paris.id, node_type: "datacenter", region, available_ram_gb: 128, available_vram_gb: 0, price_per_gb_sec: 0.000002, uptime_score: 99, distance_km: 0, estimated_latency_ms: 5 });
+    expect(all.body.offers[0]).toMatchObject({
+      node_id: paris.id,
+      node_type: "datacenter",
+      region,
+      available_ram_gb: 128,
+      available_vram_gb: 0,
+      price_per_gb_sec: 0.000002,
+      uptime_score: 99,
+      distance_km: 0,
+      estimated_latency_ms: 5,
+    });
     // Paris → Lyon is ≈ 392 km by the haversine formula.
     expect(all.body.offers[1].distance_km).toBeGreaterThan(390);
     expect(all.body.offers[1].distance_km).toBeLessThan(394);
@@ -52,10 +80,31 @@ describe("match", () => {
     const p = await register("provider");
     const region = "score-" + crypto.randomUUID().slice(0, 6);
     // Client at (0, 0). A node at (0, 0.1): haversine = 6371 × 0.1 × π/180 = 11.11949266 km.
-    const near = await registerNode(p, { region, name: "near", latitude: 0, longitude: 0.1, node_type: "mist_node", total_ram_gb: 40, total_vram_gb: 0, price_per_gb_sec: 0.000001 });
-    const far = await registerNode(p, { region, name: "far", latitude: 0, longitude: 1, node_type: "datacenter", total_ram_gb: 400, total_vram_gb: 0, price_per_gb_sec: 0.000004 });
+    const near = await registerNode(p, {
+      region,
+      name: "near",
+      latitude: 0,
+      longitude: 0.1,
+      node_type: "mist_node",
+      total_ram_gb: 40,
+      total_vram_gb: 0,
+      price_per_gb_sec: 0.000001,
+    });
+    const far = await registerNode(p, {
+      region,
+      name: "far",
+      latitude: 0,
+      longitude: 1,
+      node_type: "datacenter",
+      total_ram_gb: 400,
+      total_vram_gb: 0,
+      price_per_gb_sec: 0.000004,
+    });
     const renter = await register("user");
-    const r = await api("POST", "/api/marketplace/request", { token: renter.token, body: { ram_gb: 8, vram_gb: 0, duration_sec: 3600, region, client_lat: 0, client_lng: 0 } });
+    const r = await api("POST", "/api/marketplace/request", {
+      token: renter.token,
+      body: { ram_gb: 8, vram_gb: 0, duration_sec: 3600, region, client_lat: 0, client_lng: 0 },
+    });
     expect(r.status).toBe(200);
     expect(r.body.total_candidates).toBe(2);
     expect(r.body.request_id).toMatch(/^[0-9a-f-]{36}$/);
@@ -79,7 +128,19 @@ describe("match", () => {
     expect(m1.estimated_latency_ms).toBe(5);
 
     // prefer_local false drops the ×3; an explicit max price changes the price score and filters.
-    const flat = await api("POST", "/api/marketplace/request", { token: renter.token, body: { ram_gb: 8, vram_gb: 0, duration_sec: 3600, region, client_lat: 0, client_lng: 0, prefer_local: false, max_price_per_gb_sec: 0.000002 } });
+    const flat = await api("POST", "/api/marketplace/request", {
+      token: renter.token,
+      body: {
+        ram_gb: 8,
+        vram_gb: 0,
+        duration_sec: 3600,
+        region,
+        client_lat: 0,
+        client_lng: 0,
+        prefer_local: false,
+        max_price_per_gb_sec: 0.000002,
+      },
+    });
     expect(flat.body.total_candidates).toBe(1);
     expect(flat.body.matches[0].score_breakdown.proximity).toBeCloseTo(100 - d1 / 10, 9);
     expect(flat.body.matches[0].score_breakdown.price).toBe(25);
@@ -93,13 +154,28 @@ describe("match", () => {
     await registerNode(p, { region, latitude: 12, longitude: 10, total_ram_gb: 64, total_vram_gb: 16 });
     const renter = await register("user");
     await api("PUT", "/api/auth/me/client", { token: renter.token, body: { latitude: 10, longitude: 10 } });
-    const r = await api("POST", "/api/marketplace/request", { token: renter.token, body: { ram_gb: 8, vram_gb: 8, duration_sec: 60, region, limit: 1, max_distance_km: 100 } });
+    const r = await api("POST", "/api/marketplace/request", {
+      token: renter.token,
+      body: { ram_gb: 8, vram_gb: 8, duration_sec: 60, region, limit: 1, max_distance_km: 100 },
+    });
     expect(r.body.total_candidates).toBe(1); // the small node lacks capacity, the third is ~222 km away
     expect(r.body.matches).toHaveLength(1);
     expect(r.body.matches[0].distance_km).toBeGreaterThan(50);
-    expectError(await api("POST", "/api/marketplace/request", { token: renter.token, body: { ram_gb: 0, vram_gb: 0, duration_sec: 60 } }), 400, "validation_failed");
-    expectError(await api("POST", "/api/marketplace/request", { token: renter.token, body: { ram_gb: 1, vram_gb: 0, duration_sec: 60, limit: 101 } }), 400, "validation_failed");
-    expectError(await api("POST", "/api/marketplace/request", { body: { ram_gb: 1, vram_gb: 0, duration_sec: 60 } }), 401, "unauthenticated");
+    expectError(
+      await api("POST", "/api/marketplace/request", { token: renter.token, body: { ram_gb: 0, vram_gb: 0, duration_sec: 60 } }),
+      400,
+      "validation_failed",
+    );
+    expectError(
+      await api("POST", "/api/marketplace/request", { token: renter.token, body: { ram_gb: 1, vram_gb: 0, duration_sec: 60, limit: 101 } }),
+      400,
+      "validation_failed",
+    );
+    expectError(
+      await api("POST", "/api/marketplace/request", { body: { ram_gb: 1, vram_gb: 0, duration_sec: 60 } }),
+      401,
+      "unauthenticated",
+    );
   });
 
   it("ranks across regions with one max price for all candidates", async () => {
@@ -108,7 +184,10 @@ describe("match", () => {
     const cheap = await registerNode(p, { region: `xa-${tag}`, total_ram_gb: 999, total_vram_gb: 0, price_per_gb_sec: 0.000001 });
     const dear = await registerNode(p, { region: `xb-${tag}`, total_ram_gb: 999, total_vram_gb: 0, price_per_gb_sec: 0.000002 });
     const renter = await register("user");
-    const r = await api("POST", "/api/marketplace/request", { token: renter.token, body: { ram_gb: 998, vram_gb: 0, duration_sec: 60, limit: 100 } });
+    const r = await api("POST", "/api/marketplace/request", {
+      token: renter.token,
+      body: { ram_gb: 998, vram_gb: 0, duration_sec: 60, limit: 100 },
+    });
     const byId = Object.fromEntries(r.body.matches.map((m: any) => [m.node_id, m]));
     expect(byId[cheap.id]).toBeDefined();
     expect(byId[dear.id]).toBeDefined();

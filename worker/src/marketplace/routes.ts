@@ -13,7 +13,10 @@ export const browse = createRoute({
   description:
     "Without `region`, every region is searched. `distance_km` is the haversine distance from client_lat/client_lng (null without them). Order: nearest first when coordinates are given (then price, then node id), else cheapest first (then node id). min_ram_gb/min_vram_gb compare available capacity.",
   request: { query: BrowseQuery },
-  responses: { 200: jsonContent(z.object({ offers: z.array(OfferSchema), total_count: z.number().int() }), "A page of offers"), ...errors() },
+  responses: {
+    200: jsonContent(z.object({ offers: z.array(OfferSchema), total_count: z.number().int() }), "A page of offers"),
+    ...errors(),
+  },
 });
 
 export const request = createRoute({
@@ -33,7 +36,10 @@ Score = proximity + price + reliability + capacity + node_type, where
 Ties: lower price, then lower distance, then node id. Client coordinates come from the body, else the caller's profile. estimated_latency_ms = base_latency_ms + round(distance_km / 100). request_id identifies this answer in logs.`,
   request: { body: jsonBody(MatchBody) },
   responses: {
-    200: jsonContent(z.object({ request_id: z.uuid(), matches: z.array(MatchSchema), total_candidates: z.number().int() }), "The best matches, best first"),
+    200: jsonContent(
+      z.object({ request_id: z.uuid(), matches: z.array(MatchSchema), total_candidates: z.number().int() }),
+      "The best matches, best first",
+    ),
     ...errors(401),
   },
 });

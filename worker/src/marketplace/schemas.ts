@@ -7,7 +7,9 @@ const lng = z.coerce.number().min(-180).max(180);
 export const BrowseQuery = z
   .object({
     node_type: NodeType.optional(),
-    region: RegionName.optional().openapi({ description: "Only this region. A well-formed name of a region with no nodes gives an empty list." }),
+    region: RegionName.optional().openapi({
+      description: "Only this region. A well-formed name of a region with no nodes gives an empty list.",
+    }),
     min_ram_gb: z.coerce.number().int().min(0).optional(),
     min_vram_gb: z.coerce.number().int().min(0).optional(),
     max_price_per_gb_sec: z.coerce.number().min(0).max(1).optional(),
@@ -18,7 +20,10 @@ export const BrowseQuery = z
     limit: z.coerce.number().int().min(1).max(500).default(50),
     offset: z.coerce.number().int().min(0).default(0),
   })
-  .refine((q) => (q.client_lat === undefined) === (q.client_lng === undefined), { path: ["client_lat"], message: "client_lat and client_lng go together" });
+  .refine((q) => (q.client_lat === undefined) === (q.client_lng === undefined), {
+    path: ["client_lat"],
+    message: "client_lat and client_lng go together",
+  });
 
 export const OfferSchema = z
   .object({
@@ -44,13 +49,18 @@ export const MatchBody = z
     prefer_local: z.boolean().default(true),
     max_distance_km: z.number().min(0).max(40_000).optional(),
     min_uptime_score: z.number().min(0).max(100).optional(),
-    region: RegionName.optional().openapi({ description: "Only this region. A well-formed name of a region with no nodes matches nothing." }),
+    region: RegionName.optional().openapi({
+      description: "Only this region. A well-formed name of a region with no nodes matches nothing.",
+    }),
     client_lat: z.number().min(-90).max(90).optional(),
     client_lng: z.number().min(-180).max(180).optional(),
     limit: z.number().int().min(1).max(100).default(10),
   })
   .refine((b) => b.ram_gb + b.vram_gb > 0, { path: ["ram_gb"], message: "ram_gb + vram_gb must be > 0" })
-  .refine((b) => (b.client_lat === undefined) === (b.client_lng === undefined), { path: ["client_lat"], message: "client_lat and client_lng go together" })
+  .refine((b) => (b.client_lat === undefined) === (b.client_lng === undefined), {
+    path: ["client_lat"],
+    message: "client_lat and client_lng go together",
+  })
   .openapi("MatchRequest");
 
 export const MatchSchema = z
@@ -67,6 +77,12 @@ export const MatchSchema = z
     available_ram_gb: z.number().int(),
     available_vram_gb: z.number().int(),
     uptime_score: z.number(),
-    score_breakdown: z.object({ proximity: z.number(), price: z.number(), reliability: z.number(), capacity: z.number(), node_type: z.number() }),
+    score_breakdown: z.object({
+      proximity: z.number(),
+      price: z.number(),
+      reliability: z.number(),
+      capacity: z.number(),
+      node_type: z.number(),
+    }),
   })
   .openapi("Match");

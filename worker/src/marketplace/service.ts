@@ -17,7 +17,15 @@ export async function matchAcrossRegions(env: Env, req: MatchRequest): Promise<{
   const regions = await regionsFor(env, req.region ?? undefined);
   if (regions.length === 0) return { matches: [], totalCandidates: 0 };
   if (regions.length === 1) return regionReads(env, regions[0]).match(req);
-  const filter: OfferFilter = { minRamGb: req.ramGb, minVramGb: req.vramGb, maxPriceNano: req.maxPriceNano, minUptimeScore: req.minUptimeScore, clientLat: req.clientLat, clientLng: req.clientLng, maxDistanceKm: req.maxDistanceKm };
+  const filter: OfferFilter = {
+    minRamGb: req.ramGb,
+    minVramGb: req.vramGb,
+    maxPriceNano: req.maxPriceNano,
+    minUptimeScore: req.minUptimeScore,
+    clientLat: req.clientLat,
+    clientLng: req.clientLng,
+    maxDistanceKm: req.maxDistanceKm,
+  };
   const parts = await Promise.all(regions.map((r) => regionReads(env, r).browse(filter)));
   const candidates: Candidate[] = parts.flatMap((p) => p.offers.map((o) => o.node));
   return matchNodes(candidates, req);

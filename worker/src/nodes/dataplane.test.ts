@@ -22,14 +22,18 @@ async function market(nodeInput: Record<string, unknown> = {}) {
 }
 
 async function create(renter: Account, nodeId: string, ramGb = 8, durationSec = 600) {
-  const r = await api("POST", "/api/contracts/create", { token: renter.token, body: { node_id: nodeId, ram_gb: ramGb, vram_gb: 0, duration_sec: durationSec } });
+  const r = await api("POST", "/api/contracts/create", {
+    token: renter.token,
+    body: { node_id: nodeId, ram_gb: ramGb, vram_gb: 0, duration_sec: durationSec },
+  });
   expect(r.status, JSON.stringify(r.body)).toBe(201);
   return r.body.contract as any;
 }
 
 const contract = async (a: Account, id: string) => (await api("GET", `/api/contracts/${id}`, { token: a.token })).body.contract;
 /** Lets the next heartbeat through the per-node rate limit. */
-const rewind = (nodeId: string) => env.DB.prepare("UPDATE nodes SET last_heartbeat_at = last_heartbeat_at - 60000 WHERE id = ?").bind(nodeId).run();
+const rewind = (nodeId: string) =>
+  env.DB.prepare("UPDATE nodes SET last_heartbeat_at = last_heartbeat_at - 60000 WHERE id = ?").bind(nodeId).run();
 const heartbeat = async (p: Account, nodeId: string, extra: Record<string, unknown> = {}) => {
   await rewind(nodeId);
   return api("POST", `/api/nodes/${nodeId}/heartbeat`, { token: p.token, body: { available_ram_gb: 64, available_vram_gb: 0, ...extra } });
@@ -83,7 +87,20 @@ describe("node endpoint", () => {
   it("refuses what is not host:port", async () => {
     const p = await register("provider");
     const node = await registerNode(p);
-    for (const bad of ["example.com", "example.com:0", "example.com:65536", "example.com:07379", "[::1:7379", "[zz::1]:7379", "999.1.1.1:7379", "a b.com:1", "-bad.com:1", ":7379", "host:port", "redis://h:1"]) {
+    for (const bad of [
+      "example.com",
+      "example.com:0",
+      "example.com:65536",
+      "example.com:07379",
+      "[::1:7379",
+      "[zz::1]:7379",
+      "999.1.1.1:7379",
+      "a b.com:1",
+      "-bad.com:1",
+      ":7379",
+      "host:port",
+      "redis://h:1",
+    ]) {
       const r = await api("PUT", `/api/nodes/${node.id}`, { token: p.token, body: { endpoint: bad } });
       expectError(r, 400, "validation_failed");
       expect(r.body.error.details[0].field, bad).toBe("endpoint");
@@ -91,7 +108,14 @@ describe("node endpoint", () => {
     for (const good of ["localhost:1", "10.0.0.1:65535", "[::1]:7379", "[::ffff:10.0.0.1]:7379", "my-host.lan:7379"]) {
       expect((await api("PUT", `/api/nodes/${node.id}`, { token: p.token, body: { endpoint: good } })).status, good).toBe(200);
     }
-    expectError(await api("POST", `/api/nodes/${node.id}/heartbeat`, { token: p.token, body: { available_ram_gb: 1, available_vram_gb: 0, endpoint: "nope" } }), 400, "validation_failed");
+    expectError(
+      await api("POST", `/api/nodes/${node.id}/heartbeat`, {
+        token: p.token,
+        body: { available_ram_gb: 1, available_vram_gb: 0, endpoint: "nope" },
+      }),
+      400,
+      "validation_failed",
+    );
   });
 });
 
@@ -118,8 +142,14 @@ describe("ready", () => {
     // Twice: the same contract, the same term.
     const again = await api("POST", `/api/nodes/${node.id}/contracts/${k.id}/ready`, { token: p.token });
     expect(again.status).toBe(200);
-    expect(again.body.contract).toMatchObject({ status: "active", start_time: r.body.contract.start_time, end_time: r.body.contract.end_time });
-    expect((await heartbeat(p, node.id)).body.contracts).toEqual([{ id: k.id, ram_gb: 8, vram_gb: 0, end_time: r.body.contract.end_time, status: "active" }]);
+    expect(again.body.contract).toMatchObject({
+      status: "active",
+      start_time: r.body.contract.start_time,
+      end_time: r.body.contract.end_time,
+    });
+    expect((await heartbeat(p, node.id)).body.contracts).toEqual([
+      { id: k.id, ram_gb: 8, vram_gb: 0, end_time: r.body.contract.end_time, status: "active" },
+    ]);
   });
 
   it("belongs to the node's owner, for the node's own contracts, while pending", async () => {
@@ -146,14 +176,25 @@ describe("ready", () => {
     await credit(renter.id, 10);
     const r = await api("POST", "/api/nodes/register", {
       token: p.token,
-      body: { node_type: "mist_node", name: "no-endpoint", region: "ne-" + crypto.randomUUID().slice(0, 6), total_ram_gb: 8, total_vram_gb: 0, bandwidth_mbps: 100, base_latency_ms: 5, price_per_gb_sec: 0.000001 },
+      body: {
+        node_type: "mist_node",
+        name: "no-endpoint",
+        region: "ne-" + crypto.randomUUID().slice(0, 6),
+        total_ram_gb: 8,
+        total_vram_gb: 0,
+        bandwidth_mbps: 100,
+        base_latency_ms: 5,
+        price_per_gb_sec: 0.000001,
+      },
     });
     expect(r.body.node.endpoint).toBeNull();
     const k = await create(renter, r.body.node_id, 1, 60);
     expectError(await api("POST", `/api/nodes/${r.body.node_id}/contracts/${k.id}/ready`, { token: p.token }), 409, "conflict");
     expect((await contract(renter, k.id)).status).toBe("pending");
     await heartbeat(p, r.body.node_id, { available_ram_gb: 8, endpoint: "127.0.0.1:7000" });
-    expect((await api("POST", `/api/nodes/${r.body.node_id}/contracts/${k.id}/ready`, { token: p.token })).body.contract.status).toBe("active");
+    expect((await api("POST", `/api/nodes/${r.body.node_id}/contracts/${k.id}/ready`, { token: p.token })).body.contract.status).toBe(
+      "active",
+    );
   });
 });
 
@@ -170,7 +211,14 @@ describe("reject and the ready timeout", () => {
 
     const r = await api("POST", `/api/nodes/${a.id}/contracts/${k.id}/reject`, { token: p.token, body: { reason: "out of memory" } });
     expect(r.status, JSON.stringify(r.body)).toBe(200);
-    expect(r.body.contract).toMatchObject({ id: k.id, status: "failed", end_reason: "rejected by the node: out of memory", total_cost_usd: 0, charged_usd: 0, start_time: null });
+    expect(r.body.contract).toMatchObject({
+      id: k.id,
+      status: "failed",
+      end_reason: "rejected by the node: out of memory",
+      total_cost_usd: 0,
+      charged_usd: 0,
+      start_time: null,
+    });
     expect((await stub(region).getNode(region, a.id))!.heldRamGb).toBe(0);
     const next = await contract(renter, r.body.contract.failed_over_to);
     expect(next).toMatchObject({ node_id: b.id, status: "pending", ram_gb: 16, duration_sec: 600, failed_over_from: k.id });
@@ -184,8 +232,16 @@ describe("reject and the ready timeout", () => {
     const again = await api("POST", `/api/nodes/${a.id}/contracts/${k.id}/reject`, { token: p.token });
     expect(again.status).toBe(200);
     expect(again.body.contract).toMatchObject({ id: k.id, status: "failed", failed_over_to: next.id });
-    expectError(await api("POST", `/api/nodes/${a.id}/contracts/${k.id}/reject`, { token: (await register("provider")).token }), 403, "forbidden");
-    expectError(await api("POST", `/api/nodes/${a.id}/contracts/${k.id}/reject`, { token: p.token, body: { reason: 5 } }), 400, "validation_failed");
+    expectError(
+      await api("POST", `/api/nodes/${a.id}/contracts/${k.id}/reject`, { token: (await register("provider")).token }),
+      403,
+      "forbidden",
+    );
+    expectError(
+      await api("POST", `/api/nodes/${a.id}/contracts/${k.id}/reject`, { token: p.token, body: { reason: 5 } }),
+      400,
+      "validation_failed",
+    );
   });
 
   it("reject without another node ends it failed; the renter gets every cent back", async () => {
@@ -220,7 +276,13 @@ describe("reject and the ready timeout", () => {
     // `late` was created 61 s ago (the default timeout is 60 s); `fresh` just now.
     await env.DB.prepare("UPDATE contracts SET created_at = created_at - 61000 WHERE id = ?").bind(late.id).run();
     expect(await runDurableObjectAlarm(stub(node.region))).toBe(true);
-    expect(await contract(renter, late.id)).toMatchObject({ status: "failed", end_reason: "not made ready by the node within 60 s", start_time: null, total_cost_usd: 0, failed_over_to: null });
+    expect(await contract(renter, late.id)).toMatchObject({
+      status: "failed",
+      end_reason: "not made ready by the node within 60 s",
+      start_time: null,
+      total_cost_usd: 0,
+      failed_over_to: null,
+    });
     expect(await contract(renter, fresh.id)).toMatchObject({ status: "pending" });
     expect((await stub(node.region).getNode(node.region, node.id))!.heldRamGb).toBe(4);
     expectError(await api("POST", `/api/nodes/${node.id}/contracts/${late.id}/ready`, { token: p.token }), 409, "conflict");
@@ -275,7 +337,8 @@ async function until(what: string, ok: () => boolean, ms = 5000) {
 const lists = (messages: any[]) => messages.filter((m) => m.type === "contracts").map((m) => m.data.contracts);
 const latest = (messages: any[]) => lists(messages).at(-1) ?? [];
 
-const apiKey = async (a: Account) => (await api("POST", "/api/auth/api-keys", { token: a.token, body: { name: "agent" } })).body.api_key as string;
+const apiKey = async (a: Account) =>
+  (await api("POST", "/api/auth/api-keys", { token: a.token, body: { name: "agent" } })).body.api_key as string;
 
 describe("the push channel", () => {
   it("sends the contract list on open and again on create, ready, extend and settle", async () => {
@@ -340,11 +403,23 @@ describe("the push channel", () => {
     const { p, node } = await market();
     const key = await apiKey(p);
     expectError(await api("GET", `/ws/nodes/${node.id}`, { headers: { upgrade: "websocket" } }), 401, "unauthenticated");
-    expectError(await api("GET", `/ws/nodes/${node.id}`, { headers: { upgrade: "websocket", "x-api-key": "mnemo_" + "x".repeat(40) } }), 401, "unauthenticated");
+    expectError(
+      await api("GET", `/ws/nodes/${node.id}`, { headers: { upgrade: "websocket", "x-api-key": "mnemo_" + "x".repeat(40) } }),
+      401,
+      "unauthenticated",
+    );
     expectError(await api("GET", `/ws/nodes/${node.id}?api_key=${key}`, { headers: { upgrade: "websocket" } }), 401, "unauthenticated");
     const other = await register("provider");
-    expectError(await api("GET", `/ws/nodes/${node.id}`, { headers: { upgrade: "websocket", "x-api-key": await apiKey(other) } }), 403, "forbidden");
-    expectError(await api("GET", `/ws/nodes/${crypto.randomUUID()}`, { headers: { upgrade: "websocket", "x-api-key": key } }), 404, "not_found");
+    expectError(
+      await api("GET", `/ws/nodes/${node.id}`, { headers: { upgrade: "websocket", "x-api-key": await apiKey(other) } }),
+      403,
+      "forbidden",
+    );
+    expectError(
+      await api("GET", `/ws/nodes/${crypto.randomUUID()}`, { headers: { upgrade: "websocket", "x-api-key": key } }),
+      404,
+      "not_found",
+    );
     expectError(await api("GET", `/ws/nodes/${node.id}`, { headers: { "x-api-key": key } }), 400, "validation_failed");
     // A revoked key stops working at once.
     const keys = (await api("GET", "/api/auth/api-keys", { token: p.token })).body.api_keys;
@@ -358,8 +433,12 @@ describe("the OpenAPI document", () => {
     const doc = (await api("GET", "/api/openapi.json")).body;
     expect(doc.paths["/api/nodes/{id}/contracts/{contract_id}/ready"].post.description).toMatch(/LEASE_READY_TIMEOUT_SEC/);
     expect(doc.paths["/api/nodes/{id}/contracts/{contract_id}/reject"].post).toBeTruthy();
-    expect(Object.keys(doc.components.schemas.ContractLease.properties)).toEqual(expect.arrayContaining(["endpoint", "username", "password", "url", "protocol", "tls"]));
-    expect(Object.keys(doc.components.schemas.Contract.properties)).toEqual(expect.arrayContaining(["lease_receipt", "measured_egress_gb"]));
+    expect(Object.keys(doc.components.schemas.ContractLease.properties)).toEqual(
+      expect.arrayContaining(["endpoint", "username", "password", "url", "protocol", "tls"]),
+    );
+    expect(Object.keys(doc.components.schemas.Contract.properties)).toEqual(
+      expect.arrayContaining(["lease_receipt", "measured_egress_gb"]),
+    );
     expect(doc.components.schemas.Heartbeat.properties).toHaveProperty("lease_reports");
     expect(doc.components.schemas.Heartbeat.properties).toHaveProperty("endpoint");
     expect(doc.info.description).toMatch(/\/ws\/nodes\/\{node_id\}/);
@@ -375,15 +454,36 @@ describe("the lease for renters", () => {
     await ready(p, node.id, k.id);
     const r = await api("GET", `/api/contracts/${k.id}/lease`, { token: renter.token });
     expect(r.status, JSON.stringify(r.body)).toBe(200);
-    expect(r.body).toMatchObject({ node_id: node.id, endpoint: "10.1.2.3:7400", username: k.id, password: r.body.lease_token, protocol: "resp", tls: false });
+    expect(r.body).toMatchObject({
+      node_id: node.id,
+      endpoint: "10.1.2.3:7400",
+      username: k.id,
+      password: r.body.lease_token,
+      protocol: "resp",
+      tls: false,
+    });
     expect(r.body.url).toBe(`redis://${k.id}:${r.body.lease_token}@10.1.2.3:7400/0`);
     const url = new URL(r.body.url);
-    expect([url.protocol, url.username, url.password, url.host, url.pathname]).toEqual(["redis:", k.id, r.body.lease_token, "10.1.2.3:7400", "/0"]);
+    expect([url.protocol, url.username, url.password, url.host, url.pathname]).toEqual([
+      "redis:",
+      k.id,
+      r.body.lease_token,
+      "10.1.2.3:7400",
+      "/0",
+    ]);
   });
 });
 
 describe("lease reports", () => {
-  const report = (contractId: string, bytesOut: number, extra: Record<string, unknown> = {}) => ({ contract_id: contractId, bytes_in: 1000, bytes_out: bytesOut, keys: 3, used_bytes: 4096, final: false, ...extra });
+  const report = (contractId: string, bytesOut: number, extra: Record<string, unknown> = {}) => ({
+    contract_id: contractId,
+    bytes_in: 1000,
+    bytes_out: bytesOut,
+    keys: 3,
+    used_bytes: 4096,
+    final: false,
+    ...extra,
+  });
   const digest = "ab".repeat(32);
 
   it("stores the latest counters, then the receipt, and shows them on the contract", async () => {
@@ -395,7 +495,9 @@ describe("lease reports", () => {
     // Another node's contract and an unknown id are ignored, not errors.
     const elsewhere = await market();
     const theirs = await create(elsewhere.renter, elsewhere.node.id, 1, 60);
-    const hb = await heartbeat(p, node.id, { lease_reports: [report(k.id, GB / 2), report(theirs.id, 5 * GB), report(crypto.randomUUID(), 1)] });
+    const hb = await heartbeat(p, node.id, {
+      lease_reports: [report(k.id, GB / 2), report(theirs.id, 5 * GB), report(crypto.randomUUID(), 1)],
+    });
     expect(hb.status, JSON.stringify(hb.body)).toBe(200);
     expect(await contract(renter, k.id)).toMatchObject({ lease_receipt: null, measured_egress_gb: 0.5 });
     expect(await contract(elsewhere.renter, theirs.id)).toMatchObject({ measured_egress_gb: null });
@@ -405,7 +507,9 @@ describe("lease reports", () => {
     expect(listed.find((c: any) => c.id === k.id).measured_egress_gb).toBe((3 * GB + 1) / GB);
 
     const wiped = "2026-11-22T04:00:00.000Z";
-    await heartbeat(p, node.id, { lease_reports: [report(k.id, 4 * GB, { final: true, digest, wiped_at: wiped, keys: 0, used_bytes: 0 })] });
+    await heartbeat(p, node.id, {
+      lease_reports: [report(k.id, 4 * GB, { final: true, digest, wiped_at: wiped, keys: 0, used_bytes: 0 })],
+    });
     const receipt = { contract_id: k.id, bytes_in: 1000, bytes_out: 4 * GB, keys: 0, used_bytes: 0, digest, wiped_at: wiped };
     expect(await contract(renter, k.id)).toMatchObject({ lease_receipt: receipt, measured_egress_gb: 4 });
     // Later counters never replace the receipt.
@@ -428,12 +532,17 @@ describe("lease reports", () => {
     ];
     for (const [reports, field] of bad) {
       await rewind(node.id);
-      const r = await api("POST", `/api/nodes/${node.id}/heartbeat`, { token: p.token, body: { available_ram_gb: 64, available_vram_gb: 0, lease_reports: reports } });
+      const r = await api("POST", `/api/nodes/${node.id}/heartbeat`, {
+        token: p.token,
+        body: { available_ram_gb: 64, available_vram_gb: 0, lease_reports: reports },
+      });
       expectError(r, 400, "validation_failed");
       expect(r.body.error.details.map((d: any) => d.field)).toContain(field);
     }
     // 1,000 entries are fine.
-    const ok = await heartbeat(p, node.id, { lease_reports: Array.from({ length: 1000 }, (_, i) => report(i === 999 ? k.id : crypto.randomUUID(), i)) });
+    const ok = await heartbeat(p, node.id, {
+      lease_reports: Array.from({ length: 1000 }, (_, i) => report(i === 999 ? k.id : crypto.randomUUID(), i)),
+    });
     expect(ok.status, JSON.stringify(ok.body)).toBe(200);
     expect((await contract(renter, k.id)).measured_egress_gb).toBe(999 / GB);
   });

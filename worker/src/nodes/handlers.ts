@@ -60,12 +60,25 @@ export const registerNode: AppRouteHandler<typeof routes.registerNode> = async (
     updatedAt: now,
     retiredAt: null,
   };
-  const offer = { id: crypto.randomUUID(), nodeId: node.id, minDurationSec: b.min_duration_sec, maxDurationSec: b.max_duration_sec, egressPriceMicro: egress, createdAt: now, updatedAt: now };
+  const offer = {
+    id: crypto.randomUUID(),
+    nodeId: node.id,
+    minDurationSec: b.min_duration_sec,
+    maxDurationSec: b.max_duration_sec,
+    egressPriceMicro: egress,
+    createdAt: now,
+    updatedAt: now,
+  };
   await c.env.DB.batch([
     toD1(c.env.DB, c.var.db.insert(nodes).values(node)),
     toD1(c.env.DB, c.var.db.insert(offers).values(offer)),
     // The region's map position starts at its first node and stays put.
-    c.env.DB.prepare(`INSERT OR IGNORE INTO clusters (region, name, center_lat, center_lng, created_at) VALUES (?, NULL, ?, ?, ?)`).bind(b.region, node.latitude, node.longitude, now),
+    c.env.DB.prepare(`INSERT OR IGNORE INTO clusters (region, name, center_lat, center_lng, created_at) VALUES (?, NULL, ?, ?, ?)`).bind(
+      b.region,
+      node.latitude,
+      node.longitude,
+      now,
+    ),
   ]);
   await syncNode(c.env, node);
   return c.json({ node_id: node.id, node: nodeView(node, offer, 0, 0, { withEndpoint: true }) }, 201);
@@ -89,7 +102,13 @@ export const heartbeat: AppRouteHandler<typeof routes.heartbeat> = async (c) => 
     c.env.DB.prepare(`SELECT COUNT(*) AS n FROM node_metrics WHERE node_id = ? AND recorded_at > ?`).bind(id, windowStart),
     c.env.DB.prepare(`SELECT COUNT(*) AS n FROM contracts WHERE node_id = ? AND status = 'failed' AND ended_at > ?`).bind(id, windowStart),
   ]);
-  const score = heartbeatScore({ receivedInWindow: received.results[0]?.n ?? 0, failedInWindow: failed.results[0]?.n ?? 0, registeredAtMs: node.createdAt, nowMs: now, intervalSec: interval });
+  const score = heartbeatScore({
+    receivedInWindow: received.results[0]?.n ?? 0,
+    failedInWindow: failed.results[0]?.n ?? 0,
+    registeredAtMs: node.createdAt,
+    nowMs: now,
+    intervalSec: interval,
+  });
 
   // The rate limit and the write are one conditional statement: two racing heartbeats cannot both pass.
   const results = await c.env.DB.batch([
@@ -99,20 +118,42 @@ export const heartbeat: AppRouteHandler<typeof routes.heartbeat> = async (c) => 
          status = CASE WHEN status = 'offline' THEN 'active' ELSE status END,
          heartbeats_received = heartbeats_received + 1, uptime_score = ?7, updated_at = ?1
        WHERE id = ?8 AND retired_at IS NULL AND (last_heartbeat_at IS NULL OR heartbeats_received = 0 OR last_heartbeat_at <= ?1 - ?9)`,
-    ).bind(now, b.available_ram_gb, b.available_vram_gb, b.bandwidth_mbps ?? null, b.latitude ?? null, b.longitude ?? null, score, id, interval * 1000),
+    ).bind(
+      now,
+      b.available_ram_gb,
+      b.available_vram_gb,
+      b.bandwidth_mbps ?? null,
+      b.latitude ?? null,
+      b.longitude ?? null,
+      score,
+      id,
+      interval * 1000,
+    ),
     c.env.DB.prepare(
       `INSERT INTO node_metrics (node_id, recorded_at, available_ram_gb, available_vram_gb, cpu_usage_pct, gpu_usage_pct, temperature_c, bandwidth_mbps)
        SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8 WHERE EXISTS (SELECT 1 FROM nodes WHERE id = ?1 AND last_heartbeat_at = ?2)`,
-    ).bind(id, now, b.available_ram_gb, b.available_vram_gb, b.cpu_usage_pct ?? null, b.gpu_usage_pct ?? null, b.temperature_c ?? null, b.bandwidth_mbps ?? null),
+    ).bind(
+      id,
+      now,
+      b.available_ram_gb,
+      b.available_vram_gb,
+      b.cpu_usage_pct ?? null,
+      b.gpu_usage_pct ?? null,
+      b.temperature_c ?? null,
+      b.bandwidth_mbps ?? null,
+    ),
   ]);
   if (results[0].meta.changes === 0) {
     const { node: current } = await loadNode(c.var.db, id);
     if (current.retiredAt !== null) throw retired(); // retired while this heartbeat was in flight
     const retry = heartbeatRetryAfterSec(node.lastHeartbeatAt, now, interval);
-    throw new ApiError("rate_limited", `one heartbeat per ${interval} s per node; retry in ${retry} s`, undefined, { "Retry-After": String(retry) });
+    throw new ApiError("rate_limited", `one heartbeat per ${interval} s per node; retry in ${retry} s`, undefined, {
+      "Retry-After": String(retry),
+    });
   }
   // The data plane: a changed endpoint is picked up, and the leases' counters and receipts stored.
-  if (b.endpoint !== undefined) await c.env.DB.prepare(`UPDATE nodes SET endpoint = ?1 WHERE id = ?2 AND endpoint IS NOT ?1`).bind(b.endpoint, id).run();
+  if (b.endpoint !== undefined)
+    await c.env.DB.prepare(`UPDATE nodes SET endpoint = ?1 WHERE id = ?2 AND endpoint IS NOT ?1`).bind(b.endpoint, id).run();
   if (b.lease_reports?.length) await settleAfterReceipts(c.env, await storeLeaseReports(c.env, id, b.lease_reports, now));
   const { node: fresh } = await loadNode(c.var.db, id);
   await regionStub(c.env, fresh.region).upsertNode(snapshotOf(fresh));
@@ -132,7 +173,20 @@ export const heartbeat: AppRouteHandler<typeof routes.heartbeat> = async (c) => 
 export const listNodes: AppRouteHandler<typeof routes.listNodes> = async (c) => {
   const q = c.req.valid("query");
   const me = caller(c);
-  const page = await queryNodes(c.env, { nodeType: q.node_type, region: q.region, status: q.status, providerId: q.mine === "true" ? me.id : undefined, minRam: q.min_ram, minVram: q.min_vram }, q.limit, q.offset, me);
+  const page = await queryNodes(
+    c.env,
+    {
+      nodeType: q.node_type,
+      region: q.region,
+      status: q.status,
+      providerId: q.mine === "true" ? me.id : undefined,
+      minRam: q.min_ram,
+      minVram: q.min_vram,
+    },
+    q.limit,
+    q.offset,
+    me,
+  );
   return c.json({ nodes: page.nodes.map((n) => nodeViewFor(me, n)), total_count: page.total_count }, 200);
 };
 
@@ -141,7 +195,9 @@ export const getNode: AppRouteHandler<typeof routes.getNode> = async (c) => {
   const me = caller(c);
   const { node, offer } = await loadNode(c.var.db, id);
   const held = await heldOf(c.env, id);
-  const counts = await c.env.DB.prepare(`SELECT COUNT(*) AS n FROM contracts WHERE node_id = ? AND status IN ('pending','active')`).bind(id).first<{ n: number }>();
+  const counts = await c.env.DB.prepare(`SELECT COUNT(*) AS n FROM contracts WHERE node_id = ? AND status IN ('pending','active')`)
+    .bind(id)
+    .first<{ n: number }>();
   let earnings: { total_usd: number; last_30d_usd: number } | null = null;
   if (me.role === "admin" || me.id === node.providerId) {
     const e = await c.env.DB.prepare(
@@ -152,7 +208,14 @@ export const getNode: AppRouteHandler<typeof routes.getNode> = async (c) => {
       .first<{ total: number; recent: number }>();
     earnings = { total_usd: (e?.total ?? 0) / 1e6, last_30d_usd: (e?.recent ?? 0) / 1e6 };
   }
-  return c.json({ node: nodeViewFor(me, nodeView(node, offer, held.ram, held.vram, { withEndpoint: me.role === "admin" || me.id === node.providerId })), earnings, active_contracts: counts?.n ?? 0 }, 200);
+  return c.json(
+    {
+      node: nodeViewFor(me, nodeView(node, offer, held.ram, held.vram, { withEndpoint: me.role === "admin" || me.id === node.providerId })),
+      earnings,
+      active_contracts: counts?.n ?? 0,
+    },
+    200,
+  );
 };
 
 export const updateNode: AppRouteHandler<typeof routes.updateNode> = async (c) => {
@@ -175,7 +238,12 @@ export const updateNode: AppRouteHandler<typeof routes.updateNode> = async (c) =
   if (b.endpoint !== undefined) patch.endpoint = b.endpoint;
   if (b.status !== undefined) {
     if (node.retiredAt !== null) throw new ApiError("conflict", "this node is retired; register a new node instead");
-    if (node.status === "offline" && b.status === "active" && node.lastHeartbeatAt !== null && Date.now() - node.lastHeartbeatAt > config(c.env).nodeOfflineAfterSec * 1000) {
+    if (
+      node.status === "offline" &&
+      b.status === "active" &&
+      node.lastHeartbeatAt !== null &&
+      Date.now() - node.lastHeartbeatAt > config(c.env).nodeOfflineAfterSec * 1000
+    ) {
       throw new ApiError("conflict", "this node is offline: it comes back active with its next heartbeat");
     }
     patch.status = b.status;
@@ -192,7 +260,9 @@ export const deleteNode: AppRouteHandler<typeof routes.deleteNode> = async (c) =
   assertOwner(caller(c), node);
   // Retired for good (API.md, Nodes): offline, never matched again, heartbeats answer 410.
   const now = Date.now();
-  await c.env.DB.prepare(`UPDATE nodes SET status = 'offline', retired_at = COALESCE(retired_at, ?1), updated_at = ?1 WHERE id = ?2`).bind(now, id).run();
+  await c.env.DB.prepare(`UPDATE nodes SET status = 'offline', retired_at = COALESCE(retired_at, ?1), updated_at = ?1 WHERE id = ?2`)
+    .bind(now, id)
+    .run();
   const { node: updated } = await loadNode(c.var.db, id);
   await syncNode(c.env, updated);
   // Each contract is failed over on its own; one that throws is retried by the region sweep,
@@ -218,7 +288,9 @@ export const ready: AppRouteHandler<typeof routes.ready> = async (c) => {
 
 export const reject: AppRouteHandler<typeof routes.reject> = async (c) => {
   const { id, contract_id } = c.req.valid("param");
-  const body = c.req.header("content-type")?.includes("application/json") ? (c.req.valid("json") as { reason?: string } | undefined) : undefined;
+  const body = c.req.header("content-type")?.includes("application/json")
+    ? (c.req.valid("json") as { reason?: string } | undefined)
+    : undefined;
   const node = await ownedNode(c, id);
   const k = await rejectContract(portsFor(c.env), node, contract_id, body?.reason, Date.now());
   return c.json({ contract: await contractViewOf(c.env, k) }, 200);
@@ -232,12 +304,16 @@ export const pushChannel = async (c: Context<AppBindings, "/ws/nodes/:node_id">)
   const user = await authenticate(c);
   const nodeId = c.req.param("node_id");
   if (!UUID.test(nodeId)) throw notFound("node");
-  const node = await c.env.DB.prepare(`SELECT id, provider_id, region, status FROM nodes WHERE id = ?`).bind(nodeId).first<{ id: string; provider_id: string; region: string; status: string }>();
+  const node = await c.env.DB.prepare(`SELECT id, provider_id, region, status FROM nodes WHERE id = ?`)
+    .bind(nodeId)
+    .first<{ id: string; provider_id: string; region: string; status: string }>();
   if (!node) throw notFound("node");
   if (user.role !== "admin" && node.provider_id !== user.id) throw forbidden("this node belongs to another provider");
   if (node.status === "retired") throw new ApiError("gone", "this node was retired");
   if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
-    throw new ApiError("validation_failed", "this endpoint needs a WebSocket upgrade", [{ field: "upgrade", message: "must be websocket" }]);
+    throw new ApiError("validation_failed", "this endpoint needs a WebSocket upgrade", [
+      { field: "upgrade", message: "must be websocket" },
+    ]);
   }
   const headers = new Headers(c.req.raw.headers);
   headers.delete("x-api-key");

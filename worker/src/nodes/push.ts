@@ -24,7 +24,13 @@ export async function nodeContracts(env: Env, nodeId: string): Promise<NodeContr
   )
     .bind(nodeId)
     .all<{ id: string; ram_gb: number; vram_gb: number; end_time: number | null; status: "pending" | "active" }>();
-  return rows.results.map((r) => ({ id: r.id, ram_gb: r.ram_gb, vram_gb: r.vram_gb, end_time: r.status === "active" ? iso(r.end_time) : null, status: r.status }));
+  return rows.results.map((r) => ({
+    id: r.id,
+    ram_gb: r.ram_gb,
+    vram_gb: r.vram_gb,
+    end_time: r.status === "active" ? iso(r.end_time) : null,
+    status: r.status,
+  }));
 }
 
 /**

@@ -22,28 +22,51 @@ describe("retired nodes", () => {
 
     // Heartbeats are refused for good, even past the rate limit.
     await env.DB.prepare(`UPDATE nodes SET last_heartbeat_at = last_heartbeat_at - 600000 WHERE id = ?`).bind(s.node.id).run();
-    const hb = await api("POST", `/api/nodes/${s.node.id}/heartbeat`, { token: s.provider.token, body: { available_ram_gb: 16, available_vram_gb: 0 } });
+    const hb = await api("POST", `/api/nodes/${s.node.id}/heartbeat`, {
+      token: s.provider.token,
+      body: { available_ram_gb: 16, available_vram_gb: 0 },
+    });
     expectError(hb, 410, "gone");
     expect((await api("GET", `/api/nodes/${s.node.id}`, { token: s.provider.token })).body.node.status).toBe("offline");
     expectError(await api("PUT", `/api/nodes/${s.node.id}`, { token: s.provider.token, body: { status: "active" } }), 409, "conflict");
 
     // Not matched, not offered, not rentable.
-    const match = await api("POST", "/api/marketplace/request", { token: s.renter.token, body: { ram_gb: 1, vram_gb: 0, duration_sec: 600, region: s.node.region } });
+    const match = await api("POST", "/api/marketplace/request", {
+      token: s.renter.token,
+      body: { ram_gb: 1, vram_gb: 0, duration_sec: 600, region: s.node.region },
+    });
     expect(match.body.matches.map((m: any) => m.node_id)).not.toContain(s.node.id);
-    expectError(await api("POST", "/api/contracts/create", { token: s.renter.token, body: { node_id: s.node.id, ram_gb: 1, vram_gb: 0, duration_sec: 600 } }), 409, "insufficient_capacity");
+    expectError(
+      await api("POST", "/api/contracts/create", {
+        token: s.renter.token,
+        body: { node_id: s.node.id, ram_gb: 1, vram_gb: 0, duration_sec: 600 },
+      }),
+      409,
+      "insufficient_capacity",
+    );
 
     // Idempotent, and the region's clock leaves it retired.
     const again = await api("DELETE", `/api/nodes/${s.node.id}`, { token: s.provider.token });
     expect(again.status).toBe(200);
     expect(again.body.node.status).toBe("offline");
     await runDurableObjectAlarm(env.REGION_CLUSTER.get(env.REGION_CLUSTER.idFromName(s.node.region)));
-    expect((await env.DB.prepare(`SELECT status, retired_at FROM nodes WHERE id = ?`).bind(s.node.id).first<any>())).toMatchObject({ status: "offline", retired_at: expect.any(Number) });
+    expect(await env.DB.prepare(`SELECT status, retired_at FROM nodes WHERE id = ?`).bind(s.node.id).first<any>()).toMatchObject({
+      status: "offline",
+      retired_at: expect.any(Number),
+    });
   });
 
   it("only the owner may retire a node", async () => {
     const s = await market(0);
     const other = await market(0);
     expectError(await api("DELETE", `/api/nodes/${s.node.id}`, { token: other.provider.token }), 403, "forbidden");
-    expectError(await api("POST", `/api/nodes/${s.node.id}/heartbeat`, { token: other.provider.token, body: { available_ram_gb: 1, available_vram_gb: 0 } }), 403, "forbidden");
+    expectError(
+      await api("POST", `/api/nodes/${s.node.id}/heartbeat`, {
+        token: other.provider.token,
+        body: { available_ram_gb: 1, available_vram_gb: 0 },
+      }),
+      403,
+      "forbidden",
+    );
   });
 });

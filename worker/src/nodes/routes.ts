@@ -14,7 +14,8 @@ export const registerNode = createRoute({
   security: auth,
   middleware: [requireAuth("provider")] as const,
   summary: "Register a node (providers); it starts active with available = total",
-  description: "`endpoint` (`host:port`) is where the node's agent serves its leases over the Redis protocol; it is shown only to the node's owner and admins, and a node can make contracts ready only once it has one.",
+  description:
+    "`endpoint` (`host:port`) is where the node's agent serves its leases over the Redis protocol; it is shown only to the node's owner and admins, and a node can make contracts ready only once it has one.",
   request: { body: jsonBody(s.RegisterNodeBody) },
   responses: { 201: jsonContent(z.object({ node_id: z.uuid(), node: s.NodeSchema }), "The new node"), ...errors(401, 403) },
 });
@@ -39,9 +40,13 @@ export const listNodes = createRoute({
   security: auth,
   middleware: [requireAuth()] as const,
   summary: "List nodes with filters (min_ram/min_vram compare available capacity)",
-  description: "The caller's own nodes (all of them for admins) in the full view; everyone else's in the public view (PublicNode: no provider_id, metadata, held or reported figures, nor endpoint).",
+  description:
+    "The caller's own nodes (all of them for admins) in the full view; everyone else's in the public view (PublicNode: no provider_id, metadata, held or reported figures, nor endpoint).",
   request: { query: s.ListNodesQuery },
-  responses: { 200: jsonContent(z.object({ nodes: z.array(s.NodeViewSchema), total_count: z.number().int() }), "A page of nodes"), ...errors(401) },
+  responses: {
+    200: jsonContent(z.object({ nodes: z.array(s.NodeViewSchema), total_count: z.number().int() }), "A page of nodes"),
+    ...errors(401),
+  },
 });
 
 export const getNode = createRoute({

@@ -24,7 +24,11 @@ export const REGION_RULE = "lowercase letters, digits and dashes, starting with 
 export const RegionName = z
   .string()
   .regex(REGION_PATTERN, `must be ${REGION_RULE}`)
-  .openapi({ pattern: REGION_PATTERN.source, description: `A region name: ${REGION_RULE}. A region exists once a node registered in it.`, example: "eu-west" });
+  .openapi({
+    pattern: REGION_PATTERN.source,
+    description: `A region name: ${REGION_RULE}. A region exists once a node registered in it.`,
+    example: "eu-west",
+  });
 const region = RegionName;
 /**
  * Latency in ms, a decimal with at most 3 places (the seed's DECIMAL(8,3): 0.8 is the headline
@@ -34,7 +38,9 @@ export const LatencyMs = z
   .number()
   .min(0)
   .max(60_000)
-  .refine((v) => Number.isFinite(v) && Math.abs(Math.round(v * 1000) - v * 1000) < 1e-6, { message: "must be a number with at most 3 decimals" })
+  .refine((v) => Number.isFinite(v) && Math.abs(Math.round(v * 1000) - v * 1000) < 1e-6, {
+    message: "must be a number with at most 3 decimals",
+  })
   .openapi({ description: "Milliseconds, a decimal with at most 3 places", example: 0.8 });
 
 export const NodeSchema = z
@@ -63,9 +69,18 @@ export const NodeSchema = z
     status: z.enum(["active", "maintenance", "offline"]),
     uptime_score: z.number(),
     metadata: z.record(z.string(), z.unknown()).nullable(),
-    endpoint: z.string().nullable().optional().openapi({ description: "The node's lease endpoint (`host:port`); present only for the node's owner and admins" }),
+    endpoint: z
+      .string()
+      .nullable()
+      .optional()
+      .openapi({ description: "The node's lease endpoint (`host:port`); present only for the node's owner and admins" }),
     last_heartbeat_at: z.string().nullable(),
-    last_heartbeat: z.string().nullable().openapi({ description: "The seed's name for last_heartbeat_at (the same value): when the node last sent a heartbeat (or registered)" }),
+    last_heartbeat: z
+      .string()
+      .nullable()
+      .openapi({
+        description: "The seed's name for last_heartbeat_at (the same value): when the node last sent a heartbeat (or registered)",
+      }),
     created_at: z.string(),
     updated_at: z.string(),
   })
@@ -95,7 +110,8 @@ export const PublicNodeSchema = NodeSchema.pick({
   last_heartbeat: true,
   created_at: true,
 }).openapi("PublicNode", {
-  description: "A node as anyone but its owner and admins sees it: an allow-list that leaves out provider_id, metadata, the reported and held figures, and any field not listed (such as the lease endpoint).",
+  description:
+    "A node as anyone but its owner and admins sees it: an allow-list that leaves out provider_id, metadata, the reported and held figures, and any field not listed (such as the lease endpoint).",
 });
 
 /** Either view: the full one for the node's owner and admins, the public one for everyone else. */
@@ -120,10 +136,15 @@ export const METADATA_MAX_DEPTH = 8;
 const Metadata = z
   .record(z.string(), z.unknown())
   .superRefine((m, ctx) => {
-    if (jsonDepth(m) > METADATA_MAX_DEPTH) ctx.addIssue({ code: "custom", message: `must be nested at most ${METADATA_MAX_DEPTH} levels deep` });
-    else if (new TextEncoder().encode(JSON.stringify(m)).byteLength > METADATA_MAX_BYTES) ctx.addIssue({ code: "custom", message: `must be at most ${METADATA_MAX_BYTES} bytes as JSON` });
+    if (jsonDepth(m) > METADATA_MAX_DEPTH)
+      ctx.addIssue({ code: "custom", message: `must be nested at most ${METADATA_MAX_DEPTH} levels deep` });
+    else if (new TextEncoder().encode(JSON.stringify(m)).byteLength > METADATA_MAX_BYTES)
+      ctx.addIssue({ code: "custom", message: `must be at most ${METADATA_MAX_BYTES} bytes as JSON` });
   })
-  .openapi({ description: "Free-form JSON object for the owner (hardware, notes): at most 16 KiB as JSON, nested at most 8 levels. Shown only to the owner and admins." });
+  .openapi({
+    description:
+      "Free-form JSON object for the owner (hardware, notes): at most 16 KiB as JSON, nested at most 8 levels. Shown only to the owner and admins.",
+  });
 
 const price = z.number().min(0).max(1).openapi({ description: "USD per GB-second, at most 9 decimals", example: 0.0000008 });
 
@@ -146,7 +167,10 @@ export const RegisterNodeBody = z
     endpoint: endpoint.optional(),
   })
   .refine((b) => b.min_duration_sec <= b.max_duration_sec, { path: ["min_duration_sec"], message: "must be <= max_duration_sec" })
-  .refine((b) => (b.latitude === undefined) === (b.longitude === undefined), { path: ["latitude"], message: "latitude and longitude go together" })
+  .refine((b) => (b.latitude === undefined) === (b.longitude === undefined), {
+    path: ["latitude"],
+    message: "latitude and longitude go together",
+  })
   .openapi("RegisterNode");
 
 export const HeartbeatBody = z
@@ -160,7 +184,9 @@ export const HeartbeatBody = z
     latitude: lat.optional(),
     longitude: lng.optional(),
     rejected_contracts: z.array(z.uuid()).max(1000).optional(),
-    endpoint: endpoint.optional().openapi({ description: "The node's lease endpoint; sent in every heartbeat so a changed address is picked up" }),
+    endpoint: endpoint
+      .optional()
+      .openapi({ description: "The node's lease endpoint; sent in every heartbeat so a changed address is picked up" }),
     lease_reports: LeaseReportsField.optional(),
   })
   .openapi("Heartbeat");
@@ -203,10 +229,7 @@ export const ListNodesQuery = z.object({
   min_ram: z.coerce.number().int().min(0).optional(),
   min_vram: z.coerce.number().int().min(0).optional(),
   status: z.enum(["active", "maintenance", "offline"]).optional(),
-  mine: z
-    .enum(["true", "false"])
-    .optional()
-    .openapi({ description: "Only the caller's own nodes (providers)" }),
+  mine: z.enum(["true", "false"]).optional().openapi({ description: "Only the caller's own nodes (providers)" }),
   limit: z.coerce.number().int().min(1).max(500).default(50),
   offset: z.coerce.number().int().min(0).default(0),
 });

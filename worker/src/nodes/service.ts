@@ -35,7 +35,13 @@ export function snapshotOf(n: NodeRow): NodeSnapshot {
 }
 
 /** `withEndpoint`: the caller is the node's owner or an admin (the endpoint is never public). */
-export function nodeView(n: NodeRow, offer: Pick<OfferRow, "minDurationSec" | "maxDurationSec" | "egressPriceMicro"> | null, heldRam: number, heldVram: number, opts: { withEndpoint?: boolean } = {}) {
+export function nodeView(
+  n: NodeRow,
+  offer: Pick<OfferRow, "minDurationSec" | "maxDurationSec" | "egressPriceMicro"> | null,
+  heldRam: number,
+  heldVram: number,
+  opts: { withEndpoint?: boolean } = {},
+) {
   const avail = availableOf(n, heldRam, heldVram);
   let metadata: Record<string, unknown> | null = null;
   if (n.metadata) {
@@ -130,7 +136,9 @@ export async function loadNode(db: Db, id: string) {
 }
 
 export async function heldOf(env: Env, nodeId: string) {
-  const r = await env.DB.prepare(`SELECT COALESCE(SUM(ram_gb),0) AS ram, COALESCE(SUM(vram_gb),0) AS vram FROM contracts WHERE node_id = ? AND status IN ('pending','active')`)
+  const r = await env.DB.prepare(
+    `SELECT COALESCE(SUM(ram_gb),0) AS ram, COALESCE(SUM(vram_gb),0) AS vram FROM contracts WHERE node_id = ? AND status IN ('pending','active')`,
+  )
     .bind(nodeId)
     .first<{ ram: number; vram: number }>();
   return { ram: r?.ram ?? 0, vram: r?.vram ?? 0 };
@@ -166,8 +174,10 @@ export async function queryNodes(env: Env, f: NodeQuery, limit: number, offset: 
   if (f.status) where.push("n.status = ?"), params.push(f.status);
   if (f.notOffline) where.push("n.status != 'offline'");
   if (f.providerId) where.push("n.provider_id = ?"), params.push(f.providerId);
-  if (f.minRam !== undefined) where.push("n.status = 'active' AND (MIN(n.reported_ram_gb, n.total_ram_gb) - COALESCE(h.ram,0)) >= ?"), params.push(f.minRam);
-  if (f.minVram !== undefined) where.push("n.status = 'active' AND (MIN(n.reported_vram_gb, n.total_vram_gb) - COALESCE(h.vram,0)) >= ?"), params.push(f.minVram);
+  if (f.minRam !== undefined)
+    where.push("n.status = 'active' AND (MIN(n.reported_ram_gb, n.total_ram_gb) - COALESCE(h.ram,0)) >= ?"), params.push(f.minRam);
+  if (f.minVram !== undefined)
+    where.push("n.status = 'active' AND (MIN(n.reported_vram_gb, n.total_vram_gb) - COALESCE(h.vram,0)) >= ?"), params.push(f.minVram);
   const from = `FROM nodes n LEFT JOIN offers o ON o.node_id = n.id
     LEFT JOIN (SELECT node_id, SUM(ram_gb) AS ram, SUM(vram_gb) AS vram FROM contracts WHERE status IN ('pending','active') GROUP BY node_id) h ON h.node_id = n.id
     ${where.length ? "WHERE " + where.join(" AND ") : ""}`;
@@ -179,9 +189,19 @@ export async function queryNodes(env: Env, f: NodeQuery, limit: number, offset: 
     env.DB.prepare(`SELECT COUNT(*) AS n ${from}`).bind(...params),
   ]);
   const nodesOut = (rows.results as Record<string, unknown>[]).map((r) =>
-    nodeView(nodeFromRaw(r), { minDurationSec: r.min_duration_sec as number, maxDurationSec: r.max_duration_sec as number, egressPriceMicro: r.egress_price_micro as number }, r.held_ram as number, r.held_vram as number, {
-      withEndpoint: viewer !== undefined && (viewer.role === "admin" || viewer.id === r.provider_id),
-    }),
+    nodeView(
+      nodeFromRaw(r),
+      {
+        minDurationSec: r.min_duration_sec as number,
+        maxDurationSec: r.max_duration_sec as number,
+        egressPriceMicro: r.egress_price_micro as number,
+      },
+      r.held_ram as number,
+      r.held_vram as number,
+      {
+        withEndpoint: viewer !== undefined && (viewer.role === "admin" || viewer.id === r.provider_id),
+      },
+    ),
   );
   return { nodes: nodesOut, total_count: (count.results[0] as { n: number }).n };
 }

@@ -42,14 +42,21 @@ describe("public node listings leak less", () => {
     // ...the full view for the owner and for admins.
     for (const who of [owner, admin]) {
       const list = await api("GET", `/api/nodes?region=${region}`, { token: who.token });
-      expect(list.body.nodes[0]).toMatchObject({ provider_id: owner.id, metadata: { owner_note: "rack 7, door code 1234" }, held_ram_gb: 0 });
+      expect(list.body.nodes[0]).toMatchObject({
+        provider_id: owner.id,
+        metadata: { owner_note: "rack 7, door code 1234" },
+        held_ram_gb: 0,
+      });
       const one = await api("GET", `/api/nodes/${node.id}`, { token: who.token });
       expect(one.body.node).toMatchObject({ provider_id: owner.id, metadata: { owner_note: "rack 7, door code 1234" } });
     }
 
     // A renter with a contract on the node sees the public view of it there too.
     await credit(renter.id, 10);
-    const k = await api("POST", "/api/contracts/create", { token: renter.token, body: { node_id: node.id, ram_gb: 1, vram_gb: 0, duration_sec: 60 } });
+    const k = await api("POST", "/api/contracts/create", {
+      token: renter.token,
+      body: { node_id: node.id, ram_gb: 1, vram_gb: 0, duration_sec: 60 },
+    });
     expect(k.status, JSON.stringify(k.body)).toBe(201);
     const seen = await api("GET", `/api/contracts/${k.body.contract.id}`, { token: renter.token });
     expectPublic(seen.body.node);

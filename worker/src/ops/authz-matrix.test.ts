@@ -34,14 +34,22 @@ const RULES: Record<string, Rule> = {
   "GET /api/auth/api-keys": { auth: "any" },
   "DELETE /api/auth/api-keys/{id}": { auth: "any", owner: { resource: "apiKey", other: 404 } },
   "POST /api/nodes/register": { auth: "provider" },
-  "POST /api/nodes/{id}/heartbeat": { auth: "provider", owner: { resource: "node", other: 403 }, body: { available_ram_gb: 1, available_vram_gb: 0 } },
+  "POST /api/nodes/{id}/heartbeat": {
+    auth: "provider",
+    owner: { resource: "node", other: 403 },
+    body: { available_ram_gb: 1, available_vram_gb: 0 },
+  },
   "GET /api/nodes": { auth: "any" },
   "GET /api/nodes/{id}": { auth: "any", owner: { resource: "node", other: "public-view" } },
   "PUT /api/nodes/{id}": { auth: "provider", owner: { resource: "node", other: 403 }, body: { name: "renamed" } },
   "DELETE /api/nodes/{id}": { auth: "provider", owner: { resource: "node", other: 403 } },
   // The node's owner (its agent's API key) answers for the contracts on it; {contract_id} is the fixture's contract.
   "POST /api/nodes/{id}/contracts/{contract_id}/ready": { auth: "provider", owner: { resource: "node", other: 403 } },
-  "POST /api/nodes/{id}/contracts/{contract_id}/reject": { auth: "provider", owner: { resource: "node", other: 403 }, body: { reason: "matrix" } },
+  "POST /api/nodes/{id}/contracts/{contract_id}/reject": {
+    auth: "provider",
+    owner: { resource: "node", other: 403 },
+    body: { reason: "matrix" },
+  },
   "GET /api/contracts/{id}/lease": { auth: "any", owner: { resource: "contract", other: 404 } },
   "POST /api/contracts/create": { auth: "user" },
   "GET /api/contracts": { auth: "any" },
@@ -74,7 +82,11 @@ const RULES: Record<string, Rule> = {
   "POST /api/payments/webhook": { auth: "public" },
   "POST /api/payments/wallets": { auth: "any" },
   "GET /api/payments/wallets": { auth: "any" },
-  "POST /api/payments/wallets/{id}/verify": { auth: "any", owner: { resource: "wallet", other: 404 }, body: { signature: "0x" + "11".repeat(65) } },
+  "POST /api/payments/wallets/{id}/verify": {
+    auth: "any",
+    owner: { resource: "wallet", other: 404 },
+    body: { signature: "0x" + "11".repeat(65) },
+  },
   "GET /api/billing/earnings": { auth: "any" },
   "PUT /api/billing/payout-account": { auth: "provider" },
   "POST /api/billing/payouts": { auth: "provider" },
@@ -97,15 +109,27 @@ interface Fixtures {
 }
 
 async function fixtures(): Promise<Fixtures> {
-  const [provider, otherProvider, renter, otherRenter, admin] = await Promise.all([register("provider"), register("provider"), register("user"), register("user"), adminAccount()]);
+  const [provider, otherProvider, renter, otherRenter, admin] = await Promise.all([
+    register("provider"),
+    register("provider"),
+    register("user"),
+    register("user"),
+    adminAccount(),
+  ]);
   const region = "authz-" + crypto.randomUUID().slice(0, 6);
   const node = await registerNode(provider, { region });
   await credit(renter.id, 20);
-  const k = await api("POST", "/api/contracts/create", { token: renter.token, body: { node_id: node.id, ram_gb: 1, vram_gb: 0, duration_sec: 600 } });
+  const k = await api("POST", "/api/contracts/create", {
+    token: renter.token,
+    body: { node_id: node.id, ram_gb: 1, vram_gb: 0, duration_sec: 600 },
+  });
   expect(k.status, JSON.stringify(k.body)).toBe(201);
   const key = await api("POST", "/api/auth/api-keys", { token: provider.token, body: { name: "matrix" } });
   await provenWallet(renter);
-  const wallet = await api("POST", "/api/payments/wallets", { token: renter.token, body: { blockchain: "ethereum", address: "0x" + "ab".repeat(20) } });
+  const wallet = await api("POST", "/api/payments/wallets", {
+    token: renter.token,
+    body: { blockchain: "ethereum", address: "0x" + "ab".repeat(20) },
+  });
   return {
     provider,
     otherProvider,
@@ -139,9 +163,17 @@ const call = (op: string, f: Fixtures, rule: Rule, as?: Account) => {
 describe("authorisation matrix (generated from the OpenAPI document)", () => {
   it("has an explicit rule for every operation, and none for operations that do not exist", async () => {
     const doc = (await api("GET", "/api/openapi.json")).body;
-    const ops = Object.entries<Record<string, unknown>>(doc.paths).flatMap(([path, methods]) => Object.keys(methods).map((m) => `${m.toUpperCase()} ${path}`));
-    expect(ops.filter((op) => !(op in RULES)), "operations without an authorisation rule in RULES").toEqual([]);
-    expect(Object.keys(RULES).filter((op) => !ops.includes(op)), "rules for operations the document no longer has").toEqual([]);
+    const ops = Object.entries<Record<string, unknown>>(doc.paths).flatMap(([path, methods]) =>
+      Object.keys(methods).map((m) => `${m.toUpperCase()} ${path}`),
+    );
+    expect(
+      ops.filter((op) => !(op in RULES)),
+      "operations without an authorisation rule in RULES",
+    ).toEqual([]);
+    expect(
+      Object.keys(RULES).filter((op) => !ops.includes(op)),
+      "rules for operations the document no longer has",
+    ).toEqual([]);
     // The document says the same: secured operations declare security, public ones do not.
     for (const op of ops) {
       const [m, p] = op.split(" ");
@@ -154,9 +186,11 @@ describe("authorisation matrix (generated from the OpenAPI document)", () => {
     const f = await fixtures();
     const failures: string[] = [];
     const expectStatus = (op: string, who: string, got: { status: number; body: any }, ok: (s: number) => boolean, want: string) => {
-      if (!ok(got.status)) failures.push(`${op} as ${who}: got ${got.status} ${JSON.stringify(got.body?.error ?? got.body).slice(0, 160)}, want ${want}`);
+      if (!ok(got.status))
+        failures.push(`${op} as ${who}: got ${got.status} ${JSON.stringify(got.body?.error ?? got.body).slice(0, 160)}, want ${want}`);
       // Every refusal is in the error envelope.
-      if (got.status >= 400 && typeof got.body?.error?.code !== "string") failures.push(`${op} as ${who}: ${got.status} without the error envelope`);
+      if (got.status >= 400 && typeof got.body?.error?.code !== "string")
+        failures.push(`${op} as ${who}: ${got.status} without the error envelope`);
     };
     const refusedAuthz = (s: number) => s === 401 || s === 403;
     const ops = Object.keys(RULES);
@@ -170,7 +204,8 @@ describe("authorisation matrix (generated from the OpenAPI document)", () => {
         expectStatus(op, "user", await call(op, f, rule, f.renter), (s) => s === 403, "403");
         expectStatus(op, "provider", await call(op, f, rule, f.provider), (s) => s === 403, "403");
       }
-      if (rule.auth === "provider") expectStatus(op, "user", await call(op, f, rule, rule.owner ? f.renter : f.otherRenter), (s) => s === 403, "403");
+      if (rule.auth === "provider")
+        expectStatus(op, "user", await call(op, f, rule, rule.owner ? f.renter : f.otherRenter), (s) => s === 403, "403");
       if (rule.auth === "user") expectStatus(op, "provider", await call(op, f, rule, f.otherProvider), (s) => s === 403, "403");
       if (rule.owner && rule.owner.other !== "public-view") {
         const want = rule.owner.other;
@@ -191,8 +226,15 @@ describe("authorisation matrix (generated from the OpenAPI document)", () => {
         continue;
       }
       const who = rule.owner ? f.owners[rule.owner.resource] : rule.auth === "provider" ? f.provider : f.renter;
-      expectStatus(op, "the owner / right role", await call(op, f, rule, who), (s) => !refusedAuthz(s) && s !== 404 && s < 500, "not 401/403/404/5xx");
-      if (rule.owner && op.startsWith("GET ")) expectStatus(op, "admin", await call(op, f, rule, f.admin), (s) => !refusedAuthz(s) && s !== 404, "not 401/403/404");
+      expectStatus(
+        op,
+        "the owner / right role",
+        await call(op, f, rule, who),
+        (s) => !refusedAuthz(s) && s !== 404 && s < 500,
+        "not 401/403/404/5xx",
+      );
+      if (rule.owner && op.startsWith("GET "))
+        expectStatus(op, "admin", await call(op, f, rule, f.admin), (s) => !refusedAuthz(s) && s !== 404, "not 401/403/404");
     }
     expect(failures).toEqual([]);
   });

@@ -97,11 +97,27 @@ function garbageBodies(valid: unknown): (string | Uint8Array)[] {
   ];
 }
 
-const QUERY_GARBAGE = ["limit=-1", "limit=1e309", "offset=NaN", "limit=99999999999999999999", "region=%00", "region=" + "a".repeat(500), "from=2020-13-45", "to=%F0%9F%92%A9", "bucket[]=day", "client_lat=1&client_lng=", "__proto__[x]=1", "status=active&status=offline", "min_ram=0x10"];
+const QUERY_GARBAGE = [
+  "limit=-1",
+  "limit=1e309",
+  "offset=NaN",
+  "limit=99999999999999999999",
+  "region=%00",
+  "region=" + "a".repeat(500),
+  "from=2020-13-45",
+  "to=%F0%9F%92%A9",
+  "bucket[]=day",
+  "client_lat=1&client_lng=",
+  "__proto__[x]=1",
+  "status=active&status=offline",
+  "min_ram=0x10",
+];
 const PATH_GARBAGE = ["not-a-uuid", "%00", "..%2F..%2Fadmin", "0".repeat(300), "%E2%80%AE", crypto.randomUUID()];
 
 async function tableCounts(): Promise<Record<string, number>> {
-  const tables = await env.DB.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%' AND name != 'd1_migrations'`).all<{ name: string }>();
+  const tables = await env.DB.prepare(
+    `SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%' AND name != 'd1_migrations'`,
+  ).all<{ name: string }>();
   const counts = await env.DB.batch<{ n: number }>(tables.results.map((t) => env.DB.prepare(`SELECT COUNT(*) AS n FROM "${t.name}"`)));
   return Object.fromEntries(tables.results.map((t, i) => [t.name, counts[i].results[0].n]));
 }
@@ -135,7 +151,8 @@ describe("fuzz: every operation of the OpenAPI document", () => {
         } catch {
           /* checked below */
         }
-        if (typeof parsed?.error?.code !== "string" || typeof parsed?.error?.message !== "string") problems.push(`no error envelope (${res.status}) for ${label}: ${text.slice(0, 200)}`);
+        if (typeof parsed?.error?.code !== "string" || typeof parsed?.error?.message !== "string")
+          problems.push(`no error envelope (${res.status}) for ${label}: ${text.slice(0, 200)}`);
         if (/\bat .*\(.*:\d+:\d+\)|\.ts:\d+:\d+|node_modules\//.test(text)) problems.push(`stack trace leaked for ${label}`);
         const after = await tableCounts();
         // The one write a refusal makes on purpose: a failed sign-in (or a sign-up attempt) is
@@ -149,26 +166,43 @@ describe("fuzz: every operation of the OpenAPI document", () => {
       }
     };
 
-    const ops = Object.entries<Record<string, Schema>>(doc.paths).flatMap(([path, methods]) => Object.entries(methods).map(([m, op]) => ({ method: m.toUpperCase(), path, op })));
+    const ops = Object.entries<Record<string, Schema>>(doc.paths).flatMap(([path, methods]) =>
+      Object.entries(methods).map(([m, op]) => ({ method: m.toUpperCase(), path, op })),
+    );
     let opIndex = 0;
     for (const { method, path, op } of ops) {
       opIndex++;
       const fill = (template: string, garbage?: string) =>
-        template.replace(/\{([^}]+)\}/g, (_, name: string) => garbage ?? (name === "region" ? node.region : name === "client_id" ? renter.clientId : name.includes("id") ? node.id : "x"));
+        template.replace(
+          /\{([^}]+)\}/g,
+          (_, name: string) =>
+            garbage ?? (name === "region" ? node.region : name === "client_id" ? renter.clientId : name.includes("id") ? node.id : "x"),
+        );
       const bodySchema = op.requestBody?.content?.["application/json"]?.schema;
       const queryParams = (op.parameters ?? []).filter((p: Schema) => p.in === "query");
-      const querySchema = { type: "object", properties: Object.fromEntries(queryParams.map((p: Schema) => [p.name, p.schema])), required: [] };
+      const querySchema = {
+        type: "object",
+        properties: Object.fromEntries(queryParams.map((p: Schema) => [p.name, p.schema])),
+        required: [],
+      };
       const samples = fc.sample(
-        fc.record({ body: arbitraryOf(bodySchema, doc), query: arbitraryOf(querySchema, doc), who: fc.constantFrom<Account | undefined>(...accounts, undefined) }),
+        fc.record({
+          body: arbitraryOf(bodySchema, doc),
+          query: arbitraryOf(querySchema, doc),
+          who: fc.constantFrom<Account | undefined>(...accounts, undefined),
+        }),
         { seed: SEED + opIndex, numRuns: SCHEMA_RUNS },
       );
       for (const s of samples) {
-        const qs = new URLSearchParams(Object.entries((s.query ?? {}) as Record<string, unknown>).map(([k, v]) => [k, String(v)])).toString();
+        const qs = new URLSearchParams(
+          Object.entries((s.query ?? {}) as Record<string, unknown>).map(([k, v]) => [k, String(v)]),
+        ).toString();
         await send(method, fill(path) + (qs ? `?${qs}` : ""), bodySchema ? JSON.stringify(s.body) : undefined, s.who);
       }
       const who = accounts[opIndex % accounts.length];
       if (bodySchema) for (const g of garbageBodies(samples[0]?.body)) await send(method, fill(path), g, who);
-      for (const q of QUERY_GARBAGE.slice(0, queryParams.length ? QUERY_GARBAGE.length : 2)) await send(method, `${fill(path)}?${q}`, undefined, who);
+      for (const q of QUERY_GARBAGE.slice(0, queryParams.length ? QUERY_GARBAGE.length : 2))
+        await send(method, `${fill(path)}?${q}`, undefined, who);
       if (path.includes("{")) for (const g of PATH_GARBAGE) await send(method, fill(path, g), bodySchema ? "{}" : undefined, who);
     }
 

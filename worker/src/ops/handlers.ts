@@ -18,7 +18,12 @@ export const metrics: AppRouteHandler<typeof routes.metrics> = async (c) => {
   const [byContract, byNode] = await c.var.db.batch([
     c.var.db.select({ status: contracts.status, n: sql<number>`count(*)` }).from(contracts).groupBy(contracts.status),
     c.var.db
-      .select({ status: nodes.status, n: sql<number>`count(*)`, ram: sql<number>`coalesce(sum(${nodes.totalRamGb}),0)`, vram: sql<number>`coalesce(sum(${nodes.totalVramGb}),0)` })
+      .select({
+        status: nodes.status,
+        n: sql<number>`count(*)`,
+        ram: sql<number>`coalesce(sum(${nodes.totalRamGb}),0)`,
+        vram: sql<number>`coalesce(sum(${nodes.totalVramGb}),0)`,
+      })
       .from(nodes)
       .groupBy(nodes.status),
   ]);
@@ -26,17 +31,25 @@ export const metrics: AppRouteHandler<typeof routes.metrics> = async (c) => {
     {
       name: "mnemo_contracts",
       help: "Contracts by status.",
-      samples: ["pending", "active", "completed", "failed", "cancelled"].map((s) => ({ labels: { status: s }, value: byContract.find((r) => r.status === s)?.n ?? 0 })),
+      samples: ["pending", "active", "completed", "failed", "cancelled"].map((s) => ({
+        labels: { status: s },
+        value: byContract.find((r) => r.status === s)?.n ?? 0,
+      })),
     },
     {
       name: "mnemo_active_contracts",
       help: "Contracts holding capacity now (pending or active).",
-      samples: [{ labels: {}, value: byContract.filter((r) => r.status === "pending" || r.status === "active").reduce((a, r) => a + r.n, 0) }],
+      samples: [
+        { labels: {}, value: byContract.filter((r) => r.status === "pending" || r.status === "active").reduce((a, r) => a + r.n, 0) },
+      ],
     },
     {
       name: "mnemo_nodes",
       help: "Nodes by status.",
-      samples: ["active", "maintenance", "offline"].map((s) => ({ labels: { status: s }, value: byNode.find((r) => r.status === s)?.n ?? 0 })),
+      samples: ["active", "maintenance", "offline"].map((s) => ({
+        labels: { status: s },
+        value: byNode.find((r) => r.status === s)?.n ?? 0,
+      })),
     },
     {
       name: "mnemo_node_capacity_gb",

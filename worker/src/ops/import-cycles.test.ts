@@ -8,7 +8,10 @@
  */
 import { describe, expect, it } from "vitest";
 
-const sources = import.meta.glob(["../**/*.ts", "!../**/*.test.ts"], { query: "?raw", import: "default", eager: true }) as Record<string, string>;
+const sources = import.meta.glob(["../**/*.ts", "!../**/*.test.ts"], { query: "?raw", import: "default", eager: true }) as Record<
+  string,
+  string
+>;
 
 /** The folder-to-folder imports inside a cycle today ("from -> to"). */
 const KNOWN = [
@@ -45,7 +48,15 @@ function runtimeImports(src: string): string[] {
   const out: string[] = [];
   for (const m of src.matchAll(/^(?:import|export)\s+(?!type\s)([^;]*?)\s+from\s+"(\.[^"]+)"/gms)) {
     const named = m[1].match(/^\{([^}]*)\}$/s);
-    if (named && named[1].split(",").map((s) => s.trim()).filter(Boolean).every((s) => s.startsWith("type "))) continue;
+    if (
+      named &&
+      named[1]
+        .split(",")
+        .map((s) => s.trim())
+        .filter(Boolean)
+        .every((s) => s.startsWith("type "))
+    )
+      continue;
     out.push(m[2]);
   }
   for (const m of src.matchAll(/^import\s+"(\.[^"]+)"/gm)) out.push(m[1]);

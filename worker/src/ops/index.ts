@@ -4,9 +4,7 @@ import { OPENAPI_DESCRIPTION } from "./description";
 import * as h from "./handlers";
 import * as r from "./routes";
 
-export const opsRouter = createRouter()
-  .openapi(r.health, h.health)
-  .openapi(r.metrics, h.metrics);
+export const opsRouter = createRouter().openapi(r.health, h.health).openapi(r.metrics, h.metrics);
 
 /** The OpenAPI 3.1 document and its interactive reference (Swagger UI, served from our own assets: no CDN). */
 export function mountDocs(app: OpenAPIHono<AppBindings>) {

@@ -3,9 +3,17 @@ import { SELF } from "cloudflare:test";
 import { env, expectError, register } from "../../test/helpers";
 
 const MiB = 1024 * 1024;
-const counts = async () => (await env.DB.batch<{ n: number }>(["users", "nodes", "api_keys"].map((t) => env.DB.prepare(`SELECT COUNT(*) AS n FROM ${t}`)))).map((r) => r.results[0].n);
+const counts = async () =>
+  (await env.DB.batch<{ n: number }>(["users", "nodes", "api_keys"].map((t) => env.DB.prepare(`SELECT COUNT(*) AS n FROM ${t}`)))).map(
+    (r) => r.results[0].n,
+  );
 async function post(path: string, body: BodyInit, headers: Record<string, string> = {}) {
-  const res = await SELF.fetch(`https://mnemo.test${path}`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body, duplex: "half" } as RequestInit);
+  const res = await SELF.fetch(`https://mnemo.test${path}`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body,
+    duplex: "half",
+  } as RequestInit);
   const text = await res.text();
   return { status: res.status, body: JSON.parse(text), headers: res.headers };
 }
@@ -51,7 +59,16 @@ describe("node metadata is bounded", () => {
   it("refuses metadata nested deeper than 8 levels or larger than 16 KiB, with the field named", async () => {
     const { api } = await import("../../test/helpers");
     const p = await register("provider");
-    const base = { node_type: "datacenter", name: "x", region: "meta-test", total_ram_gb: 1, total_vram_gb: 0, bandwidth_mbps: 1, base_latency_ms: 1, price_per_gb_sec: 0.000001 };
+    const base = {
+      node_type: "datacenter",
+      name: "x",
+      region: "meta-test",
+      total_ram_gb: 1,
+      total_vram_gb: 0,
+      bandwidth_mbps: 1,
+      base_latency_ms: 1,
+      price_per_gb_sec: 0.000001,
+    };
     const deep = JSON.stringify(base).replace(/\}$/, `,"metadata":{"a":${"[".repeat(50_000)}${"]".repeat(50_000)}}}`);
     const r1 = await api("POST", "/api/nodes/register", { token: p.token, raw: deep });
     expectError(r1, 400, "validation_failed");
@@ -59,8 +76,18 @@ describe("node metadata is bounded", () => {
     const big = await api("POST", "/api/nodes/register", { token: p.token, body: { ...base, metadata: { notes: "n".repeat(17_000) } } });
     expectError(big, 400, "validation_failed");
     expect(big.body.error.details[0]).toEqual({ field: "metadata", message: "must be at most 16384 bytes as JSON" });
-    const ok = await api("POST", "/api/nodes/register", { token: p.token, body: { ...base, metadata: { gpus: [{ model: "RTX 4090", vram_gb: 24 }], notes: "n".repeat(1000) } } });
+    const ok = await api("POST", "/api/nodes/register", {
+      token: p.token,
+      body: { ...base, metadata: { gpus: [{ model: "RTX 4090", vram_gb: 24 }], notes: "n".repeat(1000) } },
+    });
     expect(ok.status).toBe(201);
-    expectError(await api("PUT", `/api/nodes/${ok.body.node_id}`, { token: p.token, raw: JSON.stringify({ metadata: JSON.parse(`{"a":${"[".repeat(20)}${"]".repeat(20)}}`) }) }), 400, "validation_failed");
+    expectError(
+      await api("PUT", `/api/nodes/${ok.body.node_id}`, {
+        token: p.token,
+        raw: JSON.stringify({ metadata: JSON.parse(`{"a":${"[".repeat(20)}${"]".repeat(20)}}`) }),
+      }),
+      400,
+      "validation_failed",
+    );
   });
 });

@@ -28,7 +28,24 @@ describe("operations", () => {
     const doc = await api("GET", "/api/openapi.json");
     expect(doc.status).toBe(200);
     expect(doc.body.openapi).toBe("3.1.0");
-    for (const path of ["/api/auth/register", "/api/auth/login", "/api/auth/me", "/api/auth/api-keys/{id}", "/api/nodes/register", "/api/nodes/{id}/heartbeat", "/api/marketplace", "/api/marketplace/request", "/api/contracts/create", "/api/contracts/{id}/settle", "/api/clusters", "/api/clusters/{region}/stats", "/api/billing/balance", "/api/billing/ledger/verify", "/api/admin/credits", "/health"]) {
+    for (const path of [
+      "/api/auth/register",
+      "/api/auth/login",
+      "/api/auth/me",
+      "/api/auth/api-keys/{id}",
+      "/api/nodes/register",
+      "/api/nodes/{id}/heartbeat",
+      "/api/marketplace",
+      "/api/marketplace/request",
+      "/api/contracts/create",
+      "/api/contracts/{id}/settle",
+      "/api/clusters",
+      "/api/clusters/{region}/stats",
+      "/api/billing/balance",
+      "/api/billing/ledger/verify",
+      "/api/admin/credits",
+      "/health",
+    ]) {
       expect(doc.body.paths[path], path).toBeDefined();
     }
     expect(doc.body.paths["/api/contracts/create"].post.responses["409"]).toBeDefined();
@@ -49,7 +66,10 @@ describe("operations", () => {
   });
 
   it("allows cross-origin browsers only from CORS_ORIGINS (none by default)", async () => {
-    const res = await SELF.fetch("https://mnemo.test/api/marketplace", { method: "OPTIONS", headers: { origin: "https://evil.example", "access-control-request-method": "GET" } });
+    const res = await SELF.fetch("https://mnemo.test/api/marketplace", {
+      method: "OPTIONS",
+      headers: { origin: "https://evil.example", "access-control-request-method": "GET" },
+    });
     expect(res.headers.get("access-control-allow-origin")).toBeNull();
   });
 });
@@ -58,8 +78,24 @@ describe("clusters", () => {
   it("rolls up each region from its Durable Object, with node lists and stats", async () => {
     const p = await register("provider");
     const region = "cl-" + crypto.randomUUID().slice(0, 6);
-    await registerNode(p, { region, node_type: "datacenter", latitude: 40, longitude: -3, total_ram_gb: 100, total_vram_gb: 20, price_per_gb_sec: 0.000001 });
-    await registerNode(p, { region, node_type: "mist_node", latitude: 42, longitude: -1, total_ram_gb: 20, total_vram_gb: 8, price_per_gb_sec: 0.000003 });
+    await registerNode(p, {
+      region,
+      node_type: "datacenter",
+      latitude: 40,
+      longitude: -3,
+      total_ram_gb: 100,
+      total_vram_gb: 20,
+      price_per_gb_sec: 0.000001,
+    });
+    await registerNode(p, {
+      region,
+      node_type: "mist_node",
+      latitude: 42,
+      longitude: -1,
+      total_ram_gb: 20,
+      total_vram_gb: 8,
+      price_per_gb_sec: 0.000003,
+    });
     const list = await api("GET", "/api/clusters");
     const c = list.body.clusters.find((x: any) => x.region === region);
     expect(c).toEqual({

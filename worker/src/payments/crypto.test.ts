@@ -3,7 +3,8 @@ import { api, env, expectError, register } from "../../test/helpers";
 import { PLATFORM, USDC, balanceOf, chainHead, ethWallet, ledgerOf, provenWallet, putTransfer, randomHex } from "../../test/money";
 import { TRANSFER_TOPIC, judgeReceipt } from "./crypto";
 
-const pay = (token: string, body: Record<string, unknown>) => api("POST", "/api/payments/crypto", { token, body: { blockchain: "ethereum", ...body } });
+const pay = (token: string, body: Record<string, unknown>) =>
+  api("POST", "/api/payments/crypto", { token, body: { blockchain: "ethereum", ...body } });
 
 describe("judgeReceipt (pure)", () => {
   const cfg = { platform: "0x" + "11".repeat(20), usdc: "0x" + "22".repeat(20), minConfirmations: 12 };
@@ -12,7 +13,13 @@ describe("judgeReceipt (pure)", () => {
   const receipt = (o: { to?: string; from?: string; amount?: bigint; token?: string; status?: string; block?: number } = {}) => ({
     status: o.status ?? "0x1",
     blockNumber: "0x" + (o.block ?? 100).toString(16),
-    logs: [{ address: o.token ?? cfg.usdc, topics: [TRANSFER_TOPIC, word(o.from ?? wallet), word(o.to ?? cfg.platform)], data: word((o.amount ?? 1_500_000n).toString(16)) }],
+    logs: [
+      {
+        address: o.token ?? cfg.usdc,
+        topics: [TRANSFER_TOPIC, word(o.from ?? wallet), word(o.to ?? cfg.platform)],
+        data: word((o.amount ?? 1_500_000n).toString(16)),
+      },
+    ],
   });
 
   it("counts confirmations as head − block + 1 and converts 6-decimal units to micro-USD exactly", () => {
@@ -23,13 +30,31 @@ describe("judgeReceipt (pure)", () => {
   });
 
   it("fails reverted transactions, other recipients, other tokens, other senders, zero and undeclared amounts", () => {
-    expect(judgeReceipt(cfg, receipt({ status: "0x0" }), 200n, wallet)).toMatchObject({ state: "failed", reason: expect.stringMatching(/reverted/) });
-    expect(judgeReceipt(cfg, receipt({ to: "0x" + "44".repeat(20) }), 200n, wallet)).toMatchObject({ state: "failed", reason: expect.stringMatching(/platform address/) });
+    expect(judgeReceipt(cfg, receipt({ status: "0x0" }), 200n, wallet)).toMatchObject({
+      state: "failed",
+      reason: expect.stringMatching(/reverted/),
+    });
+    expect(judgeReceipt(cfg, receipt({ to: "0x" + "44".repeat(20) }), 200n, wallet)).toMatchObject({
+      state: "failed",
+      reason: expect.stringMatching(/platform address/),
+    });
     expect(judgeReceipt(cfg, receipt({ token: "0x" + "55".repeat(20) }), 200n, wallet)).toMatchObject({ state: "failed" });
-    expect(judgeReceipt(cfg, receipt({ from: "0x" + "66".repeat(20) }), 200n, wallet)).toMatchObject({ state: "failed", reason: expect.stringMatching(/wallet_address/) });
-    expect(judgeReceipt(cfg, receipt({ amount: 0n }), 200n, wallet)).toMatchObject({ state: "failed", reason: expect.stringMatching(/zero/) });
-    expect(judgeReceipt(cfg, receipt({ amount: 2n ** 60n }), 200n, wallet)).toMatchObject({ state: "failed", reason: expect.stringMatching(/too large/) });
-    expect(judgeReceipt(cfg, receipt(), 200n, wallet, 2_000_000)).toMatchObject({ state: "failed", reason: expect.stringMatching(/not the declared 2/) });
+    expect(judgeReceipt(cfg, receipt({ from: "0x" + "66".repeat(20) }), 200n, wallet)).toMatchObject({
+      state: "failed",
+      reason: expect.stringMatching(/wallet_address/),
+    });
+    expect(judgeReceipt(cfg, receipt({ amount: 0n }), 200n, wallet)).toMatchObject({
+      state: "failed",
+      reason: expect.stringMatching(/zero/),
+    });
+    expect(judgeReceipt(cfg, receipt({ amount: 2n ** 60n }), 200n, wallet)).toMatchObject({
+      state: "failed",
+      reason: expect.stringMatching(/too large/),
+    });
+    expect(judgeReceipt(cfg, receipt(), 200n, wallet, 2_000_000)).toMatchObject({
+      state: "failed",
+      reason: expect.stringMatching(/not the declared 2/),
+    });
     expect(judgeReceipt(cfg, receipt(), 200n, wallet, 1_500_000)).toMatchObject({ state: "confirmed" });
   });
 });
@@ -43,7 +68,15 @@ describe("POST /api/payments/crypto (USDC on Ethereum, against a JSON-RPC node)"
     await putTransfer({ hash, from: wallet, to: PLATFORM(), amount: "42123456", blockNumber: head - 20 });
     const r = await pay(u.token, { tx_hash: hash.toUpperCase().replace("0X", "0x"), wallet_address: wallet });
     expect(r.status, JSON.stringify(r.body)).toBe(201);
-    expect(r.body.transaction).toMatchObject({ status: "completed", payment_method: "crypto", blockchain: "ethereum", tx_hash: hash, wallet_address: wallet, amount_usd: 42.123456, stripe_payment_id: null });
+    expect(r.body.transaction).toMatchObject({
+      status: "completed",
+      payment_method: "crypto",
+      blockchain: "ethereum",
+      tx_hash: hash,
+      wallet_address: wallet,
+      amount_usd: 42.123456,
+      stripe_payment_id: null,
+    });
     expect(r.body.confirmations).toBe(21);
     expect(r.body.required_confirmations).toBe(12);
     expect((await balanceOf(u)).balance_usd).toBe(42.123456);
@@ -84,7 +117,10 @@ describe("POST /api/payments/crypto (USDC on Ethereum, against a JSON-RPC node)"
     expect((await balanceOf(u)).balance_usd).toBe(0);
 
     await chainHead(head + 12); // 12 confirmations: enough
-    const [a, b] = await Promise.all([pay(u.token, { tx_hash: hash, wallet_address: wallet }), pay(u.token, { tx_hash: hash, wallet_address: wallet })]);
+    const [a, b] = await Promise.all([
+      pay(u.token, { tx_hash: hash, wallet_address: wallet }),
+      pay(u.token, { tx_hash: hash, wallet_address: wallet }),
+    ]);
     for (const r of [a, b]) {
       expect(r.status).toBe(200);
       expect(r.body.transaction.status).toBe("completed");
@@ -130,12 +166,32 @@ describe("POST /api/payments/crypto (USDC on Ethereum, against a JSON-RPC node)"
 
   it("answers solana with 400 unsupported_blockchain and malformed input with validation errors", async () => {
     const u = await register();
-    expectError(await pay(u.token, { blockchain: "solana", tx_hash: "5VERv8NMvzbJMEkV8xnrLkEaWRtSz9CosKDYjCJjBRnbJLgp8uirBgmQpjKhoR4tjF3ZpRzrFmBV6UjKdiSZkQUW", wallet_address: "9xQeWvG816bUx9EPjHmaT23yvVM2ZWbrrpZb9PusVFin" }), 400, "unsupported_blockchain");
-    expectError(await pay(u.token, { blockchain: "bitcoin", tx_hash: randomHex(32), wallet_address: randomHex(20) }), 400, "validation_failed");
+    expectError(
+      await pay(u.token, {
+        blockchain: "solana",
+        tx_hash: "5VERv8NMvzbJMEkV8xnrLkEaWRtSz9CosKDYjCJjBRnbJLgp8uirBgmQpjKhoR4tjF3ZpRzrFmBV6UjKdiSZkQUW",
+        wallet_address: "9xQeWvG816bUx9EPjHmaT23yvVM2ZWbrrpZb9PusVFin",
+      }),
+      400,
+      "unsupported_blockchain",
+    );
+    expectError(
+      await pay(u.token, { blockchain: "bitcoin", tx_hash: randomHex(32), wallet_address: randomHex(20) }),
+      400,
+      "validation_failed",
+    );
     expectError(await pay(u.token, { tx_hash: "0x1234", wallet_address: randomHex(20) }), 400, "validation_failed");
     expectError(await pay(u.token, { tx_hash: randomHex(32), wallet_address: "0xnothex" }), 400, "validation_failed");
-    expectError(await pay(u.token, { tx_hash: randomHex(32), wallet_address: randomHex(20), amount_usd: 1.0000001 }), 400, "validation_failed");
-    expectError(await pay(u.token, { tx_hash: randomHex(32), wallet_address: randomHex(20), contract_id: crypto.randomUUID() }), 404, "not_found");
+    expectError(
+      await pay(u.token, { tx_hash: randomHex(32), wallet_address: randomHex(20), amount_usd: 1.0000001 }),
+      400,
+      "validation_failed",
+    );
+    expectError(
+      await pay(u.token, { tx_hash: randomHex(32), wallet_address: randomHex(20), contract_id: crypto.randomUUID() }),
+      404,
+      "not_found",
+    );
     // A well-formed payment from a wallet the caller never verified: 403, nothing recorded.
     const hash = randomHex(32);
     const unproven = ethWallet().address;
@@ -171,12 +227,16 @@ describe("wallet proof (EIP-191 personal_sign)", () => {
   it("verifies only the wallet's own signature of its challenge, once per address across accounts", async () => {
     const u = await register();
     const w = ethWallet();
-    const claim = await api("POST", "/api/payments/wallets", { token: u.token, body: { blockchain: "ethereum", address: w.address.toUpperCase().replace("0X", "0x") } });
+    const claim = await api("POST", "/api/payments/wallets", {
+      token: u.token,
+      body: { blockchain: "ethereum", address: w.address.toUpperCase().replace("0X", "0x") },
+    });
     expect(claim.status).toBe(201);
     expect(claim.body.wallet).toMatchObject({ address: w.address, verified: false, verified_at: null });
     expect(claim.body.challenge).toContain(u.id);
     expect(claim.body.challenge).toContain(w.address);
-    const verify = (token: string, signature: string, id = claim.body.wallet.id) => api("POST", `/api/payments/wallets/${id}/verify`, { token, body: { signature } });
+    const verify = (token: string, signature: string, id = claim.body.wallet.id) =>
+      api("POST", `/api/payments/wallets/${id}/verify`, { token, body: { signature } });
     // Another key's signature, or the right key over another text, is refused.
     expectError(await verify(u.token, ethWallet().signMessage(claim.body.challenge)), 400, "validation_failed");
     expectError(await verify(u.token, w.signMessage(claim.body.challenge + " ")), 400, "validation_failed");
@@ -194,8 +254,16 @@ describe("wallet proof (EIP-191 personal_sign)", () => {
     expect(ok.body.wallet.verified).toBe(true);
     expect((await api("GET", "/api/payments/wallets", { token: u.token })).body.wallets).toEqual([ok.body.wallet]);
     // The address now belongs to u: another account cannot even claim it.
-    expectError(await api("POST", "/api/payments/wallets", { token: other.token, body: { blockchain: "ethereum", address: w.address } }), 409, "conflict");
-    expectError(await api("POST", "/api/payments/wallets", { token: u.token, body: { blockchain: "solana", address: w.address } }), 400, "unsupported_blockchain");
+    expectError(
+      await api("POST", "/api/payments/wallets", { token: other.token, body: { blockchain: "ethereum", address: w.address } }),
+      409,
+      "conflict",
+    );
+    expectError(
+      await api("POST", "/api/payments/wallets", { token: u.token, body: { blockchain: "solana", address: w.address } }),
+      400,
+      "unsupported_blockchain",
+    );
   });
 
   it("lets the proven sender take back a hash someone else submitted before it was mined", async () => {

@@ -36,7 +36,8 @@ interface ChainConfig {
 function chainConfig(env: Env): ChainConfig {
   const platform = env.PLATFORM_ETH_ADDRESS?.trim().toLowerCase();
   const usdc = env.USDC_CONTRACT_ADDRESS?.trim().toLowerCase();
-  if (!env.ETH_RPC_URL || !platform || !usdc || !ADDRESS.test(platform) || !ADDRESS.test(usdc)) throw paymentsUnavailable("USDC payments are not configured on this server");
+  if (!env.ETH_RPC_URL || !platform || !usdc || !ADDRESS.test(platform) || !ADDRESS.test(usdc))
+    throw paymentsUnavailable("USDC payments are not configured on this server");
   const n = Number(env.ETH_MIN_CONFIRMATIONS ?? "12");
   return { rpcUrl: env.ETH_RPC_URL, platform, usdc, minConfirmations: Number.isInteger(n) && n >= 1 ? n : 12 };
 }
@@ -44,7 +45,11 @@ function chainConfig(env: Env): ChainConfig {
 async function rpc<T>(cfg: ChainConfig, method: string, params: unknown[]): Promise<T> {
   let res: Response;
   try {
-    res = await fetch(cfg.rpcUrl, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }) });
+    res = await fetch(cfg.rpcUrl, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }),
+    });
   } catch (e) {
     console.error(JSON.stringify({ level: "error", where: "eth_rpc", method, error: String(e) }));
     throw paymentsUnavailable("the Ethereum node is not answering; try again");
@@ -80,26 +85,47 @@ export type Verdict =
   | { state: "confirmed"; confirmations: number; amountMicro: number };
 
 /** Pure: what a receipt says about a USDC payment to the platform from `wallet`. */
-export function judgeReceipt(cfg: Pick<ChainConfig, "platform" | "usdc" | "minConfirmations">, receipt: Receipt | null, head: bigint, wallet: string, expectedMicro?: number): Verdict {
+export function judgeReceipt(
+  cfg: Pick<ChainConfig, "platform" | "usdc" | "minConfirmations">,
+  receipt: Receipt | null,
+  head: bigint,
+  wallet: string,
+  expectedMicro?: number,
+): Verdict {
   if (!receipt) return { state: "pending", confirmations: 0, amountMicro: null, reason: "the transaction is not mined yet" };
   const confirmations = Number(head - BigInt(receipt.blockNumber) + 1n);
   if (receipt.status !== "0x1") return { state: "failed", confirmations, amountMicro: null, reason: "the transaction reverted on chain" };
-  const toUs = receipt.logs.filter((l) => l.address?.toLowerCase() === cfg.usdc && l.topics?.[0]?.toLowerCase() === TRANSFER_TOPIC && l.topics.length === 3 && topicAddress(l.topics[2]) === cfg.platform);
-  if (!toUs.length) return { state: "failed", confirmations, amountMicro: null, reason: "the transaction has no USDC transfer to the platform address" };
+  const toUs = receipt.logs.filter(
+    (l) =>
+      l.address?.toLowerCase() === cfg.usdc &&
+      l.topics?.[0]?.toLowerCase() === TRANSFER_TOPIC &&
+      l.topics.length === 3 &&
+      topicAddress(l.topics[2]) === cfg.platform,
+  );
+  if (!toUs.length)
+    return { state: "failed", confirmations, amountMicro: null, reason: "the transaction has no USDC transfer to the platform address" };
   const fromWallet = toUs.filter((l) => topicAddress(l.topics[1]) === wallet.toLowerCase());
-  if (!fromWallet.length) return { state: "failed", confirmations, amountMicro: null, reason: "the USDC transfer did not come from wallet_address" };
+  if (!fromWallet.length)
+    return { state: "failed", confirmations, amountMicro: null, reason: "the USDC transfer did not come from wallet_address" };
   let units = 0n;
   for (const l of fromWallet) {
     if (!WORD.test(l.data)) return { state: "failed", confirmations, amountMicro: null, reason: "malformed Transfer log" };
     units += BigInt(l.data);
   }
   if (units === 0n) return { state: "failed", confirmations, amountMicro: 0, reason: "the transfer's amount is zero" };
-  if (units > BigInt(Number.MAX_SAFE_INTEGER)) return { state: "failed", confirmations, amountMicro: null, reason: "the transfer's amount is too large to credit automatically" };
+  if (units > BigInt(Number.MAX_SAFE_INTEGER))
+    return { state: "failed", confirmations, amountMicro: null, reason: "the transfer's amount is too large to credit automatically" };
   const amountMicro = Number(units); // 6 decimals: one USDC unit is one micro-USD
   if (expectedMicro !== undefined && expectedMicro !== amountMicro) {
-    return { state: "failed", confirmations, amountMicro, reason: `the transfer carries ${amountMicro / 1e6} USDC, not the declared ${expectedMicro / 1e6}` };
+    return {
+      state: "failed",
+      confirmations,
+      amountMicro,
+      reason: `the transfer carries ${amountMicro / 1e6} USDC, not the declared ${expectedMicro / 1e6}`,
+    };
   }
-  if (confirmations < cfg.minConfirmations) return { state: "pending", confirmations, amountMicro, reason: `${confirmations} of ${cfg.minConfirmations} confirmations` };
+  if (confirmations < cfg.minConfirmations)
+    return { state: "pending", confirmations, amountMicro, reason: `${confirmations} of ${cfg.minConfirmations} confirmations` };
   return { state: "confirmed", confirmations, amountMicro };
 }
 
@@ -120,13 +146,15 @@ export interface CryptoResult {
 }
 
 export async function payWithCrypto(env: Env, userId: string, input: CryptoInput): Promise<CryptoResult> {
-  if (input.blockchain !== "ethereum") throw new ApiError("unsupported_blockchain", `${input.blockchain} payments are not supported yet; send USDC on ethereum`);
+  if (input.blockchain !== "ethereum")
+    throw new ApiError("unsupported_blockchain", `${input.blockchain} payments are not supported yet; send USDC on ethereum`);
   if (!TX_HASH.test(input.txHash)) throw invalid("tx_hash", "must be 0x followed by 64 hex digits");
   if (!ADDRESS.test(input.walletAddress)) throw invalid("wallet_address", "must be 0x followed by 40 hex digits");
   let expectedMicro: number | undefined;
   if (input.amountUsd !== undefined) {
     const micro = Math.round(input.amountUsd * 1e6);
-    if (Math.abs(micro - input.amountUsd * 1e6) > 1e-3) throw invalid("amount_usd", "must have at most 6 decimal places (USDC's precision)");
+    if (Math.abs(micro - input.amountUsd * 1e6) > 1e-3)
+      throw invalid("amount_usd", "must have at most 6 decimal places (USDC's precision)");
     expectedMicro = micro;
   }
   const cfg = chainConfig(env);
@@ -143,13 +171,19 @@ export async function payWithCrypto(env: Env, userId: string, input: CryptoInput
     )
       .bind(id, userId, input.contractId ?? null, expectedMicro ?? 0, txHash, wallet, Date.now())
       .run();
-  const current = async () => (await env.DB.prepare(`SELECT * FROM transactions WHERE blockchain = 'ethereum' AND tx_hash = ?`).bind(txHash).first<RawTransaction>())!;
+  const current = async () =>
+    (await env.DB.prepare(`SELECT * FROM transactions WHERE blockchain = 'ethereum' AND tx_hash = ?`)
+      .bind(txHash)
+      .first<RawTransaction>())!;
   await claim();
   let t = await current();
   if (t.user_id !== userId) {
     if (t.status === "completed") throw new ApiError("conflict", "this transaction hash was already credited to another account");
     // The proven sender wins over an earlier, unproven claim of the same hash.
-    const [receipt, head] = await Promise.all([rpc<Receipt | null>(cfg, "eth_getTransactionReceipt", [txHash]), rpc<string>(cfg, "eth_blockNumber", [])]);
+    const [receipt, head] = await Promise.all([
+      rpc<Receipt | null>(cfg, "eth_getTransactionReceipt", [txHash]),
+      rpc<string>(cfg, "eth_blockNumber", []),
+    ]);
     const mine = judgeReceipt(cfg, receipt, BigInt(head), wallet);
     if (!receipt || (mine.state === "failed" && /wallet_address/.test(mine.reason))) {
       throw new ApiError("conflict", "this transaction hash was already submitted by another account");
@@ -164,7 +198,10 @@ export async function payWithCrypto(env: Env, userId: string, input: CryptoInput
     return { transaction: t, created, confirmations: 0, requiredConfirmations: cfg.minConfirmations, failureReason: t.failure_reason };
   }
 
-  const [receipt, head] = await Promise.all([rpc<Receipt | null>(cfg, "eth_getTransactionReceipt", [txHash]), rpc<string>(cfg, "eth_blockNumber", [])]);
+  const [receipt, head] = await Promise.all([
+    rpc<Receipt | null>(cfg, "eth_getTransactionReceipt", [txHash]),
+    rpc<string>(cfg, "eth_blockNumber", []),
+  ]);
   // The wallet and the declared amount (kept in amount_micro until the chain shows the real one)
   // are those of the first submission: a retry cannot change them.
   const verdict = judgeReceipt(cfg, receipt, BigInt(head), t.wallet_address ?? wallet, t.amount_micro > 0 ? t.amount_micro : undefined);
@@ -174,16 +211,42 @@ export async function payWithCrypto(env: Env, userId: string, input: CryptoInput
     throw new ApiError("forbidden", "this transaction's USDC transfer was not sent from your verified wallet_address");
   }
   if (verdict.state === "failed") {
-    await env.DB.prepare(`UPDATE transactions SET status = 'failed', failure_reason = ?1, amount_micro = COALESCE(?2, amount_micro) WHERE id = ?3 AND status = 'pending'`).bind(verdict.reason, verdict.amountMicro, t.id).run();
+    await env.DB.prepare(
+      `UPDATE transactions SET status = 'failed', failure_reason = ?1, amount_micro = COALESCE(?2, amount_micro) WHERE id = ?3 AND status = 'pending'`,
+    )
+      .bind(verdict.reason, verdict.amountMicro, t.id)
+      .run();
     t = await loadTransaction(env, t.id);
-    return { transaction: t, created, confirmations: verdict.confirmations, requiredConfirmations: cfg.minConfirmations, failureReason: t.failure_reason };
+    return {
+      transaction: t,
+      created,
+      confirmations: verdict.confirmations,
+      requiredConfirmations: cfg.minConfirmations,
+      failureReason: t.failure_reason,
+    };
   }
   if (verdict.state === "pending") {
-    await env.DB.prepare(`UPDATE transactions SET amount_micro = COALESCE(?1, amount_micro), failure_reason = ?2 WHERE id = ?3 AND status = 'pending'`).bind(verdict.amountMicro, verdict.reason, t.id).run();
+    await env.DB.prepare(
+      `UPDATE transactions SET amount_micro = COALESCE(?1, amount_micro), failure_reason = ?2 WHERE id = ?3 AND status = 'pending'`,
+    )
+      .bind(verdict.amountMicro, verdict.reason, t.id)
+      .run();
     t = await loadTransaction(env, t.id);
-    return { transaction: t, created, confirmations: verdict.confirmations, requiredConfirmations: cfg.minConfirmations, failureReason: null };
+    return {
+      transaction: t,
+      created,
+      confirmations: verdict.confirmations,
+      requiredConfirmations: cfg.minConfirmations,
+      failureReason: null,
+    };
   }
   t = await completeTransaction(env, t, verdict.amountMicro, `topup:eth:${txHash}`);
   if (t.contract_id) await collectOutstanding(env, t.contract_id);
-  return { transaction: t, created, confirmations: verdict.confirmations, requiredConfirmations: cfg.minConfirmations, failureReason: null };
+  return {
+    transaction: t,
+    created,
+    confirmations: verdict.confirmations,
+    requiredConfirmations: cfg.minConfirmations,
+    failureReason: null,
+  };
 }

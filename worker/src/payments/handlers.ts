@@ -23,8 +23,19 @@ export const createPayment: AppRouteHandler<typeof routes.createPayment> = async
 
 export const cryptoPayment: AppRouteHandler<typeof routes.cryptoPayment> = async (c) => {
   const b = c.req.valid("json");
-  const res = await payWithCrypto(c.env, caller(c).id, { contractId: b.contract_id, blockchain: b.blockchain, txHash: b.tx_hash, walletAddress: b.wallet_address, amountUsd: b.amount_usd });
-  const body = { transaction: transactionView(res.transaction), confirmations: res.confirmations, required_confirmations: res.requiredConfirmations, failure_reason: res.failureReason };
+  const res = await payWithCrypto(c.env, caller(c).id, {
+    contractId: b.contract_id,
+    blockchain: b.blockchain,
+    txHash: b.tx_hash,
+    walletAddress: b.wallet_address,
+    amountUsd: b.amount_usd,
+  });
+  const body = {
+    transaction: transactionView(res.transaction),
+    confirmations: res.confirmations,
+    required_confirmations: res.requiredConfirmations,
+    failure_reason: res.failureReason,
+  };
   return res.created ? c.json(body, 201) : c.json(body, 200);
 };
 
@@ -32,7 +43,9 @@ export const invoice: AppRouteHandler<typeof routes.invoice> = async (c) => {
   const { client_id } = c.req.valid("param");
   const q = c.req.valid("query");
   const me = caller(c);
-  const client = await c.env.DB.prepare(`SELECT c.id, c.user_id, c.org_name, u.email, u.full_name FROM clients c JOIN users u ON u.id = c.user_id WHERE c.id = ?`)
+  const client = await c.env.DB.prepare(
+    `SELECT c.id, c.user_id, c.org_name, u.email, u.full_name FROM clients c JOIN users u ON u.id = c.user_id WHERE c.id = ?`,
+  )
     .bind(client_id)
     .first<{ id: string; user_id: string; org_name: string | null; email: string; full_name: string | null }>();
   if (!client || (me.role !== "admin" && client.user_id !== me.id)) throw notFound("client");
@@ -42,17 +55,25 @@ export const invoice: AppRouteHandler<typeof routes.invoice> = async (c) => {
   return c.json({ invoice: inv }, 200);
 };
 
-export const webhook: AppRouteHandler<typeof routes.webhook> = async (c) => c.json(await receiveWebhook(c.env, await c.req.text(), c.req.header("stripe-signature")), 200);
+export const webhook: AppRouteHandler<typeof routes.webhook> = async (c) =>
+  c.json(await receiveWebhook(c.env, await c.req.text(), c.req.header("stripe-signature")), 200);
 
 export const createWallet: AppRouteHandler<typeof routes.createWallet> = async (c) => {
   const b = c.req.valid("json");
-  if (b.blockchain !== "ethereum") throw new ApiError("unsupported_blockchain", `${b.blockchain} wallets are not supported yet; use ethereum`);
+  if (b.blockchain !== "ethereum")
+    throw new ApiError("unsupported_blockchain", `${b.blockchain} wallets are not supported yet; use ethereum`);
   const me = caller(c);
   const address = b.address.toLowerCase();
   const now = Date.now();
-  const existing = await c.env.DB.prepare(`SELECT * FROM wallets WHERE user_id = ? AND blockchain = 'ethereum' AND address = ?`).bind(me.id, address).first<WalletRow>();
+  const existing = await c.env.DB.prepare(`SELECT * FROM wallets WHERE user_id = ? AND blockchain = 'ethereum' AND address = ?`)
+    .bind(me.id, address)
+    .first<WalletRow>();
   if (existing?.verified_at) return c.json({ wallet: walletView(existing), challenge: existing.challenge }, 201);
-  const taken = await c.env.DB.prepare(`SELECT 1 AS x FROM wallets WHERE blockchain = 'ethereum' AND address = ? AND verified_at IS NOT NULL`).bind(address).first();
+  const taken = await c.env.DB.prepare(
+    `SELECT 1 AS x FROM wallets WHERE blockchain = 'ethereum' AND address = ? AND verified_at IS NOT NULL`,
+  )
+    .bind(address)
+    .first();
   if (taken) throw conflict("this wallet is already verified by another account");
   const challenge = challengeText(me.id, address, crypto.randomUUID(), now);
   let row: WalletRow;
@@ -61,7 +82,9 @@ export const createWallet: AppRouteHandler<typeof routes.createWallet> = async (
     row = { ...existing, challenge };
   } else {
     row = { id: crypto.randomUUID(), user_id: me.id, blockchain: "ethereum", address, challenge, verified_at: null, created_at: now };
-    await c.env.DB.prepare(`INSERT INTO wallets (id, user_id, blockchain, address, challenge, verified_at, created_at) VALUES (?, ?, 'ethereum', ?, ?, NULL, ?)`)
+    await c.env.DB.prepare(
+      `INSERT INTO wallets (id, user_id, blockchain, address, challenge, verified_at, created_at) VALUES (?, ?, 'ethereum', ?, ?, NULL, ?)`,
+    )
       .bind(row.id, me.id, address, challenge, now)
       .run();
   }

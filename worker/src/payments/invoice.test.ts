@@ -16,7 +16,10 @@ describe("GET /api/payments/invoice/{client_id}", () => {
     await api("POST", `/api/contracts/${cancelled.id}/cancel`, { token: s.renter.token });
     await createContract(s, { ...GB, duration_sec: 600 });
     await heartbeat(s);
-    await api("POST", "/api/payments/create", { token: s.renter.token, body: { amount_usd: 2, payment_method: "stripe", stripe_token: "pm_card_visa" } });
+    await api("POST", "/api/payments/create", {
+      token: s.renter.token,
+      body: { amount_usd: 2, payment_method: "stripe", stripe_token: "pm_card_visa" },
+    });
 
     const r = await api("GET", `/api/payments/invoice/${s.renter.clientId}`, { token: s.renter.token });
     expect(r.status, JSON.stringify(r.body)).toBe(200);
@@ -24,7 +27,18 @@ describe("GET /api/payments/invoice/{client_id}", () => {
     expect(inv.client_id).toBe(s.renter.clientId);
     expect(inv.bill_to.email).toBe(s.renter.email);
     expect(inv.lines.map((l: any) => l.contract_id)).toEqual([a.id, b.id]);
-    expect(inv.lines[0]).toMatchObject({ billed_seconds: 91, gb_seconds: 24 * 91, compute_usd: 0.002696, egress_gb: 2, egress_usd: 0.1, total_usd: 0.102696, charged_usd: 0.102696, outstanding_usd: 0, settled: true, node_id: s.node.id });
+    expect(inv.lines[0]).toMatchObject({
+      billed_seconds: 91,
+      gb_seconds: 24 * 91,
+      compute_usd: 0.002696,
+      egress_gb: 2,
+      egress_usd: 0.1,
+      total_usd: 0.102696,
+      charged_usd: 0.102696,
+      outstanding_usd: 0,
+      settled: true,
+      node_id: s.node.id,
+    });
     expect(inv.lines[0].settlement_hash).toBe(a.settlement_hash);
     expect(inv.lines[1]).toMatchObject({ billed_seconds: 60, compute_usd: 0.001777, egress_usd: 0, total_usd: 0.001777 });
     expect(inv.totals).toEqual({
@@ -62,10 +76,24 @@ describe("GET /api/payments/invoice/{client_id}", () => {
     expectError(await api("GET", `/api/payments/invoice/${s.renter.clientId}`), 401, "unauthenticated");
     const admin = await adminAccount();
     expect((await api("GET", `/api/payments/invoice/${s.renter.clientId}`, { token: admin.token })).status).toBe(200);
-    expectError(await api("GET", `/api/payments/invoice/${s.renter.clientId}?from=yesterday`, { token: s.renter.token }), 400, "validation_failed");
-    expectError(await api("GET", `/api/payments/invoice/${s.renter.clientId}?from=2026-02-01&to=2026-01-01`, { token: s.renter.token }), 400, "validation_failed");
-    expectError(await api("GET", `/api/payments/invoice/${s.renter.clientId}?format=pdf`, { token: s.renter.token }), 400, "validation_failed");
-    const old = await api("GET", `/api/payments/invoice/${s.renter.clientId}?from=2020-01-01&to=2020-02-01T00:00:00Z`, { token: s.renter.token });
+    expectError(
+      await api("GET", `/api/payments/invoice/${s.renter.clientId}?from=yesterday`, { token: s.renter.token }),
+      400,
+      "validation_failed",
+    );
+    expectError(
+      await api("GET", `/api/payments/invoice/${s.renter.clientId}?from=2026-02-01&to=2026-01-01`, { token: s.renter.token }),
+      400,
+      "validation_failed",
+    );
+    expectError(
+      await api("GET", `/api/payments/invoice/${s.renter.clientId}?format=pdf`, { token: s.renter.token }),
+      400,
+      "validation_failed",
+    );
+    const old = await api("GET", `/api/payments/invoice/${s.renter.clientId}?from=2020-01-01&to=2020-02-01T00:00:00Z`, {
+      token: s.renter.token,
+    });
     expect(old.body.invoice).toMatchObject({ lines: [], period: { from: "2020-01-01T00:00:00.000Z", to: "2020-02-01T00:00:00.000Z" } });
     expect(old.body.invoice.totals.total_usd).toBe(0);
   });

@@ -34,14 +34,25 @@ function lineOf(r: Row) {
   let seconds = 0;
   if (r.start_time !== null && r.end_time !== null) {
     const paidUntil = Math.max(r.end_time, r.grace_until ?? 0);
-    seconds = billableSeconds(r.start_time, Math.min(r.ended_at, paidUntil), r.min_duration_sec, Math.ceil((paidUntil - r.start_time) / 1000));
+    seconds = billableSeconds(
+      r.start_time,
+      Math.min(r.ended_at, paidUntil),
+      r.min_duration_sec,
+      Math.ceil((paidUntil - r.start_time) / 1000),
+    );
   }
   const egress = r.actual_egress_gb ? egressCostMicro(r.actual_egress_gb, r.egress_price_micro) : 0;
   // total_cost is authoritative (it is what settlement charged from); compute is the rest.
   const compute = r.total_cost_micro - egress;
   const charged = r.charged_micro ?? 0;
   return {
-    micro: { compute, egress, total: r.total_cost_micro, charged, outstanding: r.charged_micro === null ? 0 : Math.max(0, r.total_cost_micro - charged) },
+    micro: {
+      compute,
+      egress,
+      total: r.total_cost_micro,
+      charged,
+      outstanding: r.charged_micro === null ? 0 : Math.max(0, r.total_cost_micro - charged),
+    },
     view: {
       contract_id: r.id,
       node_id: r.node_id,
@@ -68,7 +79,12 @@ function lineOf(r: Row) {
   };
 }
 
-export async function buildInvoice(env: Env, client: { id: string; user_id: string; org_name: string | null; email: string; full_name: string | null }, from: number, to: number) {
+export async function buildInvoice(
+  env: Env,
+  client: { id: string; user_id: string; org_name: string | null; email: string; full_name: string | null },
+  from: number,
+  to: number,
+) {
   const [contractsRes, paymentsRes] = await env.DB.batch([
     env.DB.prepare(
       `SELECT k.id, k.node_id, n.name AS node_name, k.region, k.ram_gb, k.vram_gb, k.start_time, k.end_time, k.ended_at, k.grace_until, k.min_duration_sec,
@@ -117,7 +133,9 @@ const usd = (n: number | null) => (n === null ? "—" : `$${n.toFixed(6)}`);
 export function invoiceHtml(inv: Invoice): string {
   const rows = inv.lines
     .map(
-      (l) => `<tr><td><code>${esc(l.contract_id.slice(0, 8))}</code></td><td>${esc(l.node_name ?? l.node_id)}<br><small>${esc(l.region)}</small></td>
+      (
+        l,
+      ) => `<tr><td><code>${esc(l.contract_id.slice(0, 8))}</code></td><td>${esc(l.node_name ?? l.node_id)}<br><small>${esc(l.region)}</small></td>
 <td>${l.ram_gb} + ${l.vram_gb}</td><td>${esc(l.start_time?.replace("T", " ").slice(0, 19) ?? "—")}<br>${esc(l.ended_at.replace("T", " ").slice(0, 19))}</td>
 <td class="n">${l.billed_seconds}</td><td class="n">${l.price_per_gb_sec.toFixed(9)}</td><td class="n">${usd(l.compute_usd)}</td><td class="n">${usd(l.egress_usd)}</td>
 <td class="n">${usd(l.total_usd)}</td><td class="n">${usd(l.charged_usd)}</td><td class="n">${usd(l.outstanding_usd)}</td></tr>`,

@@ -24,18 +24,36 @@ export const TransactionSchema = z
   .openapi("Transaction");
 
 const IdempotencyHeader = z.object({
-  "idempotency-key": z.string().min(1).max(200).optional().openapi({
-    param: { name: "idempotency-key", in: "header" },
-    description: "Makes a retried request return the same transaction and charge once. Without it, the key is a SHA-256 of the caller and the body: the same body twice is the same payment (send distinct keys to pay the same amount again with a reusable payment method).",
-  }),
+  "idempotency-key": z
+    .string()
+    .min(1)
+    .max(200)
+    .optional()
+    .openapi({
+      param: { name: "idempotency-key", in: "header" },
+      description:
+        "Makes a retried request return the same transaction and charge once. Without it, the key is a SHA-256 of the caller and the body: the same body twice is the same payment (send distinct keys to pay the same amount again with a reusable payment method).",
+    }),
 });
 
 export const CreatePaymentBody = z
   .object({
-    contract_id: z.uuid().optional().openapi({ description: "One of the caller's contracts. Without amount_usd: pay that contract's outstanding cost." }),
-    amount_usd: z.number().gt(0).max(999_999.99).optional().openapi({ description: "Whole cents, at least 0.50 (Stripe's minimum)", example: 25 }),
+    contract_id: z
+      .uuid()
+      .optional()
+      .openapi({ description: "One of the caller's contracts. Without amount_usd: pay that contract's outstanding cost." }),
+    amount_usd: z
+      .number()
+      .gt(0)
+      .max(999_999.99)
+      .optional()
+      .openapi({ description: "Whole cents, at least 0.50 (Stripe's minimum)", example: 25 }),
     payment_method: z.literal("stripe"),
-    stripe_token: z.string().min(1).max(255).openapi({ description: "A Stripe PaymentMethod id (pm_…) or a card token (tok_…)", example: "pm_card_visa" }),
+    stripe_token: z
+      .string()
+      .min(1)
+      .max(255)
+      .openapi({ description: "A Stripe PaymentMethod id (pm_…) or a card token (tok_…)", example: "pm_card_visa" }),
   })
   .openapi("CreatePayment");
 
@@ -54,18 +72,37 @@ export const createPayment = createRoute({
   ].join("\n\n"),
   request: { headers: IdempotencyHeader, body: jsonBody(CreatePaymentBody) },
   responses: {
-    201: jsonContent(z.object({ transaction: TransactionSchema, collected_usd: z.number().openapi({ description: "Outstanding contract cost charged from the balance after this payment" }) }), "The transaction (the same one for a retried request)"),
+    201: jsonContent(
+      z.object({
+        transaction: TransactionSchema,
+        collected_usd: z.number().openapi({ description: "Outstanding contract cost charged from the balance after this payment" }),
+      }),
+      "The transaction (the same one for a retried request)",
+    ),
     ...errors(401, 402, 404, 409, 503),
   },
 });
 
 export const CryptoBody = z
   .object({
-    contract_id: z.uuid().optional().openapi({ description: "After the credit, that contract's outstanding cost is charged from the balance" }),
-    blockchain: z.enum(["ethereum", "solana"]).openapi({ description: "Only ethereum is supported now; solana answers 400 unsupported_blockchain" }),
+    contract_id: z
+      .uuid()
+      .optional()
+      .openapi({ description: "After the credit, that contract's outstanding cost is charged from the balance" }),
+    blockchain: z
+      .enum(["ethereum", "solana"])
+      .openapi({ description: "Only ethereum is supported now; solana answers 400 unsupported_blockchain" }),
     tx_hash: z.string().min(1).max(200).openapi({ example: "0x5c504ed432cb51138bcf09aa5e8a410dd4a1e204ef84bfed1be16dfba1b22060" }),
-    wallet_address: z.string().min(1).max(200).openapi({ description: "The sending wallet; must be the Transfer's `from`", example: "0x8ba1f109551bd432803012645ac136ddd64dba72" }),
-    amount_usd: z.number().gt(0).optional().openapi({ description: "Optional: the amount sent; when given, the on-chain amount must equal it exactly or the payment fails" }),
+    wallet_address: z
+      .string()
+      .min(1)
+      .max(200)
+      .openapi({ description: "The sending wallet; must be the Transfer's `from`", example: "0x8ba1f109551bd432803012645ac136ddd64dba72" }),
+    amount_usd: z
+      .number()
+      .gt(0)
+      .optional()
+      .openapi({ description: "Optional: the amount sent; when given, the on-chain amount must equal it exactly or the payment fails" }),
   })
   .openapi("CryptoPayment");
 
@@ -107,14 +144,29 @@ export const invoice = createRoute({
   description:
     "Lines: each contract whose billing ended in [from, to) (running contracts appear on the invoice of the period they end in; cancelled ones cost nothing and are omitted), with billed seconds, compute and egress, total, charged and outstanding. Default period: the current UTC month to now. `format=html` answers a printable, self-contained HTML page of the same invoice. Only the client's own user or an admin may see it; for anyone else the client does not exist (404).",
   request: {
-    params: z.object({ client_id: z.uuid().openapi({ param: { name: "client_id", in: "path" }, description: "The renter profile id (`client.id` of /api/auth/me)" }) }),
-    query: WindowQuery.extend({ format: z.enum(["json", "html"]).default("json").openapi({ description: "json (default) or html (printable)" }) }),
+    params: z.object({
+      client_id: z
+        .uuid()
+        .openapi({ param: { name: "client_id", in: "path" }, description: "The renter profile id (`client.id` of /api/auth/me)" }),
+    }),
+    query: WindowQuery.extend({
+      format: z.enum(["json", "html"]).default("json").openapi({ description: "json (default) or html (printable)" }),
+    }),
   },
   responses: {
     200: {
       description: "The invoice",
       content: {
-        "application/json": { schema: z.object({ invoice: z.record(z.string(), z.unknown()).openapi({ description: "number, client_id, bill_to, currency, period {from, to}, issued_at, lines[], totals {contracts, gb_seconds, compute_usd, egress_usd, total_usd, charged_usd, outstanding_usd, payments_usd, payments_count}" }) }) },
+        "application/json": {
+          schema: z.object({
+            invoice: z
+              .record(z.string(), z.unknown())
+              .openapi({
+                description:
+                  "number, client_id, bill_to, currency, period {from, to}, issued_at, lines[], totals {contracts, gb_seconds, compute_usd, egress_usd, total_usd, charged_usd, outstanding_usd, payments_usd, payments_count}",
+              }),
+          }),
+        },
         "text/html": { schema: z.string().openapi({ description: "Printable invoice (format=html)" }) },
       },
     },
@@ -132,9 +184,19 @@ export const webhook = createRoute({
     "Handled: `payment_intent.succeeded` (credits the transaction's amount once), `payment_intent.payment_failed` (marks a pending transaction failed), `charge.refunded` (takes the newly refunded amount back from the balance; the balance never goes below zero and money held by running contracts stays held, so what cannot be taken is recorded as unrecovered in the refund entry's memo). Other types are acknowledged with 200 and ignored.",
     "Replays are harmless: events are remembered by id, and every effect has its own ledger idempotency key.",
   ].join("\n\n"),
-  request: { headers: z.object({ "stripe-signature": z.string().optional().openapi({ param: { name: "stripe-signature", in: "header" } }) }) },
+  request: {
+    headers: z.object({
+      "stripe-signature": z
+        .string()
+        .optional()
+        .openapi({ param: { name: "stripe-signature", in: "header" } }),
+    }),
+  },
   responses: {
-    200: jsonContent(z.object({ received: z.literal(true), duplicate: z.boolean(), handled: z.boolean(), type: z.string() }), "Acknowledged"),
+    200: jsonContent(
+      z.object({ received: z.literal(true), duplicate: z.boolean(), handled: z.boolean(), type: z.string() }),
+      "Acknowledged",
+    ),
     ...errors(503),
   },
 });
@@ -166,14 +228,22 @@ export const createWallet = createRoute({
     body: jsonBody(
       z
         .object({
-          blockchain: z.enum(["ethereum", "solana"]).openapi({ description: "Only ethereum is supported now; solana answers 400 unsupported_blockchain" }),
-          address: z.string().regex(ADDRESS, "must be 0x followed by 40 hex digits").openapi({ example: "0x8ba1f109551bd432803012645ac136ddd64dba72" }),
+          blockchain: z
+            .enum(["ethereum", "solana"])
+            .openapi({ description: "Only ethereum is supported now; solana answers 400 unsupported_blockchain" }),
+          address: z
+            .string()
+            .regex(ADDRESS, "must be 0x followed by 40 hex digits")
+            .openapi({ example: "0x8ba1f109551bd432803012645ac136ddd64dba72" }),
         })
         .openapi("WalletClaim"),
     ),
   },
   responses: {
-    201: jsonContent(z.object({ wallet: WalletSchema, challenge: z.string().openapi({ description: "The exact text to sign with personal_sign" }) }), "The wallet and its challenge"),
+    201: jsonContent(
+      z.object({ wallet: WalletSchema, challenge: z.string().openapi({ description: "The exact text to sign with personal_sign" }) }),
+      "The wallet and its challenge",
+    ),
     ...errors(401, 409),
   },
 });
@@ -189,7 +259,9 @@ export const verifyWallet = createRoute({
     "`signature`: the 65-byte `personal_sign` result as 0x-hex (r ‖ s ‖ v, v 27/28 or 0/1; high-s refused). The signer recovered from it must be the wallet's address, else 400. Another account's wallet id is 404. An address already verified by another account is 409.",
   request: {
     params: z.object({ id: z.uuid().openapi({ param: { name: "id", in: "path" } }) }),
-    body: jsonBody(z.object({ signature: z.string().regex(SIGNATURE, "must be 0x followed by 130 hex digits (65 bytes)") }).openapi("WalletProof")),
+    body: jsonBody(
+      z.object({ signature: z.string().regex(SIGNATURE, "must be 0x followed by 130 hex digits (65 bytes)") }).openapi("WalletProof"),
+    ),
   },
   responses: { 200: jsonContent(z.object({ wallet: WalletSchema }), "The verified wallet"), ...errors(401, 404, 409) },
 });

@@ -9,7 +9,11 @@ import { stripeFor } from "./stripe";
 const topup = (token: string, body: Record<string, unknown>, headers: Record<string, string> = {}) =>
   api("POST", "/api/payments/create", { token, headers, body: { payment_method: "stripe", ...body } });
 
-const piEvent = (type: string, pi: Record<string, unknown>, id = `evt_${crypto.randomUUID().replaceAll("-", "")}`) => ({ id, type, data: { object: { object: "payment_intent", currency: "usd", ...pi } } });
+const piEvent = (type: string, pi: Record<string, unknown>, id = `evt_${crypto.randomUUID().replaceAll("-", "")}`) => ({
+  id,
+  type,
+  data: { object: { object: "payment_intent", currency: "usd", ...pi } },
+});
 
 describe("POST /api/payments/create (Stripe top-up)", () => {
   it("creates and confirms a PaymentIntent, records the transaction and credits the balance once", async () => {
@@ -17,8 +21,27 @@ describe("POST /api/payments/create (Stripe top-up)", () => {
     const r = await topup(u.token, { amount_usd: 25, stripe_token: "pm_card_visa" });
     expect(r.status, JSON.stringify(r.body)).toBe(201);
     const t = r.body.transaction;
-    expect(Object.keys(t).sort()).toEqual(["amount_usd", "blockchain", "contract_id", "created_at", "id", "payment_method", "settled_at", "status", "stripe_payment_id", "tx_hash", "wallet_address"]);
-    expect(t).toMatchObject({ amount_usd: 25, payment_method: "stripe", status: "completed", contract_id: null, blockchain: null, tx_hash: null });
+    expect(Object.keys(t).sort()).toEqual([
+      "amount_usd",
+      "blockchain",
+      "contract_id",
+      "created_at",
+      "id",
+      "payment_method",
+      "settled_at",
+      "status",
+      "stripe_payment_id",
+      "tx_hash",
+      "wallet_address",
+    ]);
+    expect(t).toMatchObject({
+      amount_usd: 25,
+      payment_method: "stripe",
+      status: "completed",
+      contract_id: null,
+      blockchain: null,
+      tx_hash: null,
+    });
     expect(t.stripe_payment_id).toMatch(/^pi_/);
     expect(t.settled_at).not.toBeNull();
     expect(await balanceOf(u)).toMatchObject({ balance_usd: 25, held_usd: 0, available_usd: 25 });
@@ -27,7 +50,13 @@ describe("POST /api/payments/create (Stripe top-up)", () => {
     const sent = await stripeRequests((q) => q.params.metadata?.transaction_id === t.id);
     expect(sent).toHaveLength(1);
     expect(sent[0]).toMatchObject({ method: "POST", path: "/v1/payment_intents", status: 200 });
-    expect(sent[0].params).toMatchObject({ amount: "2500", currency: "usd", confirm: "true", payment_method: "pm_card_visa", metadata: { user_id: u.id } });
+    expect(sent[0].params).toMatchObject({
+      amount: "2500",
+      currency: "usd",
+      confirm: "true",
+      payment_method: "pm_card_visa",
+      metadata: { user_id: u.id },
+    });
     expect(sent[0].idempotencyKey).toMatch(/^mnemo-[0-9a-f]{64}$/);
 
     const entries = await ledgerOf({ transactionId: t.id });
@@ -88,7 +117,11 @@ describe("POST /api/payments/create (Stripe top-up)", () => {
     // and, at Stripe, the PaymentIntent it created and charged under the product's idempotency key.
     const txId = crypto.randomUUID();
     const key = `topup:${u.id}:key:${header}`;
-    await env.DB.prepare("INSERT INTO transactions (id, user_id, amount_micro, payment_method, status, idempotency_key, created_at) VALUES (?, ?, 7000000, 'stripe', 'pending', ?, ?)").bind(txId, u.id, key, Date.now()).run();
+    await env.DB.prepare(
+      "INSERT INTO transactions (id, user_id, amount_micro, payment_method, status, idempotency_key, created_at) VALUES (?, ?, 7000000, 'stripe', 'pending', ?, ?)",
+    )
+      .bind(txId, u.id, key, Date.now())
+      .run();
     const stripe = stripeFor(env);
     const charged = await stripe.paymentIntents.create(
       {
@@ -112,7 +145,9 @@ describe("POST /api/payments/create (Stripe top-up)", () => {
     const sent = await stripeRequests((q) => q.params.metadata?.transaction_id === txId);
     expect(sent).toHaveLength(2);
     expect(sent[1].idempotencyKey).toBe(sent[0].idempotencyKey);
-    const intents = (await (await fetch(`${env.STRIPE_API_BASE}/__intents`)).json()) as { intents: { id: string; metadata?: Record<string, string> }[] };
+    const intents = (await (await fetch(`${env.STRIPE_API_BASE}/__intents`)).json()) as {
+      intents: { id: string; metadata?: Record<string, string> }[];
+    };
     expect(intents.intents.filter((i) => i.metadata?.transaction_id === txId).map((i) => i.id)).toEqual([charged.id]);
     expect((await balanceOf(u)).balance_usd).toBe(7);
     expect((await ledgerOf({ transactionId: txId })).filter((e) => e.kind === "topup")).toHaveLength(1);
@@ -136,9 +171,20 @@ describe("POST /api/payments/create (Stripe top-up)", () => {
     expectError(await topup(u.token, { amount_usd: -3, stripe_token: "pm_card_visa" }), 400, "validation_failed");
     expectError(await topup(u.token, { amount_usd: 5, stripe_token: "card_1234" }), 400, "validation_failed");
     expectError(await topup(u.token, { stripe_token: "pm_card_visa" }), 400, "validation_failed");
-    expectError(await api("POST", "/api/payments/create", { token: u.token, body: { amount_usd: 5, payment_method: "paypal", stripe_token: "pm_card_visa" } }), 400, "validation_failed");
+    expectError(
+      await api("POST", "/api/payments/create", {
+        token: u.token,
+        body: { amount_usd: 5, payment_method: "paypal", stripe_token: "pm_card_visa" },
+      }),
+      400,
+      "validation_failed",
+    );
     expectError(await topup(u.token, { contract_id: crypto.randomUUID(), stripe_token: "pm_card_visa" }), 404, "not_found");
-    expectError(await api("POST", "/api/payments/create", { body: { amount_usd: 5, payment_method: "stripe", stripe_token: "pm_card_visa" } }), 401, "unauthenticated");
+    expectError(
+      await api("POST", "/api/payments/create", { body: { amount_usd: 5, payment_method: "stripe", stripe_token: "pm_card_visa" } }),
+      401,
+      "unauthenticated",
+    );
   });
 
   it("answers 503 payments_unavailable without Stripe keys", async () => {
@@ -146,11 +192,27 @@ describe("POST /api/payments/create (Stripe top-up)", () => {
     for (const missing of ["STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET"]) {
       const bare = { ...env, [missing]: undefined };
       const req = (path: string, body: unknown, headers: Record<string, string> = {}) =>
-        worker.fetch(new Request(`https://mnemo.test${path}`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(body) }), bare as any, createExecutionContext());
-      const res = await req("/api/payments/create", { amount_usd: 5, payment_method: "stripe", stripe_token: "pm_card_visa" }, { authorization: `Bearer ${u.token}` });
+        worker.fetch(
+          new Request(`https://mnemo.test${path}`, {
+            method: "POST",
+            headers: { "content-type": "application/json", ...headers },
+            body: JSON.stringify(body),
+          }),
+          bare as any,
+          createExecutionContext(),
+        );
+      const res = await req(
+        "/api/payments/create",
+        { amount_usd: 5, payment_method: "stripe", stripe_token: "pm_card_visa" },
+        { authorization: `Bearer ${u.token}` },
+      );
       expect(res.status).toBe(503);
       expect(((await res.json()) as any).error.code).toBe("payments_unavailable");
-      const hook = await req("/api/payments/webhook", { id: "evt_x", type: "payment_intent.succeeded" }, { "stripe-signature": "t=1,v1=00" });
+      const hook = await req(
+        "/api/payments/webhook",
+        { id: "evt_x", type: "payment_intent.succeeded" },
+        { "stripe-signature": "t=1,v1=00" },
+      );
       expect(hook.status).toBe(503);
       expect(((await hook.json()) as any).error.code).toBe("payments_unavailable");
     }
@@ -167,7 +229,13 @@ describe("POST /api/payments/webhook", () => {
     expect(piId).toMatch(/^pi_/);
     expect((await balanceOf(u)).balance_usd).toBe(0);
 
-    const event = piEvent("payment_intent.succeeded", { id: piId, amount: 1234, amount_received: 1234, status: "succeeded", metadata: { transaction_id: r.body.transaction.id } });
+    const event = piEvent("payment_intent.succeeded", {
+      id: piId,
+      amount: 1234,
+      amount_received: 1234,
+      status: "succeeded",
+      metadata: { transaction_id: r.body.transaction.id },
+    });
     const first = await deliverEvent(event);
     expect(first.status, JSON.stringify(first.body)).toBe(200);
     expect(first.body).toMatchObject({ received: true, duplicate: false, handled: true });
@@ -187,21 +255,40 @@ describe("POST /api/payments/webhook", () => {
   it("finds the transaction by metadata when the request died before storing the intent id", async () => {
     const u = await register();
     const txId = crypto.randomUUID();
-    await env.DB.prepare(`INSERT INTO transactions (id, user_id, amount_micro, payment_method, status, idempotency_key, created_at) VALUES (?, ?, 3000000, 'stripe', 'pending', ?, ?)`)
+    await env.DB.prepare(
+      `INSERT INTO transactions (id, user_id, amount_micro, payment_method, status, idempotency_key, created_at) VALUES (?, ?, 3000000, 'stripe', 'pending', ?, ?)`,
+    )
       .bind(txId, u.id, `test:${txId}`, Date.now())
       .run();
     const piId = `pi_lost_${crypto.randomUUID().slice(0, 8)}`;
-    const res = await deliverEvent(piEvent("payment_intent.succeeded", { id: piId, amount: 300, amount_received: 300, status: "succeeded", metadata: { transaction_id: txId } }));
+    const res = await deliverEvent(
+      piEvent("payment_intent.succeeded", {
+        id: piId,
+        amount: 300,
+        amount_received: 300,
+        status: "succeeded",
+        metadata: { transaction_id: txId },
+      }),
+    );
     expect(res.body.handled).toBe(true);
     expect((await balanceOf(u)).balance_usd).toBe(3);
-    expect((await env.DB.prepare(`SELECT stripe_payment_id FROM transactions WHERE id = ?`).bind(txId).first<any>()).stripe_payment_id).toBe(piId);
+    expect(
+      (await env.DB.prepare(`SELECT stripe_payment_id FROM transactions WHERE id = ?`).bind(txId).first<any>()).stripe_payment_id,
+    ).toBe(piId);
   });
 
   it("marks a pending payment failed on payment_intent.payment_failed", async () => {
     const u = await register();
     const r = await topup(u.token, { amount_usd: 7, stripe_token: "pm_card_processing" });
     const pi = r.body.transaction.stripe_payment_id;
-    const res = await deliverEvent(piEvent("payment_intent.payment_failed", { id: pi, amount: 700, status: "requires_payment_method", last_payment_error: { message: "Your card has insufficient funds." } }));
+    const res = await deliverEvent(
+      piEvent("payment_intent.payment_failed", {
+        id: pi,
+        amount: 700,
+        status: "requires_payment_method",
+        last_payment_error: { message: "Your card has insufficient funds." },
+      }),
+    );
     expect(res.body).toMatchObject({ handled: true });
     const t = await env.DB.prepare(`SELECT status, failure_reason FROM transactions WHERE id = ?`).bind(r.body.transaction.id).first<any>();
     expect(t).toEqual({ status: "failed", failure_reason: "Your card has insufficient funds." });
@@ -215,10 +302,17 @@ describe("POST /api/payments/webhook", () => {
     expectError(await deliverEvent(event, { header: null }), 400, "validation_failed");
     expectError(await deliverEvent(event, { header: "t=123,v1=deadbeef" }), 400, "validation_failed");
     // Within the tolerance is fine.
-    const recent = await deliverEvent({ ...event, id: `evt_${crypto.randomUUID().replaceAll("-", "")}` }, { timestamp: Math.floor(Date.now() / 1000) - 200 });
+    const recent = await deliverEvent(
+      { ...event, id: `evt_${crypto.randomUUID().replaceAll("-", "")}` },
+      { timestamp: Math.floor(Date.now() / 1000) - 200 },
+    );
     expect(recent.status).toBe(200);
     expect(recent.body.handled).toBe(false); // unknown intent
-    const unknown = await deliverEvent({ id: `evt_${crypto.randomUUID().replaceAll("-", "")}`, type: "customer.created", data: { object: { object: "customer", id: "cus_1" } } });
+    const unknown = await deliverEvent({
+      id: `evt_${crypto.randomUUID().replaceAll("-", "")}`,
+      type: "customer.created",
+      data: { object: { object: "customer", id: "cus_1" } },
+    });
     expect(unknown.status).toBe(200);
     expect(unknown.body).toMatchObject({ received: true, handled: false, type: "customer.created" });
   });
@@ -227,7 +321,21 @@ describe("POST /api/payments/webhook", () => {
     const u = await register();
     const r = await topup(u.token, { amount_usd: 20, stripe_token: "pm_card_visa" });
     const t = r.body.transaction;
-    const refund = (cents: number) => deliverEvent({ id: `evt_${crypto.randomUUID().replaceAll("-", "")}`, type: "charge.refunded", data: { object: { object: "charge", id: "ch_1", payment_intent: t.stripe_payment_id, amount: 2000, amount_refunded: cents, refunded: cents === 2000 } } });
+    const refund = (cents: number) =>
+      deliverEvent({
+        id: `evt_${crypto.randomUUID().replaceAll("-", "")}`,
+        type: "charge.refunded",
+        data: {
+          object: {
+            object: "charge",
+            id: "ch_1",
+            payment_intent: t.stripe_payment_id,
+            amount: 2000,
+            amount_refunded: cents,
+            refunded: cents === 2000,
+          },
+        },
+      });
 
     const partial = await refund(500);
     expect(partial.body).toMatchObject({ handled: true });
@@ -255,7 +363,15 @@ describe("webhook edge cases", () => {
   it("does not credit a payment in another currency", async () => {
     const u = await register();
     const r = await topup(u.token, { amount_usd: 3, stripe_token: "pm_card_processing" });
-    const res = await deliverEvent(piEvent("payment_intent.succeeded", { id: r.body.transaction.stripe_payment_id, amount: 300, amount_received: 300, currency: "eur", status: "succeeded" }));
+    const res = await deliverEvent(
+      piEvent("payment_intent.succeeded", {
+        id: r.body.transaction.stripe_payment_id,
+        amount: 300,
+        amount_received: 300,
+        currency: "eur",
+        status: "succeeded",
+      }),
+    );
     expect(res.body).toMatchObject({ received: true, handled: false });
     expect((await balanceOf(u)).balance_usd).toBe(0);
   });

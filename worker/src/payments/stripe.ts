@@ -9,7 +9,15 @@ import type { Env } from "../env";
 import { ApiError, invalid } from "../lib/errors";
 import { sha256Hex } from "../lib/crypto";
 import { AlreadyApplied, debitStatement, postLedger } from "../ledger/service";
-import { clientIdOf, collectOutstanding, completeTransaction, failTransaction, loadTransaction, ownContractForPayment, type RawTransaction } from "./transactions";
+import {
+  clientIdOf,
+  collectOutstanding,
+  completeTransaction,
+  failTransaction,
+  loadTransaction,
+  ownContractForPayment,
+  type RawTransaction,
+} from "./transactions";
 
 /** Stripe's smallest USD charge. */
 export const STRIPE_MIN_CENTS = 50;
@@ -61,20 +69,23 @@ export interface TopupInput {
 async function amountToCharge(env: Env, userId: string, input: TopupInput): Promise<number> {
   if (input.amountUsd !== undefined) {
     const cents = Math.round(input.amountUsd * 100);
-    if (Math.abs(cents - input.amountUsd * 100) > 1e-6) throw invalid("amount_usd", "must be whole cents (at most 2 decimal places) for card payments");
+    if (Math.abs(cents - input.amountUsd * 100) > 1e-6)
+      throw invalid("amount_usd", "must be whole cents (at most 2 decimal places) for card payments");
     if (cents < STRIPE_MIN_CENTS) throw invalid("amount_usd", "must be at least 0.50 (Stripe's minimum charge)");
     if (input.contractId) await ownContractForPayment(env, userId, input.contractId);
     return cents * MICRO_PER_CENT;
   }
   if (!input.contractId) throw invalid("amount_usd", "is required without contract_id");
   const { outstandingMicro } = await ownContractForPayment(env, userId, input.contractId);
-  if (outstandingMicro <= 0) throw new ApiError("conflict", "this contract has nothing outstanding; send amount_usd to top up your balance");
+  if (outstandingMicro <= 0)
+    throw new ApiError("conflict", "this contract has nothing outstanding; send amount_usd to top up your balance");
   return Math.max(STRIPE_MIN_CENTS, Math.ceil(outstandingMicro / MICRO_PER_CENT)) * MICRO_PER_CENT;
 }
 
 function paymentMethodParams(token: string): Pick<Stripe.PaymentIntentCreateParams, "payment_method" | "payment_method_data"> {
   if (/^pm_[A-Za-z0-9_]+$/.test(token)) return { payment_method: token };
-  if (/^tok_[A-Za-z0-9_]+$/.test(token)) return { payment_method_data: { type: "card", card: { token } } as Stripe.PaymentIntentCreateParams.PaymentMethodData };
+  if (/^tok_[A-Za-z0-9_]+$/.test(token))
+    return { payment_method_data: { type: "card", card: { token } } as Stripe.PaymentIntentCreateParams.PaymentMethodData };
   throw invalid("stripe_token", "must be a PaymentMethod id (pm_…) or a card token (tok_…)");
 }
 
@@ -97,7 +108,11 @@ async function applyIntent(env: Env, t: RawTransaction, pi: Stripe.PaymentIntent
  * SHA-256 of the caller and the body) names one transaction row and one Stripe Idempotency-Key, so
  * a retried request returns the same transaction and Stripe charges once.
  */
-export async function createTopup(env: Env, userId: string, input: TopupInput): Promise<{ transaction: RawTransaction; collectedMicro: number }> {
+export async function createTopup(
+  env: Env,
+  userId: string,
+  input: TopupInput,
+): Promise<{ transaction: RawTransaction; collectedMicro: number }> {
   const stripe = stripeFor(env);
   const pmParams = paymentMethodParams(input.stripeToken);
   const key = input.idempotencyHeader
@@ -106,7 +121,11 @@ export async function createTopup(env: Env, userId: string, input: TopupInput): 
 
   let t = await env.DB.prepare(`SELECT * FROM transactions WHERE idempotency_key = ?`).bind(key).first<RawTransaction>();
   const amountMicro = t ? t.amount_micro : await amountToCharge(env, userId, input);
-  if (t && ((input.amountUsd !== undefined && Math.round(input.amountUsd * 100) * MICRO_PER_CENT !== t.amount_micro) || (input.contractId ?? null) !== t.contract_id)) {
+  if (
+    t &&
+    ((input.amountUsd !== undefined && Math.round(input.amountUsd * 100) * MICRO_PER_CENT !== t.amount_micro) ||
+      (input.contractId ?? null) !== t.contract_id)
+  ) {
     throw new ApiError("conflict", "this Idempotency-Key was already used for a different payment");
   }
   if (!t) {
@@ -146,16 +165,20 @@ export async function createTopup(env: Env, userId: string, input: TopupInput): 
         const failed = await failTransaction(env, t.id, err.message ?? "card declined", { stripePaymentId: err.raw?.payment_intent?.id });
         throw new ApiError("payment_failed", `the card was declined: ${err.message ?? err.code ?? "declined"} (transaction ${failed.id})`);
       }
-      if (err?.type === "StripeIdempotencyError") throw new ApiError("conflict", "this Idempotency-Key was already used for a different payment");
+      if (err?.type === "StripeIdempotencyError")
+        throw new ApiError("conflict", "this Idempotency-Key was already used for a different payment");
       if (err?.type === "StripeInvalidRequestError") {
         await failTransaction(env, t.id, err.message ?? "rejected by Stripe");
-        throw new ApiError("validation_failed", `Stripe refused the payment: ${err.message ?? "invalid request"}`, [{ field: "stripe_token", message: err.message ?? "invalid" }]);
+        throw new ApiError("validation_failed", `Stripe refused the payment: ${err.message ?? "invalid request"}`, [
+          { field: "stripe_token", message: err.message ?? "invalid" },
+        ]);
       }
       throw unavailableFrom(e);
     }
     t = await applyIntent(env, t, pi);
   }
-  if (t.status === "failed") throw new ApiError("payment_failed", `this payment failed: ${t.failure_reason ?? "declined"} (transaction ${t.id})`);
+  if (t.status === "failed")
+    throw new ApiError("payment_failed", `this payment failed: ${t.failure_reason ?? "declined"} (transaction ${t.id})`);
   const collectedMicro = t.status === "completed" && t.contract_id ? await collectOutstanding(env, t.contract_id) : 0;
   return { transaction: t, collectedMicro };
 }
@@ -167,13 +190,22 @@ export async function verifyWebhook(env: Env, payload: string, signature: string
   const stripe = stripeFor(env);
   if (!signature) throw invalid("Stripe-Signature", "header is required");
   try {
-    return await stripe.webhooks.constructEventAsync(payload, signature, env.STRIPE_WEBHOOK_SECRET!, 300, Stripe.createSubtleCryptoProvider());
+    return await stripe.webhooks.constructEventAsync(
+      payload,
+      signature,
+      env.STRIPE_WEBHOOK_SECRET!,
+      300,
+      Stripe.createSubtleCryptoProvider(),
+    );
   } catch (e) {
     throw invalid("Stripe-Signature", `does not verify: ${(e as Error).message?.split("\n")[0] ?? "bad signature"}`);
   }
 }
 
-async function transactionForIntent(env: Env, pi: { id: string; metadata?: Record<string, string> | null }): Promise<RawTransaction | null> {
+async function transactionForIntent(
+  env: Env,
+  pi: { id: string; metadata?: Record<string, string> | null },
+): Promise<RawTransaction | null> {
   const byPi = await env.DB.prepare(`SELECT * FROM transactions WHERE stripe_payment_id = ?`).bind(pi.id).first<RawTransaction>();
   if (byPi) return byPi;
   // The request that created the intent may have died before it stored the intent's id.
@@ -195,27 +227,42 @@ async function refund(env: Env, charge: Stripe.Charge): Promise<string> {
   if (!t || (t.status !== "completed" && t.status !== "refunded")) return "no completed transaction";
   const clientId = await clientIdOf(env, t.user_id);
   for (let attempt = 0; attempt < 5; attempt++) {
-    const prior = await env.DB.prepare(`SELECT idempotency_key FROM ledger_entries WHERE transaction_id = ? AND kind = 'refund'`).bind(t.id).all<{ idempotency_key: string }>();
+    const prior = await env.DB.prepare(`SELECT idempotency_key FROM ledger_entries WHERE transaction_id = ? AND kind = 'refund'`)
+      .bind(t.id)
+      .all<{ idempotency_key: string }>();
     const refundedBefore = prior.results.reduce((max, r) => Math.max(max, Number(r.idempotency_key.split(":").pop()) || 0), 0);
     const refundedCents = Math.min(charge.amount_refunded, t.amount_micro / MICRO_PER_CENT);
     if (refundedCents <= refundedBefore) return "already applied";
     const dueMicro = (refundedCents - refundedBefore) * MICRO_PER_CENT;
-    const c = await env.DB.prepare(`SELECT balance_micro, held_micro FROM clients WHERE id = ?`).bind(clientId).first<{ balance_micro: number; held_micro: number }>();
+    const c = await env.DB.prepare(`SELECT balance_micro, held_micro FROM clients WHERE id = ?`)
+      .bind(clientId)
+      .first<{ balance_micro: number; held_micro: number }>();
     const take = Math.min(dueMicro, Math.max(0, (c?.balance_micro ?? 0) - (c?.held_micro ?? 0)));
     const fully = refundedCents * MICRO_PER_CENT >= t.amount_micro;
     try {
       await postLedger(
         env.DB,
-        [{
-          kind: "refund",
-          userId: t.user_id,
-          transactionId: t.id,
-          amountMicro: -take,
-          // Keyed by the cumulative refunded amount: each new partial refund applies once.
-          idempotencyKey: `refund:stripe:${piId}:${refundedCents}`,
-          memo: take < dueMicro ? `refund of ${dueMicro} micro-USD; ${dueMicro - take} micro-USD unrecovered (already spent or held)` : `refund of ${dueMicro} micro-USD`,
-        }],
-        () => [debitStatement(env.DB, clientId, take), env.DB.prepare(`UPDATE transactions SET status = CASE WHEN ?1 THEN 'refunded' ELSE status END WHERE id = ?2`).bind(fully ? 1 : 0, t.id)],
+        [
+          {
+            kind: "refund",
+            userId: t.user_id,
+            transactionId: t.id,
+            amountMicro: -take,
+            // Keyed by the cumulative refunded amount: each new partial refund applies once.
+            idempotencyKey: `refund:stripe:${piId}:${refundedCents}`,
+            memo:
+              take < dueMicro
+                ? `refund of ${dueMicro} micro-USD; ${dueMicro - take} micro-USD unrecovered (already spent or held)`
+                : `refund of ${dueMicro} micro-USD`,
+          },
+        ],
+        () => [
+          debitStatement(env.DB, clientId, take),
+          env.DB.prepare(`UPDATE transactions SET status = CASE WHEN ?1 THEN 'refunded' ELSE status END WHERE id = ?2`).bind(
+            fully ? 1 : 0,
+            t.id,
+          ),
+        ],
       );
       return take < dueMicro ? "partially recovered" : "refunded";
     } catch (e) {
@@ -236,7 +283,9 @@ export async function handleEvent(env: Env, event: Stripe.Event): Promise<{ hand
       if (pi.currency !== "usd") return { handled: false, outcome: `currency ${pi.currency} ignored` };
       const t = await transactionForIntent(env, pi);
       if (!t) return { handled: false, outcome: "unknown payment intent" };
-      const after = await completeTransaction(env, t, (pi.amount_received || pi.amount) * MICRO_PER_CENT, `topup:stripe:${pi.id}`, { stripePaymentId: pi.id });
+      const after = await completeTransaction(env, t, (pi.amount_received || pi.amount) * MICRO_PER_CENT, `topup:stripe:${pi.id}`, {
+        stripePaymentId: pi.id,
+      });
       if (after.contract_id) await collectOutstanding(env, after.contract_id);
       return { handled: true, outcome: after.status };
     }
@@ -260,6 +309,8 @@ export async function receiveWebhook(env: Env, payload: string, signature: strin
   if (seen) return { received: true as const, duplicate: true, handled: false, type: String(event.type) };
   const result = await handleEvent(env, event);
   // Recorded after handling: a crash in between makes Stripe redeliver, and handling is idempotent.
-  await env.DB.prepare(`INSERT INTO webhook_events (id, type, received_at) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING`).bind(event.id, event.type, Date.now()).run();
+  await env.DB.prepare(`INSERT INTO webhook_events (id, type, received_at) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING`)
+    .bind(event.id, event.type, Date.now())
+    .run();
   return { received: true as const, duplicate: false, handled: result.handled, type: String(event.type) };
 }

@@ -61,13 +61,29 @@ export async function clientIdOf(env: Env, userId: string): Promise<string> {
  * transaction becomes `completed`, in one batch. `effectKey` names the outside payment (the
  * PaymentIntent, the chain transaction), so whichever path arrives second changes nothing.
  */
-export async function completeTransaction(env: Env, t: RawTransaction, amountMicro: number, effectKey: string, extra: { stripePaymentId?: string } = {}): Promise<RawTransaction> {
+export async function completeTransaction(
+  env: Env,
+  t: RawTransaction,
+  amountMicro: number,
+  effectKey: string,
+  extra: { stripePaymentId?: string } = {},
+): Promise<RawTransaction> {
   const clientId = await clientIdOf(env, t.user_id);
   const now = Date.now();
   try {
     await postLedger(
       env.DB,
-      [{ kind: "topup", userId: t.user_id, transactionId: t.id, contractId: t.contract_id, amountMicro, idempotencyKey: effectKey, memo: t.payment_method === "stripe" ? `Stripe ${extra.stripePaymentId ?? t.stripe_payment_id ?? ""}`.trim() : `USDC ${t.tx_hash}` }],
+      [
+        {
+          kind: "topup",
+          userId: t.user_id,
+          transactionId: t.id,
+          contractId: t.contract_id,
+          amountMicro,
+          idempotencyKey: effectKey,
+          memo: t.payment_method === "stripe" ? `Stripe ${extra.stripePaymentId ?? t.stripe_payment_id ?? ""}`.trim() : `USDC ${t.tx_hash}`,
+        },
+      ],
       () => [
         creditStatement(env.DB, clientId, amountMicro, now),
         env.DB.prepare(
@@ -82,8 +98,15 @@ export async function completeTransaction(env: Env, t: RawTransaction, amountMic
 }
 
 /** A payment that will not succeed. A completed or refunded transaction is never turned back into a failure. */
-export async function failTransaction(env: Env, id: string, reason: string, extra: { stripePaymentId?: string } = {}): Promise<RawTransaction> {
-  await env.DB.prepare(`UPDATE transactions SET status = 'failed', failure_reason = ?1, stripe_payment_id = COALESCE(stripe_payment_id, ?2) WHERE id = ?3 AND status = 'pending'`)
+export async function failTransaction(
+  env: Env,
+  id: string,
+  reason: string,
+  extra: { stripePaymentId?: string } = {},
+): Promise<RawTransaction> {
+  await env.DB.prepare(
+    `UPDATE transactions SET status = 'failed', failure_reason = ?1, stripe_payment_id = COALESCE(stripe_payment_id, ?2) WHERE id = ?3 AND status = 'pending'`,
+  )
     .bind(reason.slice(0, 500), extra.stripePaymentId ?? null, id)
     .run();
   return loadTransaction(env, id);
@@ -108,14 +131,25 @@ export async function ownContractForPayment(env: Env, userId: string, contractId
  */
 export async function collectOutstanding(env: Env, contractId: string): Promise<number> {
   for (let attempt = 0; attempt < 5; attempt++) {
-    const k = await env.DB.prepare(`SELECT id, client_id, client_user_id, provider_id, total_cost_micro, charged_micro FROM contracts WHERE id = ?`)
+    const k = await env.DB.prepare(
+      `SELECT id, client_id, client_user_id, provider_id, total_cost_micro, charged_micro FROM contracts WHERE id = ?`,
+    )
       .bind(contractId)
-      .first<{ id: string; client_id: string; client_user_id: string; provider_id: string; total_cost_micro: number; charged_micro: number | null }>();
+      .first<{
+        id: string;
+        client_id: string;
+        client_user_id: string;
+        provider_id: string;
+        total_cost_micro: number;
+        charged_micro: number | null;
+      }>();
     // Not settled yet: settlement itself takes the cost from the balance, topped up or not.
     if (!k || k.charged_micro === null) return 0;
     const outstanding = k.total_cost_micro - k.charged_micro;
     if (outstanding <= 0) return 0;
-    const c = await env.DB.prepare(`SELECT balance_micro, held_micro FROM clients WHERE id = ?`).bind(k.client_id).first<{ balance_micro: number; held_micro: number }>();
+    const c = await env.DB.prepare(`SELECT balance_micro, held_micro FROM clients WHERE id = ?`)
+      .bind(k.client_id)
+      .first<{ balance_micro: number; held_micro: number }>();
     const take = Math.min(outstanding, Math.max(0, (c?.balance_micro ?? 0) - (c?.held_micro ?? 0)));
     if (take <= 0) return 0;
     const fee = config(env).platformFeePercent;
@@ -125,13 +159,30 @@ export async function collectOutstanding(env: Env, contractId: string): Promise<
       await postLedger(
         env.DB,
         [
-          { kind: "charge", userId: k.client_user_id, contractId, amountMicro: -take, idempotencyKey: `collect:${step}`, memo: `outstanding cost collected (${outstanding - take} micro-USD still outstanding)` },
-          { kind: "provider_earning", userId: k.provider_id, contractId, amountMicro: take - feeDelta, idempotencyKey: `collect-earning:${step}` },
+          {
+            kind: "charge",
+            userId: k.client_user_id,
+            contractId,
+            amountMicro: -take,
+            idempotencyKey: `collect:${step}`,
+            memo: `outstanding cost collected (${outstanding - take} micro-USD still outstanding)`,
+          },
+          {
+            kind: "provider_earning",
+            userId: k.provider_id,
+            contractId,
+            amountMicro: take - feeDelta,
+            idempotencyKey: `collect-earning:${step}`,
+          },
           { kind: "platform_fee", userId: null, contractId, amountMicro: feeDelta, idempotencyKey: `collect-fee:${step}` },
         ],
         () => [
           debitStatement(env.DB, k.client_id, take),
-          env.DB.prepare(`UPDATE contracts SET charged_micro = charged_micro + ?1 WHERE id = ?2 AND charged_micro = ?3`).bind(take, contractId, k.charged_micro),
+          env.DB.prepare(`UPDATE contracts SET charged_micro = charged_micro + ?1 WHERE id = ?2 AND charged_micro = ?3`).bind(
+            take,
+            contractId,
+            k.charged_micro,
+          ),
         ],
       );
       return take;

@@ -83,7 +83,14 @@ export interface WalletRow {
 }
 
 export function walletView(w: WalletRow) {
-  return { id: w.id, blockchain: "ethereum" as const, address: w.address, verified: w.verified_at !== null, verified_at: iso(w.verified_at), created_at: iso(w.created_at)! };
+  return {
+    id: w.id,
+    blockchain: "ethereum" as const,
+    address: w.address,
+    verified: w.verified_at !== null,
+    verified_at: iso(w.verified_at),
+    created_at: iso(w.created_at)!,
+  };
 }
 
 /** The text the wallet signs: readable in the wallet's prompt, bound to this account and address. */
@@ -101,8 +108,13 @@ export function challengeText(userId: string, address: string, nonce: string, is
 
 /** Throws 403 unless `userId` has verified `address` on `blockchain`. */
 export async function assertVerifiedWallet(env: Env, userId: string, blockchain: string, address: string): Promise<void> {
-  const row = await env.DB.prepare(`SELECT 1 AS x FROM wallets WHERE user_id = ? AND blockchain = ? AND address = ? AND verified_at IS NOT NULL`)
+  const row = await env.DB.prepare(
+    `SELECT 1 AS x FROM wallets WHERE user_id = ? AND blockchain = ? AND address = ? AND verified_at IS NOT NULL`,
+  )
     .bind(userId, blockchain, address.toLowerCase())
     .first();
-  if (!row) throw forbidden("wallet_address is not a verified wallet of yours: POST /api/payments/wallets, sign the challenge, then POST /api/payments/wallets/{id}/verify");
+  if (!row)
+    throw forbidden(
+      "wallet_address is not a verified wallet of yours: POST /api/payments/wallets, sign the challenge, then POST /api/payments/wallets/{id}/verify",
+    );
 }

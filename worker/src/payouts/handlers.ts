@@ -24,7 +24,12 @@ export const payouts: AppRouteHandler<typeof routes.payouts> = async (c) => {
   const entry = entryView(p.entry);
   return c.json(
     {
-      payout: { amount_usd: microToUsd(-(p.entry.amount_micro as number)), stripe_transfer_id: p.transferId, destination: p.destination, entry },
+      payout: {
+        amount_usd: microToUsd(-(p.entry.amount_micro as number)),
+        stripe_transfer_id: p.transferId,
+        destination: p.destination,
+        entry,
+      },
       earnings: earningsView(e, { stripeAccountId: p.destination, minPayoutMicro: minPayoutMicro(c.env) }),
     },
     201,

@@ -17,13 +17,27 @@ const earnings = async (token: string) => (await api("GET", "/api/billing/earnin
 describe("provider earnings and payouts", () => {
   it("reports earnings, then pays the pending amount (whole cents) to the connected account once", async () => {
     const s = await earningProvider();
-    expect(await earnings(s.provider.token)).toMatchObject({ earned_usd: 16.416, paid_out_usd: 0, pending_usd: 16.416, min_payout_usd: 10, stripe_account_id: null });
+    expect(await earnings(s.provider.token)).toMatchObject({
+      earned_usd: 16.416,
+      paid_out_usd: 0,
+      pending_usd: 16.416,
+      min_payout_usd: 10,
+      stripe_account_id: null,
+    });
     // A renter has no earnings.
     expect(await earnings(s.renter.token)).toMatchObject({ earned_usd: 0, pending_usd: 0 });
 
     expectError(await api("POST", "/api/billing/payouts", { token: s.provider.token }), 409, "conflict");
-    expectError(await api("PUT", "/api/billing/payout-account", { token: s.provider.token, body: { stripe_account_id: "ba_123456" } }), 400, "validation_failed");
-    expectError(await api("PUT", "/api/billing/payout-account", { token: s.renter.token, body: { stripe_account_id: "acct_1RenterNope" } }), 403, "forbidden");
+    expectError(
+      await api("PUT", "/api/billing/payout-account", { token: s.provider.token, body: { stripe_account_id: "ba_123456" } }),
+      400,
+      "validation_failed",
+    );
+    expectError(
+      await api("PUT", "/api/billing/payout-account", { token: s.renter.token, body: { stripe_account_id: "acct_1RenterNope" } }),
+      403,
+      "forbidden",
+    );
     const acct = `acct_1${crypto.randomUUID().replaceAll("-", "").slice(0, 14)}`;
     const put = await api("PUT", "/api/billing/payout-account", { token: s.provider.token, body: { stripe_account_id: acct } });
     expect(put.status).toBe(200);
@@ -39,7 +53,13 @@ describe("provider earnings and payouts", () => {
 
     const sent = await stripeRequests((q) => q.path === "/v1/transfers" && q.method === "POST" && q.params.destination === acct);
     expect(sent).toHaveLength(1);
-    expect(sent[0].params).toMatchObject({ amount: "1641", currency: "usd", destination: acct, transfer_group: `mnemo_payout_${s.provider.id}_0`, metadata: { user_id: s.provider.id } });
+    expect(sent[0].params).toMatchObject({
+      amount: "1641",
+      currency: "usd",
+      destination: acct,
+      transfer_group: `mnemo_payout_${s.provider.id}_0`,
+      metadata: { user_id: s.provider.id },
+    });
     expect(sent[0].idempotencyKey).toBe(`mnemo-payout:${s.provider.id}:0`);
 
     // Nothing left worth paying.
@@ -55,9 +75,13 @@ describe("provider earnings and payouts", () => {
     expect(ok.length).toBeGreaterThanOrEqual(1);
     for (const r of rs.filter((r) => r.status !== 201)) expectError(r, 400, "below_minimum_payout");
     expect(new Set(ok.map((r) => r.body.payout.stripe_transfer_id)).size).toBe(1);
-    const payouts = await env.DB.prepare(`SELECT amount_micro FROM ledger_entries WHERE user_id = ? AND kind = 'payout'`).bind(s.provider.id).all<{ amount_micro: number }>();
+    const payouts = await env.DB.prepare(`SELECT amount_micro FROM ledger_entries WHERE user_id = ? AND kind = 'payout'`)
+      .bind(s.provider.id)
+      .all<{ amount_micro: number }>();
     expect(payouts.results).toEqual([{ amount_micro: -16_410_000 }]);
-    const created = await stripeRequests((q) => q.path === "/v1/transfers" && q.method === "POST" && q.params.destination === acct && q.status === 200);
+    const created = await stripeRequests(
+      (q) => q.path === "/v1/transfers" && q.method === "POST" && q.params.destination === acct && q.status === 200,
+    );
     expect(new Set(created.map((q) => q.idempotencyKey))).toEqual(new Set([`mnemo-payout:${s.provider.id}:0`]));
   });
 
@@ -68,7 +92,11 @@ describe("provider earnings and payouts", () => {
     // The transfer of an earlier attempt that died after Stripe answered.
     const earlier = await fetch(`${env.STRIPE_API_BASE}/v1/transfers`, {
       method: "POST",
-      headers: { authorization: `Bearer ${env.STRIPE_SECRET_KEY}`, "content-type": "application/x-www-form-urlencoded", "idempotency-key": `mnemo-payout:${s.provider.id}:0` },
+      headers: {
+        authorization: `Bearer ${env.STRIPE_SECRET_KEY}`,
+        "content-type": "application/x-www-form-urlencoded",
+        "idempotency-key": `mnemo-payout:${s.provider.id}:0`,
+      },
       body: `amount=1641&currency=usd&destination=${acct}&transfer_group=mnemo_payout_${s.provider.id}_0`,
     });
     const tr = (await earlier.json()) as { id: string };
@@ -85,7 +113,11 @@ describe("provider earnings and payouts", () => {
     expectError(await api("POST", "/api/billing/payouts", { token: s.provider.token }), 409, "conflict");
     expect((await earnings(s.provider.token)).paid_out_usd).toBe(0);
 
-    const res = await worker.fetch(new Request("https://mnemo.test/api/billing/payouts", { method: "POST", headers: { authorization: `Bearer ${s.provider.token}` } }), { ...env, STRIPE_SECRET_KEY: undefined } as any, createExecutionContext());
+    const res = await worker.fetch(
+      new Request("https://mnemo.test/api/billing/payouts", { method: "POST", headers: { authorization: `Bearer ${s.provider.token}` } }),
+      { ...env, STRIPE_SECRET_KEY: undefined } as any,
+      createExecutionContext(),
+    );
     expect(res.status).toBe(503);
     expect(((await res.json()) as any).error.code).toBe("payments_unavailable");
   });
@@ -102,7 +134,9 @@ describe("provider earnings and payouts", () => {
     expect(r.body.revenue.platform_fees_usd).toBeGreaterThanOrEqual(0.864);
     expect(r.body.revenue.charges_usd).toBeGreaterThanOrEqual(17.28);
     // Every settled cost splits exactly into fee and earning.
-    const sums = await env.DB.prepare(`SELECT kind, SUM(amount_micro) AS s FROM ledger_entries WHERE kind IN ('charge','platform_fee','provider_earning') GROUP BY kind`).all<{ kind: string; s: number }>();
+    const sums = await env.DB.prepare(
+      `SELECT kind, SUM(amount_micro) AS s FROM ledger_entries WHERE kind IN ('charge','platform_fee','provider_earning') GROUP BY kind`,
+    ).all<{ kind: string; s: number }>();
     const by = Object.fromEntries(sums.results.map((x) => [x.kind, x.s]));
     expect(by.platform_fee + by.provider_earning).toBe(-by.charge);
     expect(typeof r.body.ledger.ok).toBe("boolean");

@@ -34,7 +34,13 @@ export const payoutAccount = createRoute({
   security: auth,
   middleware: [requireAuth("provider")] as const,
   summary: "Set the Stripe connected account (acct_…) that payouts go to",
-  request: { body: jsonBody(z.object({ stripe_account_id: z.string().regex(/^acct_[A-Za-z0-9]{6,64}$/, "must be a Stripe connected account id (acct_…)") }).openapi("PayoutAccount")) },
+  request: {
+    body: jsonBody(
+      z
+        .object({ stripe_account_id: z.string().regex(/^acct_[A-Za-z0-9]{6,64}$/, "must be a Stripe connected account id (acct_…)") })
+        .openapi("PayoutAccount"),
+    ),
+  },
   responses: { 200: jsonContent(z.object({ stripe_account_id: z.string() }), "Saved"), ...errors(401, 403) },
 });
 
@@ -52,7 +58,10 @@ export const payouts = createRoute({
   ].join("\n\n"),
   responses: {
     201: jsonContent(
-      z.object({ payout: z.object({ amount_usd: z.number(), stripe_transfer_id: z.string(), destination: z.string(), entry: LedgerEntrySchema }), earnings: EarningsSchema }),
+      z.object({
+        payout: z.object({ amount_usd: z.number(), stripe_transfer_id: z.string(), destination: z.string(), entry: LedgerEntrySchema }),
+        earnings: EarningsSchema,
+      }),
       "The payout and the earnings after it",
     ),
     ...errors(401, 403, 409, 503),

@@ -37,7 +37,9 @@ export function earningsView(e: Awaited<ReturnType<typeof earningsOf>>, extra: {
 export const minPayoutMicro = (env: Env) => parseDecimal(config(env).minPayoutUsd, 6);
 
 export async function payoutAccountOf(env: Env, userId: string): Promise<string | null> {
-  const u = await env.DB.prepare(`SELECT stripe_account_id FROM users WHERE id = ?`).bind(userId).first<{ stripe_account_id: string | null }>();
+  const u = await env.DB.prepare(`SELECT stripe_account_id FROM users WHERE id = ?`)
+    .bind(userId)
+    .first<{ stripe_account_id: string | null }>();
   if (!u) throw notFound("user");
   return u.stripe_account_id;
 }
@@ -64,7 +66,10 @@ export async function payOut(env: Env, userId: string) {
   const done = await env.DB.prepare(`SELECT * FROM ledger_entries WHERE idempotency_key = ?`).bind(key).first<Record<string, unknown>>();
   if (done) return { entry: done, transferId: done.transaction_id as string, destination, replayed: true };
   if (cents * MICRO_PER_CENT < min || cents === 0) {
-    throw new ApiError("below_minimum_payout", `pending earnings are $${microToUsd(e.pendingMicro)}; the smallest payout is $${microToUsd(min)}`);
+    throw new ApiError(
+      "below_minimum_payout",
+      `pending earnings are $${microToUsd(e.pendingMicro)}; the smallest payout is $${microToUsd(min)}`,
+    );
   }
   const group = `mnemo_payout_${userId}_${e.paidOutMicro}`;
   let transfer: Stripe.Transfer;
@@ -73,7 +78,14 @@ export async function payOut(env: Env, userId: string) {
     transfer =
       earlier.data[0] ??
       (await stripe.transfers.create(
-        { amount: cents, currency: "usd", destination, transfer_group: group, description: "Mnemo provider earnings", metadata: { user_id: userId, ledger_key: key } },
+        {
+          amount: cents,
+          currency: "usd",
+          destination,
+          transfer_group: group,
+          description: "Mnemo provider earnings",
+          metadata: { user_id: userId, ledger_key: key },
+        },
         { idempotencyKey: `mnemo-${key}` },
       ));
   } catch (err) {
@@ -88,7 +100,16 @@ export async function payOut(env: Env, userId: string) {
   try {
     const [entry] = await postLedger(
       env.DB,
-      [{ kind: "payout", userId, amountMicro: -transfer.amount * MICRO_PER_CENT, transactionId: transfer.id, idempotencyKey: key, memo: `Stripe transfer ${transfer.id} to ${destination}` }],
+      [
+        {
+          kind: "payout",
+          userId,
+          amountMicro: -transfer.amount * MICRO_PER_CENT,
+          transactionId: transfer.id,
+          idempotencyKey: key,
+          memo: `Stripe transfer ${transfer.id} to ${destination}`,
+        },
+      ],
       () => [],
     );
     const row = await env.DB.prepare(`SELECT * FROM ledger_entries WHERE id = ?`).bind(entry.id).first<Record<string, unknown>>();

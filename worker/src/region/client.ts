@@ -15,7 +15,8 @@ export function regionStub(env: Env, region: string) {
 export function regionReads(env: Env, region: string) {
   const stub = regionStub(env, region);
   return {
-    browse: (filter: OfferFilter, page?: { limit: number; offset: number }) => stub.browse(region, filter, page) as Promise<{ offers: Offer[]; totalCount: number }>,
+    browse: (filter: OfferFilter, page?: { limit: number; offset: number }) =>
+      stub.browse(region, filter, page) as Promise<{ offers: Offer[]; totalCount: number }>,
     match: (req: MatchRequest) => stub.match(region, req) as Promise<{ matches: Match[]; totalCandidates: number }>,
     rollup: () => stub.rollup(region) as Promise<RegionRollup>,
   };
@@ -23,9 +24,17 @@ export function regionReads(env: Env, region: string) {
 
 /** The region DO as the use cases need it; inside the DO itself this is the object, not a stub. */
 export interface ClusterPort {
-  reserve(region: string, req: { contractId: string; nodeId: string; ramGb: number; vramGb: number; clientUserId: string }): Promise<ReserveResult>;
+  reserve(
+    region: string,
+    req: { contractId: string; nodeId: string; ramGb: number; vramGb: number; clientUserId: string },
+  ): Promise<ReserveResult>;
   confirm(region: string, contractId: string): Promise<boolean>;
-  confirmAndPush(region: string, contractId: string, nodeId: string, update?: { userId: string; message: { type: string; data: unknown } }): Promise<boolean>;
+  confirmAndPush(
+    region: string,
+    contractId: string,
+    nodeId: string,
+    update?: { userId: string; message: { type: string; data: unknown } },
+  ): Promise<boolean>;
   activate(region: string, contractId: string, endTime: number): Promise<void>;
   release(region: string, contractId: string): Promise<boolean>;
   upsertNode(snapshot: NodeSnapshot): Promise<unknown>;
@@ -53,7 +62,10 @@ export interface Ports {
  * called directly, never through a stub to itself (that would wait on its own input gate).
  */
 export function portsFor(env: Env, self?: { region: string; cluster: ClusterPort }): Ports {
-  return { env, cluster: (region) => (self && region === self.region ? self.cluster : (regionStub(env, region) as unknown as ClusterPort)) };
+  return {
+    env,
+    cluster: (region) => (self && region === self.region ? self.cluster : (regionStub(env, region) as unknown as ClusterPort)),
+  };
 }
 
 /** Ports for an HTTP request: post-commit work runs after the response, through the request's waitUntil. */

@@ -20,7 +20,9 @@ export async function handleSettlementBatch(batch: MessageBatch<SettlementMessag
   for (const msg of batch.messages) {
     const id = msg.body?.contract_id;
     if (typeof id !== "string" || !/^[0-9a-f-]{36}$/i.test(id)) {
-      console.error(JSON.stringify({ level: "error", queue: "settlement", message_id: msg.id, error: "malformed message", body: msg.body }));
+      console.error(
+        JSON.stringify({ level: "error", queue: "settlement", message_id: msg.id, error: "malformed message", body: msg.body }),
+      );
       msg.ack(); // retrying cannot fix it
       continue;
     }
@@ -35,15 +37,36 @@ export async function handleSettlementBatch(batch: MessageBatch<SettlementMessag
           await env.SETTLEMENT_QUEUE.send({ contract_id: id }, { delaySeconds: wait });
           msg.ack();
         }
-        console.log(JSON.stringify({ level: "info", queue: "settlement", message_id: msg.id, contract_id: id, attempt: msg.attempts, outcome: "waiting_for_lease_receipt", wait_sec: wait }));
+        console.log(
+          JSON.stringify({
+            level: "info",
+            queue: "settlement",
+            message_id: msg.id,
+            contract_id: id,
+            attempt: msg.attempts,
+            outcome: "waiting_for_lease_receipt",
+            wait_sec: wait,
+          }),
+        );
         continue;
       }
       await applyMeasuredEgress(env, id, now);
       const outcome = await settleContractMoney(env, id);
-      console.log(JSON.stringify({ level: "info", queue: "settlement", message_id: msg.id, contract_id: id, attempt: msg.attempts, outcome }));
+      console.log(
+        JSON.stringify({ level: "info", queue: "settlement", message_id: msg.id, contract_id: id, attempt: msg.attempts, outcome }),
+      );
       msg.ack();
     } catch (e) {
-      console.error(JSON.stringify({ level: "error", queue: "settlement", message_id: msg.id, contract_id: id, attempt: msg.attempts, error: String((e as Error)?.message ?? e) }));
+      console.error(
+        JSON.stringify({
+          level: "error",
+          queue: "settlement",
+          message_id: msg.id,
+          contract_id: id,
+          attempt: msg.attempts,
+          error: String((e as Error)?.message ?? e),
+        }),
+      );
       msg.retry({ delaySeconds: Math.min(60, 2 ** msg.attempts) });
     }
   }

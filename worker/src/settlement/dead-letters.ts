@@ -16,11 +16,15 @@ export async function recordDeadLetters(batch: MessageBatch<unknown>, env: Env):
       )
         .bind(msg.id, contractId, JSON.stringify(msg.body ?? null).slice(0, 4000), msg.attempts, now)
         .run();
-      console.error(JSON.stringify({ level: "error", queue: "settlement-dlq", message_id: msg.id, contract_id: contractId, attempts: msg.attempts }));
+      console.error(
+        JSON.stringify({ level: "error", queue: "settlement-dlq", message_id: msg.id, contract_id: contractId, attempts: msg.attempts }),
+      );
       msg.ack();
     } catch (e) {
       // D1 unreachable: keep the letter on the queue rather than lose it.
-      console.error(JSON.stringify({ level: "error", queue: "settlement-dlq", message_id: msg.id, error: String((e as Error)?.message ?? e) }));
+      console.error(
+        JSON.stringify({ level: "error", queue: "settlement-dlq", message_id: msg.id, error: String((e as Error)?.message ?? e) }),
+      );
       msg.retry();
     }
   }

@@ -32,7 +32,17 @@ async function report(s: Setup, contractId: string, bytesOut: number, final = fa
     body: {
       available_ram_gb: 64,
       available_vram_gb: 24,
-      lease_reports: [{ contract_id: contractId, bytes_in: 10, bytes_out: bytesOut, keys: final ? 0 : 2, used_bytes: final ? 0 : 100, final, ...(final ? { digest: DIGEST, wiped_at: new Date().toISOString() } : {}) }],
+      lease_reports: [
+        {
+          contract_id: contractId,
+          bytes_in: 10,
+          bytes_out: bytesOut,
+          keys: final ? 0 : 2,
+          used_bytes: final ? 0 : 100,
+          final,
+          ...(final ? { digest: DIGEST, wiped_at: new Date().toISOString() } : {}),
+        },
+      ],
     },
   });
   expect(r.status, JSON.stringify(r.body)).toBe(200);
@@ -45,7 +55,9 @@ async function report(s: Setup, contractId: string, bytesOut: number, final = fa
 async function endedWithoutMessage(k: any, agoMs: number, renterEgressGb: number | null = null) {
   const row = await contractRow(k.id);
   const at = Date.now() - agoMs;
-  await env.DB.prepare(`UPDATE contracts SET start_time = ?1, end_time = ?1 + term_sec * 1000, status = 'completed', ended_at = ?2, end_reason = 'test', completed_at = ?2, total_cost_micro = ?3, accrued_cost_micro = ?3, actual_egress_gb = ?4 WHERE id = ?5`)
+  await env.DB.prepare(
+    `UPDATE contracts SET start_time = ?1, end_time = ?1 + term_sec * 1000, status = 'completed', ended_at = ?2, end_reason = 'test', completed_at = ?2, total_cost_micro = ?3, accrued_cost_micro = ?3, actual_egress_gb = ?4 WHERE id = ?5`,
+  )
     .bind(at - 90_500, at, TIME_COST + (renterEgressGb ?? 0) * 50_000, renterEgressGb, k.id)
     .run();
   return row;
@@ -65,7 +77,8 @@ async function deliver(contractId: string, attempts = 1, e = waiting) {
   return { id, result: await getQueueResult(batch, ctx), retryDelays };
 }
 
-const charged = async (contractId: string) => (await ledgerOf({ contractId })).filter((e) => e.kind === "charge").map((e) => e.amount_micro);
+const charged = async (contractId: string) =>
+  (await ledgerOf({ contractId })).filter((e) => e.kind === "charge").map((e) => e.amount_micro);
 
 describe("egress is what the node measured", () => {
   it("exact rounding: bytes / 2^30 × price, rounded up to the micro-USD", () => {
@@ -142,7 +155,10 @@ describe("settlement waits for the node's receipt", () => {
     const row = await contractRow(k.id);
     expect(row.total_cost_micro).toBe(TIME_COST + 200_000);
     expect(row.charged_micro).toBe(TIME_COST + 200_000);
-    expect((await api("GET", `/api/contracts/${k.id}`, { token: s.renter.token })).body.contract).toMatchObject({ measured_egress_gb: 4, lease_receipt: null });
+    expect((await api("GET", `/api/contracts/${k.id}`, { token: s.renter.token })).body.contract).toMatchObject({
+      measured_egress_gb: 4,
+      lease_receipt: null,
+    });
   });
 
   it("never spends the retry budget on waiting: a message already retried is re-sent fresh instead", async () => {
@@ -167,13 +183,17 @@ describe("settlement waits for the node's receipt", () => {
     // 1,000 Mbps × 125,000 B/s per Mbps × 91 s = 11,375,000,000 B → × 50,000 / 2^30 = 529,689.1… → 529,690 micro.
     const row = await contractRow(k.id);
     expect(row.total_cost_micro).toBe(TIME_COST + 529_690);
-    expect((await api("GET", `/api/contracts/${k.id}`, { token: s.renter.token })).body.contract.measured_egress_gb).toBe(11_375_000_000 / GB);
+    expect((await api("GET", `/api/contracts/${k.id}`, { token: s.renter.token })).body.contract.measured_egress_gb).toBe(
+      11_375_000_000 / GB,
+    );
   });
 
   it("does not wait for a contract that never became active", async () => {
     const s = await market(1, { price_per_gb_sec: 0.000001234, total_ram_gb: 64, total_vram_gb: 24, egress_price_per_gb: 0.05 });
     const k = await createContract(s, { ram_gb: 16, vram_gb: 8, duration_sec: 3600 });
-    await env.DB.prepare(`UPDATE contracts SET status = 'failed', ended_at = ?1, completed_at = ?1, total_cost_micro = 0 WHERE id = ?2`).bind(Date.now(), k.id).run();
+    await env.DB.prepare(`UPDATE contracts SET status = 'failed', ended_at = ?1, completed_at = ?1, total_cost_micro = 0 WHERE id = ?2`)
+      .bind(Date.now(), k.id)
+      .run();
     const r = await deliver(k.id);
     expect(r.result.explicitAcks).toEqual([r.id]);
     expect(await charged(k.id)).toEqual([0]);

@@ -50,7 +50,14 @@ describe("auto-renewal", () => {
     const { end } = await shiftStart(k.id, 125_000);
     await tick(s.node.region);
     const row = await contractRow(k.id);
-    expect(row).toMatchObject({ status: "active", renewals: 1, grace_until: null, held_micro: 7_108, total_cost_micro: 7_108, term_sec: 240 });
+    expect(row).toMatchObject({
+      status: "active",
+      renewals: 1,
+      grace_until: null,
+      held_micro: 7_108,
+      total_cost_micro: 7_108,
+      term_sec: 240,
+    });
     expect(row.end_time).toBe(end + 120_000);
     const holds = (await ledgerOf({ contractId: k.id })).filter((e) => e.kind === "hold");
     expect(holds.map((e) => [e.amount_micro, e.idempotency_key])).toEqual([
@@ -69,7 +76,9 @@ describe("the balance grace period", () => {
     // $0.005: the first term's 3,554 micro is held; 1,446 free cannot hold the next one.
     const { s, k } = await running(0.005, 120, true);
     // The renter listens on the contract's region for the warning.
-    const res = await SELF.fetch(`https://mnemo.test/ws/${s.renter.clientId}?token=${s.renter.token}&region=${s.node.region}`, { headers: { upgrade: "websocket" } });
+    const res = await SELF.fetch(`https://mnemo.test/ws/${s.renter.clientId}?token=${s.renter.token}&region=${s.node.region}`, {
+      headers: { upgrade: "websocket" },
+    });
     expect(res.status).toBe(101);
     const ws = res.webSocket!;
     const messages: any[] = [];
@@ -80,7 +89,11 @@ describe("the balance grace period", () => {
     const graced = await contractRow(k.id);
     for (let i = 0; i < 50 && !messages.some((m) => m.data?.warning); i++) await new Promise((r) => setTimeout(r, 20));
     const warning = messages.find((m) => m.type === "contract_update" && m.data?.warning);
-    expect(warning?.data).toMatchObject({ id: k.id, warning: "insufficient_funds", grace_until: new Date(graced.grace_until).toISOString() });
+    expect(warning?.data).toMatchObject({
+      id: k.id,
+      warning: "insufficient_funds",
+      grace_until: new Date(graced.grace_until).toISOString(),
+    });
     expect(warning.data.message).toMatch(/top up/);
     ws.close();
     expect(graced).toMatchObject({ status: "active", renewals: 0, ended_at: null, held_micro: 3_554 });
@@ -93,7 +106,11 @@ describe("the balance grace period", () => {
 
     // Time passes beyond the grace period.
     const back = graced.grace_until - Date.now() + 1_000;
-    await env.DB.prepare(`UPDATE contracts SET start_time = start_time - ?1, end_time = end_time - ?1, grace_until = grace_until - ?1 WHERE id = ?2`).bind(back, k.id).run();
+    await env.DB.prepare(
+      `UPDATE contracts SET start_time = start_time - ?1, end_time = end_time - ?1, grace_until = grace_until - ?1 WHERE id = ?2`,
+    )
+      .bind(back, k.id)
+      .run();
     await tick(s.node.region);
     const row = await settled(k.id);
     expect(row.status).toBe("completed");
@@ -117,7 +134,10 @@ describe("the balance grace period", () => {
     await shiftStart(k.id, 125_000);
     await tick(s.node.region);
     expect((await contractRow(k.id)).grace_until).not.toBeNull();
-    const top = await api("POST", "/api/payments/create", { token: s.renter.token, body: { amount_usd: 1, payment_method: "stripe", stripe_token: "pm_card_visa" } });
+    const top = await api("POST", "/api/payments/create", {
+      token: s.renter.token,
+      body: { amount_usd: 1, payment_method: "stripe", stripe_token: "pm_card_visa" },
+    });
     expect(top.status, JSON.stringify(top.body)).toBe(201);
     await tick(s.node.region);
     const row = await contractRow(k.id);
@@ -132,7 +152,10 @@ describe("the monthly budget cap", () => {
     expect(put.status, JSON.stringify(put.body)).toBe(200);
     // 3600 s: 106,618 micro fits the 150,000 budget; a second one would take the month to 213,236.
     await createContract(s, { ...GB, duration_sec: 3600 });
-    const over = await api("POST", "/api/contracts/create", { token: s.renter.token, body: { node_id: s.node.id, ...GB, duration_sec: 3600 } });
+    const over = await api("POST", "/api/contracts/create", {
+      token: s.renter.token,
+      body: { node_id: s.node.id, ...GB, duration_sec: 3600 },
+    });
     expectError(over, 402, "budget_exceeded");
     const c = await clientRow(s.renter.id);
     expect(c.held_micro).toBe(106_618);

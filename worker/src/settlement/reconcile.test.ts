@@ -15,7 +15,9 @@ const PRICE = 0.000001;
 /** Makes D1 refuse to mark one contract `failed` (an injected failure inside failover). */
 async function breakFailover(contractId: string) {
   const name = `test_break_${contractId.replace(/-/g, "")}`;
-  await env.DB.exec(`CREATE TRIGGER ${name} BEFORE UPDATE OF status ON contracts WHEN NEW.id = '${contractId}' AND NEW.status = 'failed' BEGIN SELECT RAISE(ABORT, 'injected failure'); END;`);
+  await env.DB.exec(
+    `CREATE TRIGGER ${name} BEFORE UPDATE OF status ON contracts WHEN NEW.id = '${contractId}' AND NEW.status = 'failed' BEGIN SELECT RAISE(ABORT, 'injected failure'); END;`,
+  );
   return () => env.DB.exec(`DROP TRIGGER IF EXISTS ${name}`);
 }
 
@@ -29,7 +31,10 @@ async function twoOnOne(opts: { autoRenew?: boolean } = {}) {
   return { s, spare, x, y };
 }
 
-const silence = (nodeId: string) => env.DB.prepare(`UPDATE nodes SET last_heartbeat_at = ? WHERE id = ?`).bind(Date.now() - 3_600_000, nodeId).run();
+const silence = (nodeId: string) =>
+  env.DB.prepare(`UPDATE nodes SET last_heartbeat_at = ? WHERE id = ?`)
+    .bind(Date.now() - 3_600_000, nodeId)
+    .run();
 
 async function overview() {
   const r = await api("GET", "/api/admin/overview", { token: (await adminAccount()).token });
@@ -85,7 +90,11 @@ describe("finding 3: the reconciler repairs what ending a contract left half-don
     await shiftStart(k.id, 1_000_000);
     // Only the first step happened: D1 says ended, the DO still holds the memory, nothing was queued.
     const row = await contractRow(k.id);
-    await env.DB.prepare(`UPDATE contracts SET status = 'completed', ended_at = ?1, completed_at = ?1, end_reason = 'term ended' WHERE id = ?2`).bind(row.end_time, k.id).run();
+    await env.DB.prepare(
+      `UPDATE contracts SET status = 'completed', ended_at = ?1, completed_at = ?1, end_reason = 'term ended' WHERE id = ?2`,
+    )
+      .bind(row.end_time, k.id)
+      .run();
     expect((await stub(s.node.region).reservationsOf(s.node.region)).map((r) => r.contractId)).toContain(k.id);
     const before = await overview();
     expect(before.unsettled_contracts).toBeGreaterThanOrEqual(1);
@@ -117,20 +126,30 @@ describe("finding 6: dead letters are recorded and settled again", () => {
     const k = await createContract(s, { ...GB, duration_sec: 600 });
     await heartbeat(s);
     // Ended a moment ago and never settled: its message exhausted its retries.
-    await env.DB.prepare(`UPDATE contracts SET status = 'completed', ended_at = start_time + 60000, completed_at = start_time + 60000, total_cost_micro = 240, end_reason = 'settled by the renter' WHERE id = ?`).bind(k.id).run();
+    await env.DB.prepare(
+      `UPDATE contracts SET status = 'completed', ended_at = start_time + 60000, completed_at = start_time + 60000, total_cost_micro = 240, end_reason = 'settled by the renter' WHERE id = ?`,
+    )
+      .bind(k.id)
+      .run();
     await stub(s.node.region).release(s.node.region, k.id);
     const before = await overview();
     const ctx = createExecutionContext();
-    const batch = createMessageBatch("mnemo-settlement-dlq", [{ id: `dead-${k.id}`, timestamp: new Date(), attempts: 6, body: { contract_id: k.id } }]);
+    const batch = createMessageBatch("mnemo-settlement-dlq", [
+      { id: `dead-${k.id}`, timestamp: new Date(), attempts: 6, body: { contract_id: k.id } },
+    ]);
     await worker.queue(batch as any, env);
     expect((await getQueueResult(batch, ctx)).explicitAcks).toEqual([`dead-${k.id}`]);
-    const letter = await env.DB.prepare(`SELECT * FROM settlement_dead_letters WHERE message_id = ?`).bind(`dead-${k.id}`).first<Record<string, unknown>>();
+    const letter = await env.DB.prepare(`SELECT * FROM settlement_dead_letters WHERE message_id = ?`)
+      .bind(`dead-${k.id}`)
+      .first<Record<string, unknown>>();
     expect(letter).toMatchObject({ contract_id: k.id, attempts: 6, resolved_at: null });
     expect((await overview()).dead_letters).toBe(before.dead_letters + 1);
 
     await alarm(s.node.region);
     expect(await contractRow(k.id)).toMatchObject({ charged_micro: 240, held_micro: 0 });
-    const resolved = await env.DB.prepare(`SELECT resolved_at FROM settlement_dead_letters WHERE message_id = ?`).bind(`dead-${k.id}`).first<{ resolved_at: number | null }>();
+    const resolved = await env.DB.prepare(`SELECT resolved_at FROM settlement_dead_letters WHERE message_id = ?`)
+      .bind(`dead-${k.id}`)
+      .first<{ resolved_at: number | null }>();
     expect(resolved!.resolved_at).not.toBeNull();
     expect((await overview()).dead_letters).toBe(before.dead_letters);
   });
@@ -142,7 +161,9 @@ describe("finding 4: a failover that ended its contract but could not place the 
     // The replacement's creation fails inside D1 (not a refusal the failover expects): the contract
     // is already ended `failed`, and the failover throws before linking a replacement.
     const name = `test_noplace_${x.id.replace(/-/g, "")}`;
-    await env.DB.exec(`CREATE TRIGGER ${name} BEFORE INSERT ON contracts WHEN NEW.failed_over_from = '${x.id}' BEGIN SELECT RAISE(ABORT, 'injected failure'); END;`);
+    await env.DB.exec(
+      `CREATE TRIGGER ${name} BEFORE INSERT ON contracts WHEN NEW.failed_over_from = '${x.id}' BEGIN SELECT RAISE(ABORT, 'injected failure'); END;`,
+    );
     try {
       await silence(s.node.id);
       await alarm(s.node.region);

@@ -52,7 +52,16 @@ export async function reconcileRegion(env: Env, region: string, self: ReconcileP
     `SELECT id, node_id, ram_gb, vram_gb, client_user_id, status, end_time, created_at FROM contracts WHERE region = ? AND status IN ('pending','active') AND ended_at IS NULL`,
   )
     .bind(region)
-    .all<{ id: string; node_id: string; ram_gb: number; vram_gb: number; client_user_id: string; status: string; end_time: number | null; created_at: number }>();
+    .all<{
+      id: string;
+      node_id: string;
+      ram_gb: number;
+      vram_gb: number;
+      client_user_id: string;
+      status: string;
+      end_time: number | null;
+      created_at: number;
+    }>();
   const openIds = new Set(open.results.map((k) => k.id));
   const reservations = await self.reservationsOf(region);
   const known = new Set(reservations.map((r) => r.contractId));
@@ -91,7 +100,11 @@ export async function reconcileRegion(env: Env, region: string, self: ReconcileP
     try {
       const outcome = await settleContractMoney(env, d.contract_id);
       if (outcome === "not_ended") continue; // nothing to settle yet; it will be queued when it ends
-      await env.DB.prepare(`UPDATE settlement_dead_letters SET resolved_at = ?1, retries = retries + 1, last_error = NULL WHERE message_id = ?2`).bind(now, d.message_id).run();
+      await env.DB.prepare(
+        `UPDATE settlement_dead_letters SET resolved_at = ?1, retries = retries + 1, last_error = NULL WHERE message_id = ?2`,
+      )
+        .bind(now, d.message_id)
+        .run();
       result.deadLettersSettled++;
     } catch (e) {
       await env.DB.prepare(`UPDATE settlement_dead_letters SET retries = retries + 1, last_error = ?1 WHERE message_id = ?2`)

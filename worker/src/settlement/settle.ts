@@ -20,7 +20,9 @@ export async function settleContractMoney(env: Env, contractId: string): Promise
     if (!k) return "missing";
     if (k.ended_at === null) return "not_ended";
     if (k.charged_micro !== null) return "already_settled";
-    const client = await env.DB.prepare(`SELECT id, balance_micro, held_micro FROM clients WHERE id = ?`).bind(k.client_id).first<{ id: string; balance_micro: number; held_micro: number }>();
+    const client = await env.DB.prepare(`SELECT id, balance_micro, held_micro FROM clients WHERE id = ?`)
+      .bind(k.client_id)
+      .first<{ id: string; balance_micro: number; held_micro: number }>();
     if (!client) return "missing";
 
     const cost = k.total_cost_micro as number;
@@ -33,21 +35,40 @@ export async function settleContractMoney(env: Env, contractId: string): Promise
     const released = Math.max(0, hold - charged);
     const userId = k.client_user_id as string;
     const drafts: EntryDraft[] = [
-      { kind: "charge", userId, contractId, amountMicro: -charged, idempotencyKey: `charge:${contractId}`, memo: cost > charged ? `outstanding ${cost - charged} micro-USD` : null },
-      { kind: "provider_earning", userId: k.provider_id as string, contractId, amountMicro: providerMicro, idempotencyKey: `earning:${contractId}` },
+      {
+        kind: "charge",
+        userId,
+        contractId,
+        amountMicro: -charged,
+        idempotencyKey: `charge:${contractId}`,
+        memo: cost > charged ? `outstanding ${cost - charged} micro-USD` : null,
+      },
+      {
+        kind: "provider_earning",
+        userId: k.provider_id as string,
+        contractId,
+        amountMicro: providerMicro,
+        idempotencyKey: `earning:${contractId}`,
+      },
       { kind: "platform_fee", userId: null, contractId, amountMicro: feeMicro, idempotencyKey: `fee:${contractId}` },
     ];
-    if (released > 0) drafts.push({ kind: "release", userId, contractId, amountMicro: released, idempotencyKey: `release:${contractId}:final` });
+    if (released > 0)
+      drafts.push({ kind: "release", userId, contractId, amountMicro: released, idempotencyKey: `release:${contractId}:final` });
     // Guarded on the contract as read (ended, not yet charged, this hold): a settlement racing
     // another one (a cancel settling at once while the queue delivers) writes nothing.
-    const guard = { sql: `EXISTS (SELECT 1 FROM contracts WHERE id = ? AND ended_at IS NOT NULL AND charged_micro IS NULL AND held_micro = ?)`, binds: [contractId, hold] };
+    const guard = {
+      sql: `EXISTS (SELECT 1 FROM contracts WHERE id = ? AND ended_at IS NOT NULL AND charged_micro IS NULL AND held_micro = ?)`,
+      binds: [contractId, hold],
+    };
     try {
       const { applied } = await appendLedger(
         env.DB,
         drafts,
         (posted) => [
           chargeIfStatement(env.DB, client.id, hold, charged, guard),
-          env.DB.prepare(`UPDATE contracts SET charged_micro = ?1, held_micro = 0, settlement_hash = ?2 WHERE id = ?3 AND ended_at IS NOT NULL AND charged_micro IS NULL AND held_micro = ?4`).bind(charged, posted[0].hash, contractId, hold),
+          env.DB.prepare(
+            `UPDATE contracts SET charged_micro = ?1, held_micro = 0, settlement_hash = ?2 WHERE id = ?3 AND ended_at IS NOT NULL AND charged_micro IS NULL AND held_micro = ?4`,
+          ).bind(charged, posted[0].hash, contractId, hold),
         ],
         guard,
       );

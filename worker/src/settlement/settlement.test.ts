@@ -5,7 +5,18 @@ import { describe, expect, it } from "vitest";
 import { createExecutionContext, createMessageBatch, getQueueResult, runDurableObjectAlarm } from "cloudflare:test";
 import worker from "../index";
 import { api, env, expectError } from "../../test/helpers";
-import { balanceOf, clientRow, contractRow, createContract, heartbeat, ledgerOf, market, settled, shiftStart, type Setup } from "../../test/money";
+import {
+  balanceOf,
+  clientRow,
+  contractRow,
+  createContract,
+  heartbeat,
+  ledgerOf,
+  market,
+  settled,
+  shiftStart,
+  type Setup,
+} from "../../test/money";
 
 const PRICE = 0.000001234;
 const GB = { ram_gb: 16, vram_gb: 8 };
@@ -21,10 +32,18 @@ async function running(creditUsd: number, durationSec: number, nodeExtra: Record
 async function movements(contractId: string) {
   const entries = await ledgerOf({ contractId });
   const by = (kind: string) => entries.filter((e) => e.kind === kind).map((e) => e.amount_micro);
-  return { hold: by("hold"), charge: by("charge"), earning: by("provider_earning"), fee: by("platform_fee"), release: by("release"), entries };
+  return {
+    hold: by("hold"),
+    charge: by("charge"),
+    earning: by("provider_earning"),
+    fee: by("platform_fee"),
+    release: by("release"),
+    entries,
+  };
 }
 
-const settle = (s: Setup, id: string, body?: unknown) => api("POST", `/api/contracts/${id}/settle`, { token: s.renter.token, ...(body ? { body } : {}) });
+const settle = (s: Setup, id: string, body?: unknown) =>
+  api("POST", `/api/contracts/${id}/settle`, { token: s.renter.token, ...(body ? { body } : {}) });
 
 describe("settlement figures", () => {
   it("holds the estimate: 24 GB × 3600 s × 1,234 nano = 106,617,600 nano → 106,618 micro", async () => {
@@ -101,14 +120,19 @@ describe("settlement happens once", () => {
     await settle(s, k.id); // ends the contract and queues the real message
     // Three more deliveries of the same message, in one batch and racing the real queue.
     const ctx = createExecutionContext();
-    const batch = createMessageBatch("mnemo-settlement", [1, 2, 3].map((i) => ({ id: `redelivery-${k.id}-${i}`, timestamp: new Date(), attempts: i, body: { contract_id: k.id } })));
+    const batch = createMessageBatch(
+      "mnemo-settlement",
+      [1, 2, 3].map((i) => ({ id: `redelivery-${k.id}-${i}`, timestamp: new Date(), attempts: i, body: { contract_id: k.id } })),
+    );
     await worker.queue(batch as any, env);
     const result = await getQueueResult(batch, ctx);
     expect(result.explicitAcks.sort()).toEqual([1, 2, 3].map((i) => `redelivery-${k.id}-${i}`).sort());
     expect(result.retryMessages).toEqual([]);
     await settled(k.id);
     // And once more after settlement.
-    const later = createMessageBatch("mnemo-settlement", [{ id: `later-${k.id}`, timestamp: new Date(), attempts: 4, body: { contract_id: k.id } }]);
+    const later = createMessageBatch("mnemo-settlement", [
+      { id: `later-${k.id}`, timestamp: new Date(), attempts: 4, body: { contract_id: k.id } },
+    ]);
     await worker.queue(later as any, env);
     const m = await movements(k.id);
     expect([m.charge, m.fee, m.earning, m.release]).toEqual([[-2_696], [135], [2_561], [106_618 - 2_696]]);
@@ -117,7 +141,9 @@ describe("settlement happens once", () => {
 
   it("acknowledges a malformed message instead of retrying it forever", async () => {
     const ctx = createExecutionContext();
-    const batch = createMessageBatch("mnemo-settlement", [{ id: "bad-1", timestamp: new Date(), attempts: 1, body: { contract_id: "not-a-uuid" } }]);
+    const batch = createMessageBatch("mnemo-settlement", [
+      { id: "bad-1", timestamp: new Date(), attempts: 1, body: { contract_id: "not-a-uuid" } },
+    ]);
     await worker.queue(batch as any, env);
     expect((await getQueueResult(batch, ctx)).explicitAcks).toEqual(["bad-1"]);
   });
@@ -155,11 +181,17 @@ describe("a balance never goes negative", () => {
     expect([m.charge, m.fee, m.earning]).toEqual([[-200_000], [10_000], [190_000]]);
 
     // A contract that cannot be covered is refused up front, never overdrawn.
-    const more = await api("POST", "/api/contracts/create", { token: s.renter.token, body: { node_id: s.node.id, ...GB, duration_sec: 3600 } });
+    const more = await api("POST", "/api/contracts/create", {
+      token: s.renter.token,
+      body: { node_id: s.node.id, ...GB, duration_sec: 3600 },
+    });
     expectError(more, 402, "insufficient_funds");
 
     // Pay the outstanding cost by card: 802,696 micro → 81 cents (rounded up); the 7,304 micro over stay on the balance.
-    const pay = await api("POST", "/api/payments/create", { token: s.renter.token, body: { contract_id: k.id, payment_method: "stripe", stripe_token: "pm_card_visa" } });
+    const pay = await api("POST", "/api/payments/create", {
+      token: s.renter.token,
+      body: { contract_id: k.id, payment_method: "stripe", stripe_token: "pm_card_visa" },
+    });
     expect(pay.status, JSON.stringify(pay.body)).toBe(201);
     expect(pay.body.transaction).toMatchObject({ amount_usd: 0.81, contract_id: k.id, status: "completed" });
     expect(pay.body.collected_usd).toBe(0.802696);
@@ -172,6 +204,13 @@ describe("a balance never goes negative", () => {
     expect(m2.fee.reduce((a, b) => a + b, 0)).toBe(50_135);
     expect(m2.earning.reduce((a, b) => a + b, 0)).toBe(cost - 50_135);
     // Paying again finds nothing outstanding.
-    expectError(await api("POST", "/api/payments/create", { token: s.renter.token, body: { contract_id: k.id, payment_method: "stripe", stripe_token: "pm_card_amex" } }), 409, "conflict");
+    expectError(
+      await api("POST", "/api/payments/create", {
+        token: s.renter.token,
+        body: { contract_id: k.id, payment_method: "stripe", stripe_token: "pm_card_amex" },
+      }),
+      409,
+      "conflict",
+    );
   });
 });
