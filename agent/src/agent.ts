@@ -5,7 +5,16 @@
  * SIGINT/SIGTERM wipe the leases, report, and leave the node in maintenance.
  */
 import { arch, platform } from "node:os";
-import { ApiError, MnemoApi, NetworkError, type HeartbeatBody, type HeartbeatContract, type LeaseReport, type NodeView } from "./api.ts";
+import {
+  ApiError,
+  MnemoApi,
+  NetworkError,
+  type HeartbeatBody,
+  type HeartbeatContract,
+  type HeartbeatResponse,
+  type LeaseReport,
+  type NodeView,
+} from "./api.ts";
 import { backoffSec } from "./backoff.ts";
 import { defaultReserveGb, fitContracts, leaseRoomGb } from "./capacity.ts";
 import { defaultEndpointHost, saveNodeId, type AgentConfig } from "./config.ts";
@@ -727,7 +736,7 @@ export class Agent {
       ...(this.endpoint ? { endpoint: this.endpoint } : {}),
       ...(reports.length ? { lease_reports: reports } : {}),
     };
-    let res;
+    let res: HeartbeatResponse;
     const seq = ++this.listSeq;
     try {
       res = await this.withRetry("heartbeat", () => this.api.heartbeat(id, body));

@@ -343,7 +343,10 @@ const set: Fn = (c, a) => {
   let expiresAt = 0;
   if (expireArg !== null) {
     const v = parseI64(expireArg);
-    if (v === null) return c.reply.error(NOT_INT);
+    if (v === null) {
+      c.reply.error(NOT_INT);
+      return;
+    }
     const at = expireAt(c, v, flags & (EX | EXAT) ? 1000n : 1n, !!(flags & (EXAT | PXAT)));
     if (at === null) return c.reply.error("ERR invalid expire time in 'set' command");
     expiresAt = at;
@@ -459,11 +462,17 @@ function incrBy(c: Conn, keyBuf: Buffer, by: bigint): void {
   let cur = 0n;
   if (e !== undefined) {
     const v = parseI64(e.value as Buffer);
-    if (v === null) return c.reply.error(NOT_INT);
+    if (v === null) {
+      c.reply.error(NOT_INT);
+      return;
+    }
     cur = v;
   }
   const next = cur + by;
-  if (next > I64_MAX || next < I64_MIN) return c.reply.error("ERR increment or decrement would overflow");
+  if (next > I64_MAX || next < I64_MIN) {
+    c.reply.error("ERR increment or decrement would overflow");
+    return;
+  }
   const value = Buffer.from(next.toString(), "latin1");
   if (!fits(c, stringSize(key, value.length) - (e?.size ?? 0))) return;
   ks(c).setString(key, value, e, e === undefined ? 0 : e.expiresAt);
@@ -528,7 +537,10 @@ function expireCmd(unit: bigint, name: string): Fn {
     if (nx && (xx || gt || lt)) return c.reply.error("ERR NX and XX, GT or LT options at the same time are not compatible");
     if (gt && lt) return c.reply.error("ERR GT and LT options at the same time are not compatible");
     const v = parseI64(a[2]!);
-    if (v === null) return c.reply.error(NOT_INT);
+    if (v === null) {
+      c.reply.error(NOT_INT);
+      return;
+    }
     if (v > I64_MAX / unit || v < I64_MIN / unit) return c.reply.error(`ERR invalid expire time in '${name}' command`);
     const now = BigInt(Math.floor(c.server.now()));
     const when = v * unit + now;
@@ -578,7 +590,10 @@ const scan: Fn = (c, a) => {
     const more = a.length - j - 1;
     if (o === "count" && more >= 1) {
       const v = parseI64(a[j + 1]!);
-      if (v === null) return c.reply.error(NOT_INT);
+      if (v === null) {
+        c.reply.error(NOT_INT);
+        return;
+      }
       if (v < 1n) return c.reply.error(SYNTAX);
       count = Number(v > 1_000_000n ? 1_000_000n : v);
       j++;

@@ -289,7 +289,7 @@ export class Conn implements ParserPolicy {
         this.socket.pause(); // resumed on 'drain'
         break;
       }
-      let p;
+      let p: ReturnType<typeof this.parser.next>;
       try {
         p = this.parser.next();
       } catch (e) {

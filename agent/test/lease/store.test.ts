@@ -42,7 +42,9 @@ describe("Keyspace", () => {
     let rounds = 0;
     do {
       const r = ks.scan(cursor, 7, () => true);
-      r.keys.forEach((k) => seen.add(k));
+      r.keys.forEach((k) => {
+        seen.add(k);
+      });
       cursor = r.next;
       // Churn between calls: delete some early keys, add new ones, overwrite others.
       ks.remove(`k${rounds}`, ks.get(`k${rounds}`)!);

@@ -90,7 +90,9 @@ export function clearFieldErrors(form: HTMLFormElement): void {
     s.textContent = "";
     s.hidden = true;
   });
-  form.querySelectorAll("[aria-invalid]").forEach((i) => i.removeAttribute("aria-invalid"));
+  form.querySelectorAll("[aria-invalid]").forEach((i) => {
+    i.removeAttribute("aria-invalid");
+  });
 }
 
 export function numberOrUndefined(v: FormDataEntryValue | null): number | undefined {

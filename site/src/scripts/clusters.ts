@@ -147,7 +147,9 @@ function statsBlock(s: RegionStats): HTMLElement {
 
 async function selectRegion(region: string) {
   const panel = byId("region-detail");
-  document.querySelectorAll(".cluster-card.selected").forEach((c) => c.classList.remove("selected"));
+  document.querySelectorAll(".cluster-card.selected").forEach((c) => {
+    c.classList.remove("selected");
+  });
   document.getElementById(cardId(region))?.classList.add("selected");
   panel.hidden = false;
   byId("region-title").textContent = region;
@@ -190,7 +192,9 @@ async function selectRegion(region: string) {
 
 byId("region-close").addEventListener("click", () => {
   byId("region-detail").hidden = true;
-  document.querySelectorAll(".cluster-card.selected").forEach((c) => c.classList.remove("selected"));
+  document.querySelectorAll(".cluster-card.selected").forEach((c) => {
+    c.classList.remove("selected");
+  });
 });
 
 async function load() {

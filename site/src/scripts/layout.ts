@@ -2,9 +2,15 @@ import { clearSession, getUser, redirectToLogin } from "../lib/session";
 
 function render() {
   const user = getUser();
-  document.querySelectorAll<HTMLElement>("[data-signed-in]").forEach((e) => (e.hidden = !user));
-  document.querySelectorAll<HTMLElement>("[data-signed-out]").forEach((e) => (e.hidden = !!user));
-  document.querySelectorAll<HTMLElement>("[data-admin-only]").forEach((e) => (e.hidden = user?.role !== "admin"));
+  document.querySelectorAll<HTMLElement>("[data-signed-in]").forEach((e) => {
+    e.hidden = !user;
+  });
+  document.querySelectorAll<HTMLElement>("[data-signed-out]").forEach((e) => {
+    e.hidden = !!user;
+  });
+  document.querySelectorAll<HTMLElement>("[data-admin-only]").forEach((e) => {
+    e.hidden = user?.role !== "admin";
+  });
   const email = document.querySelector<HTMLElement>("[data-user-email]");
   const role = document.querySelector<HTMLElement>("[data-user-role]");
   if (email) email.textContent = user?.email ?? "";
@@ -27,11 +33,11 @@ function labelCells(table: HTMLTableElement) {
       ? ""
       : (th.textContent?.trim() ?? ""),
   );
-  table.querySelectorAll("tbody tr").forEach((tr) =>
+  table.querySelectorAll("tbody tr").forEach((tr) => {
     [...tr.children].forEach((td, i) => {
       if (!td.hasAttribute("data-label")) td.setAttribute("data-label", td.hasAttribute("colspan") ? "" : (heads[i] ?? ""));
-    }),
-  );
+    });
+  });
 }
 document.querySelectorAll<HTMLTableElement>("table.stack-sm").forEach((t) => {
   labelCells(t);

@@ -199,19 +199,20 @@ async function loadEarningsChart() {
   }
   const from = new Date(Date.now() - 30 * 86400_000).toISOString();
   const results = await Promise.allSettled(
-    myNodes
-      .slice(0, 20)
-      .map((n) =>
-        api<{ series: { t: string; usd: number }[]; total_usd: number }>(`/api/analytics/node/${encodeURIComponent(n.id)}/earnings`, {
-          query: { bucket: "day", from },
-        }),
-      ),
+    myNodes.slice(0, 20).map((n) =>
+      api<{ series: { t: string; usd: number }[]; total_usd: number }>(`/api/analytics/node/${encodeURIComponent(n.id)}/earnings`, {
+        query: { bucket: "day", from },
+      }),
+    ),
   );
   const byDay = new Map<string, number[]>();
   let total = 0;
   let failed: unknown = null;
   results.forEach((r, i) => {
-    if (r.status === "rejected") return void (failed = r.reason);
+    if (r.status === "rejected") {
+      failed = r.reason;
+      return;
+    }
     total += r.value.total_usd ?? 0;
     for (const p of r.value.series ?? []) {
       const key = String(p.t).slice(0, 10);
@@ -232,14 +233,12 @@ async function loadEarningsChart() {
       type: "bar",
       data: {
         labels: days.map((d) => shortTime(d)),
-        datasets: myNodes
-          .slice(0, 20)
-          .map((n, i) => ({
-            label: n.name,
-            data: days.map((d) => byDay.get(d)![i]),
-            backgroundColor: PALETTE[i % PALETTE.length],
-            stack: "e",
-          })),
+        datasets: myNodes.slice(0, 20).map((n, i) => ({
+          label: n.name,
+          data: days.map((d) => byDay.get(d)![i]),
+          backgroundColor: PALETTE[i % PALETTE.length],
+          stack: "e",
+        })),
       },
       options: {
         scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true, ticks: { callback: (v) => fmtUSD(Number(v)) } } },

@@ -29,12 +29,10 @@ export const LedgerEntrySchema = z
       .openapi({ description: "The chain this entry belongs to: a user id, or platform:<region> for the platform's fee account" }),
     account_seq: z.number().int().nullable(),
     kind: z.enum(["topup", "credit", "hold", "release", "charge", "provider_earning", "platform_fee", "payout", "refund"]),
-    amount_usd: z
-      .number()
-      .openapi({
-        description:
-          "Signed, from the account's side: money in is positive; a hold is negative (it leaves the available balance), its release positive",
-      }),
+    amount_usd: z.number().openapi({
+      description:
+        "Signed, from the account's side: money in is positive; a hold is negative (it leaves the available balance), its release positive",
+    }),
     contract_id: z.uuid().nullable(),
     transaction_id: z.string().nullable(),
     memo: z.string().nullable(),

@@ -34,13 +34,10 @@ export const ContractSchema = z
       description:
         "The node's end-of-lease receipt (counters, keyspace digest, when the memory was wiped); null until the node reports the lease's end",
     }),
-    measured_egress_gb: z
-      .number()
-      .nullable()
-      .openapi({
-        description:
-          "Egress measured by the node (its bytes_out / 2^30); once settled, the figure that was billed. null while the node has reported nothing",
-      }),
+    measured_egress_gb: z.number().nullable().openapi({
+      description:
+        "Egress measured by the node (its bytes_out / 2^30); once settled, the figure that was billed. null while the node has reported nothing",
+    }),
   })
   .openapi("Contract");
 

@@ -45,7 +45,7 @@ export async function issueAccessToken(env: AppBindings["Bindings"], user: { id:
 /** Verifies signature, algorithm (HS256 only: `alg: none` and others are refused) and expiry. */
 export async function verifyAccessToken(env: AppBindings["Bindings"], token: string): Promise<AuthUser | null> {
   const key = secret(env);
-  let decoded;
+  let decoded: Awaited<ReturnType<typeof jwt.verify<{ sub?: string; email?: string; role?: Role; iss?: string }>>>;
   try {
     const header = jwt.decode(token).header as { alg?: string } | undefined;
     if (header?.alg !== "HS256") return null;

@@ -43,7 +43,9 @@ export function renderMetrics(
   for (const [key, s] of requests) {
     const [method, route, status] = key.split("\u0000");
     const l = `method="${esc(method)}",route="${esc(route)}",status="${status}"`;
-    BUCKETS_MS.forEach((b, i) => out.push(`mnemo_http_request_duration_ms_bucket{${l},le="${b}"} ${s.buckets[i]}`));
+    BUCKETS_MS.forEach((b, i) => {
+      out.push(`mnemo_http_request_duration_ms_bucket{${l},le="${b}"} ${s.buckets[i]}`);
+    });
     out.push(`mnemo_http_request_duration_ms_bucket{${l},le="+Inf"} ${s.count}`);
     out.push(`mnemo_http_request_duration_ms_sum{${l}} ${s.sumMs}`);
     out.push(`mnemo_http_request_duration_ms_count{${l}} ${s.count}`);

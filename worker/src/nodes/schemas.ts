@@ -75,12 +75,9 @@ export const NodeSchema = z
       .optional()
       .openapi({ description: "The node's lease endpoint (`host:port`); present only for the node's owner and admins" }),
     last_heartbeat_at: z.string().nullable(),
-    last_heartbeat: z
-      .string()
-      .nullable()
-      .openapi({
-        description: "The seed's name for last_heartbeat_at (the same value): when the node last sent a heartbeat (or registered)",
-      }),
+    last_heartbeat: z.string().nullable().openapi({
+      description: "The seed's name for last_heartbeat_at (the same value): when the node last sent a heartbeat (or registered)",
+    }),
     created_at: z.string(),
     updated_at: z.string(),
   })

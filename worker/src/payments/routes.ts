@@ -159,12 +159,10 @@ export const invoice = createRoute({
       content: {
         "application/json": {
           schema: z.object({
-            invoice: z
-              .record(z.string(), z.unknown())
-              .openapi({
-                description:
-                  "number, client_id, bill_to, currency, period {from, to}, issued_at, lines[], totals {contracts, gb_seconds, compute_usd, egress_usd, total_usd, charged_usd, outstanding_usd, payments_usd, payments_count}",
-              }),
+            invoice: z.record(z.string(), z.unknown()).openapi({
+              description:
+                "number, client_id, bill_to, currency, period {from, to}, issued_at, lines[], totals {contracts, gb_seconds, compute_usd, egress_usd, total_usd, charged_usd, outstanding_usd, payments_usd, payments_count}",
+            }),
           }),
         },
         "text/html": { schema: z.string().openapi({ description: "Printable invoice (format=html)" }) },
