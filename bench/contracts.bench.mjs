@@ -4,25 +4,9 @@
 //   a. 400 concurrent creations from 20 renters on 400 nodes → all 201, no 5xx; wall time
 //      against 400 concurrent GET /health on the same stack, measured in the same run (target ≤ 2×);
 //   b. 60 concurrent creations by one renter whose balance covers 30 → only 201 and 402.
+import { json, pool } from "./http.mjs";
+
 export const ADMIN_EMAIL = "bench-money-admin@bench.local";
-
-async function json(url, method, path, body, token) {
-  const r = await fetch(url + path, {
-    method,
-    headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  return { status: r.status, body: await r.json().catch(() => null) };
-}
-
-async function pool(n, width, fn) {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: width }, async () => {
-      while (next < n) await fn(next++);
-    }),
-  );
-}
 
 const tally = (statuses) =>
   Object.entries(statuses.reduce((m, s) => ((m[s] = (m[s] ?? 0) + 1), m), {}))

@@ -17,6 +17,7 @@ import { join } from "node:path";
 import { register } from "tsx/esm/api";
 import { Miniflare } from "miniflare";
 import { ROOT, startWorker } from "../scripts/lib/worker-server.mjs";
+import { json, pool } from "./http.mjs";
 
 const quick = process.env.BENCH_QUICK === "1";
 const results = [];
@@ -26,24 +27,6 @@ const pct = (xs, p) => {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
 };
 const fmt = (n, d = 2) => (Number.isFinite(n) ? n.toFixed(d) : String(n));
-
-async function json(url, method, path, body, token) {
-  const r = await fetch(url + path, {
-    method,
-    headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  return { status: r.status, body: await r.json().catch(() => null) };
-}
-
-async function pool(n, width, fn) {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: width }, async () => {
-      while (next < n) await fn(next++);
-    }),
-  );
-}
 
 async function httpMatchBench(url) {
   const NODES = 2000;

@@ -47,18 +47,14 @@ export async function loadContract(env: Env, id: string): Promise<ContractRow> {
  * contract_update to the renter's sockets (on the contract's region and on their home region), and
  * the node's new contract list to its agent: every change of a contract comes through here.
  */
-export async function notifyContract(ports: Ports, k: ContractRow, extra?: Record<string, unknown>, homeRegion?: string | null) {
+export async function notifyContract(ports: Ports, k: ContractRow, extra?: Record<string, unknown>) {
   await notifyNode(ports, k.region, k.nodeId);
   const message = { type: "contract_update", data: { ...(await contractViewOf(ports.env, k)), ...extra } };
-  // The caller may already know the renter's home region (create does): one D1 read fewer.
-  const home =
-    homeRegion !== undefined
-      ? homeRegion
-      : (
-          await ports.env.DB.prepare(`SELECT default_region FROM clients WHERE id = ?`)
-            .bind(k.clientId)
-            .first<{ default_region: string | null }>()
-        )?.default_region;
+  const home = (
+    await ports.env.DB.prepare(`SELECT default_region FROM clients WHERE id = ?`)
+      .bind(k.clientId)
+      .first<{ default_region: string | null }>()
+  )?.default_region;
   const regions = new Set([k.region, home ?? "global"]);
   await Promise.all(
     [...regions].map((r) =>
