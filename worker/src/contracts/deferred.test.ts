@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import { runDurableObjectAlarm, runInDurableObject, SELF } from "cloudflare:test";
 import { api, credit, env, register, registerNode } from "../../test/helpers";
 import { clientRow, contractRow, ledgerOf } from "../../test/money";
-import { createContract } from "./lifecycle";
+import { createContract } from "./create";
 import { portsFor, type ClusterPort } from "../region/client";
 import type { Reservation } from "../domain/capacity";
 

@@ -8,6 +8,7 @@ import { heldOf, nodeView, nodeViewFor } from "../nodes/service";
 import { loadNode } from "../nodes/service";
 import { portsFor, requestPorts } from "../region/client";
 import * as life from "./lifecycle";
+import * as create from "./create";
 import type * as routes from "./routes";
 import { contractViewOf, contractViews } from "../leases/reports";
 import { contractView } from "./views";
@@ -27,7 +28,7 @@ async function ownContract(c: { env: AppBindings["Bindings"] }, user: AuthUser, 
 
 export const createContract: AppRouteHandler<typeof routes.createContract> = async (c) => {
   const b = c.req.valid("json");
-  const k = await life.createContract(requestPorts(c.env, c.executionCtx), caller(c), {
+  const k = await create.createContract(requestPorts(c.env, c.executionCtx), caller(c), {
     nodeId: b.node_id,
     ramGb: b.ram_gb,
     vramGb: b.vram_gb,
