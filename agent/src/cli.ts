@@ -4,6 +4,7 @@
  */
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { Agent, FatalError } from "./agent.ts";
+import { type CommandLine, dispatch, printHelp, UsageError } from "./command-line.ts";
 import { applyEnv, ConfigError, loadConfig, readConfigFile, resolveConfigPath, validateConfig } from "./config.ts";
 import type { InitFlags } from "./init.ts";
 import { createLogger } from "./log.ts";
@@ -113,8 +114,6 @@ const INIT_OPTIONS = {
 
 const START_OPTIONS = { ...COMMON, "heartbeat-interval": { type: "string" } } as const satisfies ParseArgsConfig["options"];
 
-class UsageError extends Error {}
-
 function parse<O extends ParseArgsConfig["options"]>(args: string[], options: O, command: string) {
   try {
     return parseArgs({ args, options, allowPositionals: false, strict: true });
@@ -188,36 +187,19 @@ async function status(args: string[]): Promise<number> {
   return report.problems.length && !report.node && config.node_id ? 1 : 0;
 }
 
-function help(command?: string): number {
-  if (command && !HELP[command]) throw new UsageError(`Unknown command "${command}". Commands: init, start, status.`);
-  process.stdout.write(command ? HELP[command] : MAIN_HELP);
-  return 0;
-}
+const CLI: CommandLine = {
+  mainHelp: MAIN_HELP,
+  help: HELP,
+  unknownHelp: (command) => `Unknown command "${command}". Commands: init, start, status.`,
+  unknownCommand: (command) => `Unknown command "${command}". Commands: init, start, status (mnemo-agent --help).`,
+  commands: { start, init, status },
+};
+
+const help = (command?: string): number => printHelp(CLI, command);
 
 export async function main(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
   try {
-    switch (command) {
-      case undefined:
-      case "-h":
-      case "--help":
-        return help();
-      case "help":
-        return help(rest[0]);
-      case "-v":
-      case "--version":
-      case "version":
-        process.stdout.write(`${VERSION}\n`);
-        return 0;
-      case "start":
-        return await start(rest);
-      case "init":
-        return await init(rest);
-      case "status":
-        return await status(rest);
-      default:
-        throw new UsageError(`Unknown command "${command}". Commands: init, start, status (mnemo-agent --help).`);
-    }
+    return await dispatch(CLI, argv);
   } catch (e) {
     if (e instanceof UsageError) {
       process.stderr.write(`mnemo-agent: ${e.message}\n`);

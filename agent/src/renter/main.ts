@@ -3,6 +3,7 @@
  * error envelope) or the outcome failed, 2 usage errors. Only a bug shows a stack trace.
  */
 import { ApiError, NetworkError } from "../client/index.ts";
+import { type Command, type CommandLine, dispatch, printHelp } from "../command-line.ts";
 import { VERSION } from "../version.ts";
 import * as auth from "./auth.ts";
 import * as billing from "./billing.ts";
@@ -192,64 +193,55 @@ const MATCH_OPTS = {
 } as const;
 const PAGE = { limit: { type: "string" }, offset: { type: "string" } } as const;
 
-function help(command?: string): number {
-  if (command && !HELP[command]) throw new UsageError(`Unknown command "${command}". See mnemo --help.`);
-  process.stdout.write(command ? HELP[command] : MAIN_HELP);
-  return 0;
-}
+const help = (command?: string): number => printHelp(CLI, command);
 
 function noArgs(positionals: string[], command: string): void {
   if (positionals.length) throw new UsageError(`Unexpected argument "${positionals[0]}". See mnemo ${command} --help.`);
 }
 
-async function run(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
-  switch (command) {
-    case undefined:
-    case "-h":
-    case "--help":
-      return help();
-    case "help":
-      return help(rest[0]);
-    case "-v":
-    case "--version":
-    case "version":
-      process.stdout.write(`${VERSION}\n`);
-      return 0;
-    case "login": {
+/** logout, whoami and balance: no flags of their own, no arguments. */
+const account: Command = (rest, command) => {
+  const { values, positionals } = parse(rest, {}, command);
+  if (values.help) return help(command);
+  noArgs(positionals, command);
+  const ctx = makeCtx(values);
+  return command === "logout" ? auth.logout(ctx) : command === "whoami" ? auth.whoami(ctx) : billing.balance(ctx);
+};
+
+const CLI: CommandLine = {
+  mainHelp: MAIN_HELP,
+  help: HELP,
+  unknownHelp: (command) => `Unknown command "${command}". See mnemo --help.`,
+  unknownCommand: (command) => `Unknown command "${command}". See mnemo --help.`,
+  commands: {
+    login: (rest) => {
       const { values, positionals } = parse(rest, { email: { type: "string" }, "password-stdin": { type: "boolean" } }, "login");
       if (values.help) return help("login");
       noArgs(positionals, "login");
       return auth.login(makeCtx(values), values);
-    }
-    case "logout":
-    case "whoami":
-    case "balance": {
-      const { values, positionals } = parse(rest, {}, command);
-      if (values.help) return help(command);
-      noArgs(positionals, command);
-      const ctx = makeCtx(values);
-      return command === "logout" ? auth.logout(ctx) : command === "whoami" ? auth.whoami(ctx) : billing.balance(ctx);
-    }
-    case "offers": {
+    },
+    logout: account,
+    whoami: account,
+    balance: account,
+    offers: (rest) => {
       const [sub, ...more] = rest;
       if (sub === "-h" || sub === "--help" || sub === undefined) return help("offers");
       if (sub !== "search") throw new UsageError(`Unknown subcommand "offers ${sub}". Did you mean mnemo offers search?`);
       const { values, positionals } = parse(more, { ...LOC, o: { type: "string", short: "o" }, limit: { type: "string" } }, "offers");
       if (values.help) return help("offers");
       return market.offersSearch(makeCtx(values), positionals.join(" "), values);
-    }
-    case "match": {
+    },
+    match: (rest, command) => {
       const { values, positionals } = parse(rest, MATCH_OPTS, command);
       if (values.help) return help(command);
       return market.match(makeCtx(values), positionals.join(" "), values);
-    }
-    case "rent": {
+    },
+    rent: (rest, command) => {
       const { values, positionals } = parse(rest, { ...MATCH_OPTS, "auto-renew": { type: "boolean" }, wait: { type: "string" } }, command);
       if (values.help) return help(command);
       return market.rent(makeCtx(values), positionals.join(" "), values);
-    }
-    case "contracts": {
+    },
+    contracts: (rest) => {
       const [sub, ...more] = rest;
       if (sub === "-h" || sub === "--help" || sub === undefined) return help("contracts");
       const { values, positionals } = parse(
@@ -289,33 +281,31 @@ async function run(argv: string[]): Promise<number> {
         default:
           return contracts.watch(ctx, id, values);
       }
-    }
-    case "lease": {
+    },
+    lease: (rest) => {
       const { values, positionals } = parse(rest, { url: { type: "boolean" } }, "lease");
       if (values.help) return help("lease");
       if (positionals.length > 1) throw new UsageError(`Unexpected argument "${positionals[1]}". See mnemo lease --help.`);
       return contracts.lease(makeCtx(values), positionals[0], values);
-    }
-    case "topup": {
+    },
+    topup: (rest) => {
       const { values, positionals } = parse(rest, { amount: { type: "string" }, "payment-method": { type: "string" } }, "topup");
       if (values.help) return help("topup");
       noArgs(positionals, "topup");
       return billing.topup(makeCtx(values), values);
-    }
-    case "ledger": {
+    },
+    ledger: (rest) => {
       const { values, positionals } = parse(rest, PAGE, "ledger");
       if (values.help) return help("ledger");
       noArgs(positionals, "ledger");
       return billing.ledger(makeCtx(values), values);
-    }
-    default:
-      throw new UsageError(`Unknown command "${command}". See mnemo --help.`);
-  }
-}
+    },
+  },
+};
 
 export async function main(argv: string[]): Promise<number> {
   try {
-    return await run(argv);
+    return await dispatch(CLI, argv);
   } catch (e) {
     if (e instanceof UsageError) {
       err(`mnemo: ${e.message}`);

@@ -1,10 +1,9 @@
 /** Small pieces every `mnemo` command shares: usage errors, durations, output. */
 import { parseArgs, type ParseArgsConfig } from "node:util";
 
-/** Wrong flags or arguments: exit code 2, one line, no stack trace. */
-export class UsageError extends Error {
-  override name = "UsageError";
-}
+import { UsageError } from "../command-line.ts";
+
+export { UsageError };
 
 export const GLOBAL_OPTIONS = {
   "api-url": { type: "string" },
