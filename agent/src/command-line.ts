@@ -26,7 +26,8 @@ export interface CommandLine {
 }
 
 export function printHelp(cli: CommandLine, command?: string): number {
-  if (command && !cli.help[command]) throw new UsageError(cli.unknownHelp(command));
+  // Own keys only, here too: `help toString` used to write Object.prototype.toString and crash.
+  if (command && !Object.hasOwn(cli.help, command)) throw new UsageError(cli.unknownHelp(command));
   process.stdout.write(command ? cli.help[command] : cli.mainHelp);
   return 0;
 }

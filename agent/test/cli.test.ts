@@ -28,6 +28,14 @@ describe("mnemo-agent CLI (no server needed)", () => {
     expect(b.code).toBe(2);
     expect(b.stderr.trim().split("\n")).toHaveLength(1);
     expect(b.stderr).toContain("--bogus");
+    // Names every object has (toString, constructor) are no commands and have no help.
+    for (const args of [["toString"], ["help", "toString"], ["help", "constructor"]]) {
+      const r = await runCli(args);
+      expect(r.code, args.join(" ")).toBe(2);
+      expect(r.stderr).toBe(
+        `mnemo-agent: Unknown command "${args.at(-1)}". Commands: init, start, status${args.length === 1 ? " (mnemo-agent --help)" : ""}.\n`,
+      );
+    }
   });
 
   it("a bad config names the wrong field, without a stack trace", async () => {

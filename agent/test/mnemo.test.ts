@@ -222,6 +222,7 @@ describe("mnemo: help and usage", () => {
     const home = newHome();
     const cases: Array<[string[], RegExp]> = [
       [["frobnicate"], /Unknown command "frobnicate"/],
+      [["help", "constructor"], /Unknown command "constructor"/],
       [["offers", "search", "--bogus"], /--bogus/],
       [["rent", "--ram", "1"], /--duration is required/],
       [["rent", "--ram", "1", "--duration", "10 minutes"], /--duration must be a duration like 90s, 10m, 2h or 1d, got "10 minutes"/],
