@@ -3,42 +3,20 @@
  * made through the API, exactly as a provider and a renter would.
  */
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import si from "systeminformation";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AGENT_ROOT, runAgent, runCli, tempConfig, type AgentProcess } from "./helpers.ts";
+import { runAgent, runCli, tempConfig, type AgentProcess } from "./helpers.ts";
+import { api, type Json, startWorker, until, type Worker } from "./support/worker.ts";
 
-const WORKER_SERVER = join(AGENT_ROOT, "../scripts/lib/worker-server.mjs");
 const ADMIN_EMAIL = "admin@agent-e2e.test";
 const GIB = 1024 ** 3;
 
-type Json = Record<string, any>;
-
-let worker: { url: string; stop: () => Promise<void> };
+let worker: Worker;
 let apiKey: string;
 let renterToken: string;
 const running: AgentProcess[] = [];
 
-async function call(
-  method: string,
-  path: string,
-  body?: unknown,
-  auth: Record<string, string> = {},
-): Promise<{ status: number; json: Json }> {
-  const res = await fetch(worker.url + path, {
-    method,
-    headers: { "content-type": "application/json", ...auth },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, json: text ? JSON.parse(text) : {} };
-}
-
-async function ok(method: string, path: string, body?: unknown, auth: Record<string, string> = {}): Promise<Json> {
-  const r = await call(method, path, body, auth);
-  if (r.status >= 300) throw new Error(`${method} ${path} → ${r.status} ${JSON.stringify(r.json)}`);
-  return r.json;
-}
+const { call, ok } = api(() => worker.url);
 
 const asProvider = () => ({ "x-api-key": apiKey });
 const asRenter = () => ({ authorization: `Bearer ${renterToken}` });
@@ -60,16 +38,6 @@ async function stop(p: AgentProcess, sig: NodeJS.Signals = "SIGTERM"): Promise<{
   return { code, ms: Date.now() - t0 };
 }
 
-async function until<T>(fn: () => Promise<T | undefined | null | false>, what: string, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
 // The lease endpoint on loopback and any free port: other suites (and other checkouts) run at once.
 function nodeConfig(extra: Record<string, unknown> = {}): string {
   return tempConfig({
@@ -88,8 +56,7 @@ function nodeConfig(extra: Record<string, unknown> = {}): string {
 const heartbeats = (p: AgentProcess) => p.events().filter((e) => e.event === "heartbeat");
 
 beforeAll(async () => {
-  const { startWorker } = (await import(WORKER_SERVER)) as { startWorker: (o: unknown) => Promise<typeof worker> };
-  worker = await startWorker({ vars: { HEARTBEAT_MIN_INTERVAL_SEC: "1", ADMIN_EMAILS: ADMIN_EMAIL } });
+  worker = await startWorker({ HEARTBEAT_MIN_INTERVAL_SEC: "1", ADMIN_EMAILS: ADMIN_EMAIL });
   const provider = await register("provider@agent-e2e.test", "provider");
   apiKey = (await ok("POST", "/api/auth/api-keys", { name: "agent" }, { authorization: `Bearer ${provider.access_token}` })).api_key;
   const renter = await register("renter@agent-e2e.test", "user");

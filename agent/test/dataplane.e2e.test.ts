@@ -7,56 +7,24 @@
 import { execFile } from "node:child_process";
 import { randomBytes, randomUUID } from "node:crypto";
 import { writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { promisify } from "node:util";
 import { Redis } from "ioredis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { AGENT_ROOT, runAgent, tempConfig, type AgentProcess } from "./helpers.ts";
+import { runAgent, tempConfig, type AgentProcess } from "./helpers.ts";
+import { api, type Json, startWorker, until, type Worker } from "./support/worker.ts";
 import { rawConnect } from "./resp.ts";
 
 const execFileP = promisify(execFile);
-const WORKER_SERVER = join(AGENT_ROOT, "../scripts/lib/worker-server.mjs");
 const ADMIN_EMAIL = "admin@dataplane-e2e.test";
 const MIB = 1024 ** 2;
 const GIB = 1024 ** 3;
 
-type Json = Record<string, any>;
-
-let worker: { url: string; stop: () => Promise<void> };
+let worker: Worker;
 let adminToken: string;
 const running: AgentProcess[] = [];
 const clients: Array<{ disconnect: () => void }> = [];
 
-async function call(
-  method: string,
-  path: string,
-  body?: unknown,
-  auth: Record<string, string> = {},
-): Promise<{ status: number; json: Json }> {
-  const res = await fetch(worker.url + path, {
-    method,
-    headers: { "content-type": "application/json", ...auth },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, json: text ? JSON.parse(text) : {} };
-}
-
-async function ok(method: string, path: string, body?: unknown, auth: Record<string, string> = {}): Promise<Json> {
-  const r = await call(method, path, body, auth);
-  if (r.status >= 300) throw new Error(`${method} ${path} → ${r.status} ${JSON.stringify(r.json)}`);
-  return r.json;
-}
-
-async function until<T>(fn: () => Promise<T | undefined | null | false>, what: string, timeoutMs = 20_000, stepMs = 100): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, stepMs));
-  }
-}
+const { ok } = api(() => worker.url);
 
 interface Market {
   /** Each test's nodes are alone in their own region. */
@@ -154,9 +122,11 @@ async function stopAgent(p: AgentProcess, sig: NodeJS.Signals): Promise<{ code: 
 }
 
 beforeAll(async () => {
-  const { startWorker } = (await import(WORKER_SERVER)) as { startWorker: (o: unknown) => Promise<typeof worker> };
   worker = await startWorker({
-    vars: { HEARTBEAT_MIN_INTERVAL_SEC: "1", ADMIN_EMAILS: ADMIN_EMAIL, LEASE_REPORT_WAIT_SEC: "30", LEASE_READY_TIMEOUT_SEC: "60" },
+    HEARTBEAT_MIN_INTERVAL_SEC: "1",
+    ADMIN_EMAILS: ADMIN_EMAIL,
+    LEASE_REPORT_WAIT_SEC: "30",
+    LEASE_READY_TIMEOUT_SEC: "60",
   });
   adminToken = (await ok("POST", "/api/auth/register", { email: ADMIN_EMAIL, password: "correct-horse-battery" })).access_token;
 }, 180_000);

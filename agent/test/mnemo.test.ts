@@ -9,17 +9,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AGENT_ROOT, runAgent, tempConfig, type AgentProcess } from "./helpers.ts";
+import { api, freePort, type Json, startWorker, until, type Worker } from "./support/worker.ts";
 
 const MNEMO = join(AGENT_ROOT, "bin/mnemo.mjs");
-const WORKER_SERVER = join(AGENT_ROOT, "../scripts/lib/worker-server.mjs");
 const STRIPE_SERVER = join(AGENT_ROOT, "../worker/test/stripe-server.ts");
 const ADMIN_EMAIL = "admin@mnemo-cli.test";
 const RENTER_EMAIL = "renter@mnemo-cli.test";
 const PASSWORD = "renter-secret-horse-4711";
 
-type Json = Record<string, any>;
-
-let worker: { url: string; stop: () => Promise<void> };
+let worker: Worker;
 let stripe: { close: (cb: () => void) => void };
 let providerKey: string;
 let adminToken: string;
@@ -27,16 +25,7 @@ const running: AgentProcess[] = [];
 /** Every secret the CLI handled: none may ever be printed. */
 const secrets = new Set<string>([PASSWORD]);
 
-async function call(method: string, path: string, body?: unknown, auth: Record<string, string> = {}): Promise<Json> {
-  const res = await fetch(worker.url + path, {
-    method,
-    headers: { "content-type": "application/json", ...auth },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  if (res.status >= 300) throw new Error(`${method} ${path} → ${res.status} ${text}`);
-  return text ? JSON.parse(text) : {};
-}
+const { ok } = api(() => worker.url);
 
 interface Run {
   code: number | null;
@@ -94,16 +83,6 @@ async function loggedIn(email = RENTER_EMAIL): Promise<string> {
   return home;
 }
 
-async function until<T>(fn: () => Promise<T | undefined | null | false>, what: string, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
 const NODES = [
   {
     name: "cli-A1",
@@ -143,30 +122,24 @@ const nodeIds: Record<string, string> = {};
 
 beforeAll(async () => {
   const { startStripeServer } = (await import(STRIPE_SERVER)) as { startStripeServer: (port: number) => Promise<typeof stripe> };
-  const { startWorker, freePort } = (await import(WORKER_SERVER)) as {
-    startWorker: (o: unknown) => Promise<typeof worker>;
-    freePort: () => Promise<number>;
-  };
   const stripePort = await freePort();
   stripe = await startStripeServer(stripePort);
   worker = await startWorker({
-    vars: {
-      HEARTBEAT_MIN_INTERVAL_SEC: "1",
-      ADMIN_EMAILS: ADMIN_EMAIL,
-      STRIPE_API_BASE: `http://127.0.0.1:${stripePort}`,
-      STRIPE_SECRET_KEY: "sk_test_mnemo_fake_0123456789",
-      STRIPE_WEBHOOK_SECRET: "whsec_test_mnemo_0123456789",
-    },
+    HEARTBEAT_MIN_INTERVAL_SEC: "1",
+    ADMIN_EMAILS: ADMIN_EMAIL,
+    STRIPE_API_BASE: `http://127.0.0.1:${stripePort}`,
+    STRIPE_SECRET_KEY: "sk_test_mnemo_fake_0123456789",
+    STRIPE_WEBHOOK_SECRET: "whsec_test_mnemo_0123456789",
   });
-  const provider = await call("POST", "/api/auth/register", { email: "provider@mnemo-cli.test", password: PASSWORD, role: "provider" });
-  providerKey = (await call("POST", "/api/auth/api-keys", { name: "cli-test" }, { authorization: `Bearer ${provider.access_token}` }))
+  const provider = await ok("POST", "/api/auth/register", { email: "provider@mnemo-cli.test", password: PASSWORD, role: "provider" });
+  providerKey = (await ok("POST", "/api/auth/api-keys", { name: "cli-test" }, { authorization: `Bearer ${provider.access_token}` }))
     .api_key;
   for (const n of NODES) {
-    nodeIds[n.name] = (await call("POST", "/api/nodes/register", { ...n, bandwidth_mbps: 1000 }, { "x-api-key": providerKey })).node_id;
+    nodeIds[n.name] = (await ok("POST", "/api/nodes/register", { ...n, bandwidth_mbps: 1000 }, { "x-api-key": providerKey })).node_id;
   }
-  const renter = await call("POST", "/api/auth/register", { email: RENTER_EMAIL, password: PASSWORD, role: "user" });
-  adminToken = (await call("POST", "/api/auth/register", { email: ADMIN_EMAIL, password: PASSWORD })).access_token;
-  await call(
+  const renter = await ok("POST", "/api/auth/register", { email: RENTER_EMAIL, password: PASSWORD, role: "user" });
+  adminToken = (await ok("POST", "/api/auth/register", { email: ADMIN_EMAIL, password: PASSWORD })).access_token;
+  await ok(
     "POST",
     "/api/admin/credits",
     { user_id: renter.user.id, amount_usd: 50, reason: "cli tests" },
@@ -499,7 +472,7 @@ describe("mnemo contracts (no agent: contracts stay pending)", () => {
   it("list, show, cancel; refusals exit 1 with the API's message", async () => {
     const home = await loggedIn();
     const token = JSON.parse(readFileSync(join(home, "mnemo/session.json"), "utf8")).access_token;
-    const { contract } = await call(
+    const { contract } = await ok(
       "POST",
       "/api/contracts/create",
       { node_id: nodeIds["cli-A1"], ram_gb: 2, vram_gb: 0, duration_sec: 600 },
@@ -613,7 +586,7 @@ describe("mnemo rent with a real agent", () => {
     watcher.stderr.on("data", (d) => (werr += d));
     const exited = new Promise<number | null>((r) => watcher.on("exit", r));
     const kill = setTimeout(() => watcher.kill("SIGKILL"), 60_000);
-    await until(async () => wout.includes('"status":"active"') && werr.includes("(WebSocket"), "the watch's first line");
+    await until(async () => wout.includes('"status":"active"') && werr.includes("(WebSocket"), "the watch's first line", 30_000);
     await new Promise((r) => setTimeout(r, 1000)); // the socket is open before the settle's message
     const settle = await mnemo(["contracts", "settle", contractId], { home });
     expect(settle.code, settle.stderr).toBe(0);
