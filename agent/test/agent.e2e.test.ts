@@ -5,7 +5,7 @@
 import { readFileSync } from "node:fs";
 import si from "systeminformation";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runAgent, runCli, tempConfig, type AgentProcess } from "./helpers.ts";
+import { loopbackConfig, runAgent, runCli, stopAgent, type AgentProcess } from "./helpers.ts";
 import { api, type Json, startWorker, until, type Worker } from "./support/worker.ts";
 
 const ADMIN_EMAIL = "admin@agent-e2e.test";
@@ -31,26 +31,8 @@ function start(configPath: string, extra: string[] = ["--json"], env: Record<str
   return p;
 }
 
-async function stop(p: AgentProcess, sig: NodeJS.Signals = "SIGTERM"): Promise<{ code: number | null; ms: number }> {
-  const t0 = Date.now();
-  p.kill(sig);
-  const { code } = await p.exited;
-  return { code, ms: Date.now() - t0 };
-}
-
-// The lease endpoint on loopback and any free port: other suites (and other checkouts) run at once.
 function nodeConfig(extra: Record<string, unknown> = {}): string {
-  return tempConfig({
-    api_url: worker.url,
-    api_key: apiKey,
-    region: "eu-west",
-    name: "agent-e2e",
-    heartbeat_interval: 1,
-    endpoint_host: "127.0.0.1",
-    endpoint_bind: "127.0.0.1",
-    endpoint_port: 0,
-    ...extra,
-  });
+  return loopbackConfig({ api_url: worker.url, api_key: apiKey, region: "eu-west", name: "agent-e2e", ...extra });
 }
 
 const heartbeats = (p: AgentProcess) => p.events().filter((e) => e.event === "heartbeat");
@@ -125,7 +107,7 @@ describe("mnemo-agent against the real worker", () => {
     expect(after.last_heartbeat_at).not.toBeNull();
     expect(after.reported_ram_gb).toBeGreaterThan(0);
     expect(after.reported_ram_gb).toBeLessThanOrEqual(totalRamGb - 1);
-    await stop(agent);
+    await stopAgent(agent);
   });
 
   it("picks up a contract, opens its lease and makes it ready", async () => {
@@ -155,13 +137,13 @@ describe("mnemo-agent against the real worker", () => {
 
     const listed = await ok("GET", `/api/contracts?node_id=${nodeId}`, undefined, asProvider());
     expect(listed.contracts.map((c: Json) => c.id)).toContain(contractId);
-    await stop(agent);
+    await stopAgent(agent);
   });
 
   it("SIGTERM wipes the lease, hands its contract back, drains the node to maintenance and exits 0 within a few seconds", async () => {
     const { agent, nodeId } = await startNode("agent-e2e-drain");
     const contractId = await heldContract(agent, nodeId);
-    const { code, ms } = await stop(agent, "SIGTERM");
+    const { code, ms } = await stopAgent(agent, "SIGTERM");
     expect(code).toBe(0);
     expect(ms).toBeLessThan(5000);
     expect(agent.events().find((e) => e.event === "contracts_released")).toMatchObject({ contracts: [contractId], not_released: [] });
@@ -177,7 +159,7 @@ describe("mnemo-agent against the real worker", () => {
     const first = await startNode("agent-e2e-restart");
     const { configPath, nodeId } = first;
     const contractId = await heldContract(first.agent, nodeId);
-    expect((await stop(first.agent, "SIGTERM")).code).toBe(0);
+    expect((await stopAgent(first.agent, "SIGTERM")).code).toBe(0);
     const name = JSON.parse(readFileSync(configPath, "utf8")).name as string;
     const agent = start(configPath, []); // human log mode
     await agent.waitFor((o) => o.includes(`reusing node ${nodeId}`), "reuse of the node");
@@ -196,7 +178,7 @@ describe("mnemo-agent against the real worker", () => {
     const mine = await ok("GET", "/api/nodes?mine=true&limit=500", undefined, asProvider());
     expect(mine.nodes.filter((n: Json) => n.name === name)).toHaveLength(1);
 
-    const { code, ms } = await stop(agent, "SIGINT");
+    const { code, ms } = await stopAgent(agent, "SIGINT");
     expect(code).toBe(0);
     expect(ms).toBeLessThan(5000);
     expect(agent.stdout()).toMatch(new RegExp(`node ${nodeId} set to maintenance; stopped`));
@@ -206,7 +188,7 @@ describe("mnemo-agent against the real worker", () => {
   it("status shows the seller's dashboard", async () => {
     const { agent, configPath, nodeId } = await startNode("agent-e2e-status");
     await heldContract(agent, nodeId);
-    expect((await stop(agent, "SIGTERM")).code).toBe(0);
+    expect((await stopAgent(agent, "SIGTERM")).code).toBe(0);
     const name = JSON.parse(readFileSync(configPath, "utf8")).name as string;
     const r = await runCli(["status", "--config", configPath]);
     expect(r.stderr).toBe("");
@@ -239,7 +221,7 @@ describe("mnemo-agent against the real worker", () => {
       ),
     );
     await agent.waitFor(() => heartbeats(agent).some((h) => (h.contracts as string[]).length === 0), "a heartbeat holding nothing");
-    expect((await stop(agent)).code).toBe(0);
+    expect((await stopAgent(agent)).code).toBe(0);
   });
 
   it("a contract it cannot hold is rejected at once", async () => {
@@ -249,7 +231,7 @@ describe("mnemo-agent against the real worker", () => {
     const first = start(path);
     await first.waitFor(() => heartbeats(first).length >= 1, "a heartbeat");
     const id = first.events().find((e) => e.event === "registered")!.node_id as string;
-    await stop(first, "SIGKILL"); // no drain: the node stays active with the memory on offer
+    await stopAgent(first, "SIGKILL"); // no drain: the node stays active with the memory on offer
 
     const { contract } = await ok("POST", "/api/contracts/create", { node_id: id, ram_gb: 2, vram_gb: 0, duration_sec: 120 }, asRenter());
     const greedy = JSON.parse(readFileSync(path, "utf8"));
@@ -268,7 +250,7 @@ describe("mnemo-agent against the real worker", () => {
       return (v.contract.status === "failed" || v.contract.failed_over_to) && v;
     }, "the server to fail the contract over");
     expect(after.contract.status).not.toBe("active");
-    await stop(second);
+    await stopAgent(second);
   });
 
   it("outside the idle schedule the node goes to maintenance and offers nothing", async () => {
@@ -282,7 +264,7 @@ describe("mnemo-agent against the real worker", () => {
     expect(hb).toMatchObject({ available_ram_gb: 0, available_vram_gb: 0, node_status: "maintenance" });
     const id = agent.events().find((e) => e.event === "registered")!.node_id as string;
     expect((await ok("GET", `/api/nodes/${id}`, undefined, asProvider())).node.status).toBe("maintenance");
-    await stop(agent);
+    await stopAgent(agent);
   });
 
   it("a retired node's agent stops with one clear sentence (410 gone) instead of retrying", async () => {

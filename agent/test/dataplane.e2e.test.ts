@@ -10,7 +10,7 @@ import { writeFileSync } from "node:fs";
 import { promisify } from "node:util";
 import { Redis } from "ioredis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { runAgent, tempConfig, type AgentProcess } from "./helpers.ts";
+import { loopbackConfig, runAgent, stopAgent, type AgentProcess } from "./helpers.ts";
 import { api, type Json, startWorker, until, type Worker } from "./support/worker.ts";
 import { rawConnect } from "./resp.ts";
 
@@ -65,16 +65,12 @@ async function market(tag: string): Promise<Market> {
 }
 
 function agentConfig(m: Market, extra: Record<string, unknown> = {}): string {
-  return tempConfig({
+  return loopbackConfig({
     api_url: worker.url,
     api_key: m.apiKey,
     region: m.region,
     name: `dataplane-${randomUUID().slice(0, 8)}`,
-    heartbeat_interval: 1,
     reserve_ram_gb: 1,
-    endpoint_host: "127.0.0.1",
-    endpoint_bind: "127.0.0.1",
-    endpoint_port: 0,
     ...extra,
   });
 }
@@ -112,13 +108,6 @@ function redis(url: string): Redis {
   const c = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
   clients.push(c);
   return c;
-}
-
-async function stopAgent(p: AgentProcess, sig: NodeJS.Signals): Promise<{ code: number | null; ms: number }> {
-  const t0 = Date.now();
-  p.kill(sig);
-  const { code } = await p.exited;
-  return { code, ms: Date.now() - t0 };
 }
 
 beforeAll(async () => {

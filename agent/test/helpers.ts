@@ -84,6 +84,19 @@ export function runAgent(
   };
 }
 
+/** A config whose lease endpoint is on loopback and any free port: other suites (and other checkouts) run agents at once. */
+export function loopbackConfig(fields: Record<string, unknown>): string {
+  return tempConfig({ heartbeat_interval: 1, endpoint_host: "127.0.0.1", endpoint_bind: "127.0.0.1", endpoint_port: 0, ...fields });
+}
+
+/** Signals a running agent and waits for it to exit: its exit code and how long that took. */
+export async function stopAgent(p: AgentProcess, sig: NodeJS.Signals = "SIGTERM"): Promise<{ code: number | null; ms: number }> {
+  const t0 = Date.now();
+  p.kill(sig);
+  const { code } = await p.exited;
+  return { code, ms: Date.now() - t0 };
+}
+
 /** Runs a short command to completion. */
 export async function runCli(args: string[], env: Record<string, string | undefined> = {}, timeoutMs = 20_000) {
   const p = runAgent(args, env);

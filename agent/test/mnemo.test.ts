@@ -4,11 +4,11 @@
  * Stripe is the only fake (worker/test/stripe-server.ts): payments need a real card otherwise.
  */
 import { execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AGENT_ROOT, runAgent, tempConfig, type AgentProcess } from "./helpers.ts";
+import { AGENT_ROOT, loopbackConfig, runAgent, type AgentProcess } from "./helpers.ts";
 import { api, freePort, type Json, startWorker, until, type Worker } from "./support/worker.ts";
 
 const MNEMO = join(AGENT_ROOT, "bin/mnemo.mjs");
@@ -509,23 +509,10 @@ describe("mnemo rent with a real agent", () => {
   let contractId: string;
 
   beforeAll(async () => {
-    // Where the agent serves leases (src/lease/, the data plane), it must not take the default
-    // port 7379: other suites run agents at the same time.
-    const endpoint = existsSync(join(AGENT_ROOT, "src/lease/index.ts"))
-      ? { endpoint_port: 0, endpoint_host: "127.0.0.1", endpoint_bind: "127.0.0.1" }
-      : {};
     const agent = runAgent([
       "start",
       "--config",
-      tempConfig({
-        api_url: worker.url,
-        api_key: providerKey,
-        region: "cli-live",
-        name: "cli-live-agent",
-        heartbeat_interval: 1,
-        reserve_ram_gb: 1,
-        ...endpoint,
-      }),
+      loopbackConfig({ api_url: worker.url, api_key: providerKey, region: "cli-live", name: "cli-live-agent", reserve_ram_gb: 1 }),
       "--json",
     ]);
     running.push(agent);
@@ -610,17 +597,7 @@ describe("mnemo rent → redis-cli PING (needs the data plane: the agent's lease
     const agent = runAgent([
       "start",
       "--config",
-      tempConfig({
-        api_url: worker.url,
-        api_key: providerKey,
-        region: "cli-plane",
-        name: "cli-plane-agent",
-        heartbeat_interval: 1,
-        reserve_ram_gb: 1,
-        endpoint_port: 0,
-        endpoint_host: "127.0.0.1",
-        endpoint_bind: "127.0.0.1",
-      }),
+      loopbackConfig({ api_url: worker.url, api_key: providerKey, region: "cli-plane", name: "cli-plane-agent", reserve_ram_gb: 1 }),
       "--json",
     ]);
     running.push(agent);
