@@ -3,31 +3,19 @@ import { execFile, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { promisify } from "node:util";
 import { Redis } from "ioredis";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { LeaseServer } from "../../src/lease/index.ts";
-import { startIssuer, startLeaseServer, type Issuer } from "./helpers.ts";
+import { describe, expect, it } from "vitest";
+import { useLeaseServer } from "./helpers.ts";
 
 const run = promisify(execFile);
 const NODE = "node-clients";
 const MiB = 1024 * 1024;
-let issuer: Issuer;
-let server: LeaseServer;
-let port: number;
-
-beforeAll(async () => {
-  issuer = await startIssuer(NODE);
-  ({ server, port } = await startLeaseServer(issuer, NODE));
-});
-afterAll(async () => {
-  await server?.close();
-  await issuer?.close();
-});
+const node = useLeaseServer(NODE);
 
 async function lease(quota = 256 * MiB) {
   const id = `c-cli-${Math.random().toString(36).slice(2, 10)}`;
-  server.open({ contractId: id, quotaBytes: quota, endsAt: Date.now() + 3_600_000 });
-  const token = await issuer.token(id);
-  return { id, token, url: `redis://${id}:${token}@127.0.0.1:${port}/0` };
+  node.server.open({ contractId: id, quotaBytes: quota, endsAt: Date.now() + 3_600_000 });
+  const token = await node.issuer.token(id);
+  return { id, token, url: `redis://${id}:${token}@127.0.0.1:${node.port}/0` };
 }
 
 describe("real clients", () => {
@@ -72,7 +60,7 @@ describe("real clients", () => {
     } finally {
       r.disconnect();
     }
-    await server.end(l.id);
+    await node.server.end(l.id);
   });
 
   it("redis-cli -u redis://<contract>:<token>@host:port/0 PING → PONG, and RESP3 with -3", async () => {
@@ -82,9 +70,9 @@ describe("real clients", () => {
     await run("/usr/bin/redis-cli", ["-u", l.url, "HSET", "h", "f", "v"]);
     const r3 = await run("/usr/bin/redis-cli", ["-3", "--no-raw", "-u", l.url, "HGETALL", "h"]);
     expect(r3.stdout).toBe('1# "f" => "v"\n');
-    const bad = await run("/usr/bin/redis-cli", ["-u", `redis://${l.id}:wrong@127.0.0.1:${port}/0`, "PING"]);
+    const bad = await run("/usr/bin/redis-cli", ["-u", `redis://${l.id}:wrong@127.0.0.1:${node.port}/0`, "PING"]);
     expect(bad.stdout + bad.stderr).toContain("WRONGPASS");
-    await server.end(l.id);
+    await node.server.end(l.id);
   });
 
   it("redis-py from_url: binary values, pipelines with HSET mapping, HMGET, EXPIRE, HGETALL, SCAN MATCH, client name", async () => {
@@ -119,6 +107,6 @@ print("ok")
     const code = await new Promise((r) => child.on("exit", r));
     expect(out.trim()).toBe("ok");
     expect(code).toBe(0);
-    await server.end(l.id);
+    await node.server.end(l.id);
   });
 });

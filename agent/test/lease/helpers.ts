@@ -1,6 +1,7 @@
 /** A local platform stand-in for lease tests: an ES256 key, a JWKS served on loopback, tokens. */
 import { createServer, type Server } from "node:http";
 import { connect, type Socket } from "node:net";
+import { afterAll, beforeAll } from "vitest";
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from "jose";
 import { LeaseServer, type LeaseServerOptions } from "../../src/lease/index.ts";
 
@@ -53,6 +54,23 @@ export async function startLeaseServer(issuer: Issuer, nodeId: string, extra: Pa
   const server = new LeaseServer({ nodeId, jwksUrl: issuer.jwksUrl, port: 0, bind: "127.0.0.1", jwksCooldownMs: 0, ...extra });
   const { port } = await server.listen();
   return { server, port };
+}
+
+/** One test file's node: an issuer and a lease server, started before its tests and closed after them. */
+export function useLeaseServer(
+  nodeId: string,
+  extra: Partial<LeaseServerOptions> = {},
+): { issuer: Issuer; server: LeaseServer; port: number } {
+  const node = {} as { issuer: Issuer; server: LeaseServer; port: number };
+  beforeAll(async () => {
+    node.issuer = await startIssuer(nodeId);
+    ({ server: node.server, port: node.port } = await startLeaseServer(node.issuer, nodeId, extra));
+  });
+  afterAll(async () => {
+    await node.server?.close();
+    await node.issuer?.close();
+  });
+  return node;
 }
 
 /** A raw client: send bytes, read replies as they come. */

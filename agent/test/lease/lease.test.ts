@@ -1,36 +1,25 @@
 /** Quota, isolation, the end-of-lease digest and wipe, counters, and hostile input against a running server. */
 import { spawn } from "node:child_process";
 import fc from "fast-check";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { KEY_OVERHEAD, FIELD_OVERHEAD, type LeaseServer } from "../../src/lease/index.ts";
+import { describe, expect, it } from "vitest";
+import { KEY_OVERHEAD, FIELD_OVERHEAD } from "../../src/lease/index.ts";
 import { COMMANDS } from "../../src/lease/commands.ts";
-import { cmd, Raw, startIssuer, startLeaseServer, type Issuer } from "./helpers.ts";
+import { cmd, Raw, useLeaseServer } from "./helpers.ts";
 
 const NODE = "node-lease";
 const OOM = "-OOM command not allowed when used memory > 'maxmemory'.\r\n";
 const MiB = 1024 * 1024;
-let issuer: Issuer;
-let server: LeaseServer;
-let port: number;
-
-beforeAll(async () => {
-  issuer = await startIssuer(NODE);
-  ({ server, port } = await startLeaseServer(issuer, NODE));
-});
-afterAll(async () => {
-  await server?.close();
-  await issuer?.close();
-});
+const node = useLeaseServer(NODE);
 
 let seq = 0;
 async function openLease(quotaBytes: number): Promise<{ id: string; conn: () => Promise<Raw> }> {
   const id = `c-${++seq}-${Math.random().toString(36).slice(2, 8)}`;
-  server.open({ contractId: id, quotaBytes, endsAt: Date.now() + 3_600_000 });
-  const token = await issuer.token(id);
+  node.server.open({ contractId: id, quotaBytes, endsAt: Date.now() + 3_600_000 });
+  const token = await node.issuer.token(id);
   return {
     id,
     conn: async () => {
-      const c = await Raw.open(port);
+      const c = await Raw.open(node.port);
       c.send(cmd("AUTH", id, token));
       expect(String((await c.replies(1))[0])).toBe("+OK\r\n");
       return c;
@@ -46,14 +35,14 @@ describe("quota", () => {
     c.send(cmd("HSET", "h", "f", "vv", "g", "w"));
     await c.replies(2);
     const used = 4 + 5 + KEY_OVERHEAD + (1 + KEY_OVERHEAD + (1 + 2 + FIELD_OVERHEAD) + (1 + 1 + FIELD_OVERHEAD));
-    expect(server.counters().find((x) => x.contract_id === l.id)!.used_bytes).toBe(used);
+    expect(node.server.counters().find((x) => x.contract_id === l.id)!.used_bytes).toBe(used);
     c.send(cmd("INFO", "memory"));
     const info = String((await c.replies(1))[0]);
     expect(info).toContain(`used_memory:${used}\r\n`);
     expect(info).toContain(`maxmemory:${MiB}\r\n`);
     expect(info).toContain("maxmemory_policy:noeviction\r\n");
     c.close();
-    await server.end(l.id);
+    await node.server.end(l.id);
   });
 
   it("refuses a write past the quota with Redis's exact OOM error; reads and DEL still work; DEL makes room", async () => {
@@ -80,7 +69,7 @@ describe("quota", () => {
     c.send(cmd("SET", "k3", Buffer.alloc(MiB, 2)));
     expect(String((await c.replies(1))[0])).toBe("+OK\r\n");
     c.close();
-    await server.end(l.id);
+    await node.server.end(l.id);
   });
 
   it("answers OOM to a declared value larger than what is left before its payload is sent, and stays usable", async () => {
@@ -95,16 +84,16 @@ describe("quota", () => {
     c.send(cmd("PING"));
     // The PING is still inside the skipped payload, so no reply yet, and nothing accumulated.
     await new Promise((r) => setTimeout(r, 300));
-    expect(server.counters().find((x) => x.contract_id === l.id)!.used_bytes).toBe(0);
+    expect(node.server.counters().find((x) => x.contract_id === l.id)!.used_bytes).toBe(0);
     // White-box: no connection's parser holds more than a socket read's worth of it.
-    const conns = (server as unknown as { all: Set<{ parser: { pending(): number } }> }).all;
+    const conns = (node.server as unknown as { all: Set<{ parser: { pending(): number } }> }).all;
     for (const conn of conns) expect(conn.parser.pending()).toBeLessThan(MiB);
     c.close();
     const d = await l.conn();
     d.send(cmd("SET", "after", "ok"));
     expect(String((await d.replies(1))[0])).toBe("+OK\r\n");
     d.close();
-    await server.end(l.id);
+    await node.server.end(l.id);
   });
 
   it("lets ≥ 99 % of the leased bytes be used with 1 MiB values", async () => {
@@ -124,7 +113,7 @@ describe("quota", () => {
     }
     expect(stored / quota).toBeGreaterThanOrEqual(0.99);
     c.close();
-    await server.end(l.id);
+    await node.server.end(l.id);
   });
 });
 
@@ -138,7 +127,7 @@ describe("bounded buffering", () => {
     for (let i = 0; i < 60; i++) c.send(cmd("GET", "v"));
     c.send(cmd("ECHO", "last"));
     await new Promise((r) => setTimeout(r, 500));
-    const conns = (server as unknown as { all: Set<{ lease: { id: string } | null; socket: { writableLength: number } }> }).all;
+    const conns = (node.server as unknown as { all: Set<{ lease: { id: string } | null; socket: { writableLength: number } }> }).all;
     const mine = [...conns].filter((x) => x.lease?.id === l.id);
     expect(mine).toHaveLength(1);
     // About the high-water mark (4 MiB) plus the reply that crossed it, not 60 MiB.
@@ -148,7 +137,7 @@ describe("bounded buffering", () => {
     expect(r.slice(0, 60).every((b) => b.length === `$${MiB}\r\n`.length + MiB + 2)).toBe(true);
     expect(String(r[60])).toBe("$4\r\nlast\r\n");
     c.close();
-    await server.end(l.id);
+    await node.server.end(l.id);
   });
 
   it("refuses a request whose keys would pile up past the in-flight bound, and stays usable", async () => {
@@ -160,7 +149,7 @@ describe("bounded buffering", () => {
     c.send(cmd("PING"));
     expect(String((await c.replies(1))[0])).toBe("+PONG\r\n");
     c.close();
-    await server.end(l.id);
+    await node.server.end(l.id);
   });
 });
 
@@ -180,14 +169,14 @@ describe("expiry", () => {
     const deadline = Date.now() + 3000;
     let keys = -1;
     while (Date.now() < deadline) {
-      keys = server.counters().find((x) => x.contract_id === l.id)!.keys;
+      keys = node.server.counters().find((x) => x.contract_id === l.id)!.keys;
       if (keys === 1) break;
       await new Promise((r) => setTimeout(r, 50));
     }
     expect(keys).toBe(1);
-    expect(server.counters().find((x) => x.contract_id === l.id)!.used_bytes).toBe(5 + 1 + KEY_OVERHEAD);
+    expect(node.server.counters().find((x) => x.contract_id === l.id)!.used_bytes).toBe(5 + 1 + KEY_OVERHEAD);
     c.close();
-    await server.end(l.id);
+    await node.server.end(l.id);
   });
 });
 
@@ -215,8 +204,8 @@ describe("isolation", () => {
     ca.send(cmd("GET", "shared-name"));
     expect(String((await ca.replies(1))[0])).toBe("$6\r\nfrom-a\r\n");
     ca.close();
-    await server.end(a.id);
-    await server.end(b.id);
+    await node.server.end(a.id);
+    await node.server.end(b.id);
   });
 
   it("keeps a request split across reads intact while other connections' reads reuse the server's read buffer", async () => {
@@ -228,8 +217,8 @@ describe("isolation", () => {
     const cb = await b.conn();
     // The shared buffer relies on net.Socket's onread fields: a Node without them would fall
     // back to 'data' silently (correct, but slower); this says so.
-    expect(server.sharedReads).toBe(true);
-    const bytesIn = (id: string) => server.counters().find((x) => x.contract_id === id)!.bytes_in;
+    expect(node.server.sharedReads).toBe(true);
+    const bytesIn = (id: string) => node.server.counters().find((x) => x.contract_id === id)!.bytes_in;
     const value = Buffer.alloc(20_000, "v"); // a large argument: its own buffer, filled across reads
     const frame = Buffer.concat([cmd("MSET", "key-one", "small-1", "key-two", value, "key-three", "small-3")]);
     const cut = [40, 60, 20_070];
@@ -248,8 +237,8 @@ describe("isolation", () => {
     expect(String((await ca.replies(1))[0])).toBe(`*3\r\n$7\r\nsmall-1\r\n$20000\r\n${value}\r\n$7\r\nsmall-3\r\n`);
     ca.close();
     cb.close();
-    await server.end(a.id);
-    await server.end(b.id);
+    await node.server.end(a.id);
+    await node.server.end(b.id);
   });
 
   it("contains a bug in one command to its connection: an error reply, the connection closed, the agent up", async () => {
@@ -271,7 +260,7 @@ describe("isolation", () => {
     b.send(cmd("ECHO", "still up"));
     expect(String((await b.replies(1))[0])).toBe("$8\r\nstill up\r\n");
     b.close();
-    await server.end(l.id);
+    await node.server.end(l.id);
   });
 
   it("survives random garbage on many connections (fuzz) and keeps serving", async () => {
@@ -279,7 +268,7 @@ describe("isolation", () => {
     const good = await l.conn();
     await fc.assert(
       fc.asyncProperty(fc.array(fc.uint8Array({ maxLength: 512 }), { minLength: 1, maxLength: 6 }), fc.boolean(), async (frags, authed) => {
-        const c = authed ? await l.conn() : await Raw.open(port);
+        const c = authed ? await l.conn() : await Raw.open(node.port);
         for (const f of frags) c.send(Buffer.from(f));
         await new Promise((r) => setTimeout(r, 5));
         c.close();
@@ -290,7 +279,7 @@ describe("isolation", () => {
     good.send(cmd("GET", "still"));
     expect((await good.replies(2)).map(String)).toEqual(["+OK\r\n", "$4\r\nhere\r\n"]);
     good.close();
-    await server.end(l.id);
+    await node.server.end(l.id);
   });
 });
 
@@ -311,12 +300,12 @@ describe("end of lease: digest, wipe, receipt", () => {
     c.send(cmd("GET", "big"));
     await c.replies(1);
     // References to stored value buffers, to check the wipe.
-    const lease = (server as unknown as { lease(id: string): { ks: { map: Map<string, { value: unknown }> } } }).lease(l.id);
+    const lease = (node.server as unknown as { lease(id: string): { ks: { map: Map<string, { value: unknown }> } } }).lease(l.id);
     const bigBuf = lease.ks.map.get("big")!.value as Buffer;
     const hashBuf = (lease.ks.map.get("h")!.value as Map<string, Buffer>).get("zf")!;
     expect(bigBuf.equals(big)).toBe(true);
-    const counters = server.counters().find((x) => x.contract_id === l.id)!;
-    const receipt = await server.end(l.id);
+    const counters = node.server.counters().find((x) => x.contract_id === l.id)!;
+    const receipt = await node.server.end(l.id);
     expect(await c.waitClosed(2000)).toBe(true);
     expect(bigBuf.every((x) => x === 0)).toBe(true);
     expect(hashBuf.every((x) => x === 0)).toBe(true);
@@ -367,27 +356,27 @@ print(h.hexdigest())
     const c = await l.conn();
     c.send(cmd("SET", "user:1", "hello"));
     await c.replies(1);
-    expect(server.counters().find((x) => x.contract_id === l.id)!.used_bytes).toBe(107);
+    expect(node.server.counters().find((x) => x.contract_id === l.id)!.used_bytes).toBe(107);
     c.send(cmd("DEL", "user:1"));
     c.send(cmd("HSET", "h", "name", "ada", "age", "36"));
     await c.replies(2);
-    expect(server.counters().find((x) => x.contract_id === l.id)!.used_bytes).toBe(205);
+    expect(node.server.counters().find((x) => x.contract_id === l.id)!.used_bytes).toBe(205);
     c.send(cmd("SET", "a", "hello"));
     await c.replies(1);
     c.close();
-    expect((await server.end(l.id)).digest).toBe("253226828edbcbff044ec6887cf6791129a5a830a03928b24043962ca285be41");
+    expect((await node.server.end(l.id)).digest).toBe("253226828edbcbff044ec6887cf6791129a5a830a03928b24043962ca285be41");
   });
 
   it("digests an empty lease as SHA-256 of nothing, and close() ends every lease", async () => {
     const l = await openLease(MiB);
     const l2 = await openLease(MiB);
-    expect(server.leases()).toEqual(expect.arrayContaining([l.id, l2.id]));
-    expect(server.heldBytes()).toBeGreaterThanOrEqual(2 * MiB);
-    const r = await server.end(l.id);
+    expect(node.server.leases()).toEqual(expect.arrayContaining([l.id, l2.id]));
+    expect(node.server.heldBytes()).toBeGreaterThanOrEqual(2 * MiB);
+    const r = await node.server.end(l.id);
     expect(r.digest).toBe("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
     expect(r.keys).toBe(0);
-    await server.end(l2.id);
-    expect(server.has(l.id)).toBe(false);
-    expect(() => server.open({ contractId: l.id, quotaBytes: MiB, endsAt: null })).toThrow(/ended/);
+    await node.server.end(l2.id);
+    expect(node.server.has(l.id)).toBe(false);
+    expect(() => node.server.open({ contractId: l.id, quotaBytes: MiB, endsAt: null })).toThrow(/ended/);
   });
 });
