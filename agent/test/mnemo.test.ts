@@ -83,6 +83,15 @@ async function loggedIn(email = RENTER_EMAIL): Promise<string> {
   return home;
 }
 
+/** A real agent offering this machine's memory in `region`, once it has sent its first heartbeat. */
+async function agentIn(region: string): Promise<AgentProcess> {
+  const config = loopbackConfig({ api_url: worker.url, api_key: providerKey, region, name: `${region}-agent`, reserve_ram_gb: 1 });
+  const agent = runAgent(["start", "--config", config, "--json"]);
+  running.push(agent);
+  await agent.waitForEvent((e) => e.event === "heartbeat", `the ${region} agent's first heartbeat`, 60_000);
+  return agent;
+}
+
 const NODES = [
   {
     name: "cli-A1",
@@ -509,14 +518,7 @@ describe("mnemo rent with a real agent", () => {
   let contractId: string;
 
   beforeAll(async () => {
-    const agent = runAgent([
-      "start",
-      "--config",
-      loopbackConfig({ api_url: worker.url, api_key: providerKey, region: "cli-live", name: "cli-live-agent", reserve_ram_gb: 1 }),
-      "--json",
-    ]);
-    running.push(agent);
-    await agent.waitForEvent((e) => e.event === "heartbeat", "the agent's first heartbeat", 60_000);
+    await agentIn("cli-live");
     home = await loggedIn();
   }, 120_000);
 
@@ -594,14 +596,7 @@ describe("mnemo rent with a real agent", () => {
 
 describe("mnemo rent → redis-cli PING (needs the data plane: the agent's lease endpoint and the worker's ready call)", () => {
   it("prints a redis:// URL on which redis-cli answers PONG", async () => {
-    const agent = runAgent([
-      "start",
-      "--config",
-      loopbackConfig({ api_url: worker.url, api_key: providerKey, region: "cli-plane", name: "cli-plane-agent", reserve_ram_gb: 1 }),
-      "--json",
-    ]);
-    running.push(agent);
-    await agent.waitForEvent((e) => e.event === "heartbeat", "the data-plane agent's first heartbeat", 60_000);
+    const agent = await agentIn("cli-plane");
     const home = await loggedIn();
     const r = await mnemo(["rent", "region=cli-plane", "--ram", "1", "--duration", "2m"], { home, timeoutMs: 90_000 });
     expect(r.code, r.stderr).toBe(0);
