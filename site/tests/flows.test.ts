@@ -1,41 +1,14 @@
 // The journeys of the issue, clicked through in Chromium against the real worker.
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import type { Browser } from "playwright-core";
-import {
-  call,
-  launch,
-  openPage,
-  PASSWORD,
-  ready,
-  register,
-  SEED_ENDPOINT,
-  seedMarket,
-  settle,
-  shot,
-  startStack,
-  type Market,
-  type Stack,
-} from "./support";
+import { describe, expect, test } from "vitest";
+import { call, openPage, PASSWORD, ready, register, SEED_ENDPOINT, settle, shot, useSite } from "./support";
 
-let stack: Stack;
-let browser: Browser;
-let market: Market;
-
-beforeAll(async () => {
-  [stack, browser] = await Promise.all([startStack(), launch()]);
-  market = await seedMarket(stack.url);
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await stack?.stop();
-});
+const site = useSite();
 
 describe("accounts", () => {
   test("register as a provider through the form lands on the provider dashboard", async () => {
-    const { context, page, errors } = await openPage(browser);
+    const { context, page, errors } = await openPage(site.browser);
     try {
-      await page.goto(`${stack.url}/register`);
+      await page.goto(`${site.stack.url}/register`);
       await page.getByLabel("Provide memory").check();
       await page.getByLabel("Email").fill(`new-provider-${Date.now()}@e2e.test`);
       await page.getByLabel("Password").fill(PASSWORD);
@@ -51,9 +24,9 @@ describe("accounts", () => {
   });
 
   test("register shows field errors next to the fields, and a taken email", async () => {
-    const { context, page } = await openPage(browser);
+    const { context, page } = await openPage(site.browser);
     try {
-      await page.goto(`${stack.url}/register`);
+      await page.goto(`${site.stack.url}/register`);
       await page.getByLabel("Email").fill("not-an-email");
       await page.getByLabel("Password").fill("short");
       await page.getByRole("button", { name: "Create account" }).click();
@@ -63,7 +36,7 @@ describe("accounts", () => {
       // The error is announced with the field: aria-describedby points at it.
       await expect(pw.getAttribute("aria-describedby")).resolves.toContain("reg-password-error");
 
-      await page.getByLabel("Email").fill(market.renter.email);
+      await page.getByLabel("Email").fill(site.market.renter.email);
       await page.getByLabel("Password").fill(PASSWORD);
       await page.getByRole("button", { name: "Create account" }).click();
       await page.locator("#reg-email-error:not([hidden])").waitFor();
@@ -75,10 +48,10 @@ describe("accounts", () => {
   });
 
   test("login: a wrong password is refused in words; the right one opens the renter's marketplace", async () => {
-    const { context, page, errors } = await openPage(browser);
+    const { context, page, errors } = await openPage(site.browser);
     try {
-      await page.goto(`${stack.url}/login`);
-      await page.getByLabel("Email").fill(market.renter.email);
+      await page.goto(`${site.stack.url}/login`);
+      await page.getByLabel("Email").fill(site.market.renter.email);
       await page.getByLabel("Password").fill("wrong-password-123");
       await page.getByRole("button", { name: "Sign in" }).click();
       await page.locator("#login-status.notice-error").waitFor();
@@ -87,7 +60,7 @@ describe("accounts", () => {
       await page.getByRole("button", { name: "Sign in" }).click();
       await page.waitForURL(/\/marketplace$/);
       // The token is kept in sessionStorage, never in the address bar.
-      expect(page.url()).not.toContain(market.renter.token.slice(0, 20));
+      expect(page.url()).not.toContain(site.market.renter.token.slice(0, 20));
       const stored = await page.evaluate(() => sessionStorage.getItem("mnemo.session"));
       expect(stored).toContain("token");
       await settle(page);
@@ -99,11 +72,11 @@ describe("accounts", () => {
   });
 
   test("a signed-out visit to a dashboard goes to /login and comes back after signing in", async () => {
-    const { context, page } = await openPage(browser);
+    const { context, page } = await openPage(site.browser);
     try {
-      await page.goto(`${stack.url}/contracts`);
+      await page.goto(`${site.stack.url}/contracts`);
       await page.waitForURL(/\/login\?next=%2Fcontracts/);
-      await page.getByLabel("Email").fill(market.renter.email);
+      await page.getByLabel("Email").fill(site.market.renter.email);
       await page.getByLabel("Password").fill(PASSWORD);
       await page.getByRole("button", { name: "Sign in" }).click();
       await page.waitForURL(/\/contracts$/);
@@ -115,9 +88,9 @@ describe("accounts", () => {
 
 describe("renter", () => {
   test("finds offers, gets ranked matches, rents one and sees the contract on /contracts", async () => {
-    const { context, page, errors } = await openPage(browser, { account: market.renter });
+    const { context, page, errors } = await openPage(site.browser, { account: site.market.renter });
     try {
-      await page.goto(`${stack.url}/marketplace`);
+      await page.goto(`${site.stack.url}/marketplace`);
       const rows = page.locator("#offers-body tr");
       await page.locator("#offers-body tr td .cell-title").first().waitFor();
       await expect(rows.count()).resolves.toBe(3);
@@ -171,23 +144,23 @@ describe("renter", () => {
   });
 
   test("/contracts follows the contract live over the WebSocket as the node picks it up", async () => {
-    const renter = await register(stack.url, "user");
-    await call(stack.url, "/api/admin/credits", {
-      token: market.admin.token,
+    const renter = await register(site.stack.url, "user");
+    await call(site.stack.url, "/api/admin/credits", {
+      token: site.market.admin.token,
       body: { user_id: renter.user.id, amount_usd: 5, reason: "e2e" },
     });
-    const { contract } = await call(stack.url, "/api/contracts/create", {
+    const { contract } = await call(site.stack.url, "/api/contracts/create", {
       token: renter.token,
-      body: { node_id: market.nodeIds[0], ram_gb: 2, vram_gb: 0, duration_sec: 600 },
+      body: { node_id: site.market.nodeIds[0], ram_gb: 2, vram_gb: 0, duration_sec: 600 },
     });
-    const { context, page, errors } = await openPage(browser, { account: renter });
+    const { context, page, errors } = await openPage(site.browser, { account: renter });
     try {
-      await page.goto(`${stack.url}/contracts`);
+      await page.goto(`${site.stack.url}/contracts`);
       await page.locator('#live-state[data-state="live"]').waitFor({ timeout: 10_000 });
       const badge = page.locator(`tr[data-contract-id="${contract.id}"] .badge`).first();
       await expect(badge.textContent()).resolves.toBe("pending");
       // The node's agent holds the lease and says so: pending → active, pushed as contract_update.
-      await ready(stack.url, market.apiKey, market.nodeIds[0], contract.id);
+      await ready(site.stack.url, site.market.apiKey, site.market.nodeIds[0], contract.id);
       // Well inside the 10 s polling fallback, so this is the socket at work.
       await page.waitForFunction(
         (id) => document.querySelector(`tr[data-contract-id="${id}"] .badge`)?.textContent === "active",
@@ -228,22 +201,22 @@ describe("renter", () => {
   });
 
   test("an active contract's details show its lease URL with a copy button and a redis-cli line", async () => {
-    const renter = await register(stack.url, "user");
-    await call(stack.url, "/api/admin/credits", {
-      token: market.admin.token,
+    const renter = await register(site.stack.url, "user");
+    await call(site.stack.url, "/api/admin/credits", {
+      token: site.market.admin.token,
       body: { user_id: renter.user.id, amount_usd: 5, reason: "e2e" },
     });
-    const { contract } = await call(stack.url, "/api/contracts/create", {
+    const { contract } = await call(site.stack.url, "/api/contracts/create", {
       token: renter.token,
-      body: { node_id: market.nodeIds[1], ram_gb: 1, vram_gb: 0, duration_sec: 600 },
+      body: { node_id: site.market.nodeIds[1], ram_gb: 1, vram_gb: 0, duration_sec: 600 },
     });
-    await ready(stack.url, market.apiKey, market.nodeIds[1], contract.id);
-    const lease = await call(stack.url, `/api/contracts/${contract.id}/lease`, { token: renter.token });
+    await ready(site.stack.url, site.market.apiKey, site.market.nodeIds[1], contract.id);
+    const lease = await call(site.stack.url, `/api/contracts/${contract.id}/lease`, { token: renter.token });
     expect(lease.url).toBe(`redis://${contract.id}:${lease.lease_token}@${SEED_ENDPOINT}/0`);
-    const { context, page, errors } = await openPage(browser, { account: renter });
+    const { context, page, errors } = await openPage(site.browser, { account: renter });
     try {
-      await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: stack.url });
-      await page.goto(`${stack.url}/contracts`);
+      await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: site.stack.url });
+      await page.goto(`${site.stack.url}/contracts`);
       await page
         .locator(`tr[data-contract-id="${contract.id}"]`)
         .getByRole("button", { name: /Details/ })
@@ -268,18 +241,18 @@ describe("renter", () => {
   });
 
   test("a pending contract can be cancelled from /contracts", async () => {
-    const renter = await register(stack.url, "user");
-    await call(stack.url, "/api/admin/credits", {
-      token: market.admin.token,
+    const renter = await register(site.stack.url, "user");
+    await call(site.stack.url, "/api/admin/credits", {
+      token: site.market.admin.token,
       body: { user_id: renter.user.id, amount_usd: 5, reason: "e2e" },
     });
-    await call(stack.url, "/api/contracts/create", {
+    await call(site.stack.url, "/api/contracts/create", {
       token: renter.token,
-      body: { node_id: market.nodeIds[1], ram_gb: 4, vram_gb: 0, duration_sec: 600 },
+      body: { node_id: site.market.nodeIds[1], ram_gb: 4, vram_gb: 0, duration_sec: 600 },
     });
-    const { context, page, errors } = await openPage(browser, { account: renter });
+    const { context, page, errors } = await openPage(site.browser, { account: renter });
     try {
-      await page.goto(`${stack.url}/contracts`);
+      await page.goto(`${site.stack.url}/contracts`);
       const row = page.locator("#contracts-body tr[data-contract-id]").first();
       await row.getByRole("button", { name: /Cancel/ }).click();
       await page.getByRole("dialog").getByRole("button", { name: "Cancel contract" }).click();
@@ -295,9 +268,9 @@ describe("renter", () => {
 
 describe("anonymous visitor", () => {
   test("browses offers on /marketplace and is asked to sign in to get matches", async () => {
-    const { context, page, errors } = await openPage(browser);
+    const { context, page, errors } = await openPage(site.browser);
     try {
-      await page.goto(`${stack.url}/marketplace`);
+      await page.goto(`${site.stack.url}/marketplace`);
       await page.locator("#offers-body .cell-title").first().waitFor();
       await expect(page.locator("#balance-chip").isHidden()).resolves.toBe(true);
       await page.getByRole("button", { name: "Find matches" }).click();
@@ -314,10 +287,10 @@ describe("anonymous visitor", () => {
   });
 
   test("an expired or forged token sends the visitor to /login and is forgotten", async () => {
-    const forged = { ...market.renter, token: "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.forged-signature" };
-    const { context, page, errors } = await openPage(browser, { account: forged });
+    const forged = { ...site.market.renter, token: "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.forged-signature" };
+    const { context, page, errors } = await openPage(site.browser, { account: forged });
     try {
-      await page.goto(`${stack.url}/contracts`);
+      await page.goto(`${site.stack.url}/contracts`);
       await page.waitForURL(/\/login\?next=%2Fcontracts$/);
       // The init script only seeds an empty store, so this is the page having cleared the bad token.
       await expect(page.evaluate(() => sessionStorage.getItem("mnemo.session"))).resolves.toBeNull();
@@ -329,15 +302,15 @@ describe("anonymous visitor", () => {
   });
 
   test("keyboard only: skip link, then sign in with Tab and Enter", async () => {
-    const { context, page } = await openPage(browser);
+    const { context, page } = await openPage(site.browser);
     try {
-      await page.goto(`${stack.url}/login`);
+      await page.goto(`${site.stack.url}/login`);
       await page.keyboard.press("Tab");
       await expect(page.evaluate(() => document.activeElement?.textContent)).resolves.toBe("Skip to content");
       await page.keyboard.press("Enter");
       await expect(page.evaluate(() => location.hash)).resolves.toBe("#main");
       await page.locator("#login-email").focus();
-      await page.keyboard.type(market.renter.email);
+      await page.keyboard.type(site.market.renter.email);
       await page.keyboard.press("Tab");
       await page.keyboard.type(PASSWORD);
       await page.keyboard.press("Enter");
@@ -350,9 +323,9 @@ describe("anonymous visitor", () => {
 
 describe("provider", () => {
   test("sees their nodes and creates an API key that is shown once and listed", async () => {
-    const { context, page, errors } = await openPage(browser, { account: market.provider });
+    const { context, page, errors } = await openPage(site.browser, { account: site.market.provider });
     try {
-      await page.goto(`${stack.url}/provider`);
+      await page.goto(`${site.stack.url}/provider`);
       await page.locator("#nodes-body .cell-title").first().waitFor();
       const text = await page.locator("#nodes-body").textContent();
       for (const n of ["paris-dc-1", "ashburn-edge-1", "singapore-mist-1"]) expect(text).toContain(n);
@@ -378,7 +351,7 @@ describe("provider", () => {
       await expect(page.getByRole("button", { name: "Pay out pending earnings" }).isDisabled()).resolves.toBe(true);
 
       // The new key really works for the agent.
-      const nodes = await call(stack.url, "/api/nodes?limit=5", { apiKey: key });
+      const nodes = await call(site.stack.url, "/api/nodes?limit=5", { apiKey: key });
       expect(nodes.nodes.length).toBeGreaterThan(0);
       await settle(page);
       await shot(page, "flow-provider");
@@ -391,9 +364,9 @@ describe("provider", () => {
 
 describe("clusters", () => {
   test("shows every seeded region on the map and as a card", async () => {
-    const { context, page, errors } = await openPage(browser, { account: market.renter });
+    const { context, page, errors } = await openPage(site.browser, { account: site.market.renter });
     try {
-      await page.goto(`${stack.url}/clusters`);
+      await page.goto(`${site.stack.url}/clusters`);
       await page.locator(".cluster-card").first().waitFor();
       for (const region of ["eu-west", "us-east", "ap-southeast"]) {
         await expect(page.locator(`.cluster-card[data-region="${region}"]`).count()).resolves.toBe(1);
@@ -418,7 +391,7 @@ describe("clusters", () => {
 
 describe("API failures are shown in words", () => {
   test("a failing endpoint leaves the page usable with a readable message", async () => {
-    const { context, page, errors } = await openPage(browser, { account: market.renter });
+    const { context, page, errors } = await openPage(site.browser, { account: site.market.renter });
     try {
       await page.route("**/api/marketplace?**", (r) =>
         r.fulfill({
@@ -427,7 +400,7 @@ describe("API failures are shown in words", () => {
           body: JSON.stringify({ error: { code: "service_unavailable", message: "the region is being rebalanced" } }),
         }),
       );
-      await page.goto(`${stack.url}/marketplace`);
+      await page.goto(`${site.stack.url}/marketplace`);
       await page.locator("#offers-status.notice-error").waitFor();
       await expect(page.locator("#offers-status").textContent()).resolves.toContain("the region is being rebalanced");
       // The rest of the page still works.
@@ -439,7 +412,7 @@ describe("API failures are shown in words", () => {
   });
 
   test("API text is rendered as text, not HTML", async () => {
-    const { context, page } = await openPage(browser, { account: market.renter });
+    const { context, page } = await openPage(site.browser, { account: site.market.renter });
     try {
       await page.route("**/api/marketplace?**", (r) =>
         r.fulfill({
@@ -464,7 +437,7 @@ describe("API failures are shown in words", () => {
           }),
         }),
       );
-      await page.goto(`${stack.url}/marketplace`);
+      await page.goto(`${site.stack.url}/marketplace`);
       await page.locator("#offers-body .cell-title").first().waitFor();
       await expect(page.locator("#offers-body .cell-title").first().textContent()).resolves.toContain("<img");
       expect(await page.locator("#offers-body img").count()).toBe(0);

@@ -1,33 +1,9 @@
 // Every page, as the account it is meant for: it renders, shows no console error or uncaught
 // exception, and has no horizontal overflow at phone width (390 px).
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import type { Browser } from "playwright-core";
-import {
-  horizontalOverflow,
-  launch,
-  openPage,
-  seedMarket,
-  settle,
-  shot,
-  startStack,
-  type Account,
-  type Market,
-  type Stack,
-} from "./support";
+import { describe, expect, test } from "vitest";
+import { horizontalOverflow, openPage, settle, shot, type Account, useSite } from "./support";
 
-let stack: Stack;
-let browser: Browser;
-let market: Market;
-
-beforeAll(async () => {
-  [stack, browser] = await Promise.all([startStack(), launch()]);
-  market = await seedMarket(stack.url, { activity: true });
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await stack?.stop();
-});
+const site = useSite({ activity: true });
 
 type Who = "anonymous" | "renter" | "provider" | "admin";
 const PAGES: { path: string; who: Who; heading: RegExp }[] = [
@@ -50,16 +26,16 @@ function withoutOwn404(errors: string[], path: string): string[] {
 }
 
 function account(who: Who): Account | undefined {
-  return who === "anonymous" ? undefined : market[who];
+  return who === "anonymous" ? undefined : site.market[who];
 }
 
 describe("every page loads cleanly", () => {
   for (const p of PAGES) {
     test(`${p.path} as ${p.who}`, async () => {
       const name = `${p.path === "/" ? "-home" : p.path.replace(/\//g, "-")}${p.who === "anonymous" && p.path === "/marketplace" ? "-anonymous" : ""}`;
-      const { context, page, errors } = await openPage(browser, { account: account(p.who) });
+      const { context, page, errors } = await openPage(site.browser, { account: account(p.who) });
       try {
-        const res = await page.goto(stack.url + p.path);
+        const res = await page.goto(site.stack.url + p.path);
         expect(res?.status()).toBe(p.path === "/no-such-page" ? 404 : 200);
         await expect(page.locator("h1").first().textContent()).resolves.toMatch(p.heading);
         await settle(page);
@@ -79,9 +55,9 @@ describe("phone width (390 px) has no horizontal overflow", () => {
   for (const p of PAGES) {
     test(`${p.path} as ${p.who} at 390 px`, async () => {
       const name = `${p.path === "/" ? "-home" : p.path.replace(/\//g, "-")}${p.who === "anonymous" && p.path === "/marketplace" ? "-anonymous" : ""}`;
-      const { context, page, errors } = await openPage(browser, { account: account(p.who), width: 390, height: 844 });
+      const { context, page, errors } = await openPage(site.browser, { account: account(p.who), width: 390, height: 844 });
       try {
-        await page.goto(stack.url + p.path);
+        await page.goto(site.stack.url + p.path);
         await settle(page);
         expect(await horizontalOverflow(page)).toBeLessThanOrEqual(0);
         // The menu opens from the toggle and its links fit too.
@@ -101,7 +77,7 @@ describe("phone width (390 px) has no horizontal overflow", () => {
 describe("every page survives a failing API", () => {
   for (const p of PAGES.filter((x) => x.path !== "/no-such-page" && x.path !== "/register" && x.path !== "/login")) {
     test(`${p.path} as ${p.who} with every API call answering 500`, async () => {
-      const { context, page, errors } = await openPage(browser, { account: account(p.who) });
+      const { context, page, errors } = await openPage(site.browser, { account: account(p.who) });
       try {
         await context.route("**/api/**", (r) =>
           r.fulfill({
@@ -110,7 +86,7 @@ describe("every page survives a failing API", () => {
             body: JSON.stringify({ error: { code: "internal_error", message: "the database is on fire" } }),
           }),
         );
-        await page.goto(stack.url + p.path);
+        await page.goto(site.stack.url + p.path);
         await settle(page);
         await expect(page.locator("h1").first().textContent()).resolves.toMatch(p.heading);
         // The failure is said in words somewhere on the page, not left as a spinner or a blank.

@@ -5,6 +5,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import { afterAll, beforeAll } from "vitest";
 import { ROOT, startWorker } from "../../scripts/lib/worker-server.mjs";
 
 export const SITE = join(ROOT, "site");
@@ -48,6 +49,20 @@ export async function startStack(): Promise<Stack> {
   buildSite();
   // The seeded nodes have no agent to send end-of-lease receipts: settlement need not wait for them.
   return startWorker({ vars: { ADMIN_EMAILS: ADMIN_EMAIL, HEARTBEAT_MIN_INTERVAL_SEC: "1", LEASE_REPORT_WAIT_SEC: "0" } });
+}
+
+/** A browser suite's world (the stack, Chromium, a seeded market): ready before its tests, closed after them. */
+export function useSite(opts: { activity?: boolean } = {}): { stack: Stack; browser: Browser; market: Market } {
+  const site = {} as { stack: Stack; browser: Browser; market: Market };
+  beforeAll(async () => {
+    [site.stack, site.browser] = await Promise.all([startStack(), launch()]);
+    site.market = await seedMarket(site.stack.url, opts);
+  });
+  afterAll(async () => {
+    await site.browser?.close();
+    await site.stack?.stop();
+  });
+  return site;
 }
 
 export function launch(): Promise<Browser> {
