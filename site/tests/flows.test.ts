@@ -1,6 +1,6 @@
 // The journeys of the issue, clicked through in Chromium against the real worker.
 import { describe, expect, test } from "vitest";
-import { call, openPage, PASSWORD, ready, register, SEED_ENDPOINT, settle, shot, useSite } from "./support";
+import { call, openPage, PASSWORD, ready, register, renterWithContract, SEED_ENDPOINT, settle, shot, useSite } from "./support";
 
 const site = useSite();
 
@@ -144,15 +144,7 @@ describe("renter", () => {
   });
 
   test("/contracts follows the contract live over the WebSocket as the node picks it up", async () => {
-    const renter = await register(site.stack.url, "user");
-    await call(site.stack.url, "/api/admin/credits", {
-      token: site.market.admin.token,
-      body: { user_id: renter.user.id, amount_usd: 5, reason: "e2e" },
-    });
-    const { contract } = await call(site.stack.url, "/api/contracts/create", {
-      token: renter.token,
-      body: { node_id: site.market.nodeIds[0], ram_gb: 2, vram_gb: 0, duration_sec: 600 },
-    });
+    const { renter, contract } = await renterWithContract(site.stack.url, site.market, site.market.nodeIds[0], 2);
     const { context, page, errors } = await openPage(site.browser, { account: renter });
     try {
       await page.goto(`${site.stack.url}/contracts`);
@@ -201,15 +193,7 @@ describe("renter", () => {
   });
 
   test("an active contract's details show its lease URL with a copy button and a redis-cli line", async () => {
-    const renter = await register(site.stack.url, "user");
-    await call(site.stack.url, "/api/admin/credits", {
-      token: site.market.admin.token,
-      body: { user_id: renter.user.id, amount_usd: 5, reason: "e2e" },
-    });
-    const { contract } = await call(site.stack.url, "/api/contracts/create", {
-      token: renter.token,
-      body: { node_id: site.market.nodeIds[1], ram_gb: 1, vram_gb: 0, duration_sec: 600 },
-    });
+    const { renter, contract } = await renterWithContract(site.stack.url, site.market, site.market.nodeIds[1], 1);
     await ready(site.stack.url, site.market.apiKey, site.market.nodeIds[1], contract.id);
     const lease = await call(site.stack.url, `/api/contracts/${contract.id}/lease`, { token: renter.token });
     expect(lease.url).toBe(`redis://${contract.id}:${lease.lease_token}@${SEED_ENDPOINT}/0`);
@@ -241,15 +225,7 @@ describe("renter", () => {
   });
 
   test("a pending contract can be cancelled from /contracts", async () => {
-    const renter = await register(site.stack.url, "user");
-    await call(site.stack.url, "/api/admin/credits", {
-      token: site.market.admin.token,
-      body: { user_id: renter.user.id, amount_usd: 5, reason: "e2e" },
-    });
-    await call(site.stack.url, "/api/contracts/create", {
-      token: renter.token,
-      body: { node_id: site.market.nodeIds[1], ram_gb: 4, vram_gb: 0, duration_sec: 600 },
-    });
+    const { renter } = await renterWithContract(site.stack.url, site.market, site.market.nodeIds[1], 4);
     const { context, page, errors } = await openPage(site.browser, { account: renter });
     try {
       await page.goto(`${site.stack.url}/contracts`);

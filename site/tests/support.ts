@@ -166,6 +166,22 @@ export interface Market {
   nodeIds: string[];
 }
 
+/** A new renter with $5 of credit and a pending 10-minute contract for `ramGb` GB of RAM on `nodeId`. */
+export async function renterWithContract(
+  base: string,
+  market: Market,
+  nodeId: string,
+  ramGb: number,
+): Promise<{ renter: Account; contract: any }> {
+  const renter = await register(base, "user");
+  await call(base, "/api/admin/credits", { token: market.admin.token, body: { user_id: renter.user.id, amount_usd: 5, reason: "e2e" } });
+  const { contract } = await call(base, "/api/contracts/create", {
+    token: renter.token,
+    body: { node_id: nodeId, ram_gb: ramGb, vram_gb: 0, duration_sec: 600 },
+  });
+  return { renter, contract };
+}
+
 /** A provider with three nodes in three regions (registered with an API key, as the agent does), a renter with $50, an admin. */
 export async function seedMarket(base: string, opts: { activity?: boolean } = {}): Promise<Market> {
   const provider = await register(base, "provider");
