@@ -18,6 +18,9 @@ export function el<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Attrs =
   return e;
 }
 
+/** The element with this id: each page declares the ids its script asks for. */
+export const byId = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
+
 export function $(sel: string, root: ParentNode = document): HTMLElement {
   const e = root.querySelector<HTMLElement>(sel);
   if (!e) throw new Error(`missing element ${sel}`);

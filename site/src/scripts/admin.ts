@@ -1,8 +1,6 @@
 import { api, ApiError, errorMessage } from "../lib/api";
-import { badge, clearFieldErrors, el, numberOrUndefined, setBusy, setFieldError, showFieldErrors, showStatus } from "../lib/dom";
+import { badge, byId, clearFieldErrors, el, numberOrUndefined, setBusy, setFieldError, showFieldErrors, showStatus } from "../lib/dom";
 import { fmtInt, fmtRelative, fmtUSD } from "../lib/format";
-
-const byId = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
 
 type Counts = Record<string, number>;
 interface Overview {

@@ -1,10 +1,8 @@
 import { api, errorMessage, getMe, type Cluster } from "../lib/api";
 import { drawChart, PALETTE, shortTime } from "../lib/charts";
-import { el } from "../lib/dom";
+import { byId, el } from "../lib/dom";
 import { fmtGB, fmtInt, fmtPct, fmtPricePerHour, fmtPricePerSec, fmtRelative, fmtUSD, shortId } from "../lib/format";
 import { getUser } from "../lib/session";
-
-const byId = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
 
 interface Gb {
   ram_gb: number;

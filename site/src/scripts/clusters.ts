@@ -1,8 +1,7 @@
 import { api, errorMessage, type Cluster, type MnemoNode } from "../lib/api";
-import { badge, el, loadingRow, messageRow, showStatus } from "../lib/dom";
+import { badge, byId, el, loadingRow, messageRow, showStatus } from "../lib/dom";
 import { fmtGB, fmtInt, fmtPct, fmtPricePerHour, fmtPricePerSec, fmtRelative } from "../lib/format";
 
-const byId = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
 const SVG = "http://www.w3.org/2000/svg";
 const project = (lng: number, lat: number): [number, number] => [((lng + 180) / 360) * 960, ((90 - lat) / 180) * 480];
 const cardId = (region: string) => `cluster-${region.replace(/[^A-Za-z0-9_-]/g, "-")}`;

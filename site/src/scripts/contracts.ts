@@ -11,6 +11,7 @@ import {
 } from "../lib/api";
 import {
   badge,
+  byId,
   clearFieldErrors,
   el,
   loadingRow,
@@ -37,7 +38,6 @@ import { followLive, type LiveState } from "../lib/live";
 import { getUser } from "../lib/session";
 
 const PAGE = 25;
-const byId = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
 const body = byId("contracts-body");
 const listStatus = byId("list-status");
 // Results of extend/settle/cancel live apart from load errors, so a refresh does not erase them.

@@ -1,6 +1,7 @@
 import { api, ApiError, errorMessage, getMe, qs, type Balance, type Cluster, type Contract, type Match, type Offer } from "../lib/api";
 import {
   badge,
+  byId,
   clear,
   clearFieldErrors,
   el,
@@ -16,7 +17,6 @@ import { fmtDuration, fmtGB, fmtKm, fmtMs, fmtPricePerHour, fmtPricePerSec, fmtU
 import { getUser } from "../lib/session";
 
 const PAGE = 20;
-const byId = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
 const locForm = byId<HTMLFormElement>("loc-form");
 const filterForm = byId<HTMLFormElement>("filter-form");
 const requestForm = byId<HTMLFormElement>("request-form");

@@ -2,6 +2,7 @@ import { api, ApiError, errorMessage, getMe, type ApiKeyInfo, type MnemoNode } f
 import { drawChart, PALETTE, shortTime } from "../lib/charts";
 import {
   badge,
+  byId,
   clearFieldErrors,
   el,
   loadingRow,
@@ -15,7 +16,6 @@ import {
 import { fmtGB, fmtPricePerHour, fmtPricePerSec, fmtRelative, fmtUSD } from "../lib/format";
 import { getUser } from "../lib/session";
 
-const byId = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
 const user = getUser();
 if (user && user.role === "user") {
   showStatus(
