@@ -1,6 +1,8 @@
 // Tiny DOM helpers. Everything that comes from the API goes through textContent (via `text` or
 // `el(..., text)`), never innerHTML, so a node name like "<img onerror=…>" stays plain text.
 
+import { ApiError, errorMessage } from "./api";
+
 type Attrs = Record<string, string | number | boolean | null | undefined>;
 type Child = Node | string | null | undefined | false;
 
@@ -77,6 +79,17 @@ export function showFieldErrors(form: HTMLFormElement, errors: { field: string; 
   const first = form.querySelector<HTMLElement>('[aria-invalid="true"]');
   first?.focus();
   return unmatched;
+}
+
+/**
+ * A failed form submission: the API's field errors next to their fields and those the form has no
+ * field for in `status` (else `unplaced`, if given), any other failure as one message in `status`.
+ */
+export function showFormError(form: HTMLFormElement, status: HTMLElement, e: unknown, unplaced?: string): void {
+  if (e instanceof ApiError && e.fieldErrors.length) {
+    const rest = showFieldErrors(form, e.fieldErrors);
+    if (rest.length || unplaced) showStatus(status, rest.length ? rest.join(" ") : unplaced!, "error");
+  } else showStatus(status, errorMessage(e), "error");
 }
 
 export function setFieldError(form: HTMLFormElement, name: string, message: string): void {

@@ -1,5 +1,5 @@
 import { api, ApiError, errorMessage } from "../lib/api";
-import { badge, byId, clearFieldErrors, el, numberOrUndefined, setBusy, setFieldError, showFieldErrors, showStatus } from "../lib/dom";
+import { badge, byId, clearFieldErrors, el, numberOrUndefined, setBusy, setFieldError, showFormError, showStatus } from "../lib/dom";
 import { fmtInt, fmtRelative, fmtUSD } from "../lib/format";
 
 type Counts = Record<string, number>;
@@ -115,10 +115,7 @@ form.addEventListener("submit", async (ev) => {
     form.reset();
     load();
   } catch (e) {
-    if (e instanceof ApiError && e.fieldErrors.length) {
-      const rest = showFieldErrors(form, e.fieldErrors);
-      if (rest.length) showStatus(byId("credit-status"), rest.join(" "), "error");
-    } else showStatus(byId("credit-status"), errorMessage(e), "error");
+    showFormError(form, byId("credit-status"), e);
   } finally {
     setBusy(button, false);
   }

@@ -1,14 +1,4 @@
-import {
-  api,
-  ApiError,
-  errorMessage,
-  getMe,
-  type Balance,
-  type ClientProfile,
-  type Contract,
-  type ContractLease,
-  type MnemoNode,
-} from "../lib/api";
+import { api, errorMessage, getMe, type Balance, type ClientProfile, type Contract, type ContractLease, type MnemoNode } from "../lib/api";
 import {
   badge,
   byId,
@@ -19,7 +9,7 @@ import {
   numberOrUndefined,
   openDialog,
   setBusy,
-  showFieldErrors,
+  showFormError,
   showStatus,
 } from "../lib/dom";
 import {
@@ -494,10 +484,7 @@ budgetForm.addEventListener("submit", async (ev) => {
     showBudget(client);
     showStatus(byId("budget-status"), "Saved.", "success");
   } catch (e) {
-    if (e instanceof ApiError && e.fieldErrors.length) {
-      const rest = showFieldErrors(budgetForm, e.fieldErrors);
-      if (rest.length) showStatus(byId("budget-status"), rest.join(" "), "error");
-    } else showStatus(byId("budget-status"), errorMessage(e), "error");
+    showFormError(budgetForm, byId("budget-status"), e);
   } finally {
     setBusy(button, false);
   }

@@ -1,5 +1,5 @@
-import { api, ApiError, errorMessage, type AuthResponse } from "../lib/api";
-import { clearFieldErrors, setBusy, setFieldError, showFieldErrors, showStatus } from "../lib/dom";
+import { api, ApiError, type AuthResponse } from "../lib/api";
+import { clearFieldErrors, setBusy, setFieldError, showFormError, showStatus } from "../lib/dom";
 import { getUser, homeFor, safeNext, saveSession } from "../lib/session";
 
 const form = document.getElementById("login-form") as HTMLFormElement;
@@ -32,9 +32,6 @@ form.addEventListener("submit", async (ev) => {
     setBusy(button, false);
     if (e instanceof ApiError && e.status === 401) {
       showStatus(status, "That email and password do not match an account.", "error");
-    } else if (e instanceof ApiError && e.fieldErrors.length) {
-      const rest = showFieldErrors(form, e.fieldErrors);
-      if (rest.length) showStatus(status, rest.join(" "), "error");
-    } else showStatus(status, errorMessage(e), "error");
+    } else showFormError(form, status, e);
   }
 });

@@ -11,6 +11,7 @@ import {
   setBusy,
   setFieldError,
   showFieldErrors,
+  showFormError,
   showStatus,
 } from "../lib/dom";
 import { fmtDuration, fmtGB, fmtKm, fmtMs, fmtPricePerHour, fmtPricePerSec, fmtUSD } from "../lib/format";
@@ -178,10 +179,7 @@ async function loadOffers() {
     byId<HTMLButtonElement>("offers-next").disabled = offset + res.offers.length >= total;
   } catch (e) {
     offersBody.replaceChildren(messageRow(9, "Offers could not be loaded.", "error"));
-    if (e instanceof ApiError && e.fieldErrors.length) {
-      const rest = showFieldErrors(filterForm, e.fieldErrors);
-      showStatus(offersStatus, rest.length ? rest.join(" ") : "Check the highlighted filters.", "error");
-    } else showStatus(offersStatus, errorMessage(e), "error");
+    showFormError(filterForm, offersStatus, e, "Check the highlighted filters.");
   }
 }
 
@@ -366,10 +364,7 @@ requestForm.addEventListener("submit", async (ev) => {
       );
     matchesList.replaceChildren(...res.matches.map((m, i) => matchCard(m, i + 1, req.input)));
   } catch (e) {
-    if (e instanceof ApiError && e.fieldErrors.length) {
-      const rest = showFieldErrors(requestForm, e.fieldErrors);
-      showStatus(requestStatus, rest.length ? rest.join(" ") : "Check the highlighted fields.", "error");
-    } else showStatus(requestStatus, errorMessage(e), "error");
+    showFormError(requestForm, requestStatus, e, "Check the highlighted fields.");
   } finally {
     setBusy(button, false);
   }

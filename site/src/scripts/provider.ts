@@ -1,4 +1,4 @@
-import { api, ApiError, errorMessage, getMe, type ApiKeyInfo, type MnemoNode } from "../lib/api";
+import { api, errorMessage, getMe, type ApiKeyInfo, type MnemoNode } from "../lib/api";
 import { drawChart, PALETTE, shortTime } from "../lib/charts";
 import {
   badge,
@@ -10,7 +10,7 @@ import {
   openDialog,
   setBusy,
   setFieldError,
-  showFieldErrors,
+  showFormError,
   showStatus,
 } from "../lib/dom";
 import { fmtGB, fmtPricePerHour, fmtPricePerSec, fmtRelative, fmtUSD } from "../lib/format";
@@ -296,10 +296,7 @@ accountForm.addEventListener("submit", async (ev) => {
     showStatus(byId("payout-status"), "Payout account saved.", "success");
     loadEarnings();
   } catch (e) {
-    if (e instanceof ApiError && e.fieldErrors.length) {
-      const rest = showFieldErrors(accountForm, e.fieldErrors);
-      if (rest.length) showStatus(byId("payout-status"), rest.join(" "), "error");
-    } else showStatus(byId("payout-status"), errorMessage(e), "error");
+    showFormError(accountForm, byId("payout-status"), e);
   } finally {
     setBusy(button, false);
   }
@@ -445,10 +442,7 @@ keyForm.addEventListener("submit", async (ev) => {
     byId("copy-key").focus();
     loadKeys();
   } catch (e) {
-    if (e instanceof ApiError && e.fieldErrors.length) {
-      const rest = showFieldErrors(keyForm, e.fieldErrors);
-      if (rest.length) showStatus(byId("key-status"), rest.join(" "), "error");
-    } else showStatus(byId("key-status"), errorMessage(e), "error");
+    showFormError(keyForm, byId("key-status"), e);
   } finally {
     setBusy(button, false);
   }

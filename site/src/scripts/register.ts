@@ -1,5 +1,5 @@
-import { api, ApiError, errorMessage, type AuthResponse } from "../lib/api";
-import { clearFieldErrors, setBusy, setFieldError, showFieldErrors, showStatus } from "../lib/dom";
+import { api, ApiError, type AuthResponse } from "../lib/api";
+import { clearFieldErrors, setBusy, setFieldError, showFormError } from "../lib/dom";
 import { homeFor, saveSession } from "../lib/session";
 
 const form = document.getElementById("register-form") as HTMLFormElement;
@@ -37,9 +37,6 @@ form.addEventListener("submit", async (ev) => {
     if (e instanceof ApiError && e.status === 409) {
       setFieldError(form, "email", "An account with this email already exists. Sign in instead?");
       form.querySelector<HTMLElement>('[name="email"]')?.focus();
-    } else if (e instanceof ApiError && e.fieldErrors.length) {
-      const rest = showFieldErrors(form, e.fieldErrors);
-      if (rest.length) showStatus(status, rest.join(" "), "error");
-    } else showStatus(status, errorMessage(e), "error");
+    } else showFormError(form, status, e);
   }
 });
