@@ -145,6 +145,22 @@ export interface DialogField {
   options?: { value: string; label: string }[];
 }
 
+/**
+ * The script side of a page's <DetailDialog id>: wires its Close button and returns `open`, which
+ * shows the dialog (titled, if given) with a loading notice and returns its content to fill in.
+ */
+export function detailDialog(id: string): (title?: string) => HTMLElement {
+  const dialog = byId<HTMLDialogElement>(id);
+  const content = byId(`${id}-content`);
+  byId(`${id}-close`).addEventListener("click", () => dialog.close());
+  return (title) => {
+    if (title !== undefined) byId(`${id}-title`).textContent = title;
+    content.replaceChildren(el("p", { class: "notice notice-loading", role: "status" }, "Loading…"));
+    if (!dialog.open) dialog.showModal();
+    return content;
+  };
+}
+
 let dialogSeq = 0;
 
 /**

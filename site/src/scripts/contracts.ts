@@ -3,6 +3,7 @@ import {
   badge,
   byId,
   clearFieldErrors,
+  detailDialog,
   el,
   loadingRow,
   messageRow,
@@ -288,9 +289,7 @@ function cancelDialog(c: Contract) {
   });
 }
 
-const detail = byId<HTMLDialogElement>("detail");
-const detailContent = byId("detail-content");
-byId("detail-close").addEventListener("click", () => detail.close());
+const openDetail = detailDialog("detail");
 
 function kv(pairs: [string, string | Node][]): HTMLDListElement {
   const dl = el("dl", { class: "kv" });
@@ -363,9 +362,7 @@ async function leaseSection(c: Contract): Promise<HTMLElement> {
 }
 
 async function showDetail(id: string) {
-  byId("detail-title").textContent = `Contract ${shortId(id)}`;
-  detailContent.replaceChildren(el("p", { class: "notice notice-loading", role: "status" }, "Loading…"));
-  if (!detail.open) detail.showModal();
+  const detailContent = openDetail(`Contract ${shortId(id)}`);
   try {
     const res = await api<{ contract: Contract; node: MnemoNode | null; metrics: Record<string, unknown> | null }>(
       `/api/contracts/${encodeURIComponent(id)}`,

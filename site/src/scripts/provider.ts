@@ -4,6 +4,7 @@ import {
   badge,
   byId,
   clearFieldErrors,
+  detailDialog,
   el,
   loadingRow,
   messageRow,
@@ -319,11 +320,10 @@ byId("payout-btn").addEventListener("click", async () => {
   }
 });
 
+const openNodeDetail = detailDialog("node-detail");
+
 async function showNode(id: string) {
-  const dialog = byId<HTMLDialogElement>("node-detail");
-  const content = byId("node-detail-content");
-  content.replaceChildren(el("p", { class: "notice notice-loading", role: "status" }, "Loading…"));
-  if (!dialog.open) dialog.showModal();
+  const content = openNodeDetail();
   try {
     const res = await api<{
       node: MnemoNode;
@@ -377,7 +377,6 @@ async function showNode(id: string) {
     content.replaceChildren(el("p", { class: "notice notice-error", role: "alert" }, errorMessage(e)));
   }
 }
-byId("node-detail-close").addEventListener("click", () => byId<HTMLDialogElement>("node-detail").close());
 
 // ---- API keys ----
 async function loadKeys() {
