@@ -161,6 +161,27 @@ export function detailDialog(id: string): (title?: string) => HTMLElement {
   };
 }
 
+/**
+ * The script side of a page's <Pager prefix>: Previous and Next move `offset` by `size` and call
+ * `load`; `show` writes "Showing a–b of n" and enables only the buttons that lead somewhere.
+ */
+export function pager(prefix: string, size: number, load: () => void): { offset: number; show: (count: number, total: number) => void } {
+  const id = (name: string) => (prefix ? `${prefix}-${name}` : name);
+  const prev = byId<HTMLButtonElement>(id("prev"));
+  const next = byId<HTMLButtonElement>(id("next"));
+  const p = {
+    offset: 0,
+    show(count: number, total: number) {
+      byId(id("range")).textContent = count ? `Showing ${p.offset + 1}–${p.offset + count} of ${total}` : "";
+      prev.disabled = p.offset === 0;
+      next.disabled = p.offset + count >= total;
+    },
+  };
+  prev.addEventListener("click", () => ((p.offset = Math.max(0, p.offset - size)), load()));
+  next.addEventListener("click", () => ((p.offset += size), load()));
+  return p;
+}
+
 let dialogSeq = 0;
 
 /**

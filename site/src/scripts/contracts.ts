@@ -9,6 +9,7 @@ import {
   messageRow,
   numberOrUndefined,
   openDialog,
+  pager,
   setBusy,
   showFormError,
   showStatus,
@@ -35,7 +36,7 @@ const listStatus = byId("list-status");
 const actionStatus = byId("action-status");
 const filter = byId<HTMLSelectElement>("status-filter");
 const canAct = getUser()?.role !== "provider";
-let offset = 0;
+const pages = pager("", PAGE, () => loadContracts(true));
 let lastFlash = new Set<string>();
 const nodeNames = new Map<string, Promise<string | null>>();
 
@@ -181,7 +182,7 @@ async function loadContracts(showSpinner = false) {
   if (showSpinner) body.replaceChildren(loadingRow(8, "Loading contracts…"));
   try {
     const res = await api<{ contracts: Contract[]; total_count: number }>("/api/contracts", {
-      query: { status: filter.value, limit: PAGE, offset },
+      query: { status: filter.value, limit: PAGE, offset: pages.offset },
     });
     const total = res.total_count ?? res.contracts.length;
     body.replaceChildren(
@@ -198,9 +199,7 @@ async function loadContracts(showSpinner = false) {
             ),
           ]),
     );
-    byId("range").textContent = res.contracts.length ? `Showing ${offset + 1}–${offset + res.contracts.length} of ${total}` : "";
-    byId<HTMLButtonElement>("prev").disabled = offset === 0;
-    byId<HTMLButtonElement>("next").disabled = offset + res.contracts.length >= total;
+    pages.show(res.contracts.length, total);
     listStatus.hidden = true;
     lastFlash = new Set();
   } catch (e) {
@@ -440,10 +439,8 @@ async function showDetail(id: string) {
   }
 }
 
-filter.addEventListener("change", () => ((offset = 0), loadContracts(true)));
+filter.addEventListener("change", () => ((pages.offset = 0), loadContracts(true)));
 byId("refresh").addEventListener("click", refreshAll);
-byId("prev").addEventListener("click", () => ((offset = Math.max(0, offset - PAGE)), loadContracts(true)));
-byId("next").addEventListener("click", () => ((offset += PAGE), loadContracts(true)));
 
 const liveEl = byId("live-state");
 const STATE_TEXT: Record<LiveState, string> = { connecting: "Connecting…", live: "Live updates", polling: "Updating every 10 s" };

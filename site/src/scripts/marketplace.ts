@@ -8,6 +8,7 @@ import {
   loadingRow,
   messageRow,
   numberOrUndefined,
+  pager,
   setBusy,
   setFieldError,
   showFieldErrors,
@@ -25,7 +26,7 @@ const offersBody = byId("offers-body");
 const offersStatus = byId("offers-status");
 const requestStatus = byId("request-status");
 const matchesList = byId("matches");
-let offset = 0;
+const pages = pager("offers", PAGE, () => loadOffers());
 
 function clientCoords(): { client_lat?: number; client_lng?: number } {
   const d = new FormData(locForm);
@@ -114,7 +115,7 @@ byId("save-loc").addEventListener("click", async () => {
 
 // Distances in the offer list follow the location as soon as it changes.
 locForm.addEventListener("change", () => {
-  offset = 0;
+  pages.offset = 0;
   loadOffers();
 });
 
@@ -166,7 +167,7 @@ async function loadOffers() {
     if (f.max_distance_km !== undefined && f.client_lat === undefined) {
       byId("loc-note").textContent = "Set your location to filter by distance.";
     }
-    const res = await api<{ offers: Offer[]; total_count: number }>(`/api/marketplace${qs({ ...f, limit: PAGE, offset })}`);
+    const res = await api<{ offers: Offer[]; total_count: number }>(`/api/marketplace${qs({ ...f, limit: PAGE, offset: pages.offset })}`);
     offersBody.replaceChildren(
       ...(res.offers.length
         ? res.offers.map(offerRow)
@@ -174,9 +175,7 @@ async function loadOffers() {
     );
     const total = res.total_count ?? res.offers.length;
     byId("offers-count").textContent = `${total} offer${total === 1 ? "" : "s"}`;
-    byId("offers-range").textContent = res.offers.length ? `Showing ${offset + 1}–${offset + res.offers.length} of ${total}` : "";
-    byId<HTMLButtonElement>("offers-prev").disabled = offset === 0;
-    byId<HTMLButtonElement>("offers-next").disabled = offset + res.offers.length >= total;
+    pages.show(res.offers.length, total);
   } catch (e) {
     offersBody.replaceChildren(messageRow(9, "Offers could not be loaded.", "error"));
     showFormError(filterForm, offersStatus, e, "Check the highlighted filters.");
@@ -185,12 +184,10 @@ async function loadOffers() {
 
 filterForm.addEventListener("submit", (ev) => {
   ev.preventDefault();
-  offset = 0;
+  pages.offset = 0;
   loadOffers();
 });
-filterForm.addEventListener("reset", () => setTimeout(() => ((offset = 0), loadOffers())));
-byId("offers-prev").addEventListener("click", () => ((offset = Math.max(0, offset - PAGE)), loadOffers()));
-byId("offers-next").addEventListener("click", () => ((offset += PAGE), loadOffers()));
+filterForm.addEventListener("reset", () => setTimeout(() => ((pages.offset = 0), loadOffers())));
 
 function prefillRequest(o: Offer) {
   const set = (name: string, v: string) => ((requestForm.elements.namedItem(name) as HTMLInputElement).value = v);
