@@ -2,6 +2,7 @@
 // `el(..., text)`), never innerHTML, so a node name like "<img onerror=…>" stays plain text.
 
 import { ApiError, errorMessage } from "./api";
+import { fmtPricePerHour, fmtPricePerSec } from "./format";
 
 type Attrs = Record<string, string | number | boolean | null | undefined>;
 type Child = Node | string | null | undefined | false;
@@ -56,6 +57,16 @@ export function loadingRow(colspan: number, message = "Loading…"): HTMLTableRo
 
 export function messageRow(colspan: number, message: string, kind: "empty" | "error" = "empty"): HTMLTableRowElement {
   return el("tr", {}, el("td", { colspan, class: `table-state table-${kind}`, role: kind === "error" ? "alert" : null }, message));
+}
+
+/** A table cell with a price per GB-second and, under it, the same per GB-hour. */
+export function priceCell(pricePerGbSec: number | null | undefined): HTMLTableCellElement {
+  return el(
+    "td",
+    { class: "num" },
+    el("div", {}, fmtPricePerSec(pricePerGbSec)),
+    el("div", { class: "cell-sub" }, fmtPricePerHour(pricePerGbSec)),
+  );
 }
 
 export function badge(status: string): HTMLSpanElement {

@@ -10,6 +10,7 @@ import {
   numberOrUndefined,
   openDialog,
   pager,
+  priceCell,
   setBusy,
   showFormError,
   showStatus,
@@ -157,12 +158,7 @@ function row(c: Contract): HTMLTableRowElement {
     ),
     el("td", { class: "num" }, el("div", {}, `${fmtGB(c.ram_gb)} RAM`), el("div", { class: "cell-sub" }, `${fmtGB(c.vram_gb)} VRAM`)),
     termCell(c),
-    el(
-      "td",
-      { class: "num" },
-      el("div", {}, fmtPricePerSec(c.price_per_gb_sec)),
-      el("div", { class: "cell-sub" }, fmtPricePerHour(c.price_per_gb_sec)),
-    ),
+    priceCell(c.price_per_gb_sec),
     el("td", { class: "num" }, fmtUSD(c.accrued_cost_usd)),
     el(
       "td",

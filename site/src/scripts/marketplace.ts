@@ -9,13 +9,14 @@ import {
   messageRow,
   numberOrUndefined,
   pager,
+  priceCell,
   setBusy,
   setFieldError,
   showFieldErrors,
   showFormError,
   showStatus,
 } from "../lib/dom";
-import { fmtDuration, fmtGB, fmtKm, fmtMs, fmtPricePerHour, fmtPricePerSec, fmtUSD } from "../lib/format";
+import { fmtDuration, fmtGB, fmtKm, fmtMs, fmtUSD } from "../lib/format";
 import { getUser } from "../lib/session";
 
 const PAGE = 20;
@@ -145,12 +146,7 @@ function offerRow(o: Offer): HTMLTableRowElement {
     el("td", {}, o.region),
     el("td", { class: "num" }, fmtGB(o.available_ram_gb)),
     el("td", { class: "num" }, fmtGB(o.available_vram_gb)),
-    el(
-      "td",
-      { class: "num" },
-      el("div", {}, fmtPricePerSec(o.price_per_gb_sec)),
-      el("div", { class: "cell-sub" }, fmtPricePerHour(o.price_per_gb_sec)),
-    ),
+    priceCell(o.price_per_gb_sec),
     el("td", { class: "num" }, o.uptime_score == null ? "—" : o.uptime_score.toFixed(1)),
     el("td", { class: "num" }, fmtKm(o.distance_km)),
     el("td", { class: "num" }, fmtMs(o.estimated_latency_ms)),
