@@ -69,6 +69,18 @@ export function priceCell(pricePerGbSec: number | null | undefined): HTMLTableCe
   );
 }
 
+/** A small button in a table row; `ariaLabel` names the row's item, which the visible label alone does not. */
+export function rowButton(
+  label: string,
+  kind: "primary" | "secondary" | "ghost" | "danger",
+  ariaLabel: string,
+  onClick: () => void,
+): HTMLButtonElement {
+  const button = el("button", { class: `btn btn-${kind} btn-sm`, type: "button", "aria-label": ariaLabel }, label);
+  button.addEventListener("click", onClick);
+  return button;
+}
+
 export function badge(status: string): HTMLSpanElement {
   return el("span", { class: `badge badge-${status.replace(/[^a-z_]/g, "")}` }, status.replace(/_/g, " "));
 }

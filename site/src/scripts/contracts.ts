@@ -11,6 +11,7 @@ import {
   openDialog,
   pager,
   priceCell,
+  rowButton,
   setBusy,
   showFormError,
   showStatus,
@@ -107,37 +108,16 @@ function termCell(c: Contract): HTMLElement {
 
 function actionButtons(c: Contract): HTMLElement {
   const wrap = el("div", { class: "actions" });
-  const details = el(
-    "button",
-    { class: "btn btn-secondary btn-sm", type: "button", "aria-label": `Details of contract ${shortId(c.id)}` },
-    "Details",
-  );
-  details.addEventListener("click", () => showDetail(c.id));
-  wrap.append(details);
+  wrap.append(rowButton("Details", "secondary", `Details of contract ${shortId(c.id)}`, () => showDetail(c.id)));
   if (!canAct) return wrap;
   if (c.status === "active") {
-    const extend = el(
-      "button",
-      { class: "btn btn-ghost btn-sm", type: "button", "aria-label": `Extend contract ${shortId(c.id)}` },
-      "Extend",
+    wrap.append(
+      rowButton("Extend", "ghost", `Extend contract ${shortId(c.id)}`, () => extendDialog(c)),
+      rowButton("Settle", "primary", `Settle contract ${shortId(c.id)}`, () => settleDialog(c)),
     );
-    extend.addEventListener("click", () => extendDialog(c));
-    const settle = el(
-      "button",
-      { class: "btn btn-primary btn-sm", type: "button", "aria-label": `Settle contract ${shortId(c.id)}` },
-      "Settle",
-    );
-    settle.addEventListener("click", () => settleDialog(c));
-    wrap.append(extend, settle);
   }
   if (c.status === "pending") {
-    const cancel = el(
-      "button",
-      { class: "btn btn-danger btn-sm", type: "button", "aria-label": `Cancel contract ${shortId(c.id)}` },
-      "Cancel",
-    );
-    cancel.addEventListener("click", () => cancelDialog(c));
-    wrap.append(cancel);
+    wrap.append(rowButton("Cancel", "danger", `Cancel contract ${shortId(c.id)}`, () => cancelDialog(c)));
   }
   return wrap;
 }

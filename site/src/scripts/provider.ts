@@ -10,6 +10,7 @@ import {
   messageRow,
   openDialog,
   priceCell,
+  rowButton,
   setBusy,
   setFieldError,
   showFormError,
@@ -68,14 +69,10 @@ function capCell(total: number, used: number): HTMLElement {
 
 function nodeRow(n: MnemoNode): HTMLTableRowElement {
   const actions = el("div", { class: "actions" });
-  const details = el("button", { class: "btn btn-secondary btn-sm", type: "button", "aria-label": `Details of ${n.name}` }, "Details");
-  details.addEventListener("click", () => showNode(n.id));
-  actions.append(details);
+  actions.append(rowButton("Details", "secondary", `Details of ${n.name}`, () => showNode(n.id)));
   if (n.status !== "offline") {
     const toMaint = n.status === "active";
-    const toggle = el("button", { class: "btn btn-ghost btn-sm", type: "button" }, toMaint ? "Pause" : "Resume");
-    toggle.setAttribute("aria-label", `${toMaint ? "Pause (maintenance)" : "Resume"} ${n.name}`);
-    toggle.addEventListener("click", async () => {
+    const toggle = rowButton(toMaint ? "Pause" : "Resume", "ghost", `${toMaint ? "Pause (maintenance)" : "Resume"} ${n.name}`, async () => {
       setBusy(toggle, true);
       try {
         await api(`/api/nodes/${encodeURIComponent(n.id)}`, { method: "PUT", body: { status: toMaint ? "maintenance" : "active" } });
@@ -90,8 +87,7 @@ function nodeRow(n: MnemoNode): HTMLTableRowElement {
         showStatus(byId("nodes-status"), errorMessage(e), "error");
       }
     });
-    const retire = el("button", { class: "btn btn-danger btn-sm", type: "button", "aria-label": `Retire ${n.name}` }, "Retire");
-    retire.addEventListener("click", () =>
+    const retire = rowButton("Retire", "danger", `Retire ${n.name}`, () =>
       openDialog({
         title: `Retire ${n.name}?`,
         message:
@@ -383,12 +379,7 @@ async function loadKeys() {
     body.replaceChildren(
       ...(api_keys.length
         ? api_keys.map((k) => {
-            const revoke = el(
-              "button",
-              { class: "btn btn-danger btn-sm", type: "button", "aria-label": `Revoke key ${k.name ?? k.prefix}` },
-              "Revoke",
-            );
-            revoke.addEventListener("click", () =>
+            const revoke = rowButton("Revoke", "danger", `Revoke key ${k.name ?? k.prefix}`, () =>
               openDialog({
                 title: "Revoke this key?",
                 message: `Anything using ${k.prefix}… (such as a running agent) is refused from now on.`,
