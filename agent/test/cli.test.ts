@@ -115,34 +115,13 @@ describe("mnemo-agent CLI (no server needed)", () => {
 
   it("init validates flag values and names the field", async () => {
     const dir = mkdtempSync(join(tmpdir(), "mnemo-init-"));
-    const r = await runCli([
-      "init",
-      "--config",
-      join(dir, "a.json"),
-      "--api-url",
-      "http://x",
-      "--api-key",
-      "k",
-      "--region",
-      "eu-west",
-      "--idle-schedule",
-      "sometimes",
-    ]);
+    // A complete init but for one flag's value.
+    const init = (file: string, ...flag: string[]) =>
+      runCli(["init", "--config", join(dir, file), "--api-url", "http://x", "--api-key", "k", "--region", "eu-west", ...flag]);
+    const r = await init("a.json", "--idle-schedule", "sometimes");
     expect(r.code).toBe(78);
     expect(r.stderr).toMatch(/Not writing .*"idle_schedule" "sometimes"/);
-    const n = await runCli([
-      "init",
-      "--config",
-      join(dir, "b.json"),
-      "--api-url",
-      "http://x",
-      "--api-key",
-      "k",
-      "--region",
-      "eu-west",
-      "--reserve",
-      "lots",
-    ]);
+    const n = await init("b.json", "--reserve", "lots");
     expect(n.code).toBe(78);
     expect(n.stderr).toContain('--reserve must be a number, got "lots"');
   });
