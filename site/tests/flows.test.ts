@@ -262,6 +262,42 @@ describe("anonymous visitor", () => {
     }
   });
 
+  test("the offers pager: Next asks for the next 20, Previous goes back, each only where it leads somewhere", async () => {
+    const { context, page, errors } = await openPage(site.browser);
+    try {
+      // The seeded market fits on one page, so the real answers pass through with a total of 45,
+      // and the second page is answered with the first page's offers.
+      const offsets: string[] = [];
+      await page.route("**/api/marketplace?**", async (route) => {
+        const url = new URL(route.request().url());
+        offsets.push(url.searchParams.get("offset") ?? "");
+        url.searchParams.set("offset", "0");
+        const res = await route.fetch({ url: url.toString() });
+        await route.fulfill({ response: res, json: { ...(await res.json()), total_count: 45 } });
+      });
+      await page.goto(`${site.stack.url}/marketplace`);
+      const range = page.locator("#offers-range");
+      const prev = page.locator("#offers-prev");
+      const next = page.locator("#offers-next");
+      await expect.poll(() => range.textContent()).toMatch(/^Showing 1–\d+ of 45$/);
+      await expect(prev.isDisabled()).resolves.toBe(true);
+      await expect(next.isDisabled()).resolves.toBe(false);
+
+      await next.click();
+      await expect.poll(() => range.textContent()).toMatch(/^Showing 21–\d+ of 45$/);
+      expect(offsets.at(-1)).toBe("20");
+      await expect(prev.isDisabled()).resolves.toBe(false);
+
+      await prev.click();
+      await expect.poll(() => range.textContent()).toMatch(/^Showing 1–\d+ of 45$/);
+      expect(offsets.at(-1)).toBe("0");
+      await expect(prev.isDisabled()).resolves.toBe(true);
+      expect(errors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+
   test("an expired or forged token sends the visitor to /login and is forgotten", async () => {
     const forged = { ...site.market.renter, token: "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.forged-signature" };
     const { context, page, errors } = await openPage(site.browser, { account: forged });
