@@ -1,6 +1,6 @@
 /** mnemo balance / topup / ledger. */
 import type { Ctx } from "./context.ts";
-import { err, out, parseNumber, parseWholeNumber, printJson, table, UsageError, usd } from "./util.ts";
+import { err, out, parseLimit, parseNumber, parseWholeNumber, printJson, table, UsageError, usd } from "./util.ts";
 
 export async function balance(ctx: Ctx): Promise<number> {
   ctx.requireToken();
@@ -55,8 +55,7 @@ export async function topup(ctx: Ctx, flags: { amount?: string; "payment-method"
 }
 
 export async function ledger(ctx: Ctx, flags: { limit?: string; offset?: string }): Promise<number> {
-  const limit = parseWholeNumber(flags.limit, "--limit", { min: 1 }) ?? 50;
-  if (limit > 500) throw new UsageError(`--limit must be at most 500, got ${limit}.`);
+  const limit = parseLimit(flags.limit, 50);
   const offset = parseWholeNumber(flags.offset, "--offset");
   ctx.requireToken();
   const res = await ctx.call(ctx.api.GET("/api/billing/ledger", { params: { query: { limit, offset } } }));

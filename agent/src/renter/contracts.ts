@@ -2,7 +2,7 @@
 import type { Contract, ContractStatus, Lease } from "../client/index.ts";
 import type { Ctx } from "./context.ts";
 import { RentFailed } from "./market.ts";
-import { err, out, parseDuration, parseWholeNumber, printJson, requireId, sleep, table, UsageError, usd } from "./util.ts";
+import { err, out, parseDuration, parseLimit, parseWholeNumber, printJson, requireId, sleep, table, UsageError, usd } from "./util.ts";
 
 const STATUSES = ["pending", "active", "completed", "failed", "cancelled"] as const;
 
@@ -27,8 +27,7 @@ function contractLines(c: Contract): string {
 export async function list(ctx: Ctx, flags: { status?: string; limit?: string; offset?: string }): Promise<number> {
   if (flags.status !== undefined && !(STATUSES as readonly string[]).includes(flags.status))
     throw new UsageError(`--status must be one of ${STATUSES.join(", ")}, got "${flags.status}".`);
-  const limit = parseWholeNumber(flags.limit, "--limit", { min: 1 }) ?? 50;
-  if (limit > 500) throw new UsageError(`--limit must be at most 500, got ${limit}.`);
+  const limit = parseLimit(flags.limit, 50);
   const offset = parseWholeNumber(flags.offset, "--offset");
   ctx.requireToken();
   const res = await ctx.call(

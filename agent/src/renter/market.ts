@@ -7,6 +7,7 @@ import {
   formatDuration,
   out,
   parseDuration,
+  parseLimit,
   parseNumber,
   parseWholeNumber,
   printJson,
@@ -57,8 +58,7 @@ function filtersJson(q: CompiledQuery) {
 export async function offersSearch(ctx: Ctx, query: string, flags: LocationFlags & { o?: string; limit?: string }): Promise<number> {
   const q = compileQuery(query, "list");
   const order = parseOrder(flags.o);
-  const limit = parseWholeNumber(flags.limit, "--limit", { min: 1 }) ?? 20;
-  if (limit > 500) throw new UsageError(`--limit must be at most 500, got ${limit}.`);
+  const limit = parseLimit(flags.limit, 20);
   const loc = await location(ctx, q, flags);
   // Filtering or sorting here needs the whole candidate list, not the server's first page.
   const fetchLimit = q.local.length || order ? 500 : limit;
@@ -126,8 +126,7 @@ async function findMatches(ctx: Ctx, query: string, flags: MatchFlags, defaultLi
   const vram = parseWholeNumber(flags.vram, "--vram") ?? 0;
   if (ram + vram <= 0) throw new UsageError("Ask for some memory: --ram plus --vram must be more than 0.");
   const duration = parseDuration(flags.duration, "--duration");
-  const limit = parseWholeNumber(flags.limit, "--limit", { min: 1 }) ?? defaultLimit;
-  if (limit > 100) throw new UsageError(`--limit must be at most 100, got ${limit}.`);
+  const limit = parseLimit(flags.limit, defaultLimit, 100);
   ctx.requireToken();
   const loc = await location(ctx, q, flags);
   progress?.update("Finding the best nodes...");

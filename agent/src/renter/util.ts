@@ -55,6 +55,13 @@ export function parseWholeNumber(text: string | undefined, flag: string, { min =
   return n;
 }
 
+/** --limit: a whole number from 1 to `max` (the API's own bound), `fallback` when not given. */
+export function parseLimit(text: string | undefined, fallback: number, max = 500): number {
+  const limit = parseWholeNumber(text, "--limit", { min: 1 }) ?? fallback;
+  if (limit > max) throw new UsageError(`--limit must be at most ${max}, got ${limit}.`);
+  return limit;
+}
+
 export function parseNumber(text: string | undefined, flag: string): number | undefined {
   if (text === undefined) return undefined;
   const n = Number(text);
