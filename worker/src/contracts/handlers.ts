@@ -4,14 +4,13 @@ import { caller, type AuthUser } from "../lib/auth";
 import { ApiError, notFound } from "../lib/errors";
 import type { AppBindings, AppRouteHandler } from "../lib/openapi";
 import { iso } from "../lib/time";
-import { heldOf, nodeView, nodeViewFor } from "../nodes/service";
-import { loadNode } from "../nodes/service";
+import { heldOf, loadNode } from "../nodes/service";
+import { nodeView, nodeViewFor } from "../views/nodes";
 import { portsFor, requestPorts } from "../region/client";
 import * as life from "./lifecycle";
 import * as create from "./create";
 import type * as routes from "./routes";
-import { contractViewOf, contractViews } from "../leases/reports";
-import { contractView } from "./views";
+import { contractView, contractViewOf, contractViews } from "./views";
 
 /** A contract is visible to its renter, the provider of its node and admins; to anyone else it does not exist. */
 function canSee(user: AuthUser, k: ContractRow) {

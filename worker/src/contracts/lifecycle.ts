@@ -16,8 +16,7 @@ import { loadNode } from "../nodes/service";
 import { portsFor, type Ports } from "../region/client";
 import { settleContractMoney } from "../settlement/settle";
 import { applyMeasuredEgress } from "../settlement/egress";
-import { contractViewOf } from "../leases/reports";
-import { notifyNode } from "../nodes/push";
+import { contractViewOf } from "./views";
 import { createContract } from "./create";
 
 const gbOf = (k: { ramGb: number; vramGb: number }) => k.ramGb + k.vramGb;
@@ -49,6 +48,18 @@ export async function notifyContract(ports: Ports, k: ContractRow, extra?: Recor
         .catch(() => 0),
     ),
   );
+}
+
+/**
+ * One of the node's contracts changed: its region object sends the node's agent the new list. A
+ * failure here never fails the change itself (the heartbeat delivers the same list).
+ */
+export async function notifyNode(ports: Ports, region: string, nodeId: string): Promise<void> {
+  try {
+    await ports.cluster(region).pushNodeContracts(region, nodeId);
+  } catch (e) {
+    console.error(JSON.stringify({ level: "warn", event: "node_push_failed", node_id: nodeId, error: String((e as Error)?.message ?? e) }));
+  }
 }
 
 // ---- delivery -------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import { expireIfDue, failOver, loadContract, placeRemainder } from "./lifecycle
 import { reconcileRegion } from "../settlement/reconcile";
 import { portsFor, type ClusterPort, type Ports } from "../region/client";
 import { sweepReadyTimeouts } from "./activation";
-import { nodeFromRaw, snapshotOf } from "../nodes/service";
+import { nodeFromRaw, snapshotOf } from "../db/nodes";
 import type { NodeSnapshot, Reservation } from "../domain/capacity";
 
 export async function loadRegionFromD1(env: Env, region: string): Promise<{ nodes: NodeSnapshot[]; reservations: Reservation[] }> {

@@ -4,8 +4,6 @@
  * contracts show the receipt and the measured egress.
  */
 import type { Env } from "../env";
-import type { ContractRow, LeaseReportRow } from "../db/schema";
-import { contractView } from "../contracts/views";
 import type { LeaseReportInput } from "./reports-schema";
 export { BYTES_PER_GB, leaseFields } from "./fields";
 
@@ -63,44 +61,4 @@ export async function settleAfterReceipts(env: Env, contractIds: string[]): Prom
   if (due.results.length === 0) return 0;
   await env.SETTLEMENT_QUEUE.sendBatch(due.results.map((r) => ({ body: { contract_id: r.id } })));
   return due.results.length;
-}
-
-export async function loadLeaseReports(env: Env, contractIds: string[]): Promise<Map<string, LeaseReportRow>> {
-  const out = new Map<string, LeaseReportRow>();
-  if (contractIds.length === 0) return out;
-  const rows = await env.DB.prepare(`SELECT * FROM lease_reports WHERE contract_id IN (SELECT value FROM json_each(?1))`)
-    .bind(JSON.stringify(contractIds))
-    .all<Record<string, unknown>>();
-  for (const r of rows.results) out.set(r.contract_id as string, leaseReportFromRaw(r));
-  return out;
-}
-
-export function leaseReportFromRaw(r: Record<string, unknown>): LeaseReportRow {
-  return {
-    contractId: r.contract_id as string,
-    nodeId: r.node_id as string,
-    bytesIn: r.bytes_in as number,
-    bytesOut: r.bytes_out as number,
-    keys: r.keys as number,
-    usedBytes: r.used_bytes as number,
-    final: r.final as number,
-    digest: r.digest as string | null,
-    wipedAt: r.wiped_at as number | null,
-    reportedAt: r.reported_at as number,
-    billedBytesOut: r.billed_bytes_out as number | null,
-    billedAt: r.billed_at as number | null,
-  };
-}
-
-/** Contract views with their lease fields, one read for the whole page. */
-export async function contractViews(env: Env, rows: ContractRow[]) {
-  const reports = await loadLeaseReports(
-    env,
-    rows.map((k) => k.id),
-  );
-  return rows.map((k) => contractView(k, reports.get(k.id) ?? null));
-}
-
-export async function contractViewOf(env: Env, k: ContractRow) {
-  return (await contractViews(env, [k]))[0];
 }

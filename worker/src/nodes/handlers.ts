@@ -10,13 +10,15 @@ import { authenticate, caller } from "../lib/auth";
 import { ApiError, forbidden, invalid, notFound } from "../lib/errors";
 import type { AppBindings, AppRouteHandler } from "../lib/openapi";
 import { markReady, rejectContract } from "../contracts/activation";
-import { contractViewOf } from "../leases/reports";
+import { contractViewOf } from "../contracts/views";
 import { failOverNode, rejectContracts } from "../contracts/lifecycle";
 import { settleAfterReceipts, storeLeaseReports } from "../leases/reports";
 import { nodeContracts } from "./push";
 import { portsFor, regionStub } from "../region/client";
 import type * as routes from "./routes";
-import { assertOwner, heldOf, loadNode, nodeView, nodeViewFor, queryNodes, snapshotOf, syncNode } from "./service";
+import { assertOwner, heldOf, loadNode, queryNodes, syncNode } from "./service";
+import { snapshotOf } from "../db/nodes";
+import { nodeView, nodeViewFor } from "../views/nodes";
 
 /** `last_30d_usd` of a node's earnings. */
 const RECENT_EARNINGS_MS = 30 * 86_400_000;

@@ -7,7 +7,6 @@
  */
 import type { Env } from "../env";
 import { iso } from "../lib/time";
-import type { Ports } from "../region/client";
 
 export interface NodeContract {
   id: string;
@@ -31,16 +30,4 @@ export async function nodeContracts(env: Env, nodeId: string): Promise<NodeContr
     end_time: r.status === "active" ? iso(r.end_time) : null,
     status: r.status,
   }));
-}
-
-/**
- * One of the node's contracts changed: its region object sends the node's agent the new list. A
- * failure here never fails the change itself (the heartbeat delivers the same list).
- */
-export async function notifyNode(ports: Ports, region: string, nodeId: string): Promise<void> {
-  try {
-    await ports.cluster(region).pushNodeContracts(region, nodeId);
-  } catch (e) {
-    console.error(JSON.stringify({ level: "warn", event: "node_push_failed", node_id: nodeId, error: String((e as Error)?.message ?? e) }));
-  }
 }

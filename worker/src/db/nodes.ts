@@ -1,0 +1,59 @@
+/**
+ * The nodes table: the reads and guarded writes the use cases need, under intent names. Imports
+ * only db/schema and domain/ (lib/ imports db/schema, so nothing here may import lib/ at run time).
+ */
+import type { NodeSnapshot } from "../domain/capacity";
+import type { NodeRow } from "./schema";
+
+export function snapshotOf(n: NodeRow): NodeSnapshot {
+  return {
+    id: n.id,
+    providerId: n.providerId,
+    name: n.name,
+    nodeType: n.nodeType,
+    region: n.region,
+    latitude: n.latitude,
+    longitude: n.longitude,
+    totalRamGb: n.totalRamGb,
+    totalVramGb: n.totalVramGb,
+    reportedRamGb: n.reportedRamGb,
+    reportedVramGb: n.reportedVramGb,
+    priceNano: n.priceNano,
+    uptimeScore: n.uptimeScore,
+    baseLatencyMs: n.baseLatencyMs,
+    bandwidthMbps: n.bandwidthMbps,
+    status: n.status,
+    lastHeartbeatAt: n.lastHeartbeatAt,
+    createdAt: n.createdAt,
+  };
+}
+
+/** A raw `nodes` row (snake_case) as the drizzle row type. */
+export function nodeFromRaw(r: Record<string, unknown>): NodeRow {
+  return {
+    id: r.id as string,
+    providerId: r.provider_id as string,
+    name: r.name as string,
+    nodeType: r.node_type as NodeRow["nodeType"],
+    region: r.region as string,
+    latitude: r.latitude as number | null,
+    longitude: r.longitude as number | null,
+    totalRamGb: r.total_ram_gb as number,
+    totalVramGb: r.total_vram_gb as number,
+    reportedRamGb: r.reported_ram_gb as number,
+    reportedVramGb: r.reported_vram_gb as number,
+    bandwidthMbps: r.bandwidth_mbps as number,
+    baseLatencyMs: r.base_latency_ms as number,
+    priceNano: r.price_nano as number,
+    status: r.status as NodeRow["status"],
+    uptimeScore: r.uptime_score as number,
+    heartbeatsReceived: r.heartbeats_received as number,
+    failedContracts: r.failed_contracts as number,
+    metadata: r.metadata as string | null,
+    endpoint: (r.endpoint as string | null | undefined) ?? null,
+    lastHeartbeatAt: r.last_heartbeat_at as number | null,
+    createdAt: r.created_at as number,
+    updatedAt: r.updated_at as number,
+    retiredAt: (r.retired_at as number | null | undefined) ?? null,
+  };
+}
