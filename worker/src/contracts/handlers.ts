@@ -4,7 +4,8 @@ import { caller, type AuthUser } from "../lib/auth";
 import { ApiError, notFound } from "../lib/errors";
 import type { AppBindings, AppRouteHandler } from "../lib/openapi";
 import { iso } from "../lib/time";
-import { heldOf, loadNode } from "../nodes/service";
+import { heldOnNode } from "../db/contracts";
+import { findNode } from "../db/nodes";
 import { nodeView, nodeViewFor } from "../views/nodes";
 import { portsFor, requestPorts } from "../region/client";
 import * as life from "./lifecycle";
@@ -58,8 +59,10 @@ export const getContract: AppRouteHandler<typeof routes.getContract> = async (c)
   const { id } = c.req.valid("param");
   const k = await life.loadContract(c.env, id);
   if (!canSee(caller(c), k)) throw notFound("contract");
-  const { node, offer } = await loadNode(c.var.db, k.nodeId);
-  const held = await heldOf(c.env, k.nodeId);
+  const found = await findNode(c.env.DB, k.nodeId);
+  if (!found) throw notFound("node");
+  const { node, offer } = found;
+  const held = await heldOnNode(c.env.DB, k.nodeId);
   const m = await c.env.DB.prepare(`SELECT * FROM node_metrics WHERE node_id = ? ORDER BY recorded_at DESC LIMIT 1`)
     .bind(k.nodeId)
     .first<Record<string, number | null>>();

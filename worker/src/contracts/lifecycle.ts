@@ -12,7 +12,8 @@ import { contracts, type ContractRow, type NodeRow } from "../db/schema";
 import { billableSeconds, costMicro, egressCostMicro } from "../domain/money";
 import { ApiError, invalid, notFound } from "../lib/errors";
 import { AlreadyApplied, appendLedger, holdIfStatement, type Guard } from "../ledger/service";
-import { loadNode } from "../nodes/service";
+import { findContract } from "../db/contracts";
+import { findNode } from "../db/nodes";
 import { portsFor, type Ports } from "../region/client";
 import { settleContractMoney } from "../settlement/settle";
 import { applyMeasuredEgress } from "../settlement/egress";
@@ -22,7 +23,7 @@ import { createContract } from "./create";
 const gbOf = (k: { ramGb: number; vramGb: number }) => k.ramGb + k.vramGb;
 
 export async function loadContract(env: Env, id: string): Promise<ContractRow> {
-  const row = await createDb(env.DB).select().from(contracts).where(eq(contracts.id, id)).get();
+  const row = await findContract(env.DB, id);
   if (!row) throw notFound("contract");
   return row;
 }
@@ -395,8 +396,9 @@ export async function placeRemainder(ports: Ports, k: ContractRow, remainingSec:
   for (const m of matches) {
     if (m.node.id === k.nodeId) continue;
     try {
-      const { offer } = await loadNode(createDb(env.DB), m.node.id);
-      const bounds = durationBounds(offer);
+      const found = await findNode(env.DB, m.node.id);
+      if (!found) continue; // gone since the match
+      const bounds = durationBounds(found.offer);
       const duration = Math.min(Math.max(remainingSec, bounds.min), bounds.max);
       const replacement = await createContract(
         ports,

@@ -43,7 +43,7 @@ export type ContractView = ReturnType<typeof contractView>;
 /** Contract views with their lease fields, one read for the whole page. */
 export async function contractViews(env: Env, rows: ContractRow[]) {
   const reports = await loadLeaseReports(
-    env,
+    env.DB,
     rows.map((k) => k.id),
   );
   return rows.map((k) => contractView(k, reports.get(k.id) ?? null));

@@ -2,13 +2,13 @@
  * The lease_reports table: what nodes report about the leases they serve. Imports only db/schema
  * and domain/ (lib/ imports db/schema, so nothing here may import lib/ at run time).
  */
-import type { Env } from "../env";
 import type { LeaseReportRow } from "./schema";
 
-export async function loadLeaseReports(env: Env, contractIds: string[]): Promise<Map<string, LeaseReportRow>> {
+export async function loadLeaseReports(d1: D1Database, contractIds: string[]): Promise<Map<string, LeaseReportRow>> {
   const out = new Map<string, LeaseReportRow>();
   if (contractIds.length === 0) return out;
-  const rows = await env.DB.prepare(`SELECT * FROM lease_reports WHERE contract_id IN (SELECT value FROM json_each(?1))`)
+  const rows = await d1
+    .prepare(`SELECT * FROM lease_reports WHERE contract_id IN (SELECT value FROM json_each(?1))`)
     .bind(JSON.stringify(contractIds))
     .all<Record<string, unknown>>();
   for (const r of rows.results) out.set(r.contract_id as string, leaseReportFromRaw(r));
@@ -30,4 +30,37 @@ export function leaseReportFromRaw(r: Record<string, unknown>): LeaseReportRow {
     billedBytesOut: r.billed_bytes_out as number | null,
     billedAt: r.billed_at as number | null,
   };
+}
+
+/** One report as stored: `final` 1 for the end-of-lease receipt, which alone has a digest and a wipe time. */
+export interface LeaseReportUpsert {
+  contract_id: string;
+  bytes_in: number;
+  bytes_out: number;
+  keys: number;
+  used_bytes: number;
+  final: 0 | 1;
+  digest: string | null;
+  wiped_at: number | null;
+}
+
+/**
+ * Stores reports in one statement. Only a contract on `nodeId` takes a report (the join), and a
+ * stored receipt is never overwritten (`WHERE lease_reports.final = 0`). Returns what was written.
+ */
+export async function upsertLeaseReports(d1: D1Database, nodeId: string, rows: LeaseReportUpsert[], now: number) {
+  return d1
+    .prepare(
+      `INSERT INTO lease_reports (contract_id, node_id, bytes_in, bytes_out, keys, used_bytes, final, digest, wiped_at, reported_at)
+     SELECT k.id, k.node_id, json_extract(j.value, '$.bytes_in'), json_extract(j.value, '$.bytes_out'), json_extract(j.value, '$.keys'),
+            json_extract(j.value, '$.used_bytes'), json_extract(j.value, '$.final'), json_extract(j.value, '$.digest'), json_extract(j.value, '$.wiped_at'), ?3
+     FROM json_each(?1) j JOIN contracts k ON k.id = json_extract(j.value, '$.contract_id') AND k.node_id = ?2
+     WHERE true
+     ON CONFLICT (contract_id) DO UPDATE SET bytes_in = excluded.bytes_in, bytes_out = excluded.bytes_out, keys = excluded.keys, used_bytes = excluded.used_bytes,
+       final = excluded.final, digest = excluded.digest, wiped_at = excluded.wiped_at, reported_at = excluded.reported_at
+     WHERE lease_reports.final = 0
+     RETURNING contract_id, final`,
+    )
+    .bind(JSON.stringify(rows), nodeId, now)
+    .all<{ contract_id: string; final: number }>();
 }

@@ -2,8 +2,10 @@
  * The nodes table: the reads and guarded writes the use cases need, under intent names. Imports
  * only db/schema and domain/ (lib/ imports db/schema, so nothing here may import lib/ at run time).
  */
+import { eq } from "drizzle-orm";
 import type { NodeSnapshot } from "../domain/capacity";
-import type { NodeRow } from "./schema";
+import { createDb } from "./client";
+import { nodes, offers, type NodeRow, type OfferRow } from "./schema";
 
 export function snapshotOf(n: NodeRow): NodeSnapshot {
   return {
@@ -56,4 +58,16 @@ export function nodeFromRaw(r: Record<string, unknown>): NodeRow {
     updatedAt: r.updated_at as number,
     retiredAt: (r.retired_at as number | null | undefined) ?? null,
   };
+}
+
+/** A node and its offer (null when it has none). */
+export async function findNode(d1: D1Database, id: string): Promise<{ node: NodeRow; offer: OfferRow | null } | undefined> {
+  const row = await createDb(d1).select().from(nodes).leftJoin(offers, eq(offers.nodeId, nodes.id)).where(eq(nodes.id, id)).get();
+  return row ? { node: row.nodes, offer: row.offers } : undefined;
+}
+
+/** The node's lease endpoint (`host:port`), null when it has published none or does not exist. */
+export async function nodeEndpoint(d1: D1Database, id: string): Promise<string | null> {
+  const node = await d1.prepare(`SELECT endpoint FROM nodes WHERE id = ?`).bind(id).first<{ endpoint: string | null }>();
+  return node?.endpoint ?? null;
 }

@@ -16,7 +16,8 @@ import { settleAfterReceipts, storeLeaseReports } from "../leases/reports";
 import { nodeContracts } from "./push";
 import { portsFor, regionStub } from "../region/client";
 import type * as routes from "./routes";
-import { assertOwner, heldOf, loadNode, queryNodes, syncNode } from "./service";
+import { assertOwner, loadNode, queryNodes, syncNode } from "./service";
+import { heldOnNode } from "../db/contracts";
 import { snapshotOf } from "../db/nodes";
 import { nodeView, nodeViewFor } from "../views/nodes";
 
@@ -90,7 +91,7 @@ export const heartbeat: AppRouteHandler<typeof routes.heartbeat> = async (c) => 
   const { id } = c.req.valid("param");
   const b = c.req.valid("json");
   const me = caller(c);
-  const { node } = await loadNode(c.var.db, id);
+  const { node } = await loadNode(c.env.DB, id);
   assertOwner(me, node);
   if (node.retiredAt !== null) throw retired();
   const cfg = config(c.env);
@@ -146,7 +147,7 @@ export const heartbeat: AppRouteHandler<typeof routes.heartbeat> = async (c) => 
     ),
   ]);
   if (results[0].meta.changes === 0) {
-    const { node: current } = await loadNode(c.var.db, id);
+    const { node: current } = await loadNode(c.env.DB, id);
     if (current.retiredAt !== null) throw retired(); // retired while this heartbeat was in flight
     const retry = heartbeatRetryAfterSec(node.lastHeartbeatAt, now, interval);
     throw new ApiError("rate_limited", `one heartbeat per ${interval} s per node; retry in ${retry} s`, undefined, {
@@ -157,7 +158,7 @@ export const heartbeat: AppRouteHandler<typeof routes.heartbeat> = async (c) => 
   if (b.endpoint !== undefined)
     await c.env.DB.prepare(`UPDATE nodes SET endpoint = ?1 WHERE id = ?2 AND endpoint IS NOT ?1`).bind(b.endpoint, id).run();
   if (b.lease_reports?.length) await settleAfterReceipts(c.env, await storeLeaseReports(c.env, id, b.lease_reports, now));
-  const { node: fresh } = await loadNode(c.var.db, id);
+  const { node: fresh } = await loadNode(c.env.DB, id);
   await regionStub(c.env, fresh.region).upsertNode(snapshotOf(fresh));
   if (b.rejected_contracts?.length) await rejectContracts(c.env, fresh, b.rejected_contracts);
   // Delivery only: a contract becomes active when the node calls `ready` (contracts/activation.ts, through the `ready` handler).
@@ -195,8 +196,8 @@ export const listNodes: AppRouteHandler<typeof routes.listNodes> = async (c) => 
 export const getNode: AppRouteHandler<typeof routes.getNode> = async (c) => {
   const { id } = c.req.valid("param");
   const me = caller(c);
-  const { node, offer } = await loadNode(c.var.db, id);
-  const held = await heldOf(c.env, id);
+  const { node, offer } = await loadNode(c.env.DB, id);
+  const held = await heldOnNode(c.env.DB, id);
   const counts = await c.env.DB.prepare(`SELECT COUNT(*) AS n FROM contracts WHERE node_id = ? AND status IN ('pending','active')`)
     .bind(id)
     .first<{ n: number }>();
@@ -223,7 +224,7 @@ export const getNode: AppRouteHandler<typeof routes.getNode> = async (c) => {
 export const updateNode: AppRouteHandler<typeof routes.updateNode> = async (c) => {
   const { id } = c.req.valid("param");
   const b = c.req.valid("json");
-  const { node, offer } = await loadNode(c.var.db, id);
+  const { node, offer } = await loadNode(c.env.DB, id);
   assertOwner(caller(c), node);
   const patch: Partial<NodeRow> = { updatedAt: Date.now() };
   if (b.name !== undefined) patch.name = b.name;
@@ -252,30 +253,30 @@ export const updateNode: AppRouteHandler<typeof routes.updateNode> = async (c) =
   }
   const updated = await c.var.db.update(nodes).set(patch).where(eq(nodes.id, id)).returning().get();
   await syncNode(c.env, updated);
-  const held = await heldOf(c.env, id);
+  const held = await heldOnNode(c.env.DB, id);
   return c.json({ node: nodeView(updated, offer, held.ram, held.vram, { withEndpoint: true }) }, 200);
 };
 
 export const deleteNode: AppRouteHandler<typeof routes.deleteNode> = async (c) => {
   const { id } = c.req.valid("param");
-  const { node, offer } = await loadNode(c.var.db, id);
+  const { node, offer } = await loadNode(c.env.DB, id);
   assertOwner(caller(c), node);
   // Retired for good (API.md, Nodes): offline, never matched again, heartbeats answer 410.
   const now = Date.now();
   await c.env.DB.prepare(`UPDATE nodes SET status = 'offline', retired_at = COALESCE(retired_at, ?1), updated_at = ?1 WHERE id = ?2`)
     .bind(now, id)
     .run();
-  const { node: updated } = await loadNode(c.var.db, id);
+  const { node: updated } = await loadNode(c.env.DB, id);
   await syncNode(c.env, updated);
   // Each contract is failed over on its own; one that throws is retried by the region sweep,
   // which fails over every open contract on an offline node.
   await failOverNode(c.env, updated, "node withdrawn by its provider");
-  const held = await heldOf(c.env, id);
+  const held = await heldOnNode(c.env.DB, id);
   return c.json({ node: nodeView(updated, offer, held.ram, held.vram, { withEndpoint: true }) }, 200);
 };
 
 async function ownedNode(c: Context<AppBindings>, id: string) {
-  const { node } = await loadNode(c.var.db, id);
+  const { node } = await loadNode(c.env.DB, id);
   assertOwner(caller(c), node);
   if ((node.status as string) === "retired") throw new ApiError("gone", "this node was retired");
   return node;

@@ -6,6 +6,7 @@
  * so a lost or reordered message is repaired by the next one.
  */
 import type { Env } from "../env";
+import { openContractsOfNode } from "../db/contracts";
 import { iso } from "../lib/time";
 
 export interface NodeContract {
@@ -18,12 +19,8 @@ export interface NodeContract {
 
 /** Every pending or active contract the node must hold (`end_time` null while pending). */
 export async function nodeContracts(env: Env, nodeId: string): Promise<NodeContract[]> {
-  const rows = await env.DB.prepare(
-    `SELECT id, ram_gb, vram_gb, end_time, status FROM contracts WHERE node_id = ? AND status IN ('pending','active') AND ended_at IS NULL ORDER BY created_at, id`,
-  )
-    .bind(nodeId)
-    .all<{ id: string; ram_gb: number; vram_gb: number; end_time: number | null; status: "pending" | "active" }>();
-  return rows.results.map((r) => ({
+  const rows = await openContractsOfNode(env.DB, nodeId);
+  return rows.map((r) => ({
     id: r.id,
     ram_gb: r.ram_gb,
     vram_gb: r.vram_gb,

@@ -1,26 +1,15 @@
-import { eq } from "drizzle-orm";
 import type { Env } from "../env";
-import { nodes, offers, type NodeRow } from "../db/schema";
-import type { Db } from "../db/client";
-import { nodeFromRaw, snapshotOf } from "../db/nodes";
+import type { NodeRow } from "../db/schema";
+import { findNode, nodeFromRaw, snapshotOf } from "../db/nodes";
 import { notFound, forbidden } from "../lib/errors";
 import type { AuthUser } from "../lib/auth";
 import { regionStub } from "../region/client";
 import { nodeView } from "../views/nodes";
 
-export async function loadNode(db: Db, id: string) {
-  const row = await db.select().from(nodes).leftJoin(offers, eq(offers.nodeId, nodes.id)).where(eq(nodes.id, id)).get();
-  if (!row) throw notFound("node");
-  return { node: row.nodes, offer: row.offers };
-}
-
-export async function heldOf(env: Env, nodeId: string) {
-  const r = await env.DB.prepare(
-    `SELECT COALESCE(SUM(ram_gb),0) AS ram, COALESCE(SUM(vram_gb),0) AS vram FROM contracts WHERE node_id = ? AND status IN ('pending','active')`,
-  )
-    .bind(nodeId)
-    .first<{ ram: number; vram: number }>();
-  return { ram: r?.ram ?? 0, vram: r?.vram ?? 0 };
+export async function loadNode(d1: D1Database, id: string) {
+  const found = await findNode(d1, id);
+  if (!found) throw notFound("node");
+  return found;
 }
 
 /** The owner (or an admin) may change a node; anyone else gets 403. */
