@@ -5,7 +5,7 @@
  * landed meanwhile (docs/scale.md). Imports only db/schema and domain/ (lib/ imports db/schema, so
  * nothing here may import lib/ at run time).
  */
-import { eq } from "drizzle-orm";
+import { and, eq, inArray, sql } from "drizzle-orm";
 import { createDb } from "./client";
 import { contracts, type ContractRow } from "./schema";
 
@@ -50,4 +50,212 @@ export async function endedUnsettledAmong(d1: D1Database, ids: string[]): Promis
     .bind(JSON.stringify(ids))
     .all<{ id: string }>();
   return due.results.map((r) => r.id);
+}
+
+/** Those of a node's contracts still open (pending or active). */
+export async function openContractsOnNode(d1: D1Database, nodeId: string): Promise<ContractRow[]> {
+  return createDb(d1)
+    .select()
+    .from(contracts)
+    .where(and(eq(contracts.nodeId, nodeId), inArray(contracts.status, ["pending", "active"])))
+    .all();
+}
+
+/** Those of `ids` that are open on `nodeId`. The ids go in as one JSON parameter (D1 binds at most 100). */
+export async function openContractsOnNodeAmong(d1: D1Database, nodeId: string, ids: string[]): Promise<ContractRow[]> {
+  return createDb(d1)
+    .select()
+    .from(contracts)
+    .where(
+      and(
+        eq(contracts.nodeId, nodeId),
+        sql`${contracts.id} IN (SELECT value FROM json_each(${JSON.stringify(ids)}))`,
+        inArray(contracts.status, ["pending", "active"]),
+      ),
+    )
+    .all();
+}
+
+/** A contract, only if it is on `nodeId`. */
+export async function findContractOnNode(d1: D1Database, id: string, nodeId: string): Promise<ContractRow | undefined> {
+  return createDb(d1)
+    .select()
+    .from(contracts)
+    .where(and(eq(contracts.id, id), eq(contracts.nodeId, nodeId)))
+    .get();
+}
+
+export async function pendingInRegion(d1: D1Database, region: string): Promise<ContractRow[]> {
+  return createDb(d1)
+    .select()
+    .from(contracts)
+    .where(and(eq(contracts.region, region), eq(contracts.status, "pending")))
+    .all();
+}
+
+export async function activeInRegion(d1: D1Database, region: string): Promise<ContractRow[]> {
+  return createDb(d1)
+    .select()
+    .from(contracts)
+    .where(and(eq(contracts.region, region), eq(contracts.status, "active")))
+    .all();
+}
+
+/** The region's pending and active contracts: the reservations its Durable Object holds. */
+export async function openInRegion(d1: D1Database, region: string): Promise<ContractRow[]> {
+  return createDb(d1)
+    .select()
+    .from(contracts)
+    .where(and(eq(contracts.region, region), inArray(contracts.status, ["pending", "active"])))
+    .all();
+}
+
+export async function contractStatus(d1: D1Database, id: string): Promise<string | null> {
+  const k = await d1.prepare(`SELECT status FROM contracts WHERE id = ?`).bind(id).first<{ status: string }>();
+  return k?.status ?? null;
+}
+
+/** The open contracts of the region on an offline node, with whether that node was retired. */
+export async function strandedInRegion(d1: D1Database, region: string): Promise<{ id: string; nodeRetired: boolean }[]> {
+  const stranded = await d1
+    .prepare(
+      `SELECT k.*, n.retired_at AS node_retired_at FROM contracts k JOIN nodes n ON n.id = k.node_id
+     WHERE k.region = ?1 AND k.status IN ('pending','active') AND k.ended_at IS NULL AND n.status = 'offline'`,
+    )
+    .bind(region)
+    .all<Record<string, unknown>>();
+  return stranded.results.map((r) => ({ id: r.id as string, nodeRetired: r.node_retired_at !== null }));
+}
+
+/** Failed contracts of the region whose failover has no result yet, ended before `endedBefore`. */
+export async function unplacedFailovers(d1: D1Database, region: string, endedBefore: number): Promise<string[]> {
+  const unplaced = await d1
+    .prepare(
+      `SELECT id FROM contracts WHERE region = ?1 AND status = 'failed' AND failover_done_at IS NULL AND failed_over_to IS NULL AND ended_at < ?2 ORDER BY ended_at LIMIT 20`,
+    )
+    .bind(region, endedBefore)
+    .all<{ id: string }>();
+  return unplaced.results.map((r) => r.id);
+}
+
+/** The replacement an earlier failover attempt created for `id`, if any. */
+export async function firstReplacementOf(d1: D1Database, id: string): Promise<string | null> {
+  const earlier = await d1
+    .prepare(`SELECT id FROM contracts WHERE failed_over_from = ? ORDER BY created_at LIMIT 1`)
+    .bind(id)
+    .first<{ id: string }>();
+  return earlier?.id ?? null;
+}
+
+// ---- guarded updates ---------------------------------------------------------------------------
+
+/**
+ * The contract row as it was read, as a ledger guard: an ending, renewal or extension decided on it
+ * applies only while the row is still exactly that (same status, term, renewals, grace, not ended),
+ * so a decision made before an await can never overrule one that landed meanwhile.
+ */
+export function sameRowGuard(k: ContractRow): { sql: string; binds: unknown[] } {
+  return {
+    sql: `EXISTS (SELECT 1 FROM contracts WHERE id = ? AND status = ? AND term_sec = ? AND renewals = ? AND grace_until IS ? AND ended_at IS NULL)`,
+    binds: [k.id, k.status, k.termSec, k.renewals, k.graceUntil],
+  };
+}
+
+/** `ready`: pending → active, the term starting at `now`. False when it was not pending on this node. */
+export async function activateIfPending(d1: D1Database, contractId: string, nodeId: string, now: number): Promise<boolean> {
+  const res = await d1
+    .prepare(
+      `UPDATE contracts SET status = 'active', start_time = ?1, end_time = ?1 + term_sec * 1000
+     WHERE id = ?2 AND node_id = ?3 AND status = 'pending' AND ended_at IS NULL`,
+    )
+    .bind(now, contractId, nodeId)
+    .run();
+  return res.meta.changes === 1;
+}
+
+export interface Ending {
+  status: "completed" | "failed" | "cancelled";
+  at: number;
+  reason: string;
+  egressGb: number | null;
+  costMicro: number;
+}
+
+/** Ends the contract only if the row is still `k` as read (open, same status, term, renewals, grace). */
+export async function endIfUnchanged(d1: D1Database, k: ContractRow, e: Ending): Promise<boolean> {
+  const res = await d1
+    .prepare(
+      `UPDATE contracts SET status = ?1, ended_at = ?2, end_reason = ?3, actual_egress_gb = ?4, total_cost_micro = ?5, accrued_cost_micro = ?5, completed_at = ?2
+       WHERE id = ?6 AND ended_at IS NULL AND status = ?7 AND term_sec = ?8 AND renewals = ?9 AND grace_until IS ?10`,
+    )
+    .bind(e.status, e.at, e.reason, e.egressGb, e.costMicro, k.id, k.status, k.termSec, k.renewals, k.graceUntil)
+    .run();
+  return res.meta.changes > 0;
+}
+
+/** Adds `additionalSec` to the term and `costMicro` to the hold, only on the row as read (for a ledger batch). */
+export function extendIfUnchangedStatement(d1: D1Database, k: ContractRow, additionalSec: number, costMicro: number): D1PreparedStatement {
+  return d1
+    .prepare(
+      `UPDATE contracts SET term_sec = term_sec + ?1, end_time = CASE WHEN end_time IS NULL THEN NULL ELSE end_time + ?1 * 1000 END,
+               held_micro = held_micro + ?2, total_cost_micro = total_cost_micro + ?2
+             WHERE id = ?3 AND status = ?4 AND term_sec = ?5 AND renewals = ?6 AND grace_until IS ?7 AND ended_at IS NULL`,
+    )
+    .bind(additionalSec, costMicro, k.id, k.status, k.termSec, k.renewals, k.graceUntil);
+}
+
+/** Holds the next term (`duration_sec` more) and clears the grace, only on the row as read (for a ledger batch). */
+export function renewIfUnchangedStatement(d1: D1Database, k: ContractRow, costMicro: number): D1PreparedStatement {
+  return d1
+    .prepare(
+      `UPDATE contracts SET end_time = end_time + ?1 * 1000, term_sec = term_sec + ?1, renewals = renewals + 1, grace_until = NULL,
+             held_micro = held_micro + ?2, total_cost_micro = total_cost_micro + ?2
+           WHERE id = ?3 AND status = ?4 AND term_sec = ?5 AND renewals = ?6 AND grace_until IS ?7 AND ended_at IS NULL`,
+    )
+    .bind(k.durationSec, costMicro, k.id, k.status, k.termSec, k.renewals, k.graceUntil);
+}
+
+/** Starts the balance grace period, unless one runs already or the term changed or ended. */
+export async function startGraceIfNone(d1: D1Database, k: ContractRow, graceUntil: number): Promise<void> {
+  await d1
+    .prepare(
+      `UPDATE contracts SET grace_until = ?1 WHERE id = ?2 AND grace_until IS NULL AND ended_at IS NULL AND renewals = ?3 AND term_sec = ?4`,
+    )
+    .bind(graceUntil, k.id, k.renewals, k.termSec)
+    .run();
+}
+
+/** The failover has its result (no replacement possible); recorded once. */
+export async function markFailoverDone(d1: D1Database, id: string, at: number): Promise<void> {
+  await d1.prepare(`UPDATE contracts SET failover_done_at = ?1 WHERE id = ?2 AND failover_done_at IS NULL`).bind(at, id).run();
+}
+
+/** Links a replacement an earlier attempt created, unless one is linked already. */
+export async function linkReplacementIfUnlinked(d1: D1Database, id: string, replacementId: string, at: number): Promise<void> {
+  await d1
+    .prepare(`UPDATE contracts SET failed_over_to = ?1, failover_done_at = ?2 WHERE id = ?3 AND failed_over_to IS NULL`)
+    .bind(replacementId, at, id)
+    .run();
+}
+
+/** Links the replacement this failover just created. */
+export async function linkReplacement(d1: D1Database, id: string, replacementId: string, at: number): Promise<void> {
+  await d1.prepare(`UPDATE contracts SET failed_over_to = ?1, failover_done_at = ?2 WHERE id = ?3`).bind(replacementId, at, id).run();
+}
+
+/**
+ * The accrued cost of every running contract of the region, in one statement (same rounding as
+ * domain/money.ts: per started second, at least the minimum, rounded up to the micro-USD). D1 binds
+ * every JS number as REAL: the CAST keeps the divisions integer divisions.
+ */
+export async function meterRunning(d1: D1Database, region: string, now: number): Promise<void> {
+  await d1
+    .prepare(
+      `UPDATE contracts SET accrued_cost_micro =
+       ((ram_gb + vram_gb) * MIN((MAX(end_time, COALESCE(grace_until, 0)) - start_time + 999) / 1000,
+                                 MAX(min_duration_sec, (CAST(?1 AS INTEGER) - start_time + 999) / 1000)) * price_nano + 999) / 1000
+     WHERE region = ?2 AND status = 'active' AND ended_at IS NULL AND start_time IS NOT NULL`,
+    )
+    .bind(now, region)
+    .run();
 }

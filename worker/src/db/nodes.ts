@@ -71,3 +71,43 @@ export async function nodeEndpoint(d1: D1Database, id: string): Promise<string |
   const node = await d1.prepare(`SELECT endpoint FROM nodes WHERE id = ?`).bind(id).first<{ endpoint: string | null }>();
   return node?.endpoint ?? null;
 }
+
+/** Whether a node may still take work: null when it does not exist. */
+export async function nodeLiveness(d1: D1Database, id: string): Promise<{ status: string; retiredAt: number | null } | null> {
+  const n = await d1
+    .prepare(`SELECT status, retired_at FROM nodes WHERE id = ?`)
+    .bind(id)
+    .first<{ status: string; retired_at: number | null }>();
+  return n ? { status: n.status, retiredAt: n.retired_at } : null;
+}
+
+export async function nodePosition(d1: D1Database, id: string): Promise<{ latitude: number | null; longitude: number | null } | null> {
+  return d1
+    .prepare(`SELECT latitude, longitude FROM nodes WHERE id = ?`)
+    .bind(id)
+    .first<{ latitude: number | null; longitude: number | null }>();
+}
+
+/** One more contract failed on this node (its reliability counts it). */
+export async function countFailedContract(d1: D1Database, id: string): Promise<void> {
+  await d1.prepare(`UPDATE nodes SET failed_contracts = failed_contracts + 1 WHERE id = ?`).bind(id).run();
+}
+
+export async function nodesInRegion(d1: D1Database, region: string): Promise<NodeRow[]> {
+  const rows = await d1.prepare(`SELECT * FROM nodes WHERE region = ?`).bind(region).all<Record<string, unknown>>();
+  return rows.results.map(nodeFromRaw);
+}
+
+/**
+ * Nodes of the region silent since before `silentBefore` go offline. The condition on
+ * last_heartbeat_at keeps a heartbeat that lands meanwhile from being overruled. Returns them.
+ */
+export async function markSilentOffline(d1: D1Database, region: string, now: number, silentBefore: number): Promise<NodeRow[]> {
+  const silent = await d1
+    .prepare(
+      `UPDATE nodes SET status = 'offline', updated_at = ?1 WHERE region = ?2 AND status != 'offline' AND last_heartbeat_at < ?3 RETURNING *`,
+    )
+    .bind(now, region, silentBefore)
+    .all<Record<string, unknown>>();
+  return silent.results.map(nodeFromRaw);
+}
