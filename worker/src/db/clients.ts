@@ -8,3 +8,15 @@ export async function clientHomeRegion(d1: D1Database, clientId: string): Promis
   const r = await d1.prepare(`SELECT default_region FROM clients WHERE id = ?`).bind(clientId).first<{ default_region: string | null }>();
   return r?.default_region ?? null;
 }
+
+/** A client's balance and what of it is held. */
+export async function clientBalance(
+  d1: D1Database,
+  clientId: string,
+): Promise<{ id: string; balanceMicro: number; heldMicro: number } | null> {
+  const r = await d1
+    .prepare(`SELECT id, balance_micro, held_micro FROM clients WHERE id = ?`)
+    .bind(clientId)
+    .first<{ id: string; balance_micro: number; held_micro: number }>();
+  return r ? { id: r.id, balanceMicro: r.balance_micro, heldMicro: r.held_micro } : null;
+}

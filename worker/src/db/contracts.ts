@@ -259,3 +259,65 @@ export async function meterRunning(d1: D1Database, region: string, now: number):
     .bind(now, region)
     .run();
 }
+
+/** The ledger guard of a settlement: the contract ended, is not charged yet, and still holds `heldMicro`. */
+export function unsettledGuard(id: string, heldMicro: number): { sql: string; binds: unknown[] } {
+  return {
+    sql: `EXISTS (SELECT 1 FROM contracts WHERE id = ? AND ended_at IS NOT NULL AND charged_micro IS NULL AND held_micro = ?)`,
+    binds: [id, heldMicro],
+  };
+}
+
+/** Records the charge and the settlement hash, under the same condition as unsettledGuard (for a ledger batch). */
+export function markChargedIfUnsettledStatement(
+  d1: D1Database,
+  id: string,
+  chargedMicro: number,
+  settlementHash: string,
+  heldMicro: number,
+): D1PreparedStatement {
+  return d1
+    .prepare(
+      `UPDATE contracts SET charged_micro = ?1, held_micro = 0, settlement_hash = ?2 WHERE id = ?3 AND ended_at IS NOT NULL AND charged_micro IS NULL AND held_micro = ?4`,
+    )
+    .bind(chargedMicro, settlementHash, id, heldMicro);
+}
+
+/** Contracts of the region ended before `endedBefore` and not settled, oldest first. */
+export async function endedUnsettledInRegion(d1: D1Database, region: string, endedBefore: number, limit: number): Promise<string[]> {
+  const unsettled = await d1
+    .prepare(
+      `SELECT id FROM contracts WHERE region = ?1 AND charged_micro IS NULL AND ended_at IS NOT NULL AND ended_at < ?2 ORDER BY ended_at LIMIT ?3`,
+    )
+    .bind(region, endedBefore, limit)
+    .all<{ id: string }>();
+  return unsettled.results.map((k) => k.id);
+}
+
+export interface OpenReservationRow {
+  id: string;
+  node_id: string;
+  ram_gb: number;
+  vram_gb: number;
+  client_user_id: string;
+  status: string;
+  end_time: number | null;
+  created_at: number;
+}
+
+/** The region's open contracts, as much as a reservation needs. */
+export async function openReservationRowsInRegion(d1: D1Database, region: string): Promise<OpenReservationRow[]> {
+  const open = await d1
+    .prepare(
+      `SELECT id, node_id, ram_gb, vram_gb, client_user_id, status, end_time, created_at FROM contracts WHERE region = ? AND status IN ('pending','active') AND ended_at IS NULL`,
+    )
+    .bind(region)
+    .all<OpenReservationRow>();
+  return open.results;
+}
+
+/** When the contract ended (null: still open); null when there is no such contract. */
+export async function endedAtOf(d1: D1Database, id: string): Promise<{ endedAt: number | null } | null> {
+  const k = await d1.prepare(`SELECT ended_at FROM contracts WHERE id = ?`).bind(id).first<{ ended_at: number | null }>();
+  return k ? { endedAt: k.ended_at } : null;
+}

@@ -64,3 +64,55 @@ export async function upsertLeaseReports(d1: D1Database, nodeId: string, rows: L
     .bind(JSON.stringify(rows), nodeId, now)
     .all<{ contract_id: string; final: number }>();
 }
+
+/** What settlement needs to bill a contract's measured egress: the contract, its lease report and its node's bandwidth. */
+export interface EgressFacts {
+  ended_at: number | null;
+  start_time: number | null;
+  status: string;
+  charged_micro: number | null;
+  actual_egress_gb: number | null;
+  egress_price_micro: number;
+  bytes_out: number | null;
+  final: number | null;
+  billed_at: number | null;
+  bandwidth_mbps: number | null;
+}
+
+export async function egressFactsOf(d1: D1Database, contractId: string): Promise<EgressFacts | null> {
+  return d1
+    .prepare(
+      `SELECT k.ended_at, k.start_time, k.status, k.charged_micro, k.actual_egress_gb, k.egress_price_micro, r.bytes_out, r.final, r.billed_at, n.bandwidth_mbps
+     FROM contracts k LEFT JOIN lease_reports r ON r.contract_id = k.id LEFT JOIN nodes n ON n.id = k.node_id WHERE k.id = ?`,
+    )
+    .bind(contractId)
+    .first<EgressFacts>();
+}
+
+/**
+ * Moves the contract's cost by `deltaMicro` and records the billed bytes, in one batch guarded on
+ * "report not billed, contract not charged": a redelivery changes nothing. True when it applied.
+ */
+export async function billMeasuredEgress(
+  d1: D1Database,
+  contractId: string,
+  deltaMicro: number,
+  bytes: number,
+  now: number,
+): Promise<boolean> {
+  const [cost] = await d1.batch([
+    d1
+      .prepare(
+        `UPDATE contracts SET total_cost_micro = MAX(0, total_cost_micro + ?1), accrued_cost_micro = MAX(0, total_cost_micro + ?1)
+       WHERE id = ?2 AND charged_micro IS NULL AND EXISTS (SELECT 1 FROM lease_reports WHERE contract_id = ?2 AND billed_at IS NULL)`,
+      )
+      .bind(deltaMicro, contractId),
+    d1
+      .prepare(
+        `UPDATE lease_reports SET billed_bytes_out = ?1, billed_at = ?2
+       WHERE contract_id = ?3 AND billed_at IS NULL AND EXISTS (SELECT 1 FROM contracts WHERE id = ?3 AND charged_micro IS NULL)`,
+      )
+      .bind(bytes, now, contractId),
+  ]);
+  return cost.meta.changes === 1;
+}

@@ -3,6 +3,7 @@
  * dropped), so the region reconciler can settle it again and the admin overview can count it.
  */
 import type { Env } from "../env";
+import { recordDeadLetter } from "../db/dead-letters";
 
 export async function recordDeadLetters(batch: MessageBatch<unknown>, env: Env): Promise<void> {
   const now = Date.now();
@@ -10,12 +11,7 @@ export async function recordDeadLetters(batch: MessageBatch<unknown>, env: Env):
     const body = msg.body as { contract_id?: unknown } | null;
     const contractId = typeof body?.contract_id === "string" && /^[0-9a-f-]{36}$/i.test(body.contract_id) ? body.contract_id : null;
     try {
-      await env.DB.prepare(
-        `INSERT INTO settlement_dead_letters (message_id, contract_id, body, attempts, received_at) VALUES (?1, ?2, ?3, ?4, ?5)
-         ON CONFLICT (message_id) DO UPDATE SET attempts = MAX(attempts, excluded.attempts)`,
-      )
-        .bind(msg.id, contractId, JSON.stringify(msg.body ?? null).slice(0, 4000), msg.attempts, now)
-        .run();
+      await recordDeadLetter(env.DB, msg.id, contractId, JSON.stringify(msg.body ?? null).slice(0, 4000), msg.attempts, now);
       console.error(
         JSON.stringify({ level: "error", queue: "settlement-dlq", message_id: msg.id, contract_id: contractId, attempts: msg.attempts }),
       );
