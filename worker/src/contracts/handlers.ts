@@ -5,7 +5,7 @@ import { ApiError, notFound } from "../lib/errors";
 import type { AppBindings, AppRouteHandler } from "../lib/openapi";
 import { iso } from "../lib/time";
 import { heldOnNode } from "../db/contracts";
-import { findNode } from "../db/nodes";
+import { findNode, latestMetricsOf } from "../db/nodes";
 import { nodeView, nodeViewFor } from "../views/nodes";
 import { portsFor, requestPorts } from "../region/client";
 import * as life from "./lifecycle";
@@ -63,9 +63,7 @@ export const getContract: AppRouteHandler<typeof routes.getContract> = async (c)
   if (!found) throw notFound("node");
   const { node, offer } = found;
   const held = await heldOnNode(c.env.DB, k.nodeId);
-  const m = await c.env.DB.prepare(`SELECT * FROM node_metrics WHERE node_id = ? ORDER BY recorded_at DESC LIMIT 1`)
-    .bind(k.nodeId)
-    .first<Record<string, number | null>>();
+  const m = await latestMetricsOf(c.env.DB, k.nodeId);
   return c.json(
     {
       contract: await contractViewOf(c.env, k),

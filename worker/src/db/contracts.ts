@@ -321,3 +321,12 @@ export async function endedAtOf(d1: D1Database, id: string): Promise<{ endedAt: 
   const k = await d1.prepare(`SELECT ended_at FROM contracts WHERE id = ?`).bind(id).first<{ ended_at: number | null }>();
   return k ? { endedAt: k.ended_at } : null;
 }
+
+/** How many pending and active contracts the node has. */
+export async function openContractCountOnNode(d1: D1Database, nodeId: string): Promise<number> {
+  const r = await d1
+    .prepare(`SELECT COUNT(*) AS n FROM contracts WHERE node_id = ? AND status IN ('pending','active')`)
+    .bind(nodeId)
+    .first<{ n: number }>();
+  return r?.n ?? 0;
+}
