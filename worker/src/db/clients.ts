@@ -20,3 +20,9 @@ export async function clientBalance(
     .first<{ id: string; balance_micro: number; held_micro: number }>();
   return r ? { id: r.id, balanceMicro: r.balance_micro, heldMicro: r.held_micro } : null;
 }
+
+/** The client profile of a user; null when they have none. */
+export async function clientIdOfUser(d1: D1Database, userId: string): Promise<string | null> {
+  const c = await d1.prepare(`SELECT id FROM clients WHERE user_id = ?`).bind(userId).first<{ id: string }>();
+  return c?.id ?? null;
+}

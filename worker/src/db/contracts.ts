@@ -330,3 +330,25 @@ export async function openContractCountOnNode(d1: D1Database, nodeId: string): P
     .first<{ n: number }>();
   return r?.n ?? 0;
 }
+
+/** What a contract costs and what of it was charged, with whom it is between. */
+export async function debtOf(d1: D1Database, id: string) {
+  return d1
+    .prepare(`SELECT id, client_id, client_user_id, provider_id, total_cost_micro, charged_micro FROM contracts WHERE id = ?`)
+    .bind(id)
+    .first<{
+      id: string;
+      client_id: string;
+      client_user_id: string;
+      provider_id: string;
+      total_cost_micro: number;
+      charged_micro: number | null;
+    }>();
+}
+
+/** Adds a collected `takeMicro` to the charge, only if the charge is still `chargedBefore` (for a ledger batch). */
+export function collectIfChargedStatement(d1: D1Database, id: string, takeMicro: number, chargedBefore: number): D1PreparedStatement {
+  return d1
+    .prepare(`UPDATE contracts SET charged_micro = charged_micro + ?1 WHERE id = ?2 AND charged_micro = ?3`)
+    .bind(takeMicro, id, chargedBefore);
+}
