@@ -50,3 +50,43 @@ export async function failTransactionIfPending(d1: D1Database, id: string, reaso
     .bind(reason, stripePaymentId, id)
     .run();
 }
+
+export async function transactionByKey(d1: D1Database, idempotencyKey: string): Promise<RawTransaction | null> {
+  return d1.prepare(`SELECT * FROM transactions WHERE idempotency_key = ?`).bind(idempotencyKey).first<RawTransaction>();
+}
+
+export async function transactionByStripePayment(d1: D1Database, paymentIntentId: string): Promise<RawTransaction | null> {
+  return d1.prepare(`SELECT * FROM transactions WHERE stripe_payment_id = ?`).bind(paymentIntentId).first<RawTransaction>();
+}
+
+/** A Stripe transaction by its id (null for a crypto one). */
+export async function stripeTransaction(d1: D1Database, id: string): Promise<RawTransaction | null> {
+  return d1.prepare(`SELECT * FROM transactions WHERE id = ? AND payment_method = 'stripe'`).bind(id).first<RawTransaction>();
+}
+
+/** A pending Stripe top-up, once per idempotency key (a second insert with the same key does nothing). */
+export async function insertPendingStripeTransaction(
+  d1: D1Database,
+  t: { id: string; userId: string; contractId: string | null; amountMicro: number; key: string; now: number },
+): Promise<void> {
+  await d1
+    .prepare(
+      `INSERT INTO transactions (id, user_id, contract_id, amount_micro, payment_method, status, idempotency_key, created_at) VALUES (?1, ?2, ?3, ?4, 'stripe', 'pending', ?5, ?6)
+       ON CONFLICT (idempotency_key) DO NOTHING`,
+    )
+    .bind(t.id, t.userId, t.contractId, t.amountMicro, t.key, t.now)
+    .run();
+}
+
+/** Records the PaymentIntent, unless one is recorded already. */
+export async function rememberStripePayment(d1: D1Database, id: string, paymentIntentId: string): Promise<void> {
+  await d1
+    .prepare(`UPDATE transactions SET stripe_payment_id = COALESCE(stripe_payment_id, ?1) WHERE id = ?2`)
+    .bind(paymentIntentId, id)
+    .run();
+}
+
+/** `refunded` once the whole amount is refunded (for the ledger batch of the refund). */
+export function markRefundedIfFullyStatement(d1: D1Database, id: string, fully: boolean): D1PreparedStatement {
+  return d1.prepare(`UPDATE transactions SET status = CASE WHEN ?1 THEN 'refunded' ELSE status END WHERE id = ?2`).bind(fully ? 1 : 0, id);
+}
