@@ -1,10 +1,9 @@
-import { and, count, desc, eq, type SQL } from "drizzle-orm";
-import { contracts, type ContractRow } from "../db/schema";
+import type { ContractRow } from "../db/schema";
 import { caller, type AuthUser } from "../lib/auth";
 import { ApiError, notFound } from "../lib/errors";
 import type { AppBindings, AppRouteHandler } from "../lib/openapi";
 import { iso } from "../lib/time";
-import { heldOnNode } from "../db/contracts";
+import { heldOnNode, pageOfContracts } from "../db/contracts";
 import { findNode, latestMetricsOf } from "../db/nodes";
 import { nodeView, nodeViewFor } from "../views/nodes";
 import { portsFor, requestPorts } from "../region/client";
@@ -42,17 +41,18 @@ export const createContract: AppRouteHandler<typeof routes.createContract> = asy
 export const listContracts: AppRouteHandler<typeof routes.listContracts> = async (c) => {
   const q = c.req.valid("query");
   const me = caller(c);
-  const conds: SQL[] = [];
-  if (me.role === "user") conds.push(eq(contracts.clientUserId, me.id));
-  else if (me.role === "provider") conds.push(eq(contracts.providerId, me.id));
-  if (q.status) conds.push(eq(contracts.status, q.status));
-  if (q.node_id) conds.push(eq(contracts.nodeId, q.node_id));
-  const where = conds.length ? and(...conds) : undefined;
-  const [rows, total] = await c.var.db.batch([
-    c.var.db.select().from(contracts).where(where).orderBy(desc(contracts.createdAt), contracts.id).limit(q.limit).offset(q.offset),
-    c.var.db.select({ n: count() }).from(contracts).where(where),
-  ]);
-  return c.json({ contracts: await contractViews(c.env, rows), total_count: total[0]?.n ?? 0 }, 200);
+  const page = await pageOfContracts(
+    c.env.DB,
+    {
+      clientUserId: me.role === "user" ? me.id : undefined,
+      providerId: me.role === "provider" ? me.id : undefined,
+      status: q.status,
+      nodeId: q.node_id,
+    },
+    q.limit,
+    q.offset,
+  );
+  return c.json({ contracts: await contractViews(c.env, page.rows), total_count: page.total }, 200);
 };
 
 export const getContract: AppRouteHandler<typeof routes.getContract> = async (c) => {

@@ -5,7 +5,7 @@
  * landed meanwhile (docs/scale.md). Imports only db/schema and domain/ (lib/ imports db/schema, so
  * nothing here may import lib/ at run time).
  */
-import { and, eq, inArray, sql } from "drizzle-orm";
+import { and, count, desc, eq, inArray, type SQL, sql } from "drizzle-orm";
 import { createDb } from "./client";
 import { contracts, type ContractRow } from "./schema";
 
@@ -351,4 +351,32 @@ export function collectIfChargedStatement(d1: D1Database, id: string, takeMicro:
   return d1
     .prepare(`UPDATE contracts SET charged_micro = charged_micro + ?1 WHERE id = ?2 AND charged_micro = ?3`)
     .bind(takeMicro, id, chargedBefore);
+}
+
+export interface ContractFilter {
+  clientUserId?: string;
+  providerId?: string;
+  status?: ContractRow["status"];
+  nodeId?: string;
+}
+
+/** A page of contracts, newest first, and how many match in all. */
+export async function pageOfContracts(
+  d1: D1Database,
+  f: ContractFilter,
+  limit: number,
+  offset: number,
+): Promise<{ rows: ContractRow[]; total: number }> {
+  const db = createDb(d1);
+  const conds: SQL[] = [];
+  if (f.clientUserId !== undefined) conds.push(eq(contracts.clientUserId, f.clientUserId));
+  if (f.providerId !== undefined) conds.push(eq(contracts.providerId, f.providerId));
+  if (f.status) conds.push(eq(contracts.status, f.status));
+  if (f.nodeId) conds.push(eq(contracts.nodeId, f.nodeId));
+  const where = conds.length ? and(...conds) : undefined;
+  const [rows, total] = await db.batch([
+    db.select().from(contracts).where(where).orderBy(desc(contracts.createdAt), contracts.id).limit(limit).offset(offset),
+    db.select({ n: count() }).from(contracts).where(where),
+  ]);
+  return { rows, total: total[0]?.n ?? 0 };
 }
