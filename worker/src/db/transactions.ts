@@ -90,3 +90,54 @@ export async function rememberStripePayment(d1: D1Database, id: string, paymentI
 export function markRefundedIfFullyStatement(d1: D1Database, id: string, fully: boolean): D1PreparedStatement {
   return d1.prepare(`UPDATE transactions SET status = CASE WHEN ?1 THEN 'refunded' ELSE status END WHERE id = ?2`).bind(fully ? 1 : 0, id);
 }
+
+/** Claims an Ethereum transaction hash for a user: one row per hash (a second claim does nothing). */
+export async function claimEthereumTransaction(
+  d1: D1Database,
+  t: { id: string; userId: string; contractId: string | null; amountMicro: number; txHash: string; wallet: string; now: number },
+): Promise<void> {
+  await d1
+    .prepare(
+      `INSERT INTO transactions (id, user_id, contract_id, amount_micro, payment_method, status, blockchain, tx_hash, wallet_address, created_at)
+       VALUES (?1, ?2, ?3, ?4, 'crypto', 'pending', 'ethereum', ?5, ?6, ?7) ON CONFLICT (blockchain, tx_hash) DO NOTHING`,
+    )
+    .bind(t.id, t.userId, t.contractId, t.amountMicro, t.txHash, t.wallet, t.now)
+    .run();
+}
+
+export async function ethereumTransaction(d1: D1Database, txHash: string): Promise<RawTransaction | null> {
+  return d1.prepare(`SELECT * FROM transactions WHERE blockchain = 'ethereum' AND tx_hash = ?`).bind(txHash).first<RawTransaction>();
+}
+
+/** Removes a claim that was never credited (a completed one stays). */
+export async function dropUncompletedTransaction(d1: D1Database, id: string): Promise<void> {
+  await d1.prepare(`DELETE FROM transactions WHERE id = ? AND status != 'completed'`).bind(id).run();
+}
+
+/** Removes a claim still pending. */
+export async function dropPendingTransaction(d1: D1Database, id: string): Promise<void> {
+  await d1.prepare(`DELETE FROM transactions WHERE id = ? AND status = 'pending'`).bind(id).run();
+}
+
+/** Failed, only while pending, with the amount the chain showed (if it showed one). */
+export async function failChainTransactionIfPending(d1: D1Database, id: string, reason: string, amountMicro: number | null): Promise<void> {
+  await d1
+    .prepare(
+      `UPDATE transactions SET status = 'failed', failure_reason = ?1, amount_micro = COALESCE(?2, amount_micro) WHERE id = ?3 AND status = 'pending'`,
+    )
+    .bind(reason, amountMicro, id)
+    .run();
+}
+
+/** Still pending: records the amount the chain shows so far and why it is not complete yet. */
+export async function noteChainProgressIfPending(
+  d1: D1Database,
+  id: string,
+  amountMicro: number | null,
+  reason: string | null,
+): Promise<void> {
+  await d1
+    .prepare(`UPDATE transactions SET amount_micro = COALESCE(?1, amount_micro), failure_reason = ?2 WHERE id = ?3 AND status = 'pending'`)
+    .bind(amountMicro, reason, id)
+    .run();
+}
