@@ -49,3 +49,20 @@ export async function recordDeadLetter(
     .bind(messageId, contractId, body, attempts, now)
     .run();
 }
+
+/** The counts behind the admin overview's reconciliation figures, in one batch. */
+export async function reconciliationCounts(d1: D1Database) {
+  const [unsettled, held, open, dead] = await d1.batch([
+    d1.prepare(`SELECT COUNT(*) AS n FROM contracts WHERE ended_at IS NOT NULL AND charged_micro IS NULL`),
+    d1.prepare(`SELECT COALESCE(SUM(held_micro), 0) AS n FROM clients`),
+    d1.prepare(`SELECT COALESCE(SUM(held_micro), 0) AS n FROM contracts WHERE ended_at IS NULL`),
+    d1.prepare(`SELECT COUNT(*) AS n FROM settlement_dead_letters WHERE resolved_at IS NULL`),
+  ]);
+  const n = (r: D1Result) => (r.results[0] as { n: number }).n;
+  return {
+    unsettledContracts: n(unsettled),
+    heldOnBalancesMicro: n(held),
+    heldByOpenContractsMicro: n(open),
+    unresolvedDeadLetters: n(dead),
+  };
+}

@@ -3,7 +3,7 @@
  * dropped), so the region reconciler can settle it again and the admin overview can count it.
  */
 import type { Env } from "../env";
-import { recordDeadLetter } from "../db/dead-letters";
+import { reconciliationCounts, recordDeadLetter } from "../db/dead-letters";
 
 export async function recordDeadLetters(batch: MessageBatch<unknown>, env: Env): Promise<void> {
   const now = Date.now();
@@ -28,18 +28,12 @@ export async function recordDeadLetters(batch: MessageBatch<unknown>, env: Env):
 
 /** The reconciliation figures of the admin overview. */
 export async function reconciliationFigures(env: Env) {
-  const [unsettled, held, open, dead] = await env.DB.batch([
-    env.DB.prepare(`SELECT COUNT(*) AS n FROM contracts WHERE ended_at IS NOT NULL AND charged_micro IS NULL`),
-    env.DB.prepare(`SELECT COALESCE(SUM(held_micro), 0) AS n FROM clients`),
-    env.DB.prepare(`SELECT COALESCE(SUM(held_micro), 0) AS n FROM contracts WHERE ended_at IS NULL`),
-    env.DB.prepare(`SELECT COUNT(*) AS n FROM settlement_dead_letters WHERE resolved_at IS NULL`),
-  ]);
-  const n = (r: D1Result) => (r.results[0] as { n: number }).n;
+  const f = await reconciliationCounts(env.DB);
   return {
-    unsettled_contracts: n(unsettled),
+    unsettled_contracts: f.unsettledContracts,
     // Money held from balances that no running contract carries: ended contracts not yet settled,
     // or a hold without its contract. Zero in a healthy platform between settlements.
-    stuck_holds_usd: Math.max(0, n(held) - n(open)) / 1e6,
-    dead_letters: n(dead),
+    stuck_holds_usd: Math.max(0, f.heldOnBalancesMicro - f.heldByOpenContractsMicro) / 1e6,
+    dead_letters: f.unresolvedDeadLetters,
   };
 }
