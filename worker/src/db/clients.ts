@@ -26,3 +26,15 @@ export async function clientIdOfUser(d1: D1Database, userId: string): Promise<st
   const c = await d1.prepare(`SELECT id FROM clients WHERE user_id = ?`).bind(userId).first<{ id: string }>();
   return c?.id ?? null;
 }
+
+export async function findClient(d1: D1Database, id: string): Promise<{ id: string; user_id: string } | null> {
+  return d1.prepare(`SELECT id, user_id FROM clients WHERE id = ?`).bind(id).first<{ id: string; user_id: string }>();
+}
+
+/** A client with the name and email of its user (an invoice's addressee). */
+export async function clientWithUser(d1: D1Database, id: string) {
+  return d1
+    .prepare(`SELECT c.id, c.user_id, c.org_name, u.email, u.full_name FROM clients c JOIN users u ON u.id = c.user_id WHERE c.id = ?`)
+    .bind(id)
+    .first<{ id: string; user_id: string; org_name: string | null; email: string; full_name: string | null }>();
+}

@@ -19,6 +19,7 @@ import {
   walletsOfUser,
 } from "../db/wallets";
 import type * as routes from "./routes";
+import { clientWithUser } from "../db/clients";
 
 export const createPayment: AppRouteHandler<typeof routes.createPayment> = async (c) => {
   const b = c.req.valid("json");
@@ -53,11 +54,7 @@ export const invoice: AppRouteHandler<typeof routes.invoice> = async (c) => {
   const { client_id } = c.req.valid("param");
   const q = c.req.valid("query");
   const me = caller(c);
-  const client = await c.env.DB.prepare(
-    `SELECT c.id, c.user_id, c.org_name, u.email, u.full_name FROM clients c JOIN users u ON u.id = c.user_id WHERE c.id = ?`,
-  )
-    .bind(client_id)
-    .first<{ id: string; user_id: string; org_name: string | null; email: string; full_name: string | null }>();
+  const client = await clientWithUser(c.env.DB, client_id);
   if (!client || (me.role !== "admin" && client.user_id !== me.id)) throw notFound("client");
   const { from, to } = parseWindow(q, (to) => monthStart(to - 1));
   const inv = await buildInvoice(c.env, client, from, to);
