@@ -4,6 +4,8 @@ import { BUCKET_MS, clientSpending, marketPricing, marketSupply, nodeEarnings, t
 import { parseWindow } from "./window";
 import type { AppRouteHandler } from "../lib/openapi";
 import type * as routes from "./routes";
+import { findClient } from "../db/clients";
+import { nodeAccess } from "../db/nodes";
 
 /** The default window of a series: 30 buckets of a day, or 24 of an hour. */
 const defaultFrom = (bucket: Bucket) => (to: number) => to - (bucket === "day" ? 30 : 24) * BUCKET_MS[bucket];
@@ -12,7 +14,7 @@ export const nodeEarningsRoute: AppRouteHandler<typeof routes.nodeEarningsRoute>
   const { node_id } = c.req.valid("param");
   const q = c.req.valid("query");
   const me = caller(c);
-  const node = await c.env.DB.prepare(`SELECT provider_id FROM nodes WHERE id = ?`).bind(node_id).first<{ provider_id: string }>();
+  const node = await nodeAccess(c.env.DB, node_id);
   if (!node) throw notFound("node");
   if (me.role !== "admin" && node.provider_id !== me.id) throw new ApiError("forbidden", "only the node's provider can see its earnings");
   const { from, to } = parseWindow(q, defaultFrom(q.bucket));
@@ -23,9 +25,7 @@ export const clientSpendingRoute: AppRouteHandler<typeof routes.clientSpendingRo
   const { client_id } = c.req.valid("param");
   const q = c.req.valid("query");
   const me = caller(c);
-  const client = await c.env.DB.prepare(`SELECT id, user_id FROM clients WHERE id = ?`)
-    .bind(client_id)
-    .first<{ id: string; user_id: string }>();
+  const client = await findClient(c.env.DB, client_id);
   if (!client || (me.role !== "admin" && client.user_id !== me.id)) throw notFound("client");
   const { from, to } = parseWindow(q, defaultFrom(q.bucket));
   return c.json(await clientSpending(c.env, client, from, to, q.bucket), 200);

@@ -1,12 +1,14 @@
 /**
- * Series for dashboards, computed in SQL. Buckets are `(created_at / size) * size` on integer epoch
- * milliseconds (UTC hours and days are whole multiples since the epoch), sums are integer micro-USD
- * and prices integer nano-USD; conversion to USD happens once, at the edge. D1 binds every JS number
- * as REAL, so a bound bucket size is CAST to INTEGER to keep the division an integer division.
+ * Series for dashboards, computed in SQL (the queries: db/analytics.ts). Buckets are
+ * `(created_at / size) * size` on integer epoch milliseconds (UTC hours and days are whole multiples
+ * since the epoch), sums are integer micro-USD and prices integer nano-USD; conversion to USD happens
+ * once, at the edge. D1 binds every JS number as REAL, so a bound bucket size is CAST to INTEGER to
+ * keep the division an integer division.
  */
 import type { Env } from "../env";
 import { microToUsd, nanoToPrice } from "../domain/money";
 import { invalid } from "../lib/errors";
+import { earningsSeriesOfNode, pricing, type RegionAggregate, spendingOfUser, supplyByRegion } from "../db/analytics";
 import { iso } from "../lib/time";
 
 export const BUCKET_MS = { hour: 3_600_000, day: 86_400_000 } as const;
@@ -31,35 +33,16 @@ function filled(starts: number[], rows: { t: number; micro: number }[]) {
 export async function nodeEarnings(env: Env, nodeId: string, from: number, to: number, bucket: Bucket) {
   const starts = bucketStarts(from, to, bucket);
   const size = BUCKET_MS[bucket];
-  const res = await env.DB.prepare(
-    `SELECT (l.created_at / CAST(?1 AS INTEGER)) * CAST(?1 AS INTEGER) AS t, SUM(l.amount_micro) AS micro
-     FROM ledger_entries l JOIN contracts k ON k.id = l.contract_id
-     WHERE l.kind = 'provider_earning' AND k.node_id = ?2 AND l.created_at >= ?3 AND l.created_at < ?4
-     GROUP BY t ORDER BY t`,
-  )
-    .bind(size, nodeId, from, to)
-    .all<{ t: number; micro: number }>();
-  const total = res.results.reduce((s, r) => s + r.micro, 0);
-  return { node_id: nodeId, bucket, from: iso(from)!, to: iso(to)!, series: filled(starts, res.results), total_usd: microToUsd(total) };
+  const rows = await earningsSeriesOfNode(env.DB, nodeId, from, to, size);
+  const total = rows.reduce((s, r) => s + r.micro, 0);
+  return { node_id: nodeId, bucket, from: iso(from)!, to: iso(to)!, series: filled(starts, rows), total_usd: microToUsd(total) };
 }
 
 export async function clientSpending(env: Env, client: { id: string; user_id: string }, from: number, to: number, bucket: Bucket) {
   const starts = bucketStarts(from, to, bucket);
   const size = BUCKET_MS[bucket];
   // Spend is what was charged (settlements and later collections); holds are not spend until charged.
-  const [series, byNode] = await env.DB.batch([
-    env.DB.prepare(
-      `SELECT (created_at / CAST(?1 AS INTEGER)) * CAST(?1 AS INTEGER) AS t, -SUM(amount_micro) AS micro FROM ledger_entries
-       WHERE kind = 'charge' AND user_id = ?2 AND created_at >= ?3 AND created_at < ?4 GROUP BY t ORDER BY t`,
-    ).bind(size, client.user_id, from, to),
-    env.DB.prepare(
-      `SELECT k.node_id, n.name AS node_name, n.region, -SUM(l.amount_micro) AS micro, COUNT(DISTINCT k.id) AS contracts
-       FROM ledger_entries l JOIN contracts k ON k.id = l.contract_id LEFT JOIN nodes n ON n.id = k.node_id
-       WHERE l.kind = 'charge' AND l.user_id = ?1 AND l.created_at >= ?2 AND l.created_at < ?3
-       GROUP BY k.node_id ORDER BY micro DESC, k.node_id`,
-    ).bind(client.user_id, from, to),
-  ]);
-  const rows = series.results as { t: number; micro: number }[];
+  const { series: rows, byNode } = await spendingOfUser(env.DB, client.user_id, from, to, size);
   return {
     client_id: client.id,
     bucket,
@@ -67,9 +50,7 @@ export async function clientSpending(env: Env, client: { id: string; user_id: st
     to: iso(to)!,
     series: filled(starts, rows),
     total_usd: microToUsd(rows.reduce((s, r) => s + r.micro, 0)),
-    by_node: (
-      byNode.results as { node_id: string; node_name: string | null; region: string | null; micro: number; contracts: number }[]
-    ).map((r) => ({
+    by_node: byNode.map((r) => ({
       node_id: r.node_id,
       node_name: r.node_name,
       region: r.region,
@@ -80,22 +61,8 @@ export async function clientSpending(env: Env, client: { id: string; user_id: st
 }
 
 export async function marketSupply(env: Env, from: number, to: number) {
-  const [offered, reserved, requested] = await env.DB.batch([
-    env.DB.prepare(
-      `SELECT region, COUNT(*) AS nodes, SUM(total_ram_gb) AS ram, SUM(total_vram_gb) AS vram,
-              SUM(CASE WHEN status = 'active' THEN MIN(reported_ram_gb, total_ram_gb) ELSE 0 END) AS free_ram,
-              SUM(CASE WHEN status = 'active' THEN MIN(reported_vram_gb, total_vram_gb) ELSE 0 END) AS free_vram
-       FROM nodes WHERE status != 'offline' GROUP BY region`,
-    ),
-    env.DB.prepare(
-      `SELECT region, COUNT(*) AS contracts, SUM(ram_gb) AS ram, SUM(vram_gb) AS vram FROM contracts WHERE status IN ('pending','active') GROUP BY region`,
-    ),
-    env.DB.prepare(
-      `SELECT region, COUNT(*) AS contracts, SUM(ram_gb) AS ram, SUM(vram_gb) AS vram FROM contracts WHERE created_at >= ?1 AND created_at < ?2 GROUP BY region`,
-    ).bind(from, to),
-  ]);
-  type Agg = { region: string; nodes?: number; contracts?: number; ram: number; vram: number; free_ram?: number; free_vram?: number };
-  const index = (r: D1Result) => new Map((r.results as Agg[]).map((a) => [a.region, a]));
+  const { offered, reserved, requested } = await supplyByRegion(env.DB, from, to);
+  const index = (rows: RegionAggregate[]) => new Map(rows.map((a) => [a.region, a]));
   const o = index(offered),
     h = index(reserved),
     q = index(requested);
@@ -132,28 +99,9 @@ export async function marketSupply(env: Env, from: number, to: number) {
 export async function marketPricing(env: Env, region: string | undefined, from: number, to: number, bucket: Bucket) {
   const starts = bucketStarts(from, to, bucket);
   const size = BUCKET_MS[bucket];
-  const regionCond = region ? "AND region = ?4" : "";
-  const nodeRegionCond = region ? "AND region = ?1" : "";
-  const [series, current] = await env.DB.batch([
-    // GB-weighted average contracted price, rounded half-up to the nano-USD, all in integers.
-    env.DB.prepare(
-      `SELECT (created_at / CAST(?1 AS INTEGER)) * CAST(?1 AS INTEGER) AS t, COUNT(*) AS contracts, SUM(ram_gb + vram_gb) AS gb,
-              (2 * SUM(price_nano * (ram_gb + vram_gb)) + SUM(ram_gb + vram_gb)) / (2 * SUM(ram_gb + vram_gb)) AS avg_nano,
-              MIN(price_nano) AS min_nano, MAX(price_nano) AS max_nano
-       FROM contracts WHERE created_at >= ?2 AND created_at < ?3 ${regionCond} AND ram_gb + vram_gb > 0 GROUP BY t ORDER BY t`,
-    ).bind(...(region ? [size, from, to, region] : [size, from, to])),
-    env.DB.prepare(
-      `SELECT COUNT(*) AS nodes, CASE WHEN COUNT(*) > 0 THEN (2 * SUM(price_nano) + COUNT(*)) / (2 * COUNT(*)) END AS avg_nano, MIN(price_nano) AS min_nano, MAX(price_nano) AS max_nano
-       FROM nodes WHERE status = 'active' ${nodeRegionCond}`,
-    ).bind(...(region ? [region] : [])),
-  ]);
-  const by = new Map(
-    (series.results as { t: number; contracts: number; gb: number; avg_nano: number; min_nano: number; max_nano: number }[]).map((r) => [
-      r.t,
-      r,
-    ]),
-  );
-  const cur = current.results[0] as { nodes: number; avg_nano: number | null; min_nano: number | null; max_nano: number | null };
+  const { series, current } = await pricing(env.DB, region, from, to, size);
+  const by = new Map(series.map((r) => [r.t, r]));
+  const cur = current;
   const price = (n: number | null | undefined) => (n === null || n === undefined ? null : nanoToPrice(n));
   return {
     region: region ?? null,

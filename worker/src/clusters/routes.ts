@@ -1,6 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { errors, jsonContent } from "../lib/openapi";
-import { PublicNodeSchema, RegionName } from "../nodes/schemas";
+import { RegionName } from "../nodes/schemas";
+import { PublicNodeSchema } from "../views/nodes";
 
 export const tags = ["Clusters"];
 

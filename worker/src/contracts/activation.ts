@@ -3,10 +3,9 @@
  * billing start then. A node that cannot hold it says so (`reject`), and one that says nothing within
  * LEASE_READY_TIMEOUT_SEC is taken to have failed: both fail the contract over, never charged.
  */
-import { and, eq } from "drizzle-orm";
 import { config } from "../env";
-import { createDb } from "../db/client";
-import { contracts, type ContractRow, type NodeRow } from "../db/schema";
+import { activateIfPending, findContractOnNode, pendingInRegion } from "../db/contracts";
+import type { ContractRow, NodeRow } from "../db/schema";
 import { ApiError, notFound } from "../lib/errors";
 import type { Ports } from "../region/client";
 import { failOver, loadContract, notifyContract } from "./lifecycle";
@@ -23,14 +22,9 @@ export async function markReady(ports: Ports, node: NodeRow, contractId: string,
       "conflict",
       "this node has not published a lease endpoint: send `endpoint` (host:port) in its registration, update or heartbeat first",
     );
-  const res = await env.DB.prepare(
-    `UPDATE contracts SET status = 'active', start_time = ?1, end_time = ?1 + term_sec * 1000
-     WHERE id = ?2 AND node_id = ?3 AND status = 'pending' AND ended_at IS NULL`,
-  )
-    .bind(now, contractId, node.id)
-    .run();
+  const activated = await activateIfPending(env.DB, contractId, node.id, now);
   const k = await loadContractOnNode(ports, node, contractId);
-  if (res.meta.changes === 1) {
+  if (activated) {
     await ports.cluster(k.region).activate(k.region, k.id, k.endTime!);
     await notifyContract(ports, k);
     return k;
@@ -61,11 +55,7 @@ export async function rejectContract(
 }
 
 async function loadContractOnNode(ports: Ports, node: NodeRow, contractId: string): Promise<ContractRow> {
-  const k = await createDb(ports.env.DB)
-    .select()
-    .from(contracts)
-    .where(and(eq(contracts.id, contractId), eq(contracts.nodeId, node.id)))
-    .get();
+  const k = await findContractOnNode(ports.env.DB, contractId, node.id);
   if (!k) throw notFound("contract"); // another node's contract is none of this node's business
   return k;
 }
@@ -77,11 +67,7 @@ async function loadContractOnNode(ports: Ports, node: NodeRow, contractId: strin
  */
 export async function sweepReadyTimeouts(ports: Ports, region: string, now: number): Promise<number | null> {
   const timeoutMs = config(ports.env).leaseReadyTimeoutSec * 1000;
-  const pending = await createDb(ports.env.DB)
-    .select()
-    .from(contracts)
-    .where(and(eq(contracts.region, region), eq(contracts.status, "pending")))
-    .all();
+  const pending = await pendingInRegion(ports.env.DB, region);
   let next: number | null = null;
   for (const k of pending) {
     if (k.endedAt !== null) continue;

@@ -1,17 +1,16 @@
-import { and, count, desc, eq, type SQL } from "drizzle-orm";
-import { contracts, type ContractRow } from "../db/schema";
+import type { ContractRow } from "../db/schema";
 import { caller, type AuthUser } from "../lib/auth";
 import { ApiError, notFound } from "../lib/errors";
 import type { AppBindings, AppRouteHandler } from "../lib/openapi";
 import { iso } from "../lib/time";
-import { heldOf, nodeView, nodeViewFor } from "../nodes/service";
-import { loadNode } from "../nodes/service";
+import { heldOnNode, pageOfContracts } from "../db/contracts";
+import { findNode, latestMetricsOf } from "../db/nodes";
+import { nodeView, nodeViewFor } from "../views/nodes";
 import { portsFor, requestPorts } from "../region/client";
 import * as life from "./lifecycle";
 import * as create from "./create";
 import type * as routes from "./routes";
-import { contractViewOf, contractViews } from "../leases/reports";
-import { contractView } from "./views";
+import { contractView, contractViewOf, contractViews } from "./views";
 
 /** A contract is visible to its renter, the provider of its node and admins; to anyone else it does not exist. */
 function canSee(user: AuthUser, k: ContractRow) {
@@ -42,28 +41,29 @@ export const createContract: AppRouteHandler<typeof routes.createContract> = asy
 export const listContracts: AppRouteHandler<typeof routes.listContracts> = async (c) => {
   const q = c.req.valid("query");
   const me = caller(c);
-  const conds: SQL[] = [];
-  if (me.role === "user") conds.push(eq(contracts.clientUserId, me.id));
-  else if (me.role === "provider") conds.push(eq(contracts.providerId, me.id));
-  if (q.status) conds.push(eq(contracts.status, q.status));
-  if (q.node_id) conds.push(eq(contracts.nodeId, q.node_id));
-  const where = conds.length ? and(...conds) : undefined;
-  const [rows, total] = await c.var.db.batch([
-    c.var.db.select().from(contracts).where(where).orderBy(desc(contracts.createdAt), contracts.id).limit(q.limit).offset(q.offset),
-    c.var.db.select({ n: count() }).from(contracts).where(where),
-  ]);
-  return c.json({ contracts: await contractViews(c.env, rows), total_count: total[0]?.n ?? 0 }, 200);
+  const page = await pageOfContracts(
+    c.env.DB,
+    {
+      clientUserId: me.role === "user" ? me.id : undefined,
+      providerId: me.role === "provider" ? me.id : undefined,
+      status: q.status,
+      nodeId: q.node_id,
+    },
+    q.limit,
+    q.offset,
+  );
+  return c.json({ contracts: await contractViews(c.env, page.rows), total_count: page.total }, 200);
 };
 
 export const getContract: AppRouteHandler<typeof routes.getContract> = async (c) => {
   const { id } = c.req.valid("param");
   const k = await life.loadContract(c.env, id);
   if (!canSee(caller(c), k)) throw notFound("contract");
-  const { node, offer } = await loadNode(c.var.db, k.nodeId);
-  const held = await heldOf(c.env, k.nodeId);
-  const m = await c.env.DB.prepare(`SELECT * FROM node_metrics WHERE node_id = ? ORDER BY recorded_at DESC LIMIT 1`)
-    .bind(k.nodeId)
-    .first<Record<string, number | null>>();
+  const found = await findNode(c.env.DB, k.nodeId);
+  if (!found) throw notFound("node");
+  const { node, offer } = found;
+  const held = await heldOnNode(c.env.DB, k.nodeId);
+  const m = await latestMetricsOf(c.env.DB, k.nodeId);
   return c.json(
     {
       contract: await contractViewOf(c.env, k),

@@ -5,25 +5,37 @@
  * settlement consumer all come through here, so each rule exists once.
  */
 import { durationBounds } from "../domain/offer";
-import { and, eq, inArray, sql } from "drizzle-orm";
 import { config, type Env } from "../env";
-import { createDb } from "../db/client";
-import { contracts, type ContractRow, type NodeRow } from "../db/schema";
+import type { ContractRow, NodeRow } from "../db/schema";
 import { billableSeconds, costMicro, egressCostMicro } from "../domain/money";
 import { ApiError, invalid, notFound } from "../lib/errors";
-import { AlreadyApplied, appendLedger, holdIfStatement, type Guard } from "../ledger/service";
-import { loadNode } from "../nodes/service";
+import { AlreadyApplied, appendLedger, holdIfStatement } from "../ledger/service";
+import { clientHomeRegion } from "../db/clients";
+import {
+  endIfUnchanged,
+  extendIfUnchangedStatement,
+  findContract,
+  firstReplacementOf,
+  linkReplacement,
+  linkReplacementIfUnlinked,
+  markFailoverDone,
+  openContractsOnNode,
+  openContractsOnNodeAmong,
+  renewIfUnchangedStatement,
+  sameRowGuard,
+  startGraceIfNone,
+} from "../db/contracts";
+import { countFailedContract, findNode, nodeLiveness, nodePosition } from "../db/nodes";
 import { portsFor, type Ports } from "../region/client";
 import { settleContractMoney } from "../settlement/settle";
 import { applyMeasuredEgress } from "../settlement/egress";
-import { contractViewOf } from "../leases/reports";
-import { notifyNode } from "../nodes/push";
+import { contractViewOf } from "./views";
 import { createContract } from "./create";
 
 const gbOf = (k: { ramGb: number; vramGb: number }) => k.ramGb + k.vramGb;
 
 export async function loadContract(env: Env, id: string): Promise<ContractRow> {
-  const row = await createDb(env.DB).select().from(contracts).where(eq(contracts.id, id)).get();
+  const row = await findContract(env.DB, id);
   if (!row) throw notFound("contract");
   return row;
 }
@@ -35,11 +47,7 @@ export async function loadContract(env: Env, id: string): Promise<ContractRow> {
 export async function notifyContract(ports: Ports, k: ContractRow, extra?: Record<string, unknown>) {
   await notifyNode(ports, k.region, k.nodeId);
   const message = { type: "contract_update", data: { ...(await contractViewOf(ports.env, k)), ...extra } };
-  const home = (
-    await ports.env.DB.prepare(`SELECT default_region FROM clients WHERE id = ?`)
-      .bind(k.clientId)
-      .first<{ default_region: string | null }>()
-  )?.default_region;
+  const home = await clientHomeRegion(ports.env.DB, k.clientId);
   const regions = new Set([k.region, home ?? "global"]);
   await Promise.all(
     [...regions].map((r) =>
@@ -49,6 +57,18 @@ export async function notifyContract(ports: Ports, k: ContractRow, extra?: Recor
         .catch(() => 0),
     ),
   );
+}
+
+/**
+ * One of the node's contracts changed: its region object sends the node's agent the new list. A
+ * failure here never fails the change itself (the heartbeat delivers the same list).
+ */
+export async function notifyNode(ports: Ports, region: string, nodeId: string): Promise<void> {
+  try {
+    await ports.cluster(region).pushNodeContracts(region, nodeId);
+  } catch (e) {
+    console.error(JSON.stringify({ level: "warn", event: "node_push_failed", node_id: nodeId, error: String((e as Error)?.message ?? e) }));
+  }
 }
 
 // ---- delivery -------------------------------------------------------------------------------
@@ -76,18 +96,6 @@ export function finalCostMicro(k: ContractRow, at: number, egressGb: number | un
   return costMicro(gbOf(k), seconds, k.priceNano) + (egressGb ? egressCostMicro(egressGb, k.egressPriceMicro) : 0);
 }
 
-/**
- * The contract row as it was read: an ending, renewal or extension decided on it applies only while
- * the row is still exactly that (same status, term, renewals, grace), so a decision made before an
- * await can never overrule one that landed meanwhile.
- */
-function sameRow(k: ContractRow): Guard {
-  return {
-    sql: `EXISTS (SELECT 1 FROM contracts WHERE id = ? AND status = ? AND term_sec = ? AND renewals = ? AND grace_until IS ? AND ended_at IS NULL)`,
-    binds: [k.id, k.status, k.termSec, k.renewals, k.graceUntil],
-  };
-}
-
 const MAX_REDECIDE = 8;
 
 /**
@@ -108,14 +116,15 @@ export async function endIfOpen(ports: Ports, first: ContractRow, decide: (k: Co
     // A pending-only ending (cancel, ready timeout) never ends a contract that became active meanwhile.
     if (input.onlyPending && k.status !== "pending") return k;
     const cost = input.status === "cancelled" ? 0 : finalCostMicro(k, input.at, input.egressGb);
-    const res = await env.DB.prepare(
-      `UPDATE contracts SET status = ?1, ended_at = ?2, end_reason = ?3, actual_egress_gb = ?4, total_cost_micro = ?5, accrued_cost_micro = ?5, completed_at = ?2
-       WHERE id = ?6 AND ended_at IS NULL AND status = ?7 AND term_sec = ?8 AND renewals = ?9 AND grace_until IS ?10`,
-    )
-      .bind(input.status, input.at, input.reason, input.egressGb ?? null, cost, k.id, k.status, k.termSec, k.renewals, k.graceUntil)
-      .run();
+    const ended = await endIfUnchanged(env.DB, k, {
+      status: input.status,
+      at: input.at,
+      reason: input.reason,
+      egressGb: input.egressGb ?? null,
+      costMicro: cost,
+    });
     const after = await loadContract(env, k.id);
-    if (res.meta.changes === 0) {
+    if (!ended) {
       k = after;
       continue;
     }
@@ -184,10 +193,8 @@ export async function expireIfDue(ports: Ports, k: ContractRow, now: number): Pr
 }
 
 async function nodeIsLive(env: Env, nodeId: string): Promise<boolean> {
-  const n = await env.DB.prepare(`SELECT status, retired_at FROM nodes WHERE id = ?`)
-    .bind(nodeId)
-    .first<{ status: string; retired_at: number | null }>();
-  return !!n && n.status !== "offline" && n.retired_at === null;
+  const n = await nodeLiveness(env.DB, nodeId);
+  return !!n && n.status !== "offline" && n.retiredAt === null;
 }
 
 // ---- extend and renew -----------------------------------------------------------------------
@@ -210,7 +217,7 @@ export async function extendContract(ports: Ports, first: ContractRow, additiona
       throw invalid("additional_sec", `would make the term ${termSec} s; this offer allows at most ${k.maxDurationSec} s`);
     const cost = costMicro(gbOf(k), additionalSec, k.priceNano);
     const now = Date.now();
-    const guard = sameRow(k);
+    const guard = sameRowGuard(k);
     let applied: boolean;
     try {
       ({ applied } = await appendLedger(
@@ -225,14 +232,7 @@ export async function extendContract(ports: Ports, first: ContractRow, additiona
             memo: `extended by ${additionalSec} s`,
           },
         ],
-        () => [
-          holdIfStatement(env.DB, k.clientId, cost, guard, now),
-          env.DB.prepare(
-            `UPDATE contracts SET term_sec = term_sec + ?1, end_time = CASE WHEN end_time IS NULL THEN NULL ELSE end_time + ?1 * 1000 END,
-               held_micro = held_micro + ?2, total_cost_micro = total_cost_micro + ?2
-             WHERE id = ?3 AND status = ?4 AND term_sec = ?5 AND renewals = ?6 AND grace_until IS ?7 AND ended_at IS NULL`,
-          ).bind(additionalSec, cost, k.id, k.status, k.termSec, k.renewals, k.graceUntil),
-        ],
+        () => [holdIfStatement(env.DB, k.clientId, cost, guard, now), extendIfUnchangedStatement(env.DB, k, additionalSec, cost)],
         guard,
       ));
     } catch (e) {
@@ -260,7 +260,7 @@ export async function renewOrGrace(ports: Ports, k: ContractRow, now: number): P
   const env = ports.env;
   if (k.endedAt !== null || k.status !== "active") return loadContract(env, k.id);
   const cost = costMicro(gbOf(k), k.durationSec, k.priceNano);
-  const guard = sameRow(k);
+  const guard = sameRowGuard(k);
   let applied: boolean;
   try {
     ({ applied } = await appendLedger(
@@ -275,14 +275,7 @@ export async function renewOrGrace(ports: Ports, k: ContractRow, now: number): P
           memo: "auto-renewal",
         },
       ],
-      () => [
-        holdIfStatement(env.DB, k.clientId, cost, guard, now),
-        env.DB.prepare(
-          `UPDATE contracts SET end_time = end_time + ?1 * 1000, term_sec = term_sec + ?1, renewals = renewals + 1, grace_until = NULL,
-             held_micro = held_micro + ?2, total_cost_micro = total_cost_micro + ?2
-           WHERE id = ?3 AND status = ?4 AND term_sec = ?5 AND renewals = ?6 AND grace_until IS ?7 AND ended_at IS NULL`,
-        ).bind(k.durationSec, cost, k.id, k.status, k.termSec, k.renewals, k.graceUntil),
-      ],
+      () => [holdIfStatement(env.DB, k.clientId, cost, guard, now), renewIfUnchangedStatement(env.DB, k, cost)],
       guard,
     ));
   } catch (e) {
@@ -290,11 +283,7 @@ export async function renewOrGrace(ports: Ports, k: ContractRow, now: number): P
     if (e instanceof ApiError && (e.code === "insufficient_funds" || e.code === "budget_exceeded")) {
       if (k.graceUntil !== null) return k;
       const grace = (k.endTime ?? now) + config(env).balanceGraceSec * 1000;
-      await env.DB.prepare(
-        `UPDATE contracts SET grace_until = ?1 WHERE id = ?2 AND grace_until IS NULL AND ended_at IS NULL AND renewals = ?3 AND term_sec = ?4`,
-      )
-        .bind(grace, k.id, k.renewals, k.termSec)
-        .run();
+      await startGraceIfNone(env.DB, k, grace);
       const after = await loadContract(env, k.id);
       await notifyContract(ports, after, {
         warning: e.code,
@@ -328,7 +317,7 @@ export async function failOver(
   const remainingSec = k.startTime !== null && k.endTime !== null ? Math.ceil((k.endTime - now) / 1000) : k.termSec;
   const failed = await endContract(ports, k, { at: now, status: "failed", reason, onlyPending: opts.onlyPending });
   if (failed.failedOverTo || failed.status !== "failed" || failed.endedAt !== now) return failed; // someone else handled it
-  await env.DB.prepare(`UPDATE nodes SET failed_contracts = failed_contracts + 1 WHERE id = ?`).bind(k.nodeId).run();
+  await countFailedContract(env.DB, k.nodeId);
   // Settle now rather than wait for the queue, so the unused hold is free for the replacement;
   // egress is what the node measured so far (a failing node may never send its receipt).
   await applyMeasuredEgress(env, k.id, Date.now());
@@ -351,27 +340,19 @@ function remainderOf(k: ContractRow): number {
 export async function placeRemainder(ports: Ports, k: ContractRow, remainingSec: number = remainderOf(k)): Promise<ContractRow> {
   const env = ports.env;
   const done = async () => {
-    await env.DB.prepare(`UPDATE contracts SET failover_done_at = ?1 WHERE id = ?2 AND failover_done_at IS NULL`)
-      .bind(Date.now(), k.id)
-      .run();
+    await markFailoverDone(env.DB, k.id, Date.now());
     return loadContract(env, k.id);
   };
   if (k.failedOverTo || k.failoverDoneAt !== null) return k;
   if (remainingSec <= 0) return done();
   // An earlier attempt may have created the replacement and failed before linking it: link that one.
-  const earlier = await env.DB.prepare(`SELECT id FROM contracts WHERE failed_over_from = ? ORDER BY created_at LIMIT 1`)
-    .bind(k.id)
-    .first<{ id: string }>();
+  const earlier = await firstReplacementOf(env.DB, k.id);
   if (earlier) {
-    await env.DB.prepare(`UPDATE contracts SET failed_over_to = ?1, failover_done_at = ?2 WHERE id = ?3 AND failed_over_to IS NULL`)
-      .bind(earlier.id, Date.now(), k.id)
-      .run();
+    await linkReplacementIfUnlinked(env.DB, k.id, earlier, Date.now());
     return loadContract(env, k.id);
   }
 
-  const origin = await env.DB.prepare(`SELECT latitude, longitude FROM nodes WHERE id = ?`)
-    .bind(k.nodeId)
-    .first<{ latitude: number | null; longitude: number | null }>();
+  const origin = await nodePosition(env.DB, k.nodeId);
   const { matches } = await ports.cluster(k.region).match(k.region, {
     ramGb: k.ramGb,
     vramGb: k.vramGb,
@@ -384,17 +365,16 @@ export async function placeRemainder(ports: Ports, k: ContractRow, remainingSec:
   for (const m of matches) {
     if (m.node.id === k.nodeId) continue;
     try {
-      const { offer } = await loadNode(createDb(env.DB), m.node.id);
-      const bounds = durationBounds(offer);
+      const found = await findNode(env.DB, m.node.id);
+      if (!found) continue; // gone since the match
+      const bounds = durationBounds(found.offer);
       const duration = Math.min(Math.max(remainingSec, bounds.min), bounds.max);
       const replacement = await createContract(
         ports,
         { id: k.clientUserId },
         { nodeId: m.node.id, ramGb: k.ramGb, vramGb: k.vramGb, durationSec: duration, autoRenew: k.autoRenew === 1, failedOverFrom: k.id },
       );
-      await env.DB.prepare(`UPDATE contracts SET failed_over_to = ?1, failover_done_at = ?2 WHERE id = ?3`)
-        .bind(replacement.id, Date.now(), k.id)
-        .run();
+      await linkReplacement(env.DB, k.id, replacement.id, Date.now());
       const after = await loadContract(env, k.id);
       await notifyContract(ports, after);
       return after;
@@ -412,11 +392,7 @@ export async function placeRemainder(ports: Ports, k: ContractRow, remainingSec:
 
 /** Every pending or active contract of a node that went away (silent, withdrawn) is failed over. */
 export async function failOverNode(env: Env, node: NodeRow, reason: string, ports: Ports = portsFor(env)): Promise<number> {
-  const open = await createDb(env.DB)
-    .select()
-    .from(contracts)
-    .where(and(eq(contracts.nodeId, node.id), inArray(contracts.status, ["pending", "active"])))
-    .all();
+  const open = await openContractsOnNode(env.DB, node.id);
   const now = Date.now();
   for (const k of open) {
     try {
@@ -433,17 +409,7 @@ export async function failOverNode(env: Env, node: NodeRow, reason: string, port
 export async function rejectContracts(env: Env, node: NodeRow, ids: string[]): Promise<void> {
   const ports = portsFor(env);
   // The ids go in as one JSON parameter: a list of up to 1,000 would pass D1's 100 bound parameters.
-  const open = await createDb(env.DB)
-    .select()
-    .from(contracts)
-    .where(
-      and(
-        eq(contracts.nodeId, node.id),
-        sql`${contracts.id} IN (SELECT value FROM json_each(${JSON.stringify(ids)}))`,
-        inArray(contracts.status, ["pending", "active"]),
-      ),
-    )
-    .all();
+  const open = await openContractsOnNodeAmong(env.DB, node.id, ids);
   const now = Date.now();
   for (const k of open) await failOver(ports, k, "rejected by the node", now);
 }

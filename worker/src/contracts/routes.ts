@@ -1,7 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { requireAuth } from "../lib/auth";
 import { IdParam, errors, jsonBody, jsonContent, security } from "../lib/openapi";
-import { NodeViewSchema } from "../nodes/schemas";
+import { NodeViewSchema } from "../views/nodes";
 import * as s from "./schemas";
 
 const tags = ["Contracts"];

@@ -4,26 +4,19 @@
  * period; running contracts are metered; half-made reservations are reconciled with D1.
  */
 import { config, type Env } from "../env";
-import { createDb } from "../db/client";
-import { contracts } from "../db/schema";
-import { and, eq, inArray } from "drizzle-orm";
+import { activeInRegion, contractStatus, openInRegion, strandedInRegion, unplacedFailovers, meterRunning } from "../db/contracts";
 import { expireIfDue, failOver, loadContract, placeRemainder } from "./lifecycle";
 import { reconcileRegion } from "../settlement/reconcile";
 import { portsFor, type ClusterPort, type Ports } from "../region/client";
 import { sweepReadyTimeouts } from "./activation";
-import { nodeFromRaw, snapshotOf } from "../nodes/service";
+import { markSilentOffline, nodesInRegion, snapshotOf } from "../db/nodes";
 import type { NodeSnapshot, Reservation } from "../domain/capacity";
 
 export async function loadRegionFromD1(env: Env, region: string): Promise<{ nodes: NodeSnapshot[]; reservations: Reservation[] }> {
-  const db = createDb(env.DB);
-  const nodeRows = await env.DB.prepare(`SELECT * FROM nodes WHERE region = ?`).bind(region).all<Record<string, unknown>>();
-  const open = await db
-    .select()
-    .from(contracts)
-    .where(and(eq(contracts.region, region), inArray(contracts.status, ["pending", "active"])))
-    .all();
+  const nodeRows = await nodesInRegion(env.DB, region);
+  const open = await openInRegion(env.DB, region);
   return {
-    nodes: nodeRows.results.map((r) => snapshotOf(nodeFromRaw(r))),
+    nodes: nodeRows.map(snapshotOf),
     reservations: open.map((k) => ({
       contractId: k.id,
       nodeId: k.nodeId,
@@ -61,39 +54,24 @@ export async function runRegionSweeps(
 
   // 1. Silence: a node that missed NODE_OFFLINE_AFTER_SEC goes offline; the condition on
   //    last_heartbeat_at keeps a heartbeat that lands meanwhile from being overruled.
-  const silent = await env.DB.prepare(
-    `UPDATE nodes SET status = 'offline', updated_at = ?1 WHERE region = ?2 AND status != 'offline' AND last_heartbeat_at < ?3 RETURNING *`,
-  )
-    .bind(now, region, now - cfg.nodeOfflineAfterSec * 1000)
-    .all<Record<string, unknown>>();
-  for (const raw of silent.results) {
-    const node = nodeFromRaw(raw);
+  const silent = await markSilentOffline(env.DB, region, now, now - cfg.nodeOfflineAfterSec * 1000);
+  for (const node of silent) {
     await step("offline", node.id, () => self.upsertNode(snapshotOf(node)));
   }
 
   // 2. Failover, per contract, of every open contract on an offline node of the region — not only
   //    of the nodes that fell silent in this tick: a failover that threw last time is retried now,
   //    and one contract's failure never strands the others.
-  const stranded = await env.DB.prepare(
-    `SELECT k.*, n.retired_at AS node_retired_at FROM contracts k JOIN nodes n ON n.id = k.node_id
-     WHERE k.region = ?1 AND k.status IN ('pending','active') AND k.ended_at IS NULL AND n.status = 'offline'`,
-  )
-    .bind(region)
-    .all<Record<string, unknown>>();
-  for (const raw of stranded.results) {
-    const id = raw.id as string;
+  const stranded = await strandedInRegion(env.DB, region);
+  for (const { id, nodeRetired } of stranded) {
     await step("failover", id, async () => {
       const k = await loadContract(env, id);
-      await failOver(ports, k, raw.node_retired_at !== null ? "node withdrawn by its provider" : "node went silent", now);
+      await failOver(ports, k, nodeRetired ? "node withdrawn by its provider" : "node went silent", now);
     });
   }
 
   // 3. Terms that have run out: renew, wait out the grace period, or end and settle.
-  const due = await createDb(env.DB)
-    .select()
-    .from(contracts)
-    .where(and(eq(contracts.region, region), eq(contracts.status, "active")))
-    .all();
+  const due = await activeInRegion(env.DB, region);
   let wakeAt: number | null = null;
   for (const k of due) {
     if (k.endedAt !== null || k.endTime === null) continue;
@@ -105,17 +83,8 @@ export async function runRegionSweeps(
     });
   }
 
-  // 4. Metering: the accrued cost of every running contract, in one statement (same rounding as
-  //    domain/money.ts: per started second, at least the minimum, rounded up to the micro-USD).
-  //    D1 binds every JS number as REAL: the CAST keeps the divisions integer divisions.
-  await env.DB.prepare(
-    `UPDATE contracts SET accrued_cost_micro =
-       ((ram_gb + vram_gb) * MIN((MAX(end_time, COALESCE(grace_until, 0)) - start_time + 999) / 1000,
-                                 MAX(min_duration_sec, (CAST(?1 AS INTEGER) - start_time + 999) / 1000)) * price_nano + 999) / 1000
-     WHERE region = ?2 AND status = 'active' AND ended_at IS NULL AND start_time IS NOT NULL`,
-  )
-    .bind(now, region)
-    .run();
+  // 4. Metering: the accrued cost of every running contract, in one statement (db/contracts.ts).
+  await meterRunning(env.DB, region, now);
 
   // 5. Pending contracts their node never made ready are failed over, never charged.
   await step("ready-timeouts", region, async () => {
@@ -126,8 +95,8 @@ export async function runRegionSweeps(
   // 6. Reservations whose contract never reached D1 are released; those that did are confirmed.
   for (const id of staleProvisional) {
     await step("provisional", id, async () => {
-      const k = await env.DB.prepare(`SELECT status FROM contracts WHERE id = ?`).bind(id).first<{ status: string }>();
-      if (k && (k.status === "pending" || k.status === "active")) await self.confirm(region, id);
+      const status = await contractStatus(env.DB, id);
+      if (status === "pending" || status === "active") await self.confirm(region, id);
       else await self.release(region, id);
     });
   }
@@ -138,12 +107,7 @@ export async function runRegionSweeps(
   // 8. A failover that ended its contract but threw before placing the rest of the term (a replacement
   //    node's reservation, D1 or the DO failing) is placed again until it has a result. The delay
   //    keeps this clear of a failover still running in a request.
-  const unplaced = await env.DB.prepare(
-    `SELECT id FROM contracts WHERE region = ?1 AND status = 'failed' AND failover_done_at IS NULL AND failed_over_to IS NULL AND ended_at < ?2 ORDER BY ended_at LIMIT 20`,
-  )
-    .bind(region, now - FAILOVER_RETRY_AFTER_MS)
-    .all<{ id: string }>();
-  for (const r of unplaced.results)
-    await step("failover-remainder", r.id, async () => placeRemainder(ports, await loadContract(env, r.id)));
+  const unplaced = await unplacedFailovers(env.DB, region, now - FAILOVER_RETRY_AFTER_MS);
+  for (const id of unplaced) await step("failover-remainder", id, async () => placeRemainder(ports, await loadContract(env, id)));
   return { wakeAt };
 }

@@ -1,4 +1,6 @@
+import type { Env } from "../env";
 import type { ContractRow, LeaseReportRow } from "../db/schema";
+import { loadLeaseReports } from "../db/lease-reports";
 import { leaseFields } from "../leases/fields";
 import { microToUsd, nanoToPrice } from "../domain/money";
 import { iso } from "../lib/time";
@@ -37,3 +39,16 @@ export function contractView(k: ContractRow, report: LeaseReportRow | null = nul
   };
 }
 export type ContractView = ReturnType<typeof contractView>;
+
+/** Contract views with their lease fields, one read for the whole page. */
+export async function contractViews(env: Env, rows: ContractRow[]) {
+  const reports = await loadLeaseReports(
+    env.DB,
+    rows.map((k) => k.id),
+  );
+  return rows.map((k) => contractView(k, reports.get(k.id) ?? null));
+}
+
+export async function contractViewOf(env: Env, k: ContractRow) {
+  return (await contractViews(env, [k]))[0];
+}

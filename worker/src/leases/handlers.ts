@@ -1,7 +1,8 @@
 import { caller } from "../lib/auth";
 import { ApiError, notFound } from "../lib/errors";
 import { iso } from "../lib/time";
-import { loadContract } from "../contracts/lifecycle";
+import { findContract } from "../db/contracts";
+import { nodeEndpoint } from "../db/nodes";
 import { publicKeySet, signLease } from "./keys";
 import type { AppRouteHandler } from "../lib/openapi";
 import type * as routes from "./routes";
@@ -13,13 +14,13 @@ export const jwks: AppRouteHandler<typeof routes.jwks> = async (c) => {
 
 export const lease: AppRouteHandler<typeof routes.lease> = async (c) => {
   const me = caller(c);
-  const k = await loadContract(c.env, c.req.valid("param").id);
-  if (me.role !== "admin" && k.clientUserId !== me.id) throw notFound("contract");
+  const k = await findContract(c.env.DB, c.req.valid("param").id);
+  if (!k || (me.role !== "admin" && k.clientUserId !== me.id)) throw notFound("contract");
   if (k.status !== "active" || k.startTime === null || k.endTime === null || k.endedAt !== null) {
     throw new ApiError("conflict", `a lease exists only while the contract is active; this one is ${k.status}`);
   }
-  const node = await c.env.DB.prepare(`SELECT endpoint FROM nodes WHERE id = ?`).bind(k.nodeId).first<{ endpoint: string | null }>();
-  if (!node?.endpoint) throw new ApiError("conflict", "this contract's node has not published a lease endpoint");
+  const endpoint = await nodeEndpoint(c.env.DB, k.nodeId);
+  if (!endpoint) throw new ApiError("conflict", "this contract's node has not published a lease endpoint");
   const { token, kid } = await signLease(c.env, {
     contractId: k.id,
     nodeId: k.nodeId,
@@ -36,10 +37,10 @@ export const lease: AppRouteHandler<typeof routes.lease> = async (c) => {
       kid,
       node_id: k.nodeId,
       expires_at: iso(k.endTime)!,
-      endpoint: node.endpoint,
+      endpoint,
       username: k.id,
       password: token,
-      url: `redis://${k.id}:${token}@${node.endpoint}/0`,
+      url: `redis://${k.id}:${token}@${endpoint}/0`,
       protocol: "resp" as const,
       tls: false,
     },

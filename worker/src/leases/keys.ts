@@ -8,6 +8,7 @@ import { SignJWT, exportJWK, generateKeyPair, importJWK, type JWK } from "jose";
 import type { Env } from "../env";
 import { ApiError } from "../lib/errors";
 import { fromBase64Url, toBase64Url } from "../lib/crypto";
+import { activeSigningKeyRow, insertSigningKey, publicSigningKeys } from "../db/signing-keys";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -36,36 +37,24 @@ async function unseal(env: Env, sealed: string): Promise<JWK> {
   return JSON.parse(dec.decode(plain)) as JWK;
 }
 
-interface KeyRow {
-  kid: string;
-  public_jwk: string;
-  private_jwk_sealed: string;
-}
-
 /** The current signing key, created on first use. Two isolates racing both insert; one row wins and both use it. */
 export async function currentSigningKey(env: Env): Promise<{ kid: string; privateJwk: JWK }> {
-  let row = await env.DB.prepare(
-    `SELECT kid, public_jwk, private_jwk_sealed FROM signing_keys WHERE retired_at IS NULL ORDER BY created_at, kid LIMIT 1`,
-  ).first<KeyRow>();
+  let row = await activeSigningKeyRow(env.DB);
   if (!row) {
     const { publicKey, privateKey } = await generateKeyPair("ES256", { extractable: true });
     const kid = crypto.randomUUID();
     const pub = { ...(await exportJWK(publicKey)), kid, alg: "ES256", use: "sig" };
     const priv = { ...(await exportJWK(privateKey)), kid, alg: "ES256" };
-    await env.DB.prepare(`INSERT INTO signing_keys (kid, public_jwk, private_jwk_sealed, created_at) VALUES (?, ?, ?, ?)`)
-      .bind(kid, JSON.stringify(pub), await seal(env, priv), Date.now())
-      .run();
-    row = await env.DB.prepare(
-      `SELECT kid, public_jwk, private_jwk_sealed FROM signing_keys WHERE retired_at IS NULL ORDER BY created_at, kid LIMIT 1`,
-    ).first<KeyRow>();
+    await insertSigningKey(env.DB, kid, JSON.stringify(pub), await seal(env, priv), Date.now());
+    row = await activeSigningKeyRow(env.DB);
   }
   return { kid: row!.kid, privateJwk: await unseal(env, row!.private_jwk_sealed) };
 }
 
 /** Every public key that may have signed a lease still in force (retired keys stay listed). */
 export async function publicKeySet(env: Env): Promise<{ keys: JWK[] }> {
-  const rows = await env.DB.prepare(`SELECT public_jwk FROM signing_keys ORDER BY created_at`).all<{ public_jwk: string }>();
-  return { keys: rows.results.map((r) => JSON.parse(r.public_jwk) as JWK) };
+  const rows = await publicSigningKeys(env.DB);
+  return { keys: rows.map((jwk) => JSON.parse(jwk) as JWK) };
 }
 
 export interface LeaseClaims {

@@ -4,9 +4,9 @@
  * contracts show the receipt and the measured egress.
  */
 import type { Env } from "../env";
-import type { ContractRow, LeaseReportRow } from "../db/schema";
-import { contractView } from "../contracts/views";
 import type { LeaseReportInput } from "./reports-schema";
+import { endedUnsettledAmong } from "../db/contracts";
+import { type LeaseReportUpsert, upsertLeaseReports } from "../db/lease-reports";
 export { BYTES_PER_GB, leaseFields } from "./fields";
 
 /**
@@ -23,29 +23,19 @@ export async function storeLeaseReports(env: Env, nodeId: string, reports: Lease
     const prev = byContract.get(r.contract_id);
     if (!prev || !prev.final || r.final) byContract.set(r.contract_id, r);
   }
-  const rows = [...byContract.values()].map((r) => ({
-    contract_id: r.contract_id,
-    bytes_in: r.bytes_in,
-    bytes_out: r.bytes_out,
-    keys: r.keys,
-    used_bytes: r.used_bytes,
-    final: r.final ? 1 : 0,
-    digest: r.final ? r.digest! : null,
-    wiped_at: r.final ? Date.parse(r.wiped_at!) : null,
-  }));
-  const res = await env.DB.prepare(
-    `INSERT INTO lease_reports (contract_id, node_id, bytes_in, bytes_out, keys, used_bytes, final, digest, wiped_at, reported_at)
-     SELECT k.id, k.node_id, json_extract(j.value, '$.bytes_in'), json_extract(j.value, '$.bytes_out'), json_extract(j.value, '$.keys'),
-            json_extract(j.value, '$.used_bytes'), json_extract(j.value, '$.final'), json_extract(j.value, '$.digest'), json_extract(j.value, '$.wiped_at'), ?3
-     FROM json_each(?1) j JOIN contracts k ON k.id = json_extract(j.value, '$.contract_id') AND k.node_id = ?2
-     WHERE true
-     ON CONFLICT (contract_id) DO UPDATE SET bytes_in = excluded.bytes_in, bytes_out = excluded.bytes_out, keys = excluded.keys, used_bytes = excluded.used_bytes,
-       final = excluded.final, digest = excluded.digest, wiped_at = excluded.wiped_at, reported_at = excluded.reported_at
-     WHERE lease_reports.final = 0
-     RETURNING contract_id, final`,
-  )
-    .bind(JSON.stringify(rows), nodeId, now)
-    .all<{ contract_id: string; final: number }>();
+  const rows = [...byContract.values()].map(
+    (r): LeaseReportUpsert => ({
+      contract_id: r.contract_id,
+      bytes_in: r.bytes_in,
+      bytes_out: r.bytes_out,
+      keys: r.keys,
+      used_bytes: r.used_bytes,
+      final: r.final ? 1 : 0,
+      digest: r.final ? r.digest! : null,
+      wiped_at: r.final ? Date.parse(r.wiped_at!) : null,
+    }),
+  );
+  const res = await upsertLeaseReports(env.DB, nodeId, rows, now);
   return res.results.filter((r) => r.final === 1).map((r) => r.contract_id);
 }
 
@@ -55,52 +45,8 @@ export async function storeLeaseReports(env: Env, nodeId: string, reports: Lease
  */
 export async function settleAfterReceipts(env: Env, contractIds: string[]): Promise<number> {
   if (contractIds.length === 0) return 0;
-  const due = await env.DB.prepare(
-    `SELECT id FROM contracts WHERE id IN (SELECT value FROM json_each(?1)) AND ended_at IS NOT NULL AND charged_micro IS NULL`,
-  )
-    .bind(JSON.stringify(contractIds))
-    .all<{ id: string }>();
-  if (due.results.length === 0) return 0;
-  await env.SETTLEMENT_QUEUE.sendBatch(due.results.map((r) => ({ body: { contract_id: r.id } })));
-  return due.results.length;
-}
-
-export async function loadLeaseReports(env: Env, contractIds: string[]): Promise<Map<string, LeaseReportRow>> {
-  const out = new Map<string, LeaseReportRow>();
-  if (contractIds.length === 0) return out;
-  const rows = await env.DB.prepare(`SELECT * FROM lease_reports WHERE contract_id IN (SELECT value FROM json_each(?1))`)
-    .bind(JSON.stringify(contractIds))
-    .all<Record<string, unknown>>();
-  for (const r of rows.results) out.set(r.contract_id as string, leaseReportFromRaw(r));
-  return out;
-}
-
-export function leaseReportFromRaw(r: Record<string, unknown>): LeaseReportRow {
-  return {
-    contractId: r.contract_id as string,
-    nodeId: r.node_id as string,
-    bytesIn: r.bytes_in as number,
-    bytesOut: r.bytes_out as number,
-    keys: r.keys as number,
-    usedBytes: r.used_bytes as number,
-    final: r.final as number,
-    digest: r.digest as string | null,
-    wipedAt: r.wiped_at as number | null,
-    reportedAt: r.reported_at as number,
-    billedBytesOut: r.billed_bytes_out as number | null,
-    billedAt: r.billed_at as number | null,
-  };
-}
-
-/** Contract views with their lease fields, one read for the whole page. */
-export async function contractViews(env: Env, rows: ContractRow[]) {
-  const reports = await loadLeaseReports(
-    env,
-    rows.map((k) => k.id),
-  );
-  return rows.map((k) => contractView(k, reports.get(k.id) ?? null));
-}
-
-export async function contractViewOf(env: Env, k: ContractRow) {
-  return (await contractViews(env, [k]))[0];
+  const due = await endedUnsettledAmong(env.DB, contractIds);
+  if (due.length === 0) return 0;
+  await env.SETTLEMENT_QUEUE.sendBatch(due.map((id) => ({ body: { contract_id: id } })));
+  return due.length;
 }

@@ -1,5 +1,6 @@
 import { z } from "@hono/zod-openapi";
-import { NodeType, RegionName } from "../nodes/schemas";
+import { RegionName } from "../nodes/schemas";
+import { NodeType } from "../views/nodes";
 
 const lat = z.coerce.number().min(-90).max(90);
 const lng = z.coerce.number().min(-180).max(180);

@@ -1,8 +1,6 @@
 import type { Context } from "hono";
-import { eq } from "drizzle-orm";
-import { toD1 } from "../db/client";
 import { config } from "../env";
-import { nodes, offers, type NodeRow } from "../db/schema";
+import type { NodeRow } from "../db/schema";
 import { priceToNano, usdToMicro } from "../domain/money";
 import { DEFAULT_UPTIME_SCORE } from "../domain/reliability";
 import { heartbeatRetryAfterSec, heartbeatScore, reliabilityWindowStart } from "../domain/heartbeat";
@@ -10,13 +8,26 @@ import { authenticate, caller } from "../lib/auth";
 import { ApiError, forbidden, invalid, notFound } from "../lib/errors";
 import type { AppBindings, AppRouteHandler } from "../lib/openapi";
 import { markReady, rejectContract } from "../contracts/activation";
-import { contractViewOf } from "../leases/reports";
+import { contractViewOf } from "../contracts/views";
 import { failOverNode, rejectContracts } from "../contracts/lifecycle";
 import { settleAfterReceipts, storeLeaseReports } from "../leases/reports";
 import { nodeContracts } from "./push";
 import { portsFor, regionStub } from "../region/client";
 import type * as routes from "./routes";
-import { assertOwner, heldOf, loadNode, nodeView, nodeViewFor, queryNodes, snapshotOf, syncNode } from "./service";
+import { assertOwner, loadNode, queryNodes, syncNode } from "./service";
+import { heldOnNode, openContractCountOnNode } from "../db/contracts";
+import {
+  earningsOfNode,
+  insertNodeWithOffer,
+  nodeAccess,
+  recordHeartbeatIfDue,
+  reliabilityCountsSince,
+  retireNode,
+  setEndpointIfChanged,
+  snapshotOf,
+  patchNode,
+} from "../db/nodes";
+import { nodeView, nodeViewFor } from "../views/nodes";
 
 /** `last_30d_usd` of a node's earnings. */
 const RECENT_EARNINGS_MS = 30 * 86_400_000;
@@ -69,17 +80,7 @@ export const registerNode: AppRouteHandler<typeof routes.registerNode> = async (
     createdAt: now,
     updatedAt: now,
   };
-  await c.env.DB.batch([
-    toD1(c.env.DB, c.var.db.insert(nodes).values(node)),
-    toD1(c.env.DB, c.var.db.insert(offers).values(offer)),
-    // The region's map position starts at its first node and stays put.
-    c.env.DB.prepare(`INSERT OR IGNORE INTO clusters (region, name, center_lat, center_lng, created_at) VALUES (?, NULL, ?, ?, ?)`).bind(
-      b.region,
-      node.latitude,
-      node.longitude,
-      now,
-    ),
-  ]);
+  await insertNodeWithOffer(c.env.DB, node, offer);
   await syncNode(c.env, node);
   return c.json({ node_id: node.id, node: nodeView(node, offer, 0, 0, { withEndpoint: true }) }, 201);
 };
@@ -88,7 +89,7 @@ export const heartbeat: AppRouteHandler<typeof routes.heartbeat> = async (c) => 
   const { id } = c.req.valid("param");
   const b = c.req.valid("json");
   const me = caller(c);
-  const { node } = await loadNode(c.var.db, id);
+  const { node } = await loadNode(c.env.DB, id);
   assertOwner(me, node);
   if (node.retiredAt !== null) throw retired();
   const cfg = config(c.env);
@@ -98,53 +99,35 @@ export const heartbeat: AppRouteHandler<typeof routes.heartbeat> = async (c) => 
   // Reliability: the share of expected heartbeats received over the last 30 days (domain/reliability.ts).
   // Both counts cover the same 30-day window, so an old failure stops weighing on the score.
   const windowStart = reliabilityWindowStart(now);
-  const [received, failed] = await c.env.DB.batch<{ n: number }>([
-    c.env.DB.prepare(`SELECT COUNT(*) AS n FROM node_metrics WHERE node_id = ? AND recorded_at > ?`).bind(id, windowStart),
-    c.env.DB.prepare(`SELECT COUNT(*) AS n FROM contracts WHERE node_id = ? AND status = 'failed' AND ended_at > ?`).bind(id, windowStart),
-  ]);
+  const counts = await reliabilityCountsSince(c.env.DB, id, windowStart);
   const score = heartbeatScore({
-    receivedInWindow: received.results[0]?.n ?? 0,
-    failedInWindow: failed.results[0]?.n ?? 0,
+    receivedInWindow: counts.received,
+    failedInWindow: counts.failed,
     registeredAtMs: node.createdAt,
     nowMs: now,
     intervalSec: interval,
   });
 
   // The rate limit and the write are one conditional statement: two racing heartbeats cannot both pass.
-  const results = await c.env.DB.batch([
-    c.env.DB.prepare(
-      `UPDATE nodes SET last_heartbeat_at = ?1, reported_ram_gb = ?2, reported_vram_gb = ?3, bandwidth_mbps = COALESCE(?4, bandwidth_mbps),
-         latitude = COALESCE(?5, latitude), longitude = COALESCE(?6, longitude),
-         status = CASE WHEN status = 'offline' THEN 'active' ELSE status END,
-         heartbeats_received = heartbeats_received + 1, uptime_score = ?7, updated_at = ?1
-       WHERE id = ?8 AND retired_at IS NULL AND (last_heartbeat_at IS NULL OR heartbeats_received = 0 OR last_heartbeat_at <= ?1 - ?9)`,
-    ).bind(
-      now,
-      b.available_ram_gb,
-      b.available_vram_gb,
-      b.bandwidth_mbps ?? null,
-      b.latitude ?? null,
-      b.longitude ?? null,
-      score,
-      id,
-      interval * 1000,
-    ),
-    c.env.DB.prepare(
-      `INSERT INTO node_metrics (node_id, recorded_at, available_ram_gb, available_vram_gb, cpu_usage_pct, gpu_usage_pct, temperature_c, bandwidth_mbps)
-       SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8 WHERE EXISTS (SELECT 1 FROM nodes WHERE id = ?1 AND last_heartbeat_at = ?2)`,
-    ).bind(
-      id,
-      now,
-      b.available_ram_gb,
-      b.available_vram_gb,
-      b.cpu_usage_pct ?? null,
-      b.gpu_usage_pct ?? null,
-      b.temperature_c ?? null,
-      b.bandwidth_mbps ?? null,
-    ),
-  ]);
-  if (results[0].meta.changes === 0) {
-    const { node: current } = await loadNode(c.var.db, id);
+  const stored = await recordHeartbeatIfDue(
+    c.env.DB,
+    id,
+    {
+      availableRamGb: b.available_ram_gb,
+      availableVramGb: b.available_vram_gb,
+      bandwidthMbps: b.bandwidth_mbps ?? null,
+      latitude: b.latitude ?? null,
+      longitude: b.longitude ?? null,
+      cpuUsagePct: b.cpu_usage_pct ?? null,
+      gpuUsagePct: b.gpu_usage_pct ?? null,
+      temperatureC: b.temperature_c ?? null,
+      uptimeScore: score,
+    },
+    now,
+    interval * 1000,
+  );
+  if (!stored) {
+    const { node: current } = await loadNode(c.env.DB, id);
     if (current.retiredAt !== null) throw retired(); // retired while this heartbeat was in flight
     const retry = heartbeatRetryAfterSec(node.lastHeartbeatAt, now, interval);
     throw new ApiError("rate_limited", `one heartbeat per ${interval} s per node; retry in ${retry} s`, undefined, {
@@ -152,10 +135,9 @@ export const heartbeat: AppRouteHandler<typeof routes.heartbeat> = async (c) => 
     });
   }
   // The data plane: a changed endpoint is picked up, and the leases' counters and receipts stored.
-  if (b.endpoint !== undefined)
-    await c.env.DB.prepare(`UPDATE nodes SET endpoint = ?1 WHERE id = ?2 AND endpoint IS NOT ?1`).bind(b.endpoint, id).run();
+  if (b.endpoint !== undefined) await setEndpointIfChanged(c.env.DB, id, b.endpoint);
   if (b.lease_reports?.length) await settleAfterReceipts(c.env, await storeLeaseReports(c.env, id, b.lease_reports, now));
-  const { node: fresh } = await loadNode(c.var.db, id);
+  const { node: fresh } = await loadNode(c.env.DB, id);
   await regionStub(c.env, fresh.region).upsertNode(snapshotOf(fresh));
   if (b.rejected_contracts?.length) await rejectContracts(c.env, fresh, b.rejected_contracts);
   // Delivery only: a contract becomes active when the node calls `ready` (contracts/activation.ts, through the `ready` handler).
@@ -193,26 +175,19 @@ export const listNodes: AppRouteHandler<typeof routes.listNodes> = async (c) => 
 export const getNode: AppRouteHandler<typeof routes.getNode> = async (c) => {
   const { id } = c.req.valid("param");
   const me = caller(c);
-  const { node, offer } = await loadNode(c.var.db, id);
-  const held = await heldOf(c.env, id);
-  const counts = await c.env.DB.prepare(`SELECT COUNT(*) AS n FROM contracts WHERE node_id = ? AND status IN ('pending','active')`)
-    .bind(id)
-    .first<{ n: number }>();
+  const { node, offer } = await loadNode(c.env.DB, id);
+  const held = await heldOnNode(c.env.DB, id);
+  const open = await openContractCountOnNode(c.env.DB, id);
   let earnings: { total_usd: number; last_30d_usd: number } | null = null;
   if (me.role === "admin" || me.id === node.providerId) {
-    const e = await c.env.DB.prepare(
-      `SELECT COALESCE(SUM(l.amount_micro),0) AS total, COALESCE(SUM(CASE WHEN l.created_at > ? THEN l.amount_micro ELSE 0 END),0) AS recent
-       FROM ledger_entries l JOIN contracts k ON k.id = l.contract_id WHERE l.kind = 'provider_earning' AND k.node_id = ?`,
-    )
-      .bind(Date.now() - RECENT_EARNINGS_MS, id)
-      .first<{ total: number; recent: number }>();
+    const e = await earningsOfNode(c.env.DB, id, Date.now() - RECENT_EARNINGS_MS);
     earnings = { total_usd: (e?.total ?? 0) / 1e6, last_30d_usd: (e?.recent ?? 0) / 1e6 };
   }
   return c.json(
     {
       node: nodeViewFor(me, nodeView(node, offer, held.ram, held.vram, { withEndpoint: me.role === "admin" || me.id === node.providerId })),
       earnings,
-      active_contracts: counts?.n ?? 0,
+      active_contracts: open,
     },
     200,
   );
@@ -221,7 +196,7 @@ export const getNode: AppRouteHandler<typeof routes.getNode> = async (c) => {
 export const updateNode: AppRouteHandler<typeof routes.updateNode> = async (c) => {
   const { id } = c.req.valid("param");
   const b = c.req.valid("json");
-  const { node, offer } = await loadNode(c.var.db, id);
+  const { node, offer } = await loadNode(c.env.DB, id);
   assertOwner(caller(c), node);
   const patch: Partial<NodeRow> = { updatedAt: Date.now() };
   if (b.name !== undefined) patch.name = b.name;
@@ -248,32 +223,30 @@ export const updateNode: AppRouteHandler<typeof routes.updateNode> = async (c) =
     }
     patch.status = b.status;
   }
-  const updated = await c.var.db.update(nodes).set(patch).where(eq(nodes.id, id)).returning().get();
+  const updated = await patchNode(c.env.DB, id, patch);
   await syncNode(c.env, updated);
-  const held = await heldOf(c.env, id);
+  const held = await heldOnNode(c.env.DB, id);
   return c.json({ node: nodeView(updated, offer, held.ram, held.vram, { withEndpoint: true }) }, 200);
 };
 
 export const deleteNode: AppRouteHandler<typeof routes.deleteNode> = async (c) => {
   const { id } = c.req.valid("param");
-  const { node, offer } = await loadNode(c.var.db, id);
+  const { node, offer } = await loadNode(c.env.DB, id);
   assertOwner(caller(c), node);
   // Retired for good (API.md, Nodes): offline, never matched again, heartbeats answer 410.
   const now = Date.now();
-  await c.env.DB.prepare(`UPDATE nodes SET status = 'offline', retired_at = COALESCE(retired_at, ?1), updated_at = ?1 WHERE id = ?2`)
-    .bind(now, id)
-    .run();
-  const { node: updated } = await loadNode(c.var.db, id);
+  await retireNode(c.env.DB, id, now);
+  const { node: updated } = await loadNode(c.env.DB, id);
   await syncNode(c.env, updated);
   // Each contract is failed over on its own; one that throws is retried by the region sweep,
   // which fails over every open contract on an offline node.
   await failOverNode(c.env, updated, "node withdrawn by its provider");
-  const held = await heldOf(c.env, id);
+  const held = await heldOnNode(c.env.DB, id);
   return c.json({ node: nodeView(updated, offer, held.ram, held.vram, { withEndpoint: true }) }, 200);
 };
 
 async function ownedNode(c: Context<AppBindings>, id: string) {
-  const { node } = await loadNode(c.var.db, id);
+  const { node } = await loadNode(c.env.DB, id);
   assertOwner(caller(c), node);
   if ((node.status as string) === "retired") throw new ApiError("gone", "this node was retired");
   return node;
@@ -304,9 +277,7 @@ export const pushChannel = async (c: Context<AppBindings, "/ws/nodes/:node_id">)
   const user = await authenticate(c);
   const nodeId = c.req.param("node_id");
   if (!UUID.test(nodeId)) throw notFound("node");
-  const node = await c.env.DB.prepare(`SELECT id, provider_id, region, status FROM nodes WHERE id = ?`)
-    .bind(nodeId)
-    .first<{ id: string; provider_id: string; region: string; status: string }>();
+  const node = await nodeAccess(c.env.DB, nodeId);
   if (!node) throw notFound("node");
   if (user.role !== "admin" && node.provider_id !== user.id) throw forbidden("this node belongs to another provider");
   if (node.status === "retired") throw new ApiError("gone", "this node was retired");

@@ -6,8 +6,8 @@
  * so a lost or reordered message is repaired by the next one.
  */
 import type { Env } from "../env";
+import { openContractsOfNode } from "../db/contracts";
 import { iso } from "../lib/time";
-import type { Ports } from "../region/client";
 
 export interface NodeContract {
   id: string;
@@ -19,28 +19,12 @@ export interface NodeContract {
 
 /** Every pending or active contract the node must hold (`end_time` null while pending). */
 export async function nodeContracts(env: Env, nodeId: string): Promise<NodeContract[]> {
-  const rows = await env.DB.prepare(
-    `SELECT id, ram_gb, vram_gb, end_time, status FROM contracts WHERE node_id = ? AND status IN ('pending','active') AND ended_at IS NULL ORDER BY created_at, id`,
-  )
-    .bind(nodeId)
-    .all<{ id: string; ram_gb: number; vram_gb: number; end_time: number | null; status: "pending" | "active" }>();
-  return rows.results.map((r) => ({
+  const rows = await openContractsOfNode(env.DB, nodeId);
+  return rows.map((r) => ({
     id: r.id,
     ram_gb: r.ram_gb,
     vram_gb: r.vram_gb,
     end_time: r.status === "active" ? iso(r.end_time) : null,
     status: r.status,
   }));
-}
-
-/**
- * One of the node's contracts changed: its region object sends the node's agent the new list. A
- * failure here never fails the change itself (the heartbeat delivers the same list).
- */
-export async function notifyNode(ports: Ports, region: string, nodeId: string): Promise<void> {
-  try {
-    await ports.cluster(region).pushNodeContracts(region, nodeId);
-  } catch (e) {
-    console.error(JSON.stringify({ level: "warn", event: "node_push_failed", node_id: nodeId, error: String((e as Error)?.message ?? e) }));
-  }
 }

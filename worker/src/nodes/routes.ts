@@ -3,6 +3,7 @@ import { requireAuth } from "../lib/auth";
 import { IdParam, errors, jsonBody, jsonContent, security } from "../lib/openapi";
 import { ContractSchema } from "../contracts/schemas";
 import * as s from "./schemas";
+import * as v from "../views/nodes";
 
 const tags = ["Nodes"];
 const auth = [...security.bearer];
@@ -17,7 +18,7 @@ export const registerNode = createRoute({
   description:
     "`endpoint` (`host:port`) is where the node's agent serves its leases over the Redis protocol; it is shown only to the node's owner and admins, and a node can make contracts ready only once it has one.",
   request: { body: jsonBody(s.RegisterNodeBody) },
-  responses: { 201: jsonContent(z.object({ node_id: z.uuid(), node: s.NodeSchema }), "The new node"), ...errors(401, 403) },
+  responses: { 201: jsonContent(z.object({ node_id: z.uuid(), node: v.NodeSchema }), "The new node"), ...errors(401, 403) },
 });
 
 export const heartbeat = createRoute({
@@ -44,7 +45,7 @@ export const listNodes = createRoute({
     "The caller's own nodes (all of them for admins) in the full view; everyone else's in the public view (PublicNode: no provider_id, metadata, held or reported figures, nor endpoint).",
   request: { query: s.ListNodesQuery },
   responses: {
-    200: jsonContent(z.object({ nodes: z.array(s.NodeViewSchema), total_count: z.number().int() }), "A page of nodes"),
+    200: jsonContent(z.object({ nodes: z.array(v.NodeViewSchema), total_count: z.number().int() }), "A page of nodes"),
     ...errors(401),
   },
 });
@@ -61,7 +62,7 @@ export const getNode = createRoute({
   responses: {
     200: jsonContent(
       z.object({
-        node: s.NodeViewSchema,
+        node: v.NodeViewSchema,
         earnings: z.object({ total_usd: z.number(), last_30d_usd: z.number() }).nullable(),
         active_contracts: z.number().int(),
       }),
@@ -80,7 +81,7 @@ export const updateNode = createRoute({
   summary: "Update a node (owner)",
   description: "Price changes apply to new contracts; running contracts keep the price they were made at.",
   request: { params: IdParam, body: jsonBody(s.UpdateNodeBody) },
-  responses: { 200: jsonContent(z.object({ node: s.NodeSchema }), "The node"), ...errors(401, 403, 404, 409) },
+  responses: { 200: jsonContent(z.object({ node: v.NodeSchema }), "The node"), ...errors(401, 403, 404, 409) },
 });
 
 export const deleteNode = createRoute({
@@ -93,7 +94,7 @@ export const deleteNode = createRoute({
   description:
     "Retiring is final and idempotent: a second DELETE answers the same node. The node's later heartbeats answer 410 `gone`, and PUT cannot make it active again (409); register a new node instead.",
   request: { params: IdParam },
-  responses: { 200: jsonContent(z.object({ node: s.NodeSchema }), "The node, now offline"), ...errors(401, 403, 404) },
+  responses: { 200: jsonContent(z.object({ node: v.NodeSchema }), "The node, now offline"), ...errors(401, 403, 404) },
 });
 
 const Params = z.object({

@@ -2,8 +2,8 @@ import { DEFAULT_MAX_DURATION_SEC, DEFAULT_MIN_DURATION_SEC } from "../domain/of
 import { z } from "@hono/zod-openapi";
 import { parseEndpoint } from "../domain/endpoint";
 import { LeaseReportsField } from "../leases/reports-schema";
+import { NodeType } from "../views/nodes";
 
-export const NodeType = z.enum(["datacenter", "edge_cluster", "mist_node"]);
 const lat = z.number().min(-90).max(90);
 const lng = z.number().min(-180).max(180);
 const gb = z.number().int().min(0).max(1_000_000);
@@ -42,77 +42,6 @@ export const LatencyMs = z
     message: "must be a number with at most 3 decimals",
   })
   .openapi({ description: "Milliseconds, a decimal with at most 3 places", example: 0.8 });
-
-export const NodeSchema = z
-  .object({
-    id: z.uuid(),
-    provider_id: z.uuid(),
-    name: z.string(),
-    node_type: NodeType,
-    region: z.string(),
-    latitude: z.number().nullable(),
-    longitude: z.number().nullable(),
-    total_ram_gb: z.number().int(),
-    total_vram_gb: z.number().int(),
-    available_ram_gb: z.number().int().openapi({ description: "min(reported free, total) − held by pending/active contracts" }),
-    available_vram_gb: z.number().int(),
-    reported_ram_gb: z.number().int().openapi({ description: "Free RAM in the node's last heartbeat" }),
-    reported_vram_gb: z.number().int(),
-    held_ram_gb: z.number().int().openapi({ description: "RAM held by pending and active contracts" }),
-    held_vram_gb: z.number().int(),
-    bandwidth_mbps: z.number().int(),
-    base_latency_ms: z.number().openapi({ description: "Milliseconds, up to 3 decimals", example: 0.8 }),
-    price_per_gb_sec: z.number(),
-    min_duration_sec: z.number().int(),
-    max_duration_sec: z.number().int(),
-    egress_price_per_gb: z.number(),
-    status: z.enum(["active", "maintenance", "offline"]),
-    uptime_score: z.number(),
-    metadata: z.record(z.string(), z.unknown()).nullable(),
-    endpoint: z
-      .string()
-      .nullable()
-      .optional()
-      .openapi({ description: "The node's lease endpoint (`host:port`); present only for the node's owner and admins" }),
-    last_heartbeat_at: z.string().nullable(),
-    last_heartbeat: z.string().nullable().openapi({
-      description: "The seed's name for last_heartbeat_at (the same value): when the node last sent a heartbeat (or registered)",
-    }),
-    created_at: z.string(),
-    updated_at: z.string(),
-  })
-  .openapi("Node");
-
-/** The view of a node for anyone but its owner and admins (nodes/service.ts PUBLIC_NODE_FIELDS). */
-export const PublicNodeSchema = NodeSchema.pick({
-  id: true,
-  name: true,
-  node_type: true,
-  region: true,
-  latitude: true,
-  longitude: true,
-  total_ram_gb: true,
-  total_vram_gb: true,
-  available_ram_gb: true,
-  available_vram_gb: true,
-  bandwidth_mbps: true,
-  base_latency_ms: true,
-  price_per_gb_sec: true,
-  min_duration_sec: true,
-  max_duration_sec: true,
-  egress_price_per_gb: true,
-  status: true,
-  uptime_score: true,
-  last_heartbeat_at: true,
-  last_heartbeat: true,
-  created_at: true,
-}).openapi("PublicNode", {
-  description:
-    "A node as anyone but its owner and admins sees it: an allow-list that leaves out provider_id, metadata, the reported and held figures, and any field not listed (such as the lease endpoint).",
-});
-
-/** Either view: the full one for the node's owner and admins, the public one for everyone else. */
-export const NodeViewSchema = z.union([NodeSchema, PublicNodeSchema]);
 
 /** Nesting depth of a JSON value, measured without recursion (so no input can exhaust the stack). */
 function jsonDepth(value: unknown): number {

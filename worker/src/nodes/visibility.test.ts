@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { api, adminAccount, credit, register, registerNode } from "../../test/helpers";
-import { PUBLIC_NODE_FIELDS } from "./service";
+import { PUBLIC_NODE_FIELDS } from "../views/nodes";
 
 const PRIVATE = ["provider_id", "metadata", "reported_ram_gb", "reported_vram_gb", "held_ram_gb", "held_vram_gb", "updated_at", "endpoint"];
 

@@ -3,8 +3,7 @@
  * Dependencies flow one way (docs/architecture.md): no two folders of worker/src import each other
  * at run time. A static scan of the import statements (type-only imports vanish at build time and
  * do not count); each file at the top of worker/src (app.ts, index.ts, env.ts, region-cluster.ts)
- * counts as its own unit. The cycles that were left when this test was written are listed in
- * KNOWN, each with what would remove it; a new import that closes a cycle fails here.
+ * counts as its own unit. A new import that closes a cycle fails here.
  */
 import { describe, expect, it } from "vitest";
 
@@ -12,21 +11,6 @@ const sources = import.meta.glob(["../**/*.ts", "!../**/*.test.ts"], { query: "?
   string,
   string
 >;
-
-/** The folder-to-folder imports inside a cycle today ("from -> to"). */
-const KNOWN = [
-  // The node's side of a contract (ready, reject, the heartbeat's rejected list) calls the contract
-  // use cases, and the use cases load nodes and push to them: moving loadNode/notifyNode into a
-  // node repository under db/ would remove it.
-  "contracts -> nodes",
-  "nodes -> contracts",
-  // The contract view carries the lease reports (leases/reports.ts) and the lease route loads the
-  // contract: moving contractViewOf into contracts/views.ts would remove it.
-  "contracts -> leases",
-  "leases -> contracts",
-  // The heartbeat stores lease reports (leases/reports.ts), which closes nodes → leases → contracts → nodes.
-  "nodes -> leases",
-];
 
 /** "../contracts/lifecycle.ts" → "contracts"; a top-level file is its own unit. */
 function unitOf(path: string): string {
@@ -111,7 +95,7 @@ describe("dependencies flow one way", () => {
     expect(cyclicEdges(graph(files))).toEqual(["a -> b", "b -> a"]);
   });
 
-  it("no folder imports another that imports it back, beyond the known cycles", () => {
-    expect(cyclicEdges(graph(sources))).toEqual([...KNOWN].sort());
+  it("no folder imports another that imports it back", () => {
+    expect(cyclicEdges(graph(sources))).toEqual([]);
   });
 });

@@ -20,6 +20,14 @@ import { ApiError, invalid } from "../lib/errors";
 import { paymentsUnavailable } from "./stripe";
 import { assertVerifiedWallet } from "./wallets";
 import { collectOutstanding, completeTransaction, loadTransaction, ownContractForPayment, type RawTransaction } from "./transactions";
+import {
+  claimEthereumTransaction,
+  dropPendingTransaction,
+  dropUncompletedTransaction,
+  ethereumTransaction,
+  failChainTransactionIfPending,
+  noteChainProgressIfPending,
+} from "../db/transactions";
 
 export const TRANSFER_TOPIC = "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef";
 const ADDRESS = /^0x[0-9a-fA-F]{40}$/;
@@ -165,16 +173,16 @@ export async function payWithCrypto(env: Env, userId: string, input: CryptoInput
 
   const id = crypto.randomUUID();
   const claim = () =>
-    env.DB.prepare(
-      `INSERT INTO transactions (id, user_id, contract_id, amount_micro, payment_method, status, blockchain, tx_hash, wallet_address, created_at)
-       VALUES (?1, ?2, ?3, ?4, 'crypto', 'pending', 'ethereum', ?5, ?6, ?7) ON CONFLICT (blockchain, tx_hash) DO NOTHING`,
-    )
-      .bind(id, userId, input.contractId ?? null, expectedMicro ?? 0, txHash, wallet, Date.now())
-      .run();
-  const current = async () =>
-    (await env.DB.prepare(`SELECT * FROM transactions WHERE blockchain = 'ethereum' AND tx_hash = ?`)
-      .bind(txHash)
-      .first<RawTransaction>())!;
+    claimEthereumTransaction(env.DB, {
+      id,
+      userId,
+      contractId: input.contractId ?? null,
+      amountMicro: expectedMicro ?? 0,
+      txHash,
+      wallet,
+      now: Date.now(),
+    });
+  const current = async () => (await ethereumTransaction(env.DB, txHash))!;
   await claim();
   let t = await current();
   if (t.user_id !== userId) {
@@ -188,7 +196,7 @@ export async function payWithCrypto(env: Env, userId: string, input: CryptoInput
     if (!receipt || (mine.state === "failed" && /wallet_address/.test(mine.reason))) {
       throw new ApiError("conflict", "this transaction hash was already submitted by another account");
     }
-    await env.DB.prepare(`DELETE FROM transactions WHERE id = ? AND status != 'completed'`).bind(t.id).run();
+    await dropUncompletedTransaction(env.DB, t.id);
     await claim();
     t = await current();
     if (t.user_id !== userId) throw new ApiError("conflict", "this transaction hash was already submitted by another account");
@@ -207,15 +215,11 @@ export async function payWithCrypto(env: Env, userId: string, input: CryptoInput
   const verdict = judgeReceipt(cfg, receipt, BigInt(head), t.wallet_address ?? wallet, t.amount_micro > 0 ? t.amount_micro : undefined);
   if (verdict.state === "failed" && /wallet_address/.test(verdict.reason)) {
     // Not sent from the caller's wallet: release the claim, so the real sender can still make it.
-    await env.DB.prepare(`DELETE FROM transactions WHERE id = ? AND status = 'pending'`).bind(t.id).run();
+    await dropPendingTransaction(env.DB, t.id);
     throw new ApiError("forbidden", "this transaction's USDC transfer was not sent from your verified wallet_address");
   }
   if (verdict.state === "failed") {
-    await env.DB.prepare(
-      `UPDATE transactions SET status = 'failed', failure_reason = ?1, amount_micro = COALESCE(?2, amount_micro) WHERE id = ?3 AND status = 'pending'`,
-    )
-      .bind(verdict.reason, verdict.amountMicro, t.id)
-      .run();
+    await failChainTransactionIfPending(env.DB, t.id, verdict.reason, verdict.amountMicro);
     t = await loadTransaction(env, t.id);
     return {
       transaction: t,
@@ -226,11 +230,7 @@ export async function payWithCrypto(env: Env, userId: string, input: CryptoInput
     };
   }
   if (verdict.state === "pending") {
-    await env.DB.prepare(
-      `UPDATE transactions SET amount_micro = COALESCE(?1, amount_micro), failure_reason = ?2 WHERE id = ?3 AND status = 'pending'`,
-    )
-      .bind(verdict.amountMicro, verdict.reason, t.id)
-      .run();
+    await noteChainProgressIfPending(env.DB, t.id, verdict.amountMicro, verdict.reason);
     t = await loadTransaction(env, t.id);
     return {
       transaction: t,

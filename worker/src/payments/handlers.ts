@@ -8,7 +8,18 @@ import { createTopup, receiveWebhook } from "./stripe";
 import { transactionView } from "./transactions";
 import type { AppRouteHandler } from "../lib/openapi";
 import { challengeText, recoverPersonalSigner, walletView, type WalletRow } from "./wallets";
+import {
+  findWallet,
+  findWalletOfUser,
+  insertEthereumWallet,
+  markVerifiedIfUnverified,
+  setChallengeIfUnverified,
+  walletOfUser,
+  walletVerifiedByAnyone,
+  walletsOfUser,
+} from "../db/wallets";
 import type * as routes from "./routes";
+import { clientWithUser } from "../db/clients";
 
 export const createPayment: AppRouteHandler<typeof routes.createPayment> = async (c) => {
   const b = c.req.valid("json");
@@ -43,11 +54,7 @@ export const invoice: AppRouteHandler<typeof routes.invoice> = async (c) => {
   const { client_id } = c.req.valid("param");
   const q = c.req.valid("query");
   const me = caller(c);
-  const client = await c.env.DB.prepare(
-    `SELECT c.id, c.user_id, c.org_name, u.email, u.full_name FROM clients c JOIN users u ON u.id = c.user_id WHERE c.id = ?`,
-  )
-    .bind(client_id)
-    .first<{ id: string; user_id: string; org_name: string | null; email: string; full_name: string | null }>();
+  const client = await clientWithUser(c.env.DB, client_id);
   if (!client || (me.role !== "admin" && client.user_id !== me.id)) throw notFound("client");
   const { from, to } = parseWindow(q, (to) => monthStart(to - 1));
   const inv = await buildInvoice(c.env, client, from, to);
@@ -65,28 +72,17 @@ export const createWallet: AppRouteHandler<typeof routes.createWallet> = async (
   const me = caller(c);
   const address = b.address.toLowerCase();
   const now = Date.now();
-  const existing = await c.env.DB.prepare(`SELECT * FROM wallets WHERE user_id = ? AND blockchain = 'ethereum' AND address = ?`)
-    .bind(me.id, address)
-    .first<WalletRow>();
+  const existing = await walletOfUser(c.env.DB, me.id, address);
   if (existing?.verified_at) return c.json({ wallet: walletView(existing), challenge: existing.challenge }, 201);
-  const taken = await c.env.DB.prepare(
-    `SELECT 1 AS x FROM wallets WHERE blockchain = 'ethereum' AND address = ? AND verified_at IS NOT NULL`,
-  )
-    .bind(address)
-    .first();
-  if (taken) throw conflict("this wallet is already verified by another account");
+  if (await walletVerifiedByAnyone(c.env.DB, address)) throw conflict("this wallet is already verified by another account");
   const challenge = challengeText(me.id, address, crypto.randomUUID(), now);
   let row: WalletRow;
   if (existing) {
-    await c.env.DB.prepare(`UPDATE wallets SET challenge = ? WHERE id = ? AND verified_at IS NULL`).bind(challenge, existing.id).run();
+    await setChallengeIfUnverified(c.env.DB, existing.id, challenge);
     row = { ...existing, challenge };
   } else {
     row = { id: crypto.randomUUID(), user_id: me.id, blockchain: "ethereum", address, challenge, verified_at: null, created_at: now };
-    await c.env.DB.prepare(
-      `INSERT INTO wallets (id, user_id, blockchain, address, challenge, verified_at, created_at) VALUES (?, ?, 'ethereum', ?, ?, NULL, ?)`,
-    )
-      .bind(row.id, me.id, address, challenge, now)
-      .run();
+    await insertEthereumWallet(c.env.DB, row);
   }
   return c.json({ wallet: walletView(row), challenge }, 201);
 };
@@ -95,23 +91,23 @@ export const verifyWallet: AppRouteHandler<typeof routes.verifyWallet> = async (
   const { id } = c.req.valid("param");
   const { signature } = c.req.valid("json");
   const me = caller(c);
-  const w = await c.env.DB.prepare(`SELECT * FROM wallets WHERE id = ? AND user_id = ?`).bind(id, me.id).first<WalletRow>();
+  const w = await findWalletOfUser(c.env.DB, id, me.id);
   if (!w) throw notFound("wallet");
   if (w.verified_at) return c.json({ wallet: walletView(w) }, 200);
   const signer = recoverPersonalSigner(w.challenge, signature);
   if (signer !== w.address) throw invalid("signature", "is not this wallet's personal_sign signature of the challenge");
   try {
-    await c.env.DB.prepare(`UPDATE wallets SET verified_at = ? WHERE id = ? AND verified_at IS NULL`).bind(Date.now(), id).run();
+    await markVerifiedIfUnverified(c.env.DB, id, Date.now());
   } catch (e) {
     // The partial unique index: another account verified this address first.
     if (String((e as Error)?.message ?? e).includes("UNIQUE")) throw conflict("this wallet is already verified by another account");
     throw e;
   }
-  const fresh = (await c.env.DB.prepare(`SELECT * FROM wallets WHERE id = ?`).bind(id).first<WalletRow>())!;
+  const fresh = (await findWallet(c.env.DB, id))!;
   return c.json({ wallet: walletView(fresh) }, 200);
 };
 
 export const listWallets: AppRouteHandler<typeof routes.listWallets> = async (c) => {
-  const rows = await c.env.DB.prepare(`SELECT * FROM wallets WHERE user_id = ? ORDER BY created_at`).bind(caller(c).id).all<WalletRow>();
-  return c.json({ wallets: rows.results.map(walletView) }, 200);
+  const rows = await walletsOfUser(c.env.DB, caller(c).id);
+  return c.json({ wallets: rows.map(walletView) }, 200);
 };

@@ -7,28 +7,9 @@
 import type { Env } from "../env";
 import { billableSeconds, costMicro, egressCostMicro, microToUsd, nanoToPrice } from "../domain/money";
 import { iso } from "../lib/time";
+import { type InvoiceContractRow, invoiceRows } from "../db/invoices";
 
-interface Row {
-  id: string;
-  node_id: string;
-  node_name: string | null;
-  region: string;
-  ram_gb: number;
-  vram_gb: number;
-  start_time: number | null;
-  end_time: number | null;
-  ended_at: number;
-  grace_until: number | null;
-  min_duration_sec: number;
-  price_nano: number;
-  egress_price_micro: number;
-  actual_egress_gb: number | null;
-  total_cost_micro: number;
-  charged_micro: number | null;
-  status: string;
-  settlement_hash: string | null;
-}
-
+type Row = InvoiceContractRow;
 /** The same arithmetic as the settlement (contracts/lifecycle.ts finalCostMicro), split into its parts. */
 function lineOf(r: Row) {
   let seconds = 0;
@@ -85,21 +66,9 @@ export async function buildInvoice(
   from: number,
   to: number,
 ) {
-  const [contractsRes, paymentsRes] = await env.DB.batch([
-    env.DB.prepare(
-      `SELECT k.id, k.node_id, n.name AS node_name, k.region, k.ram_gb, k.vram_gb, k.start_time, k.end_time, k.ended_at, k.grace_until, k.min_duration_sec,
-              k.price_nano, k.egress_price_micro, k.actual_egress_gb, k.total_cost_micro, k.charged_micro, k.status, k.settlement_hash
-       FROM contracts k LEFT JOIN nodes n ON n.id = k.node_id
-       WHERE k.client_id = ?1 AND k.ended_at >= ?2 AND k.ended_at < ?3 AND k.status != 'cancelled'
-       ORDER BY k.ended_at, k.id`,
-    ).bind(client.id, from, to),
-    env.DB.prepare(
-      `SELECT COUNT(*) AS n, COALESCE(SUM(amount_micro), 0) AS micro FROM transactions WHERE user_id = ?1 AND status IN ('completed','refunded') AND settled_at >= ?2 AND settled_at < ?3`,
-    ).bind(client.user_id, from, to),
-  ]);
-  const lines = (contractsRes.results as unknown as Row[]).map(lineOf);
+  const { contracts: rows, payments } = await invoiceRows(env.DB, client, from, to);
+  const lines = rows.map(lineOf);
   const sum = (f: (l: (typeof lines)[number]) => number) => lines.reduce((s, l) => s + f(l), 0);
-  const payments = paymentsRes.results[0] as { n: number; micro: number };
   return {
     number: `MNEMO-${client.id.slice(0, 8).toUpperCase()}-${new Date(from).toISOString().slice(0, 10).replaceAll("-", "")}-${new Date(to).toISOString().slice(0, 10).replaceAll("-", "")}`,
     client_id: client.id,

@@ -18,6 +18,17 @@ import {
   ownContractForPayment,
   type RawTransaction,
 } from "./transactions";
+import { clientBalance } from "../db/clients";
+import { refundKeysOf } from "../db/ledger-entries";
+import {
+  insertPendingStripeTransaction,
+  markRefundedIfFullyStatement,
+  rememberStripePayment,
+  stripeTransaction,
+  transactionByKey,
+  transactionByStripePayment,
+} from "../db/transactions";
+import { recordWebhook, webhookSeen } from "../db/webhook-events";
 
 /** Stripe's smallest USD charge. */
 export const STRIPE_MIN_CENTS = 50;
@@ -99,7 +110,7 @@ async function applyIntent(env: Env, t: RawTransaction, pi: Stripe.PaymentIntent
     return failTransaction(env, t.id, pi.last_payment_error?.message ?? `payment ${pi.status}`, { stripePaymentId: pi.id });
   }
   // processing / requires_action: the webhook finishes it.
-  await env.DB.prepare(`UPDATE transactions SET stripe_payment_id = COALESCE(stripe_payment_id, ?1) WHERE id = ?2`).bind(pi.id, t.id).run();
+  await rememberStripePayment(env.DB, t.id, pi.id);
   return loadTransaction(env, t.id);
 }
 
@@ -119,7 +130,7 @@ export async function createTopup(
     ? `topup:${userId}:key:${input.idempotencyHeader}`
     : `topup:${userId}:body:${await sha256Hex(JSON.stringify([input.contractId ?? null, input.amountUsd ?? null, input.stripeToken]))}`;
 
-  let t = await env.DB.prepare(`SELECT * FROM transactions WHERE idempotency_key = ?`).bind(key).first<RawTransaction>();
+  let t = await transactionByKey(env.DB, key);
   const amountMicro = t ? t.amount_micro : await amountToCharge(env, userId, input);
   if (
     t &&
@@ -130,13 +141,8 @@ export async function createTopup(
   }
   if (!t) {
     const id = crypto.randomUUID();
-    await env.DB.prepare(
-      `INSERT INTO transactions (id, user_id, contract_id, amount_micro, payment_method, status, idempotency_key, created_at) VALUES (?1, ?2, ?3, ?4, 'stripe', 'pending', ?5, ?6)
-       ON CONFLICT (idempotency_key) DO NOTHING`,
-    )
-      .bind(id, userId, input.contractId ?? null, amountMicro, key, Date.now())
-      .run();
-    t = (await env.DB.prepare(`SELECT * FROM transactions WHERE idempotency_key = ?`).bind(key).first<RawTransaction>())!;
+    await insertPendingStripeTransaction(env.DB, { id, userId, contractId: input.contractId ?? null, amountMicro, key, now: Date.now() });
+    t = (await transactionByKey(env.DB, key))!;
   }
 
   if (t.status === "pending") {
@@ -206,12 +212,12 @@ async function transactionForIntent(
   env: Env,
   pi: { id: string; metadata?: Record<string, string> | null },
 ): Promise<RawTransaction | null> {
-  const byPi = await env.DB.prepare(`SELECT * FROM transactions WHERE stripe_payment_id = ?`).bind(pi.id).first<RawTransaction>();
+  const byPi = await transactionByStripePayment(env.DB, pi.id);
   if (byPi) return byPi;
   // The request that created the intent may have died before it stored the intent's id.
   const txId = pi.metadata?.transaction_id;
   if (!txId) return null;
-  return env.DB.prepare(`SELECT * FROM transactions WHERE id = ? AND payment_method = 'stripe'`).bind(txId).first<RawTransaction>();
+  return stripeTransaction(env.DB, txId);
 }
 
 /**
@@ -223,21 +229,17 @@ async function transactionForIntent(
 async function refund(env: Env, charge: Stripe.Charge): Promise<string> {
   const piId = typeof charge.payment_intent === "string" ? charge.payment_intent : charge.payment_intent?.id;
   if (!piId) return "no payment intent";
-  const t = await env.DB.prepare(`SELECT * FROM transactions WHERE stripe_payment_id = ?`).bind(piId).first<RawTransaction>();
+  const t = await transactionByStripePayment(env.DB, piId);
   if (!t || (t.status !== "completed" && t.status !== "refunded")) return "no completed transaction";
   const clientId = await clientIdOf(env, t.user_id);
   for (let attempt = 0; attempt < 5; attempt++) {
-    const prior = await env.DB.prepare(`SELECT idempotency_key FROM ledger_entries WHERE transaction_id = ? AND kind = 'refund'`)
-      .bind(t.id)
-      .all<{ idempotency_key: string }>();
-    const refundedBefore = prior.results.reduce((max, r) => Math.max(max, Number(r.idempotency_key.split(":").pop()) || 0), 0);
+    const prior = await refundKeysOf(env.DB, t.id);
+    const refundedBefore = prior.reduce((max, key) => Math.max(max, Number(key.split(":").pop()) || 0), 0);
     const refundedCents = Math.min(charge.amount_refunded, t.amount_micro / MICRO_PER_CENT);
     if (refundedCents <= refundedBefore) return "already applied";
     const dueMicro = (refundedCents - refundedBefore) * MICRO_PER_CENT;
-    const c = await env.DB.prepare(`SELECT balance_micro, held_micro FROM clients WHERE id = ?`)
-      .bind(clientId)
-      .first<{ balance_micro: number; held_micro: number }>();
-    const take = Math.min(dueMicro, Math.max(0, (c?.balance_micro ?? 0) - (c?.held_micro ?? 0)));
+    const c = await clientBalance(env.DB, clientId);
+    const take = Math.min(dueMicro, Math.max(0, (c?.balanceMicro ?? 0) - (c?.heldMicro ?? 0)));
     const fully = refundedCents * MICRO_PER_CENT >= t.amount_micro;
     try {
       await postLedger(
@@ -256,13 +258,7 @@ async function refund(env: Env, charge: Stripe.Charge): Promise<string> {
                 : `refund of ${dueMicro} micro-USD`,
           },
         ],
-        () => [
-          debitStatement(env.DB, clientId, take),
-          env.DB.prepare(`UPDATE transactions SET status = CASE WHEN ?1 THEN 'refunded' ELSE status END WHERE id = ?2`).bind(
-            fully ? 1 : 0,
-            t.id,
-          ),
-        ],
+        () => [debitStatement(env.DB, clientId, take), markRefundedIfFullyStatement(env.DB, t.id, fully)],
       );
       return take < dueMicro ? "partially recovered" : "refunded";
     } catch (e) {
@@ -305,12 +301,9 @@ export async function handleEvent(env: Env, event: Stripe.Event): Promise<{ hand
 
 export async function receiveWebhook(env: Env, payload: string, signature: string | undefined) {
   const event = await verifyWebhook(env, payload, signature);
-  const seen = await env.DB.prepare(`SELECT id FROM webhook_events WHERE id = ?`).bind(event.id).first();
-  if (seen) return { received: true as const, duplicate: true, handled: false, type: String(event.type) };
+  if (await webhookSeen(env.DB, event.id)) return { received: true as const, duplicate: true, handled: false, type: String(event.type) };
   const result = await handleEvent(env, event);
   // Recorded after handling: a crash in between makes Stripe redeliver, and handling is idempotent.
-  await env.DB.prepare(`INSERT INTO webhook_events (id, type, received_at) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING`)
-    .bind(event.id, event.type, Date.now())
-    .run();
+  await recordWebhook(env.DB, event.id, event.type, Date.now());
   return { received: true as const, duplicate: false, handled: result.handled, type: String(event.type) };
 }

@@ -4,28 +4,15 @@
  * webhook and a retry can all race to complete the same payment and the balance grows once.
  */
 import { config, type Env } from "../env";
-import type { TransactionRow } from "../db/schema";
+import { clientBalance, clientIdOfUser } from "../db/clients";
+import { collectIfChargedStatement, debtOf } from "../db/contracts";
+import { completeTransactionStatement, failTransactionIfPending, findTransaction, type RawTransaction } from "../db/transactions";
 import { microToUsd, splitFee } from "../domain/money";
 import { ApiError, notFound } from "../lib/errors";
 import { iso } from "../lib/time";
 import { AlreadyApplied, creditStatement, debitStatement, postLedger } from "../ledger/service";
 
-export type RawTransaction = {
-  id: string;
-  user_id: string;
-  contract_id: string | null;
-  amount_micro: number;
-  payment_method: "stripe" | "crypto";
-  status: TransactionRow["status"];
-  stripe_payment_id: string | null;
-  blockchain: string | null;
-  tx_hash: string | null;
-  wallet_address: string | null;
-  idempotency_key: string | null;
-  failure_reason: string | null;
-  created_at: number;
-  settled_at: number | null;
-};
+export type { RawTransaction };
 
 /** The `transaction` object of API.md, exactly. */
 export function transactionView(t: RawTransaction) {
@@ -45,15 +32,15 @@ export function transactionView(t: RawTransaction) {
 }
 
 export async function loadTransaction(env: Env, id: string): Promise<RawTransaction> {
-  const t = await env.DB.prepare(`SELECT * FROM transactions WHERE id = ?`).bind(id).first<RawTransaction>();
+  const t = await findTransaction(env.DB, id);
   if (!t) throw notFound("transaction");
   return t;
 }
 
 export async function clientIdOf(env: Env, userId: string): Promise<string> {
-  const c = await env.DB.prepare(`SELECT id FROM clients WHERE user_id = ?`).bind(userId).first<{ id: string }>();
-  if (!c) throw notFound("client profile");
-  return c.id;
+  const id = await clientIdOfUser(env.DB, userId);
+  if (!id) throw notFound("client profile");
+  return id;
 }
 
 /**
@@ -86,9 +73,7 @@ export async function completeTransaction(
       ],
       () => [
         creditStatement(env.DB, clientId, amountMicro, now),
-        env.DB.prepare(
-          `UPDATE transactions SET status = 'completed', amount_micro = ?1, stripe_payment_id = COALESCE(stripe_payment_id, ?2), failure_reason = NULL, settled_at = ?3 WHERE id = ?4`,
-        ).bind(amountMicro, extra.stripePaymentId ?? null, now, t.id),
+        completeTransactionStatement(env.DB, t.id, amountMicro, extra.stripePaymentId ?? null, now),
       ],
     );
   } catch (e) {
@@ -104,19 +89,13 @@ export async function failTransaction(
   reason: string,
   extra: { stripePaymentId?: string } = {},
 ): Promise<RawTransaction> {
-  await env.DB.prepare(
-    `UPDATE transactions SET status = 'failed', failure_reason = ?1, stripe_payment_id = COALESCE(stripe_payment_id, ?2) WHERE id = ?3 AND status = 'pending'`,
-  )
-    .bind(reason.slice(0, 500), extra.stripePaymentId ?? null, id)
-    .run();
+  await failTransactionIfPending(env.DB, id, reason.slice(0, 500), extra.stripePaymentId ?? null);
   return loadTransaction(env, id);
 }
 
 /** The caller's own contract, for paying what it still owes; anyone else's does not exist. */
 export async function ownContractForPayment(env: Env, userId: string, contractId: string) {
-  const k = await env.DB.prepare(`SELECT id, client_user_id, total_cost_micro, charged_micro FROM contracts WHERE id = ?`)
-    .bind(contractId)
-    .first<{ id: string; client_user_id: string; total_cost_micro: number; charged_micro: number | null }>();
+  const k = await debtOf(env.DB, contractId);
   if (!k || k.client_user_id !== userId) throw notFound("contract");
   return { id: k.id, outstandingMicro: k.charged_micro === null ? 0 : Math.max(0, k.total_cost_micro - k.charged_micro) };
 }
@@ -131,26 +110,14 @@ export async function ownContractForPayment(env: Env, userId: string, contractId
  */
 export async function collectOutstanding(env: Env, contractId: string): Promise<number> {
   for (let attempt = 0; attempt < 5; attempt++) {
-    const k = await env.DB.prepare(
-      `SELECT id, client_id, client_user_id, provider_id, total_cost_micro, charged_micro FROM contracts WHERE id = ?`,
-    )
-      .bind(contractId)
-      .first<{
-        id: string;
-        client_id: string;
-        client_user_id: string;
-        provider_id: string;
-        total_cost_micro: number;
-        charged_micro: number | null;
-      }>();
+    const k = await debtOf(env.DB, contractId);
     // Not settled yet: settlement itself takes the cost from the balance, topped up or not.
     if (!k || k.charged_micro === null) return 0;
+    const chargedBefore = k.charged_micro;
     const outstanding = k.total_cost_micro - k.charged_micro;
     if (outstanding <= 0) return 0;
-    const c = await env.DB.prepare(`SELECT balance_micro, held_micro FROM clients WHERE id = ?`)
-      .bind(k.client_id)
-      .first<{ balance_micro: number; held_micro: number }>();
-    const take = Math.min(outstanding, Math.max(0, (c?.balance_micro ?? 0) - (c?.held_micro ?? 0)));
+    const c = await clientBalance(env.DB, k.client_id);
+    const take = Math.min(outstanding, Math.max(0, (c?.balanceMicro ?? 0) - (c?.heldMicro ?? 0)));
     if (take <= 0) return 0;
     const fee = config(env).platformFeePercent;
     const feeDelta = splitFee(k.charged_micro + take, fee).feeMicro - splitFee(k.charged_micro, fee).feeMicro;
@@ -176,14 +143,7 @@ export async function collectOutstanding(env: Env, contractId: string): Promise<
           },
           { kind: "platform_fee", userId: null, contractId, amountMicro: feeDelta, idempotencyKey: `collect-fee:${step}` },
         ],
-        () => [
-          debitStatement(env.DB, k.client_id, take),
-          env.DB.prepare(`UPDATE contracts SET charged_micro = charged_micro + ?1 WHERE id = ?2 AND charged_micro = ?3`).bind(
-            take,
-            contractId,
-            k.charged_micro,
-          ),
-        ],
+        () => [debitStatement(env.DB, k.client_id, take), collectIfChargedStatement(env.DB, contractId, take, chargedBefore)],
       );
       return take;
     } catch (e) {

@@ -14,6 +14,7 @@ import { keccak_256 } from "@noble/hashes/sha3.js";
 import type { Env } from "../env";
 import { forbidden } from "../lib/errors";
 import { iso } from "../lib/time";
+import { hasVerifiedWallet, type WalletRow } from "../db/wallets";
 
 export const ADDRESS = /^0x[0-9a-fA-F]{40}$/;
 
@@ -72,15 +73,7 @@ export function recoverPersonalSigner(message: string, signature: string): strin
   }
 }
 
-export interface WalletRow {
-  id: string;
-  user_id: string;
-  blockchain: string;
-  address: string;
-  challenge: string;
-  verified_at: number | null;
-  created_at: number;
-}
+export type { WalletRow };
 
 export function walletView(w: WalletRow) {
   return {
@@ -108,12 +101,7 @@ export function challengeText(userId: string, address: string, nonce: string, is
 
 /** Throws 403 unless `userId` has verified `address` on `blockchain`. */
 export async function assertVerifiedWallet(env: Env, userId: string, blockchain: string, address: string): Promise<void> {
-  const row = await env.DB.prepare(
-    `SELECT 1 AS x FROM wallets WHERE user_id = ? AND blockchain = ? AND address = ? AND verified_at IS NOT NULL`,
-  )
-    .bind(userId, blockchain, address.toLowerCase())
-    .first();
-  if (!row)
+  if (!(await hasVerifiedWallet(env.DB, userId, blockchain, address.toLowerCase())))
     throw forbidden(
       "wallet_address is not a verified wallet of yours: POST /api/payments/wallets, sign the challenge, then POST /api/payments/wallets/{id}/verify",
     );

@@ -10,17 +10,11 @@ import { microToUsd, parseDecimal } from "../domain/money";
 import { ApiError, notFound } from "../lib/errors";
 import { AlreadyApplied, postLedger } from "../ledger/service";
 import { MICRO_PER_CENT, stripeFor } from "../payments/stripe";
+import { earnedAndPaidOut, entryById, entryByKey } from "../db/ledger-entries";
+import { payoutAccountRow, savePayoutAccount } from "../db/users";
 
 export async function earningsOf(env: Env, userId: string) {
-  const row = await env.DB.prepare(
-    `SELECT COALESCE(SUM(CASE WHEN kind = 'provider_earning' THEN amount_micro ELSE 0 END), 0) AS earned,
-            COALESCE(-SUM(CASE WHEN kind = 'payout' THEN amount_micro ELSE 0 END), 0) AS paid
-     FROM ledger_entries WHERE user_id = ? AND kind IN ('provider_earning', 'payout')`,
-  )
-    .bind(userId)
-    .first<{ earned: number; paid: number }>();
-  const earned = row?.earned ?? 0;
-  const paid = row?.paid ?? 0;
+  const { earned, paid } = await earnedAndPaidOut(env.DB, userId);
   return { earnedMicro: earned, paidOutMicro: paid, pendingMicro: earned - paid };
 }
 
@@ -37,15 +31,13 @@ export function earningsView(e: Awaited<ReturnType<typeof earningsOf>>, extra: {
 export const minPayoutMicro = (env: Env) => parseDecimal(config(env).minPayoutUsd, 6);
 
 export async function payoutAccountOf(env: Env, userId: string): Promise<string | null> {
-  const u = await env.DB.prepare(`SELECT stripe_account_id FROM users WHERE id = ?`)
-    .bind(userId)
-    .first<{ stripe_account_id: string | null }>();
+  const u = await payoutAccountRow(env.DB, userId);
   if (!u) throw notFound("user");
-  return u.stripe_account_id;
+  return u.stripeAccountId;
 }
 
 export async function setPayoutAccount(env: Env, userId: string, accountId: string) {
-  await env.DB.prepare(`UPDATE users SET stripe_account_id = ? WHERE id = ?`).bind(accountId, userId).run();
+  await savePayoutAccount(env.DB, userId, accountId);
 }
 
 /**
@@ -63,7 +55,7 @@ export async function payOut(env: Env, userId: string) {
   const cents = Math.floor(Math.max(0, e.pendingMicro) / MICRO_PER_CENT);
   const min = minPayoutMicro(env);
   const key = `payout:${userId}:${e.paidOutMicro}`;
-  const done = await env.DB.prepare(`SELECT * FROM ledger_entries WHERE idempotency_key = ?`).bind(key).first<Record<string, unknown>>();
+  const done = await entryByKey(env.DB, key);
   if (done) return { entry: done, transferId: done.transaction_id as string, destination, replayed: true };
   if (cents * MICRO_PER_CENT < min || cents === 0) {
     throw new ApiError(
@@ -112,11 +104,11 @@ export async function payOut(env: Env, userId: string) {
       ],
       () => [],
     );
-    const row = await env.DB.prepare(`SELECT * FROM ledger_entries WHERE id = ?`).bind(entry.id).first<Record<string, unknown>>();
+    const row = await entryById(env.DB, entry.id);
     return { entry: row!, transferId: transfer.id, destination, replayed: false };
   } catch (err) {
     if (!(err instanceof AlreadyApplied)) throw err;
-    const row = await env.DB.prepare(`SELECT * FROM ledger_entries WHERE idempotency_key = ?`).bind(key).first<Record<string, unknown>>();
+    const row = await entryByKey(env.DB, key);
     return { entry: row!, transferId: row!.transaction_id as string, destination, replayed: true };
   }
 }

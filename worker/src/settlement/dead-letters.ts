@@ -3,6 +3,7 @@
  * dropped), so the region reconciler can settle it again and the admin overview can count it.
  */
 import type { Env } from "../env";
+import { reconciliationCounts, recordDeadLetter } from "../db/dead-letters";
 
 export async function recordDeadLetters(batch: MessageBatch<unknown>, env: Env): Promise<void> {
   const now = Date.now();
@@ -10,12 +11,7 @@ export async function recordDeadLetters(batch: MessageBatch<unknown>, env: Env):
     const body = msg.body as { contract_id?: unknown } | null;
     const contractId = typeof body?.contract_id === "string" && /^[0-9a-f-]{36}$/i.test(body.contract_id) ? body.contract_id : null;
     try {
-      await env.DB.prepare(
-        `INSERT INTO settlement_dead_letters (message_id, contract_id, body, attempts, received_at) VALUES (?1, ?2, ?3, ?4, ?5)
-         ON CONFLICT (message_id) DO UPDATE SET attempts = MAX(attempts, excluded.attempts)`,
-      )
-        .bind(msg.id, contractId, JSON.stringify(msg.body ?? null).slice(0, 4000), msg.attempts, now)
-        .run();
+      await recordDeadLetter(env.DB, msg.id, contractId, JSON.stringify(msg.body ?? null).slice(0, 4000), msg.attempts, now);
       console.error(
         JSON.stringify({ level: "error", queue: "settlement-dlq", message_id: msg.id, contract_id: contractId, attempts: msg.attempts }),
       );
@@ -32,18 +28,12 @@ export async function recordDeadLetters(batch: MessageBatch<unknown>, env: Env):
 
 /** The reconciliation figures of the admin overview. */
 export async function reconciliationFigures(env: Env) {
-  const [unsettled, held, open, dead] = await env.DB.batch([
-    env.DB.prepare(`SELECT COUNT(*) AS n FROM contracts WHERE ended_at IS NOT NULL AND charged_micro IS NULL`),
-    env.DB.prepare(`SELECT COALESCE(SUM(held_micro), 0) AS n FROM clients`),
-    env.DB.prepare(`SELECT COALESCE(SUM(held_micro), 0) AS n FROM contracts WHERE ended_at IS NULL`),
-    env.DB.prepare(`SELECT COUNT(*) AS n FROM settlement_dead_letters WHERE resolved_at IS NULL`),
-  ]);
-  const n = (r: D1Result) => (r.results[0] as { n: number }).n;
+  const f = await reconciliationCounts(env.DB);
   return {
-    unsettled_contracts: n(unsettled),
+    unsettled_contracts: f.unsettledContracts,
     // Money held from balances that no running contract carries: ended contracts not yet settled,
     // or a hold without its contract. Zero in a healthy platform between settlements.
-    stuck_holds_usd: Math.max(0, n(held) - n(open)) / 1e6,
-    dead_letters: n(dead),
+    stuck_holds_usd: Math.max(0, f.heldOnBalancesMicro - f.heldByOpenContractsMicro) / 1e6,
+    dead_letters: f.unresolvedDeadLetters,
   };
 }

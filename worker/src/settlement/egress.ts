@@ -7,38 +7,17 @@
 import { config, type Env } from "../env";
 import { egressCostMicro } from "../domain/money";
 import { egressCostMicroFromBytes } from "../domain/lease-egress";
-
-interface Row {
-  ended_at: number | null;
-  start_time: number | null;
-  status: string;
-  charged_micro: number | null;
-  actual_egress_gb: number | null;
-  egress_price_micro: number;
-  bytes_out: number | null;
-  final: number | null;
-  billed_at: number | null;
-  bandwidth_mbps: number | null;
-}
-
-async function load(env: Env, contractId: string): Promise<Row | null> {
-  return env.DB.prepare(
-    `SELECT k.ended_at, k.start_time, k.status, k.charged_micro, k.actual_egress_gb, k.egress_price_micro, r.bytes_out, r.final, r.billed_at, n.bandwidth_mbps
-     FROM contracts k LEFT JOIN lease_reports r ON r.contract_id = k.id LEFT JOIN nodes n ON n.id = k.node_id WHERE k.id = ?`,
-  )
-    .bind(contractId)
-    .first<Row>();
-}
+import { billMeasuredEgress, egressFactsOf, type EgressFacts } from "../db/lease-reports";
 
 /** A contract that never became active had no lease: nothing to measure, nothing to wait for. */
-const hadLease = (k: Row) => k.start_time !== null && k.status !== "cancelled";
+const hadLease = (k: EgressFacts) => k.start_time !== null && k.status !== "cancelled";
 
 /**
  * Seconds settlement should still wait for the node's final receipt (0: settle now). Only ended,
  * unsettled contracts that held a lease wait, and never past LEASE_REPORT_WAIT_SEC after the end.
  */
 export async function receiptWaitSec(env: Env, contractId: string, now: number): Promise<number> {
-  const k = await load(env, contractId);
+  const k = await egressFactsOf(env.DB, contractId);
   if (!k || k.ended_at === null || k.charged_micro !== null || !hadLease(k) || k.final === 1) return 0;
   const deadline = k.ended_at + config(env).leaseReportWaitSec * 1000;
   return deadline > now ? Math.ceil((deadline - now) / 1000) : 0;
@@ -50,7 +29,7 @@ export async function receiptWaitSec(env: Env, contractId: string, now: number):
  * Both writes are one batch guarded on "not billed, not charged", so a redelivery changes nothing.
  */
 export async function applyMeasuredEgress(env: Env, contractId: string, now: number): Promise<boolean> {
-  const k = await load(env, contractId);
+  const k = await egressFactsOf(env.DB, contractId);
   if (!k || k.ended_at === null || k.charged_micro !== null || !hadLease(k) || k.bytes_out === null || k.billed_at !== null) return false;
   // A node's counter can be wrong (or worse); the renter never pays for more bytes than the node's
   // own declared bandwidth could have carried over the time the lease was held.
@@ -58,15 +37,5 @@ export async function applyMeasuredEgress(env: Env, contractId: string, now: num
   const bytes = Math.min(k.bytes_out, (k.bandwidth_mbps ?? 0) * 125_000 * heldSec);
   const reported = k.actual_egress_gb ? egressCostMicro(k.actual_egress_gb, k.egress_price_micro) : 0;
   const delta = egressCostMicroFromBytes(bytes, k.egress_price_micro) - reported;
-  const [cost] = await env.DB.batch([
-    env.DB.prepare(
-      `UPDATE contracts SET total_cost_micro = MAX(0, total_cost_micro + ?1), accrued_cost_micro = MAX(0, total_cost_micro + ?1)
-       WHERE id = ?2 AND charged_micro IS NULL AND EXISTS (SELECT 1 FROM lease_reports WHERE contract_id = ?2 AND billed_at IS NULL)`,
-    ).bind(delta, contractId),
-    env.DB.prepare(
-      `UPDATE lease_reports SET billed_bytes_out = ?1, billed_at = ?2
-       WHERE contract_id = ?3 AND billed_at IS NULL AND EXISTS (SELECT 1 FROM contracts WHERE id = ?3 AND charged_micro IS NULL)`,
-    ).bind(bytes, now, contractId),
-  ]);
-  return cost.meta.changes === 1;
+  return billMeasuredEgress(env.DB, contractId, delta, bytes, now);
 }

@@ -14,6 +14,8 @@
  */
 import type { Env } from "../env";
 import type { Reservation } from "../domain/capacity";
+import { endedAtOf, endedUnsettledInRegion, openReservationRowsInRegion } from "../db/contracts";
+import { resolveDeadLetter, retryDeadLetterLater, unresolvedDeadLettersInRegion } from "../db/dead-letters";
 import { settleContractMoney } from "./settle";
 
 /** Longer than a settlement normally takes (queue retries, the node's final lease report). */
@@ -37,45 +39,28 @@ export async function reconcileRegion(env: Env, region: string, self: ReconcileP
   const result: ReconcileResult = { requeued: 0, released: 0, reheld: 0, deadLettersSettled: 0 };
 
   // 1. Ended, unsettled, and older than a settlement takes: queue it again.
-  const unsettled = await env.DB.prepare(
-    `SELECT id FROM contracts WHERE region = ?1 AND charged_micro IS NULL AND ended_at IS NOT NULL AND ended_at < ?2 ORDER BY ended_at LIMIT ?3`,
-  )
-    .bind(region, now - REQUEUE_AFTER_MS, BATCH)
-    .all<{ id: string }>();
-  if (unsettled.results.length) {
-    await env.SETTLEMENT_QUEUE.sendBatch(unsettled.results.map((k) => ({ body: { contract_id: k.id } })));
-    result.requeued = unsettled.results.length;
+  const unsettled = await endedUnsettledInRegion(env.DB, region, now - REQUEUE_AFTER_MS, BATCH);
+  if (unsettled.length) {
+    await env.SETTLEMENT_QUEUE.sendBatch(unsettled.map((id) => ({ body: { contract_id: id } })));
+    result.requeued = unsettled.length;
   }
 
   // 2. The DO's reservations against D1.
-  const open = await env.DB.prepare(
-    `SELECT id, node_id, ram_gb, vram_gb, client_user_id, status, end_time, created_at FROM contracts WHERE region = ? AND status IN ('pending','active') AND ended_at IS NULL`,
-  )
-    .bind(region)
-    .all<{
-      id: string;
-      node_id: string;
-      ram_gb: number;
-      vram_gb: number;
-      client_user_id: string;
-      status: string;
-      end_time: number | null;
-      created_at: number;
-    }>();
-  const openIds = new Set(open.results.map((k) => k.id));
+  const open = await openReservationRowsInRegion(env.DB, region);
+  const openIds = new Set(open.map((k) => k.id));
   const reservations = await self.reservationsOf(region);
   const known = new Set(reservations.map((r) => r.contractId));
   for (const r of reservations) {
     // Provisional ones belong to a creation in flight (the alarm's stale-provisional pass owns them).
     if (r.state !== "held" || openIds.has(r.contractId)) continue;
     // Read again right before acting: the contract may have been created after the scan above.
-    const k = await env.DB.prepare(`SELECT ended_at FROM contracts WHERE id = ?`).bind(r.contractId).first<{ ended_at: number | null }>();
-    if (k && k.ended_at !== null && (await self.release(region, r.contractId))) result.released++;
+    const k = await endedAtOf(env.DB, r.contractId);
+    if (k && k.endedAt !== null && (await self.release(region, r.contractId))) result.released++;
   }
-  for (const k of open.results) {
+  for (const k of open) {
     if (known.has(k.id)) continue;
-    const still = await env.DB.prepare(`SELECT ended_at FROM contracts WHERE id = ?`).bind(k.id).first<{ ended_at: number | null }>();
-    if (!still || still.ended_at !== null) continue;
+    const still = await endedAtOf(env.DB, k.id);
+    if (!still || still.endedAt !== null) continue;
     const reheld = await self.rehold(region, {
       contractId: k.id,
       nodeId: k.node_id,
@@ -90,26 +75,15 @@ export async function reconcileRegion(env: Env, region: string, self: ReconcileP
   }
 
   // 3. Dead letters of this region's contracts, settled again until they succeed.
-  const dead = await env.DB.prepare(
-    `SELECT d.message_id, d.contract_id FROM settlement_dead_letters d JOIN contracts k ON k.id = d.contract_id
-     WHERE d.resolved_at IS NULL AND k.region = ? ORDER BY d.received_at LIMIT 20`,
-  )
-    .bind(region)
-    .all<{ message_id: string; contract_id: string }>();
-  for (const d of dead.results) {
+  const dead = await unresolvedDeadLettersInRegion(env.DB, region);
+  for (const d of dead) {
     try {
       const outcome = await settleContractMoney(env, d.contract_id);
       if (outcome === "not_ended") continue; // nothing to settle yet; it will be queued when it ends
-      await env.DB.prepare(
-        `UPDATE settlement_dead_letters SET resolved_at = ?1, retries = retries + 1, last_error = NULL WHERE message_id = ?2`,
-      )
-        .bind(now, d.message_id)
-        .run();
+      await resolveDeadLetter(env.DB, d.message_id, now);
       result.deadLettersSettled++;
     } catch (e) {
-      await env.DB.prepare(`UPDATE settlement_dead_letters SET retries = retries + 1, last_error = ?1 WHERE message_id = ?2`)
-        .bind(String((e as Error)?.message ?? e).slice(0, 500), d.message_id)
-        .run();
+      await retryDeadLetterLater(env.DB, d.message_id, String((e as Error)?.message ?? e).slice(0, 500));
     }
   }
   return result;

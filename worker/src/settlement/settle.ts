@@ -7,6 +7,8 @@
  */
 import { config, type Env } from "../env";
 import type { ContractRow } from "../db/schema";
+import { findContract, markChargedIfUnsettledStatement, unsettledGuard } from "../db/contracts";
+import { clientBalance } from "../db/clients";
 import { splitFee } from "../domain/money";
 import { ApiError } from "../lib/errors";
 import { AlreadyApplied, appendLedger, chargeIfStatement, type EntryDraft } from "../ledger/service";
@@ -16,24 +18,22 @@ export type SettleOutcome = "settled" | "already_settled" | "not_ended" | "missi
 export async function settleContractMoney(env: Env, contractId: string): Promise<SettleOutcome> {
   // Each retry means a hold landed on the renter's account between the read and the write.
   for (let attempt = 0; attempt < 25; attempt++) {
-    const k = await env.DB.prepare(`SELECT * FROM contracts WHERE id = ?`).bind(contractId).first<Record<string, unknown>>();
+    const k: ContractRow | undefined = await findContract(env.DB, contractId);
     if (!k) return "missing";
-    if (k.ended_at === null) return "not_ended";
-    if (k.charged_micro !== null) return "already_settled";
-    const client = await env.DB.prepare(`SELECT id, balance_micro, held_micro FROM clients WHERE id = ?`)
-      .bind(k.client_id)
-      .first<{ id: string; balance_micro: number; held_micro: number }>();
+    if (k.endedAt === null) return "not_ended";
+    if (k.chargedMicro !== null) return "already_settled";
+    const client = await clientBalance(env.DB, k.clientId);
     if (!client) return "missing";
 
-    const cost = k.total_cost_micro as number;
-    const hold = k.held_micro as number;
+    const cost = k.totalCostMicro;
+    const hold = k.heldMicro;
     // The hold covers the estimate; anything beyond it (egress, grace time) comes from the free
     // balance as far as it goes. A balance never goes negative: the rest stays outstanding.
-    const free = Math.max(0, client.balance_micro - client.held_micro);
+    const free = Math.max(0, client.balanceMicro - client.heldMicro);
     const charged = Math.min(cost, hold + free);
     const { feeMicro, providerMicro } = splitFee(charged, config(env).platformFeePercent);
     const released = Math.max(0, hold - charged);
-    const userId = k.client_user_id as string;
+    const userId = k.clientUserId;
     const drafts: EntryDraft[] = [
       {
         kind: "charge",
@@ -45,7 +45,7 @@ export async function settleContractMoney(env: Env, contractId: string): Promise
       },
       {
         kind: "provider_earning",
-        userId: k.provider_id as string,
+        userId: k.providerId,
         contractId,
         amountMicro: providerMicro,
         idempotencyKey: `earning:${contractId}`,
@@ -56,19 +56,14 @@ export async function settleContractMoney(env: Env, contractId: string): Promise
       drafts.push({ kind: "release", userId, contractId, amountMicro: released, idempotencyKey: `release:${contractId}:final` });
     // Guarded on the contract as read (ended, not yet charged, this hold): a settlement racing
     // another one (a cancel settling at once while the queue delivers) writes nothing.
-    const guard = {
-      sql: `EXISTS (SELECT 1 FROM contracts WHERE id = ? AND ended_at IS NOT NULL AND charged_micro IS NULL AND held_micro = ?)`,
-      binds: [contractId, hold],
-    };
+    const guard = unsettledGuard(contractId, hold);
     try {
       const { applied } = await appendLedger(
         env.DB,
         drafts,
         (posted) => [
           chargeIfStatement(env.DB, client.id, hold, charged, guard),
-          env.DB.prepare(
-            `UPDATE contracts SET charged_micro = ?1, held_micro = 0, settlement_hash = ?2 WHERE id = ?3 AND ended_at IS NOT NULL AND charged_micro IS NULL AND held_micro = ?4`,
-          ).bind(charged, posted[0].hash, contractId, hold),
+          markChargedIfUnsettledStatement(env.DB, contractId, charged, posted[0].hash, hold),
         ],
         guard,
       );

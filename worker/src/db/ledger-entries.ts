@@ -1,0 +1,35 @@
+/**
+ * Reads of the ledger_entries table outside the ledger's own writer (ledger/service.ts appends;
+ * nothing here writes). Imports only db/schema and domain/.
+ */
+
+/** The idempotency keys of a transaction's refund entries (each names the cumulative refunded cents). */
+export async function refundKeysOf(d1: D1Database, transactionId: string): Promise<string[]> {
+  const prior = await d1
+    .prepare(`SELECT idempotency_key FROM ledger_entries WHERE transaction_id = ? AND kind = 'refund'`)
+    .bind(transactionId)
+    .all<{ idempotency_key: string }>();
+  return prior.results.map((r) => r.idempotency_key);
+}
+
+/** A provider's earnings account: all `provider_earning` entries in, all `payout` entries out (as a positive sum). */
+export async function earnedAndPaidOut(d1: D1Database, userId: string): Promise<{ earned: number; paid: number }> {
+  const row = await d1
+    .prepare(
+      `SELECT COALESCE(SUM(CASE WHEN kind = 'provider_earning' THEN amount_micro ELSE 0 END), 0) AS earned,
+            COALESCE(-SUM(CASE WHEN kind = 'payout' THEN amount_micro ELSE 0 END), 0) AS paid
+     FROM ledger_entries WHERE user_id = ? AND kind IN ('provider_earning', 'payout')`,
+    )
+    .bind(userId)
+    .first<{ earned: number; paid: number }>();
+  return { earned: row?.earned ?? 0, paid: row?.paid ?? 0 };
+}
+
+/** A ledger entry as D1 returns it (snake_case), by its idempotency key. */
+export async function entryByKey(d1: D1Database, idempotencyKey: string): Promise<Record<string, unknown> | null> {
+  return d1.prepare(`SELECT * FROM ledger_entries WHERE idempotency_key = ?`).bind(idempotencyKey).first<Record<string, unknown>>();
+}
+
+export async function entryById(d1: D1Database, id: string): Promise<Record<string, unknown> | null> {
+  return d1.prepare(`SELECT * FROM ledger_entries WHERE id = ?`).bind(id).first<Record<string, unknown>>();
+}
