@@ -10,7 +10,7 @@ import { durationBounds } from "../domain/offer";
 import type { AuthUser } from "../lib/auth";
 import { ApiError, invalid, notFound } from "../lib/errors";
 import { holdStatement, postLedger } from "../ledger/service";
-import type { Ports } from "../region/client";
+import { announceCreated, type Ports } from "../region/client";
 import { contractView } from "./views";
 
 /**
@@ -132,20 +132,20 @@ export async function createContract(ports: Ports, user: Pick<AuthUser, "id">, i
     await cluster.release(node.region, id); // the money said no: give the capacity back at once
     throw e;
   }
-  // Committed: the rest may follow the response. The confirm, the renter's update on the
-  // contract's region and the node's push are one call to the region object.
-  const update = { type: "contract_update", data: contractView(row) };
-  const home = client.defaultRegion ?? "global";
+  // Committed: the rest may follow the response (the reservation's confirm, the renter's sockets,
+  // the node's push), gathered with the notices of concurrent creations.
   await afterCommit(
     ports,
     id,
     "after_create",
-    // Inside an async function, so that even a synchronous throw lands in the log, not the response.
-    (async () =>
-      Promise.all([
-        cluster.confirmAndPush(node.region, id, node.id, { userId: user.id, message: update }),
-        home !== node.region ? ports.cluster(home).notifyUser(user.id, update) : null,
-      ]))(),
+    announceCreated(ports, {
+      region: node.region,
+      home: client.defaultRegion ?? "global",
+      contractId: id,
+      nodeId: node.id,
+      userId: user.id,
+      message: { type: "contract_update", data: contractView(row) },
+    }),
   );
   return row;
 }
