@@ -249,23 +249,25 @@ export class RegionCluster extends DurableObject<Env> {
   /**
    * After creations committed in D1, many in one call (region/client.ts gathers a burst of them):
    * each reservation becomes a hold, each renter's sockets here hear of their contract, and each
-   * node's agent gets its new list once. Returns how many reservations were confirmed.
+   * node's agent gets its new list once. A notice that arrives after its contract moved on (it was
+   * activated, or ended and released, by a request that was quicker than the gathering) is stale:
+   * its "pending" update is not sent, since the renter has already heard the newer state. Returns
+   * the contracts whose update was still current, for the renters' home regions.
    */
-  async afterCreate(region: string, created: CreatedNotice[]): Promise<number> {
+  async afterCreate(region: string, created: CreatedNotice[]): Promise<string[]> {
     await this.ensureRegion(region);
-    let confirmed = 0;
+    const current: string[] = [];
     let wake = Number.POSITIVE_INFINITY;
     for (const c of created) {
-      const at = this.hold(c.contractId);
-      if (at !== null) {
-        confirmed++;
-        wake = Math.min(wake, at);
-      }
+      const r = this.reservations.get(c.contractId);
+      if (!r || r.endTime !== null) continue;
+      wake = Math.min(wake, this.hold(c.contractId) ?? wake);
       this.sendToUser(c.userId, c.message);
+      current.push(c.contractId);
     }
     if (wake < Number.POSITIVE_INFINITY) await this.scheduleAlarm(wake);
     await Promise.all([...new Set(created.map((c) => c.nodeId))].map((nodeId) => this.pushNodeContracts(region, nodeId)));
-    return confirmed;
+    return current;
   }
 
   /** The contract became active: remember when its term ends so the alarm can expire it. */

@@ -42,7 +42,7 @@ export interface ClusterPort {
     req: { contractId: string; nodeId: string; ramGb: number; vramGb: number; clientUserId: string },
   ): Promise<ReserveResult>;
   confirm(region: string, contractId: string): Promise<boolean>;
-  afterCreate(region: string, created: CreatedNotice[]): Promise<number>;
+  afterCreate(region: string, created: CreatedNotice[]): Promise<string[]>;
   activate(region: string, contractId: string, endTime: number): Promise<void>;
   release(region: string, contractId: string): Promise<boolean>;
   upsertNode(snapshot: NodeSnapshot): Promise<unknown>;
@@ -94,7 +94,7 @@ export function requestPorts(env: Env, ctx: { waitUntil(p: Promise<unknown>): vo
 const GATHER_MS = 5;
 const GATHER_MAX = 200;
 
-/** Notices gathering in this isolate, by target ("created:<region>", "users:<region>"). */
+/** Notices gathering in this isolate, by the region object they are for. */
 const gathering = new Map<string, unknown[]>();
 
 /**
@@ -126,22 +126,35 @@ function gather<T>(key: string, item: T, defer: (work: Promise<void>) => void, s
   );
 }
 
+type Announced = CreatedNotice & { region: string; home: string };
+
+/**
+ * The contract's region object first (confirm, the renter's sockets there, the node's push); then,
+ * for the contracts whose update was still current there, the renters' sockets on their home
+ * regions, so a home region never hears "pending" after the region decided it was stale.
+ */
+async function sendCreated(ports: Ports, region: string, notices: Announced[]): Promise<void> {
+  const current = new Set(
+    await ports.cluster(region).afterCreate(
+      region,
+      notices.map((n) => ({ contractId: n.contractId, nodeId: n.nodeId, userId: n.userId, message: n.message })),
+    ),
+  );
+  const byHome = new Map<string, { userId: string; message: UserMessage }[]>();
+  for (const n of notices) {
+    if (n.home === region || !current.has(n.contractId)) continue;
+    byHome.set(n.home, [...(byHome.get(n.home) ?? []), { userId: n.userId, message: n.message }]);
+  }
+  await Promise.all([...byHome].map(([home, updates]) => ports.cluster(home).notifyUsers(updates)));
+}
+
 /**
  * Tells the contract's region object that a creation committed (confirm, the renter's sockets
  * there, the node's push), and the renter's sockets on their home region when it is another one.
  * Inside a request the notices are gathered with those of concurrent requests and sent after the
  * response; elsewhere (the alarm, the queue consumer, tests) they are sent at once and awaited.
  */
-export async function announceCreated(ports: Ports, notice: CreatedNotice & { region: string; home: string }): Promise<void> {
-  const { region, home, ...created } = notice;
-  const update = { userId: created.userId, message: created.message };
-  if (!ports.defer) {
-    await Promise.all([
-      ports.cluster(region).afterCreate(region, [created]),
-      home !== region ? ports.cluster(home).notifyUsers([update]) : null,
-    ]);
-    return;
-  }
-  gather(`created:${region}`, created, ports.defer, (items) => ports.cluster(region).afterCreate(region, items));
-  if (home !== region) gather(`users:${home}`, update, ports.defer, (items) => ports.cluster(home).notifyUsers(items));
+export async function announceCreated(ports: Ports, notice: Announced): Promise<void> {
+  if (!ports.defer) return sendCreated(ports, notice.region, [notice]);
+  gather(`created:${notice.region}`, notice, ports.defer, (items) => sendCreated(ports, notice.region, items));
 }
