@@ -14,6 +14,7 @@ import { availableOf, type NodeLive, type NodeSnapshot, type Reservation, type R
 import { loadRegionFromD1, runRegionSweeps } from "./contracts/sweeps";
 import { rollupRegion, type RegionRollup } from "./domain/rollup";
 import { nodeContracts } from "./nodes/push";
+import type { CreatedNotice } from "./region/client";
 
 const PROVISIONAL_TTL_MS = 120_000;
 /** Tag of every node agent's push socket (besides `node:<id>`). */
@@ -228,28 +229,45 @@ export class RegionCluster extends DurableObject<Env> {
   /** The contract row exists in D1: the reservation is now a hold. */
   async confirm(region: string, contractId: string): Promise<boolean> {
     await this.ensureRegion(region);
-    const r = this.reservations.get(contractId);
-    if (!r) return false;
-    if (r.state !== "held") this.writeReservation({ ...r, state: "held" });
-    // Wake when the node's time to make it ready runs out (the sweep fails it over if it did not).
-    if (r.endTime === null) await this.scheduleAlarm(r.createdAt + config(this.env).leaseReadyTimeoutSec * 1000 + 50);
+    const wake = this.hold(contractId);
+    if (wake === null) return false;
+    await this.scheduleAlarm(wake);
     return true;
   }
 
   /**
-   * After a creation committed in D1, in one call rather than three: the reservation becomes a
-   * hold, the renter's sockets here hear of the contract, and the node's agent gets its new list.
+   * Makes a reservation a hold; null if there is none, else when the alarm must wake for it: when
+   * the node's time to make a pending contract ready runs out (the sweep fails it over if it did not).
    */
-  async confirmAndPush(
-    region: string,
-    contractId: string,
-    nodeId: string,
-    update?: { userId: string; message: { type: string; data: unknown } },
-  ): Promise<boolean> {
-    const confirmed = await this.confirm(region, contractId);
-    if (update) await this.notifyUser(update.userId, update.message);
-    await this.pushNodeContracts(region, nodeId);
-    return confirmed;
+  private hold(contractId: string): number | null {
+    const r = this.reservations.get(contractId);
+    if (!r) return null;
+    if (r.state !== "held") this.writeReservation({ ...r, state: "held" });
+    return r.endTime === null ? r.createdAt + config(this.env).leaseReadyTimeoutSec * 1000 + 50 : Number.POSITIVE_INFINITY;
+  }
+
+  /**
+   * After creations committed in D1, many in one call (region/client.ts gathers a burst of them):
+   * each reservation becomes a hold, each renter's sockets here hear of their contract, and each
+   * node's agent gets its new list once. A notice that arrives after its contract moved on (it was
+   * activated, or ended and released, by a request that was quicker than the gathering) is stale:
+   * its "pending" update is not sent, since the renter has already heard the newer state. Returns
+   * the contracts whose update was still current, for the renters' home regions.
+   */
+  async afterCreate(region: string, created: CreatedNotice[]): Promise<string[]> {
+    await this.ensureRegion(region);
+    const current: string[] = [];
+    let wake = Number.POSITIVE_INFINITY;
+    for (const c of created) {
+      const r = this.reservations.get(c.contractId);
+      if (!r || r.endTime !== null) continue;
+      wake = Math.min(wake, this.hold(c.contractId) ?? wake);
+      this.sendToUser(c.userId, c.message);
+      current.push(c.contractId);
+    }
+    if (wake < Number.POSITIVE_INFINITY) await this.scheduleAlarm(wake);
+    await Promise.all([...new Set(created.map((c) => c.nodeId))].map((nodeId) => this.pushNodeContracts(region, nodeId)));
+    return current;
   }
 
   /** The contract became active: remember when its term ends so the alarm can expire it. */
@@ -447,6 +465,17 @@ export class RegionCluster extends DurableObject<Env> {
 
   /** contract_update for one client's sockets here. */
   async notifyUser(userId: string, message: { type: string; data: unknown }): Promise<number> {
+    return this.sendToUser(userId, message);
+  }
+
+  /** contract_update for many clients' sockets here, in one call (region/client.ts gathers them). */
+  async notifyUsers(updates: { userId: string; message: { type: string; data: unknown } }[]): Promise<number> {
+    let sent = 0;
+    for (const u of updates) sent += this.sendToUser(u.userId, u.message);
+    return sent;
+  }
+
+  private sendToUser(userId: string, message: { type: string; data: unknown }): number {
     const sockets = this.ctx.getWebSockets(`user:${userId}`);
     const text = JSON.stringify(message);
     for (const ws of sockets) {

@@ -434,6 +434,9 @@ describe("real time", () => {
         body: { node_id: node.id, ram_gb: 1, vram_gb: 0, duration_sec: 60 },
       })
     ).body.contract;
+    // The creation's update follows the response (gathered with concurrent ones); then the activation's.
+    for (const end = Date.now() + 3000; Date.now() < end && !messages.some((m) => m.type === "contract_update"); )
+      await new Promise((r) => setTimeout(r, 10));
     await heartbeat(p, node.id);
     const deadline = Date.now() + 3000;
     const seen = () =>

@@ -4,13 +4,13 @@
  */
 import { eq } from "drizzle-orm";
 import { createDb, toD1 } from "../db/client";
-import { clients, contracts, nodes, offers, type ContractRow } from "../db/schema";
+import { contracts, type ClientRow, type ContractRow, type NodeRow, type OfferRow } from "../db/schema";
 import { costMicro } from "../domain/money";
 import { durationBounds } from "../domain/offer";
 import type { AuthUser } from "../lib/auth";
 import { ApiError, invalid, notFound } from "../lib/errors";
 import { holdStatement, postLedger } from "../ledger/service";
-import type { Ports } from "../region/client";
+import { announceCreated, type Ports } from "../region/client";
 import { contractView } from "./views";
 
 /**
@@ -36,22 +36,72 @@ export interface CreateInput {
   failedOverFrom?: string | null;
 }
 
+/** What a creation is decided on, as D1 has it now. */
+interface CreationFacts {
+  node: Pick<NodeRow, "id" | "providerId" | "region" | "status" | "totalRamGb" | "totalVramGb" | "priceNano"> | null;
+  offer: Pick<OfferRow, "minDurationSec" | "maxDurationSec" | "egressPriceMicro"> | null;
+  client: Pick<ClientRow, "id" | "balanceMicro" | "heldMicro" | "defaultRegion"> | null;
+}
+
+/**
+ * The node, its offer and the renter's account: one statement, one row whatever exists (each
+ * missing part comes back as NULLs), and only the columns a creation reads. It is on the path of
+ * every creation, where a batch of three mapped selects cost measurably more (docs/scale.md).
+ */
+async function creationFacts(db: D1Database, nodeId: string, userId: string): Promise<CreationFacts> {
+  const r = await db
+    .prepare(
+      `SELECT n.id AS node_id, n.provider_id, n.region, n.status, n.total_ram_gb, n.total_vram_gb, n.price_nano,
+              o.id AS offer_id, o.min_duration_sec, o.max_duration_sec, o.egress_price_micro,
+              c.id AS client_id, c.balance_micro, c.held_micro, c.default_region
+       FROM (SELECT ?1 AS node_id, ?2 AS user_id) q
+       LEFT JOIN nodes n ON n.id = q.node_id
+       LEFT JOIN offers o ON o.node_id = q.node_id
+       LEFT JOIN clients c ON c.user_id = q.user_id`,
+    )
+    .bind(nodeId, userId)
+    .first<Record<string, unknown>>();
+  if (!r) return { node: null, offer: null, client: null };
+  return {
+    node:
+      r.node_id === null
+        ? null
+        : {
+            id: r.node_id as string,
+            providerId: r.provider_id as string,
+            region: r.region as string,
+            status: r.status as NodeRow["status"],
+            totalRamGb: r.total_ram_gb as number,
+            totalVramGb: r.total_vram_gb as number,
+            priceNano: r.price_nano as number,
+          },
+    offer:
+      r.offer_id === null
+        ? null
+        : {
+            minDurationSec: r.min_duration_sec as number,
+            maxDurationSec: r.max_duration_sec as number,
+            egressPriceMicro: r.egress_price_micro as number,
+          },
+    client:
+      r.client_id === null
+        ? null
+        : {
+            id: r.client_id as string,
+            balanceMicro: r.balance_micro as number,
+            heldMicro: r.held_micro as number,
+            defaultRegion: r.default_region as string | null,
+          },
+  };
+}
+
 export async function createContract(ports: Ports, user: Pick<AuthUser, "id">, input: CreateInput): Promise<ContractRow> {
   const env = ports.env;
   const db = createDb(env.DB);
   if (input.ramGb + input.vramGb <= 0)
     throw new ApiError("validation_failed", "ram_gb + vram_gb must be > 0", [{ field: "ram_gb", message: "ram_gb + vram_gb must be > 0" }]);
-  // The node, its offer and the renter's account in one D1 round trip (three plain selects: a
-  // join in a D1 batch would lose its same-named columns).
-  const [nodeRows, offerRows, clientRows] = await db.batch([
-    db.select().from(nodes).where(eq(nodes.id, input.nodeId)),
-    db.select().from(offers).where(eq(offers.nodeId, input.nodeId)),
-    db.select().from(clients).where(eq(clients.userId, user.id)),
-  ]);
-  const node = nodeRows[0];
+  const { node, offer, client } = await creationFacts(env.DB, input.nodeId, user.id);
   if (!node) throw notFound("node");
-  const offer = offerRows[0] ?? null;
-  const client = clientRows[0];
   const { min: minDur, max: maxDur } = durationBounds(offer);
   if (input.durationSec < minDur || input.durationSec > maxDur)
     throw invalid("duration_sec", `must be between ${minDur} and ${maxDur} for this node`);
@@ -132,20 +182,20 @@ export async function createContract(ports: Ports, user: Pick<AuthUser, "id">, i
     await cluster.release(node.region, id); // the money said no: give the capacity back at once
     throw e;
   }
-  // Committed: the rest may follow the response. The confirm, the renter's update on the
-  // contract's region and the node's push are one call to the region object.
-  const update = { type: "contract_update", data: contractView(row) };
-  const home = client.defaultRegion ?? "global";
+  // Committed: the rest may follow the response (the reservation's confirm, the renter's sockets,
+  // the node's push), gathered with the notices of concurrent creations.
   await afterCommit(
     ports,
     id,
     "after_create",
-    // Inside an async function, so that even a synchronous throw lands in the log, not the response.
-    (async () =>
-      Promise.all([
-        cluster.confirmAndPush(node.region, id, node.id, { userId: user.id, message: update }),
-        home !== node.region ? ports.cluster(home).notifyUser(user.id, update) : null,
-      ]))(),
+    announceCreated(ports, {
+      region: node.region,
+      home: client.defaultRegion ?? "global",
+      contractId: id,
+      nodeId: node.id,
+      userId: user.id,
+      message: { type: "contract_update", data: contractView(row) },
+    }),
   );
   return row;
 }
