@@ -2,7 +2,8 @@
 // path per request — auth, node and offer read, the region DO's reservation, the balance hold and
 // its ledger entry in the renter's own chain, the contract row, the DO confirm, the notification.
 //   a. 400 concurrent creations from 20 renters on 400 nodes → all 201, no 5xx; wall time
-//      against 400 concurrent GET /health on the same stack, measured in the same run (target ≤ 2×);
+//      against 400 concurrent GET /health on the same stack, measured in the same run (target ≤ 2×),
+//      three rounds alternating, judged on the median round;
 //   b. 60 concurrent creations by one renter whose balance covers 30 → only 201 and 402.
 import { json, pool } from "./http.mjs";
 
@@ -26,7 +27,7 @@ async function burst(n, fn) {
   return { ms: performance.now() - t, statuses };
 }
 
-export async function runContractCreationBench({ url, log = console.log, nodes: NODES = 400, renters: RENTERS = 20 }) {
+export async function runContractCreationBench({ url, log = console.log, nodes: NODES = 400, renters: RENTERS = 20, rounds: ROUNDS = 3 }) {
   const account = async (email, role) => {
     let r = await json(url, "POST", "/api/auth/register", { email, password: "bench password", role });
     if (r.status === 409) r = await json(url, "POST", "/api/auth/login", { email, password: "bench password" });
@@ -69,19 +70,27 @@ export async function runContractCreationBench({ url, log = console.log, nodes: 
   }
   log(`${NODES} nodes, ${RENTERS} renters ready in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 
-  // Warm both paths, then measure the baseline and the creations back to back.
+  // Warm both paths, then measure the baseline and the creations back to back, three times over
+  // (the nodes hold 16 such contracts each), and judge on the median ratio: one burst on a shared
+  // 2-core machine can be slowed by anything else running.
   for (let i = 0; i < 20; i++) await fetch(url + "/health").then((r) => r.text());
   const create = (renter, nodeId) =>
     json(url, "POST", "/api/contracts/create", { node_id: nodeId, ram_gb: 4, vram_gb: 0, duration_sec: 600 }, renter.token);
   await create(renters[0], nodeIds[0]);
-  const health = await burst(NODES, () => fetch(url + "/health").then(async (r) => (await r.text(), r)));
-  const many = await burst(NODES, (i) => create(renters[i % RENTERS], nodeIds[i]));
-  const ratio = many.ms / health.ms;
-  const fivexx = many.statuses.filter((s) => s >= 500).length;
-  log(`${NODES} concurrent GET /health:              ${health.ms.toFixed(0)} ms (${tally(health.statuses)})`);
-  log(
-    `${NODES} concurrent contract creations:        ${many.ms.toFixed(0)} ms (${tally(many.statuses)}) → ${ratio.toFixed(2)}× the /health burst (target ≤ 2×), ${(NODES / (many.ms / 1000)).toFixed(0)} contracts/s`,
-  );
+  const rounds = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    const health = await burst(NODES, () => fetch(url + "/health").then(async (r) => (await r.text(), r)));
+    const many = await burst(NODES, (i) => create(renters[(i + round) % RENTERS], nodeIds[i]));
+    rounds.push({ health, many, ratio: many.ms / health.ms });
+    log(
+      `round ${round + 1}: ${NODES} × GET /health ${health.ms.toFixed(0)} ms (${tally(health.statuses)}); ${NODES} creations ${many.ms.toFixed(0)} ms (${tally(many.statuses)}) → ${(many.ms / health.ms).toFixed(2)}×, ${(NODES / (many.ms / 1000)).toFixed(0)} contracts/s`,
+    );
+  }
+  const median = [...rounds].sort((a, b) => a.ratio - b.ratio)[Math.floor(ROUNDS / 2)];
+  const { health, many, ratio } = median;
+  const statuses = rounds.flatMap((r) => r.many.statuses);
+  const fivexx = statuses.filter((s) => s >= 500).length;
+  log(`median: ${ratio.toFixed(2)}× the /health burst (target ≤ 2×); ${fivexx} × 5xx in ${statuses.length} creations`);
 
   // One renter, 60 at once, money for 30: 4 GB × 600 s × 1,000 nano = 2,400 micro each.
   const solo = await account(`bench-money-solo-${tag}@bench.local`, "user");
@@ -95,11 +104,11 @@ export async function runContractCreationBench({ url, log = console.log, nodes: 
   return [
     {
       bench: "HTTP contract creation ×400",
-      figure: `${many.ms.toFixed(0)} ms, ${many.statuses.filter((s) => s === 201).length}×201, ${fivexx}×5xx`,
+      figure: `${many.ms.toFixed(0)} ms (median of ${ROUNDS}), ${statuses.filter((s) => s === 201).length}/${statuses.length}×201, ${fivexx}×5xx`,
       baseline: `400×/health ${health.ms.toFixed(0)} ms`,
       ratio: `${ratio.toFixed(2)}×`,
       target: "≤ 2×, all 201",
-      ok: ratio <= 2 && many.statuses.every((s) => s === 201),
+      ok: ratio <= 2 && statuses.every((s) => s === 201),
     },
     {
       bench: "one renter ×60 (money for 30)",
