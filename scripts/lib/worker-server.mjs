@@ -41,7 +41,21 @@ export async function startWorker(opts = {}) {
   const fresh = opts.persistTo === undefined;
   const persistTo = opts.persistTo ?? mkdtempSync(join(tmpdir(), "mnemo-worker-"));
   migrate(persistTo);
-  const port = opts.port ?? (await freePort());
+  for (let attempt = 1; ; attempt++) {
+    const port = opts.port ?? (await freePort());
+    try {
+      return await launch(opts, { persistTo, fresh, port });
+    } catch (e) {
+      // The free port was taken by another process between our probe and wrangler's bind (test
+      // files start servers in parallel): take another one.
+      if (opts.port === undefined && attempt < 5 && /Address already in use/.test(String(e?.message))) continue;
+      if (fresh) rmSync(persistTo, { recursive: true, force: true });
+      throw e;
+    }
+  }
+}
+
+async function launch(opts, { persistTo, fresh, port }) {
   const vars = { JWT_SECRET: "local-test-secret-please-change-0123456789", ...opts.vars };
   const args = [
     "dev",
@@ -72,7 +86,7 @@ export async function startWorker(opts = {}) {
   while (true) {
     if (exited) throw new Error(`wrangler dev exited before it was ready:\n${output}`);
     try {
-      const r = await fetch(`${url}/health`);
+      const r = await fetch(`${url}/health`, { signal: AbortSignal.timeout(2000) });
       if (r.status === 200) break;
     } catch {
       /* not listening yet */

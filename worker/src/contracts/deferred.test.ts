@@ -95,7 +95,7 @@ describe("work deferred after a creation commits", () => {
     const lost = {
       reserve: (r: string, q: Parameters<ClusterPort["reserve"]>[1]) => real.reserve(r, q),
       release: (r: string, id: string) => real.release(r, id),
-      afterCreate: async () => 0,
+      afterCreate: async () => [],
       notifyUsers: async () => 0,
     } as unknown as ClusterPort;
     ports.cluster = (r) => (r === region ? lost : real);
