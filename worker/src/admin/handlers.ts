@@ -1,3 +1,6 @@
+import { platformOverview } from "../db/analytics";
+import { clientIdOfUser } from "../db/clients";
+import { entryById } from "../db/ledger-entries";
 import { usdToMicro, microToUsd } from "../domain/money";
 import { caller } from "../lib/auth";
 import { AlreadyApplied, creditStatement, postLedger } from "../ledger/service";
@@ -11,8 +14,8 @@ export const credits: AppRouteHandler<typeof routes.credits> = async (c) => {
   const b = c.req.valid("json");
   const amount = usdToMicro(b.amount_usd);
   if (amount === null) throw invalid("amount_usd", "must have at most 6 decimal places");
-  const client = await c.env.DB.prepare(`SELECT id FROM clients WHERE user_id = ?`).bind(b.user_id).first<{ id: string }>();
-  if (!client) throw notFound("user");
+  const clientId = await clientIdOfUser(c.env.DB, b.user_id);
+  if (!clientId) throw notFound("user");
   const key = c.req.header("idempotency-key");
   try {
     const [entry] = await postLedger(
@@ -26,9 +29,9 @@ export const credits: AppRouteHandler<typeof routes.credits> = async (c) => {
           idempotencyKey: key ? `credit:${caller(c).id}:${key}` : `credit:${crypto.randomUUID()}`,
         },
       ],
-      () => [creditStatement(c.env.DB, client.id, amount)],
+      () => [creditStatement(c.env.DB, clientId, amount)],
     );
-    const row = await c.env.DB.prepare(`SELECT * FROM ledger_entries WHERE id = ?`).bind(entry.id).first<Record<string, unknown>>();
+    const row = await entryById(c.env.DB, entry.id);
     return c.json({ entry: entryView(row!) }, 201);
   } catch (e) {
     if (e instanceof AlreadyApplied) throw new ApiError("conflict", "a credit with this Idempotency-Key was already made");
@@ -43,21 +46,12 @@ const grouped = (rows: Group[]) => Object.fromEntries(rows.map((r) => [r.k, r.n]
 const total = (rows: Group[]) => rows.reduce((s, r) => s + r.n, 0);
 
 export const overview: AppRouteHandler<typeof routes.overview> = async (c) => {
-  const db = c.env.DB;
-  const [users, nodes, contracts, money, outstanding] = await db.batch([
-    db.prepare(`SELECT role AS k, COUNT(*) AS n FROM users GROUP BY role`),
-    db.prepare(`SELECT status AS k, COUNT(*) AS n FROM nodes GROUP BY status`),
-    db.prepare(`SELECT status AS k, COUNT(*) AS n FROM contracts GROUP BY status`),
-    db.prepare(`SELECT kind AS k, COALESCE(SUM(amount_micro), 0) AS n FROM ledger_entries GROUP BY kind`),
-    db.prepare(
-      `SELECT COALESCE(SUM(total_cost_micro - charged_micro), 0) AS n FROM contracts WHERE charged_micro IS NOT NULL AND total_cost_micro > charged_micro`,
-    ),
-  ]);
-  const byKind = grouped(money.results as Group[]);
+  const o = await platformOverview(c.env.DB);
+  const byKind = grouped(o.ledgerSumsByKind);
   const kind = (k: string) => byKind[k] ?? 0;
-  const u = users.results as Group[],
-    n = nodes.results as Group[],
-    k = contracts.results as Group[];
+  const u = o.usersByRole,
+    n = o.nodesByStatus,
+    k = o.contractsByStatus;
   return c.json(
     {
       users: { total: total(u), by_role: grouped(u) },
@@ -72,7 +66,7 @@ export const overview: AppRouteHandler<typeof routes.overview> = async (c) => {
         credits_usd: microToUsd(kind("credit")),
         refunds_usd: microToUsd(-kind("refund")),
         payouts_usd: microToUsd(-kind("payout")),
-        outstanding_usd: microToUsd((outstanding.results[0] as { n: number }).n),
+        outstanding_usd: microToUsd(o.outstandingMicro),
       },
       ledger: await verifyLedger(c.env),
       reconciliation: await reconciliationFigures(c.env),

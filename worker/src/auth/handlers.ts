@@ -1,5 +1,6 @@
 import { and, desc, eq, isNull } from "drizzle-orm";
 import { config } from "../env";
+import { regionExists } from "../db/clusters";
 import { apiKeys, clients, users } from "../db/schema";
 import { usdToMicro } from "../domain/money";
 import { ACCESS_TOKEN_TTL_SEC, assertConfigured, caller, issueAccessToken } from "../lib/auth";
@@ -92,10 +93,7 @@ export const updateClient: AppRouteHandler<typeof routes.updateClient> = async (
   if (body.default_region !== undefined) {
     // Only a region that exists: contract updates are pushed to the renter's home region's object,
     // and an invented name must not bring one into being.
-    if (
-      body.default_region !== null &&
-      !(await c.env.DB.prepare(`SELECT 1 AS x FROM clusters WHERE region = ?`).bind(body.default_region).first())
-    ) {
+    if (body.default_region !== null && !(await regionExists(c.env.DB, body.default_region))) {
       throw invalid("default_region", "must be a region that exists (GET /api/clusters)");
     }
     patch.defaultRegion = body.default_region;

@@ -1,3 +1,4 @@
+import { pageOfLedgerEntries } from "../db/ledger-entries";
 import { caller } from "../lib/auth";
 import { entryView, verifyLedger } from "./ledger-query";
 import { balanceOf } from "./service";
@@ -11,16 +12,8 @@ export const ledger: AppRouteHandler<typeof routes.ledger> = async (c) => {
   const me = caller(c);
   // Everyone sees their own account; admins may look at anyone's, or at the whole chain.
   const userId = me.role === "admin" ? (q.user_id ?? null) : me.id;
-  const where = userId ? "WHERE user_id = ?" : "";
-  const params = userId ? [userId] : [];
-  const [rows, count] = await c.env.DB.batch([
-    c.env.DB.prepare(`SELECT * FROM ledger_entries ${where} ORDER BY seq DESC LIMIT ? OFFSET ?`).bind(...params, q.limit, q.offset),
-    c.env.DB.prepare(`SELECT COUNT(*) AS n FROM ledger_entries ${where}`).bind(...params),
-  ]);
-  return c.json(
-    { entries: (rows.results as Record<string, unknown>[]).map(entryView), total_count: (count.results[0] as { n: number }).n },
-    200,
-  );
+  const page = await pageOfLedgerEntries(c.env.DB, userId, q.limit, q.offset);
+  return c.json({ entries: page.rows.map(entryView), total_count: page.total }, 200);
 };
 
 export const verify: AppRouteHandler<typeof routes.verify> = async (c) => c.json(await verifyLedger(c.env), 200);

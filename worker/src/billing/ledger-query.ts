@@ -1,3 +1,4 @@
+import { ledgerEntriesAfter } from "../db/ledger-entries";
 import type { Env } from "../env";
 import { GENESIS_HASH, platformRoot, verifyRun, type ChainBreak, type ChainRow, type LedgerKind } from "../domain/ledger";
 import { rechainLegacy } from "../ledger/rechain";
@@ -56,13 +57,9 @@ export async function verifyLedger(env: Env) {
   const broken: ChainBreak[] = [];
   let cursor: [string, number] = ["", 0];
   for (;;) {
-    const page = await env.DB.prepare(
-      `SELECT * FROM ledger_entries WHERE account > ?1 OR (account = ?1 AND account_seq > ?2) ORDER BY account, account_seq LIMIT ?3`,
-    )
-      .bind(cursor[0], cursor[1], PAGE)
-      .all<Record<string, unknown>>();
-    if (!page.results.length) break;
-    for (const raw of page.results) {
+    const page = await ledgerEntriesAfter(env.DB, cursor, PAGE);
+    if (!page.length) break;
+    for (const raw of page) {
       const r = toChainRow(raw);
       if (r.account !== account) {
         if (account !== null) heads.push({ account, accountSeq: prevSeq, hash: prevHash });
@@ -85,7 +82,7 @@ export async function verifyLedger(env: Env) {
       prevHash = r.hash;
       prevSeq = r.accountSeq;
     }
-    const last = page.results[page.results.length - 1];
+    const last = page[page.length - 1];
     cursor = [last.account as string, last.account_seq as number];
   }
   if (account !== null) heads.push({ account, accountSeq: prevSeq, hash: prevHash });

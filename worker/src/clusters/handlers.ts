@@ -1,3 +1,6 @@
+import { regionExists, storedCenterOf } from "../db/clusters";
+import { contractCountsByStatusInRegion } from "../db/contracts";
+import { lateNodeCountInRegion } from "../db/nodes";
 import { config } from "../env";
 import { spreadOf, utilisationPct, type RegionRollup } from "../domain/rollup";
 import { nanoToPrice } from "../domain/money";
@@ -15,15 +18,11 @@ async function rollupOf(env: Parameters<typeof regionStub>[0], region: string): 
 
 async function centerOf(env: Parameters<typeof regionStub>[0], region: string, r: RegionRollup) {
   if (r.center) return r.center;
-  const row = await env.DB.prepare(`SELECT center_lat, center_lng FROM clusters WHERE region = ?`)
-    .bind(region)
-    .first<{ center_lat: number | null; center_lng: number | null }>();
-  return row?.center_lat != null && row.center_lng != null ? { lat: row.center_lat, lng: row.center_lng } : null;
+  return storedCenterOf(env.DB, region);
 }
 
 async function assertRegion(env: Parameters<typeof regionStub>[0], region: string) {
-  const known = await env.DB.prepare(`SELECT 1 AS x FROM clusters WHERE region = ?`).bind(region).first();
-  if (!known) throw notFound("region");
+  if (!(await regionExists(env.DB, region))) throw notFound("region");
 }
 
 export const list: AppRouteHandler<typeof routes.list> = async (c) => {
@@ -59,15 +58,11 @@ export const stats: AppRouteHandler<typeof routes.stats> = async (c) => {
   const { region } = c.req.valid("param");
   await assertRegion(c.env, region);
   const r = await rollupOf(c.env, region);
-  const counts = await c.env.DB.prepare(`SELECT status, COUNT(*) AS n FROM contracts WHERE region = ? GROUP BY status`)
-    .bind(region)
-    .all<{ status: string; n: number }>();
+  const counts = await contractCountsByStatusInRegion(c.env.DB, region);
   const byStatus = { pending: 0, active: 0, completed: 0, failed: 0, cancelled: 0 } as Record<string, number>;
-  for (const x of counts.results) byStatus[x.status] = x.n;
+  for (const x of counts) byStatus[x.status] = x.n;
   const interval = Math.max(1, config(c.env).heartbeatMinIntervalSec);
-  const late = await c.env.DB.prepare(`SELECT COUNT(*) AS n FROM nodes WHERE region = ? AND status != 'offline' AND last_heartbeat_at < ?`)
-    .bind(region, Date.now() - 2 * interval * 1000)
-    .first<{ n: number }>();
+  const late = await lateNodeCountInRegion(c.env.DB, region, Date.now() - 2 * interval * 1000);
   const p = spreadOf(r.prices);
   return c.json(
     {
@@ -85,7 +80,7 @@ export const stats: AppRouteHandler<typeof routes.stats> = async (c) => {
       heartbeat_health: {
         nodes_by_status: r.byStatus,
         last_heartbeat_at: r.lastHeartbeatAt ? new Date(r.lastHeartbeatAt).toISOString() : null,
-        late_nodes: late?.n ?? 0,
+        late_nodes: late,
       },
     },
     200,

@@ -106,3 +106,25 @@ export async function pricing(d1: D1Database, region: string | undefined, from: 
     current: current.results[0] as { nodes: number; avg_nano: number | null; min_nano: number | null; max_nano: number | null },
   };
 }
+
+type Group = { k: string; n: number };
+
+/** The admin overview's counts and sums: users by role, nodes and contracts by status, ledger sums by kind, and what is owed. */
+export async function platformOverview(d1: D1Database) {
+  const [users, nodes, contracts, money, outstanding] = await d1.batch([
+    d1.prepare(`SELECT role AS k, COUNT(*) AS n FROM users GROUP BY role`),
+    d1.prepare(`SELECT status AS k, COUNT(*) AS n FROM nodes GROUP BY status`),
+    d1.prepare(`SELECT status AS k, COUNT(*) AS n FROM contracts GROUP BY status`),
+    d1.prepare(`SELECT kind AS k, COALESCE(SUM(amount_micro), 0) AS n FROM ledger_entries GROUP BY kind`),
+    d1.prepare(
+      `SELECT COALESCE(SUM(total_cost_micro - charged_micro), 0) AS n FROM contracts WHERE charged_micro IS NOT NULL AND total_cost_micro > charged_micro`,
+    ),
+  ]);
+  return {
+    usersByRole: users.results as Group[],
+    nodesByStatus: nodes.results as Group[],
+    contractsByStatus: contracts.results as Group[],
+    ledgerSumsByKind: money.results as Group[],
+    outstandingMicro: (outstanding.results[0] as { n: number }).n,
+  };
+}

@@ -38,3 +38,31 @@ export async function clientWithUser(d1: D1Database, id: string) {
     .bind(id)
     .first<{ id: string; user_id: string; org_name: string | null; email: string; full_name: string | null }>();
 }
+
+/** A client's owner and home region (who may open its sockets, and where). */
+export async function clientOwnerAndRegion(d1: D1Database, id: string) {
+  return d1
+    .prepare(`SELECT id, user_id, default_region FROM clients WHERE id = ?`)
+    .bind(id)
+    .first<{ id: string; user_id: string; default_region: string | null }>();
+}
+
+/** A user's client balance and what of it is held; null when they have no client profile. */
+export async function clientBalanceOfUser(
+  d1: D1Database,
+  userId: string,
+): Promise<{ id: string; balanceMicro: number; heldMicro: number } | null> {
+  const r = await d1
+    .prepare(`SELECT id, balance_micro, held_micro FROM clients WHERE user_id = ?`)
+    .bind(userId)
+    .first<{ id: string; balance_micro: number; held_micro: number }>();
+  return r ? { id: r.id, balanceMicro: r.balance_micro, heldMicro: r.held_micro } : null;
+}
+
+/** The position stored on a user's client profile; null when they have no client profile. */
+export async function clientPositionOfUser(d1: D1Database, userId: string) {
+  return d1
+    .prepare(`SELECT latitude, longitude FROM clients WHERE user_id = ?`)
+    .bind(userId)
+    .first<{ latitude: number | null; longitude: number | null }>();
+}

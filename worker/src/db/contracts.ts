@@ -380,3 +380,23 @@ export async function pageOfContracts(
   ]);
   return { rows, total: total[0]?.n ?? 0 };
 }
+
+/** What a user's active contracts cost per second at their prices, in nano-USD (0 when none run). */
+export async function burnNanoPerSecOfUser(d1: D1Database, userId: string): Promise<number> {
+  const burn = await d1
+    .prepare(
+      `SELECT COALESCE(SUM((ram_gb + vram_gb) * price_nano), 0) AS nano_per_sec FROM contracts WHERE client_user_id = ? AND status = 'active' AND ended_at IS NULL`,
+    )
+    .bind(userId)
+    .first<{ nano_per_sec: number }>();
+  return burn?.nano_per_sec ?? 0;
+}
+
+/** How many of a region's contracts are in each status (statuses with none are absent). */
+export async function contractCountsByStatusInRegion(d1: D1Database, region: string): Promise<{ status: string; n: number }[]> {
+  const counts = await d1
+    .prepare(`SELECT status, COUNT(*) AS n FROM contracts WHERE region = ? GROUP BY status`)
+    .bind(region)
+    .all<{ status: string; n: number }>();
+  return counts.results;
+}

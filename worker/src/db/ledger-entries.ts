@@ -33,3 +33,30 @@ export async function entryByKey(d1: D1Database, idempotencyKey: string): Promis
 export async function entryById(d1: D1Database, id: string): Promise<Record<string, unknown> | null> {
   return d1.prepare(`SELECT * FROM ledger_entries WHERE id = ?`).bind(id).first<Record<string, unknown>>();
 }
+
+/** A page of ledger entries, newest first, of one user or (userId null) of everyone, and how many there are. */
+export async function pageOfLedgerEntries(
+  d1: D1Database,
+  userId: string | null,
+  limit: number,
+  offset: number,
+): Promise<{ rows: Record<string, unknown>[]; total: number }> {
+  const where = userId ? "WHERE user_id = ?" : "";
+  const params = userId ? [userId] : [];
+  const [rows, count] = await d1.batch([
+    d1.prepare(`SELECT * FROM ledger_entries ${where} ORDER BY seq DESC LIMIT ? OFFSET ?`).bind(...params, limit, offset),
+    d1.prepare(`SELECT COUNT(*) AS n FROM ledger_entries ${where}`).bind(...params),
+  ]);
+  return { rows: rows.results as Record<string, unknown>[], total: (count.results[0] as { n: number }).n };
+}
+
+/** Up to `limit` entries after `cursor` in (account, account_seq) order: one page of a walk over every chain. */
+export async function ledgerEntriesAfter(d1: D1Database, cursor: [string, number], limit: number): Promise<Record<string, unknown>[]> {
+  const page = await d1
+    .prepare(
+      `SELECT * FROM ledger_entries WHERE account > ?1 OR (account = ?1 AND account_seq > ?2) ORDER BY account, account_seq LIMIT ?3`,
+    )
+    .bind(cursor[0], cursor[1], limit)
+    .all<Record<string, unknown>>();
+  return page.results;
+}

@@ -270,3 +270,12 @@ export async function pageOfNodes(d1: D1Database, f: NodeQuery, limit: number, o
   }));
   return { rows: out, total: (count.results[0] as { n: number }).n };
 }
+
+/** How many of a region's nodes that are not offline last beat before `heartbeatBefore`. */
+export async function lateNodeCountInRegion(d1: D1Database, region: string, heartbeatBefore: number): Promise<number> {
+  const late = await d1
+    .prepare(`SELECT COUNT(*) AS n FROM nodes WHERE region = ? AND status != 'offline' AND last_heartbeat_at < ?`)
+    .bind(region, heartbeatBefore)
+    .first<{ n: number }>();
+  return late?.n ?? 0;
+}

@@ -1,3 +1,4 @@
+import { clientPositionOfUser } from "../db/clients";
 import { compareOffers, type Match, type MatchRequest, type Offer, type OfferFilter } from "../domain/matching";
 import { nanoToPrice, priceToNano } from "../domain/money";
 import { caller } from "../lib/auth";
@@ -74,9 +75,7 @@ export const request: AppRouteHandler<typeof routes.request> = async (c) => {
   let lat = b.client_lat ?? null;
   let lng = b.client_lng ?? null;
   if (lat === null) {
-    const profile = await c.env.DB.prepare(`SELECT latitude, longitude FROM clients WHERE user_id = ?`)
-      .bind(caller(c).id)
-      .first<{ latitude: number | null; longitude: number | null }>();
+    const profile = await clientPositionOfUser(c.env.DB, caller(c).id);
     if (profile?.latitude != null && profile.longitude != null) {
       lat = profile.latitude;
       lng = profile.longitude;

@@ -10,6 +10,8 @@ import type { AppBindings } from "../lib/openapi";
 import { ApiError } from "../lib/errors";
 import { verifyAccessToken } from "../lib/auth";
 import { regionStub } from "../region/client";
+import { regionExists } from "../db/clusters";
+import { clientOwnerAndRegion } from "../db/clients";
 
 export const realtimeRouter = new Hono<AppBindings>().get("/ws/:client_id", async (c) => {
   if (c.req.header("upgrade")?.toLowerCase() !== "websocket")
@@ -25,15 +27,12 @@ export const realtimeRouter = new Hono<AppBindings>().get("/ws/:client_id", asyn
   const user = await verifyAccessToken(c.env, token);
   if (!user) throw new ApiError("unauthenticated", "invalid or expired token");
   const clientId = c.req.param("client_id");
-  const client = await c.env.DB.prepare(`SELECT id, user_id, default_region FROM clients WHERE id = ?`)
-    .bind(clientId)
-    .first<{ id: string; user_id: string; default_region: string | null }>();
+  const client = await clientOwnerAndRegion(c.env.DB, clientId);
   if (!client || (client.user_id !== user.id && user.role !== "admin")) throw new ApiError("not_found", "client not found");
   const region = c.req.query("region") ?? client.default_region ?? "global";
   // Only an existing region (or the shared hub) has an object to hold the socket: an invented
   // name is 404 and wakes nothing.
-  if (region !== "global" && !(await c.env.DB.prepare(`SELECT 1 AS x FROM clusters WHERE region = ?`).bind(region).first()))
-    throw new ApiError("not_found", "region not found");
+  if (region !== "global" && !(await regionExists(c.env.DB, region))) throw new ApiError("not_found", "region not found");
   const headers = new Headers(c.req.raw.headers);
   headers.set("x-mnemo-user-id", client.user_id);
   headers.set("x-mnemo-region", region);
