@@ -1,4 +1,4 @@
-import { ledgerEntriesAfter } from "../db/ledger-entries";
+import { entryFieldsFromRaw, ledgerEntriesAfter } from "../db/ledger-entries";
 import type { Env } from "../env";
 import { GENESIS_HASH, platformRoot, verifyRun, type ChainBreak, type ChainRow, type LedgerKind } from "../domain/ledger";
 import { rechainLegacy } from "../ledger/rechain";
@@ -24,18 +24,10 @@ export function entryView(r: Record<string, unknown>) {
 const PAGE = 500;
 
 const toChainRow = (r: Record<string, unknown>): ChainRow => ({
+  ...entryFieldsFromRaw(r),
   seq: r.seq as number,
   account: r.account as string,
   accountSeq: r.account_seq as number,
-  id: r.id as string,
-  kind: r.kind as LedgerKind,
-  userId: r.user_id as string | null,
-  contractId: r.contract_id as string | null,
-  transactionId: r.transaction_id as string | null,
-  amountMicro: r.amount_micro as number,
-  memo: r.memo as string | null,
-  idempotencyKey: r.idempotency_key as string,
-  createdAt: r.created_at as number,
   prevHash: r.prev_hash as string,
   hash: r.hash as string,
 });

@@ -2,7 +2,6 @@
  * Creating a contract: the region DO reserves the capacity, then one D1 batch writes the hold, its
  * ledger entry and the contract row. Failover places a contract's remainder through here too.
  */
-import { eq } from "drizzle-orm";
 import { createDb, toD1 } from "../db/client";
 import { creationFacts } from "../db/creation";
 import { contracts, type ContractRow } from "../db/schema";
@@ -13,20 +12,6 @@ import { ApiError, invalid, notFound } from "../lib/errors";
 import { holdStatement, postLedger } from "../ledger/service";
 import { announceCreated, type Ports } from "../region/client";
 import { contractView } from "./views";
-
-/**
- * Work after the commit that only speeds things up: each step has a safety net (the region alarm
- * confirms stale reservations against D1, heartbeats carry the node's list, agents reconcile), so
- * a failure is logged, never the caller's failure, and it may run after the response.
- */
-async function afterCommit(ports: Ports, contractId: string, step: string, work: Promise<unknown>): Promise<void> {
-  const logged = work.then(
-    () => undefined,
-    (e) => console.error(JSON.stringify({ level: "warn", contract_id: contractId, step, error: String((e as Error)?.message ?? e) })),
-  );
-  if (ports.defer) ports.defer(logged);
-  else await logged;
-}
 
 export interface CreateInput {
   nodeId: string;
@@ -126,18 +111,13 @@ export async function createContract(ports: Ports, user: Pick<AuthUser, "id">, i
   }
   // Committed: the rest may follow the response (the reservation's confirm, the renter's sockets,
   // the node's push), gathered with the notices of concurrent creations.
-  await afterCommit(
-    ports,
-    id,
-    "after_create",
-    announceCreated(ports, {
-      region: node.region,
-      home: client.defaultRegion ?? "global",
-      contractId: id,
-      nodeId: node.id,
-      userId: user.id,
-      message: { type: "contract_update", data: contractView(row) },
-    }),
-  );
+  await announceCreated(ports, {
+    region: node.region,
+    home: client.defaultRegion ?? "global",
+    contractId: id,
+    nodeId: node.id,
+    userId: user.id,
+    message: { type: "contract_update", data: contractView(row) },
+  });
   return row;
 }

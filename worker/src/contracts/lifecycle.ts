@@ -200,6 +200,29 @@ async function nodeIsLive(env: Env, nodeId: string): Promise<boolean> {
 // ---- extend and renew -----------------------------------------------------------------------
 
 /**
+ * Holds `cost` more for `k`'s renter together with `change` to the contract row, in one batch that
+ * applies only while the row is still as read (sameRowGuard): a hold never exists without the row
+ * that carries it. False when the row had changed and nothing was written.
+ */
+async function holdWithChange(
+  env: Env,
+  k: ContractRow,
+  cost: number,
+  entry: { idempotencyKey: string; memo: string },
+  change: D1PreparedStatement,
+  now = Date.now(),
+): Promise<boolean> {
+  const guard = sameRowGuard(k);
+  const { applied } = await appendLedger(
+    env.DB,
+    [{ kind: "hold", userId: k.clientUserId, contractId: k.id, amountMicro: -cost, ...entry }],
+    () => [holdIfStatement(env.DB, k.clientId, cost, guard, now), change],
+    guard,
+  );
+  return applied;
+}
+
+/**
  * Adds time to a running (or pending) contract, holding its cost, within the offer's maximum. The
  * hold, its ledger entry and the contract's new term are one guarded batch on the row as read: if
  * the row changed meanwhile (another extend, a renewal, the end), nothing is written and the
@@ -216,25 +239,15 @@ export async function extendContract(ports: Ports, first: ContractRow, additiona
     if (termSec > k.maxDurationSec)
       throw invalid("additional_sec", `would make the term ${termSec} s; this offer allows at most ${k.maxDurationSec} s`);
     const cost = costMicro(gbOf(k), additionalSec, k.priceNano);
-    const now = Date.now();
-    const guard = sameRowGuard(k);
     let applied: boolean;
     try {
-      ({ applied } = await appendLedger(
-        env.DB,
-        [
-          {
-            kind: "hold",
-            userId: k.clientUserId,
-            contractId: k.id,
-            amountMicro: -cost,
-            idempotencyKey: `hold:${k.id}:term${k.termSec}:renewal${k.renewals}:+${additionalSec}`,
-            memo: `extended by ${additionalSec} s`,
-          },
-        ],
-        () => [holdIfStatement(env.DB, k.clientId, cost, guard, now), extendIfUnchangedStatement(env.DB, k, additionalSec, cost)],
-        guard,
-      ));
+      applied = await holdWithChange(
+        env,
+        k,
+        cost,
+        { idempotencyKey: `hold:${k.id}:term${k.termSec}:renewal${k.renewals}:+${additionalSec}`, memo: `extended by ${additionalSec} s` },
+        extendIfUnchangedStatement(env.DB, k, additionalSec, cost),
+      );
     } catch (e) {
       // The same extension of the same term was written by a retry of this request: read again.
       if (!(e instanceof AlreadyApplied)) throw e;
@@ -260,24 +273,16 @@ export async function renewOrGrace(ports: Ports, k: ContractRow, now: number): P
   const env = ports.env;
   if (k.endedAt !== null || k.status !== "active") return loadContract(env, k.id);
   const cost = costMicro(gbOf(k), k.durationSec, k.priceNano);
-  const guard = sameRowGuard(k);
   let applied: boolean;
   try {
-    ({ applied } = await appendLedger(
-      env.DB,
-      [
-        {
-          kind: "hold",
-          userId: k.clientUserId,
-          contractId: k.id,
-          amountMicro: -cost,
-          idempotencyKey: `hold:${k.id}:renewal${k.renewals + 1}`,
-          memo: "auto-renewal",
-        },
-      ],
-      () => [holdIfStatement(env.DB, k.clientId, cost, guard, now), renewIfUnchangedStatement(env.DB, k, cost)],
-      guard,
-    ));
+    applied = await holdWithChange(
+      env,
+      k,
+      cost,
+      { idempotencyKey: `hold:${k.id}:renewal${k.renewals + 1}`, memo: "auto-renewal" },
+      renewIfUnchangedStatement(env.DB, k, cost),
+      now,
+    );
   } catch (e) {
     if (e instanceof AlreadyApplied) return loadContract(env, k.id);
     if (e instanceof ApiError && (e.code === "insufficient_funds" || e.code === "budget_exceeded")) {

@@ -2,6 +2,22 @@
  * Reads of the ledger_entries table outside the ledger's own writer (ledger/service.ts appends;
  * nothing here writes). Imports only db/schema and domain/.
  */
+import type { ChainedFields, LedgerKind } from "../domain/ledger";
+
+/** An entry's own fields, as its hash covers them, from a raw ledger_entries row (its place in a chain is the caller's). */
+export function entryFieldsFromRaw(r: Record<string, unknown>): Omit<ChainedFields, "account" | "accountSeq"> {
+  return {
+    id: r.id as string,
+    kind: r.kind as LedgerKind,
+    userId: r.user_id as string | null,
+    contractId: r.contract_id as string | null,
+    transactionId: r.transaction_id as string | null,
+    amountMicro: r.amount_micro as number,
+    memo: r.memo as string | null,
+    idempotencyKey: r.idempotency_key as string,
+    createdAt: r.created_at as number,
+  };
+}
 
 /** The idempotency keys of a transaction's refund entries (each names the cumulative refunded cents). */
 export async function refundKeysOf(d1: D1Database, transactionId: string): Promise<string[]> {

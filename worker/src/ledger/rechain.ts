@@ -6,7 +6,8 @@
  * Deterministic and guarded by `chain_version = 1`, so it is idempotent and two isolates running it
  * at once write the same values (or one finds the work done).
  */
-import { GENESIS_HASH, chainHash, platformAccount, type LedgerKind } from "../domain/ledger";
+import { entryFieldsFromRaw } from "../db/ledger-entries";
+import { GENESIS_HASH, chainHash, platformAccount } from "../domain/ledger";
 
 const PAGE = 500;
 
@@ -63,15 +64,7 @@ async function rechainOnce(db: D1Database): Promise<number> {
       const entry = {
         account,
         accountSeq: head.seq + 1,
-        id: r.id as string,
-        kind: r.kind as LedgerKind,
-        userId: r.user_id as string | null,
-        contractId: r.contract_id as string | null,
-        transactionId: r.transaction_id as string | null,
-        amountMicro: r.amount_micro as number,
-        memo: r.memo as string | null,
-        idempotencyKey: r.idempotency_key as string,
-        createdAt: r.created_at as number,
+        ...entryFieldsFromRaw(r),
       };
       const hash = await chainHash(head.hash, entry);
       updates.push(

@@ -113,16 +113,25 @@ function gather<T>(key: string, item: T, defer: (work: Promise<void>) => void, s
   const items = [item];
   gathering.set(key, items);
   defer(
-    new Promise((r) => setTimeout(r, GATHER_MS))
-      .then(() => {
+    logged(
+      key,
+      items.length,
+      new Promise((r) => setTimeout(r, GATHER_MS)).then(() => {
         if (gathering.get(key) === items) gathering.delete(key);
         return send(items);
-      })
-      .then(
-        () => undefined,
-        (e) =>
-          console.error(JSON.stringify({ level: "warn", step: key, notices: items.length, error: String((e as Error)?.message ?? e) })),
-      ),
+      }),
+    ),
+  );
+}
+
+/**
+ * Post-commit work only speeds things up (each notice has its net, above): a failure is logged,
+ * never the caller's failure.
+ */
+function logged(step: string, notices: number, work: Promise<unknown>): Promise<void> {
+  return work.then(
+    () => undefined,
+    (e) => console.error(JSON.stringify({ level: "warn", step, notices, error: String((e as Error)?.message ?? e) })),
   );
 }
 
@@ -153,8 +162,9 @@ async function sendCreated(ports: Ports, region: string, notices: Announced[]): 
  * there, the node's push), and the renter's sockets on their home region when it is another one.
  * Inside a request the notices are gathered with those of concurrent requests and sent after the
  * response; elsewhere (the alarm, the queue consumer, tests) they are sent at once and awaited.
+ * Never throws: a lost notice is left to its net.
  */
 export async function announceCreated(ports: Ports, notice: Announced): Promise<void> {
-  if (!ports.defer) return sendCreated(ports, notice.region, [notice]);
+  if (!ports.defer) return logged(`created:${notice.region}`, 1, sendCreated(ports, notice.region, [notice]));
   gather(`created:${notice.region}`, notice, ports.defer, (items) => sendCreated(ports, notice.region, items));
 }
